@@ -1,0 +1,99 @@
+import type { Tick } from '../engine/time';
+
+/** Memory command. */
+export const Cmd = { Read: 0, Write: 1 } as const;
+export type Cmd = (typeof Cmd)[keyof typeof Cmd];
+
+/**
+ * Response status. Errors are data (DESIGN.md "Errors"): a transaction that fails
+ * completes with one of these, and memory is untouched.
+ */
+export const Status = {
+  Pending: 0,
+  Ok: 1,
+  /** No slave decodes the address. */
+  DecodeError: 2,
+  /** A slave refused the access (e.g. beyond a device's DMA mask, write to ROM). */
+  AccessError: 3,
+  /** An MMU/IOMMU could not translate the address (see its fault queue). */
+  TranslationFault: 4,
+} as const;
+export type Status = (typeof Status)[keyof typeof Status];
+
+export const STATUS_NAMES = ['pending', 'ok', 'decode_error', 'access_error', 'translation_fault'] as const;
+
+/**
+ * One memory transaction travelling from a master to a slave and back. Transactions
+ * are pooled: masters allocate from a `TransactionPool` and free after the response,
+ * so the data path allocates nothing per access.
+ */
+export class Transaction {
+  /** Unique per pool allocation (monotonic), for traces and debugging. */
+  id = 0;
+  cmd: Cmd = Cmd.Read;
+  addr = 0;
+  size = 0;
+  /** Global id of the originating bus master. */
+  masterId = 0;
+  /** Payload: write data on the way in, read data on the way back. Capacity >= size. */
+  data: Uint8Array;
+  status: Status = Status.Pending;
+  /** Tick at which the master issued it. */
+  issueTick: Tick = 0;
+  /** Master-private tag (e.g. burst index) and context object. */
+  tag = 0;
+  context: unknown = null;
+  /**
+   * Return-path stack: each interconnect hop pushes the index of the input it arrived
+   * on and pops it to route the response. Preallocated, so push/pop do not allocate.
+   */
+  readonly route: number[] = [];
+  /** Tick at which it arrived at the current hop (for queueing-delay stats). */
+  hopTick: Tick = 0;
+
+  constructor(capacity: number) {
+    this.data = new Uint8Array(capacity);
+  }
+
+  get isRead(): boolean {
+    return this.cmd === Cmd.Read;
+  }
+
+  /** Bytes that travel with the request (writes) or with the response (reads). */
+  get payloadBytes(): number {
+    return this.size;
+  }
+}
+
+/** Free list of transactions with a payload capacity that grows on demand. */
+export class TransactionPool {
+  private free: Transaction[] = [];
+  private nextId = 1;
+  outstanding = 0;
+
+  constructor(private readonly capacity = 256) {}
+
+  alloc(cmd: Cmd, addr: number, size: number, masterId: number, now: Tick): Transaction {
+    const t = this.free.pop() ?? new Transaction(this.capacity);
+    if (t.data.length < size) t.data = new Uint8Array(size);
+    t.id = this.nextId++;
+    t.cmd = cmd;
+    t.addr = addr;
+    t.size = size;
+    t.masterId = masterId;
+    t.status = Status.Pending;
+    t.issueTick = now;
+    t.hopTick = now;
+    t.tag = 0;
+    t.context = null;
+    t.route.length = 0;
+    this.outstanding++;
+    return t;
+  }
+
+  release(t: Transaction): void {
+    t.context = null;
+    this.outstanding--;
+    this.free.push(t);
+  }
+}

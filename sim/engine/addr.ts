@@ -1,0 +1,51 @@
+/**
+ * Address arithmetic on plain numbers (DESIGN.md "Addresses"): values are integers
+ * below 2^53, so page numbers and alignment use division by powers of two, never the
+ * 32-bit bitwise operators.
+ */
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+export const GiB = 1024 * MiB;
+
+/** Largest address (exclusive) socsim can represent exactly. */
+export const ADDR_LIMIT = 2 ** 53;
+
+/** Rounds `addr` down to a multiple of `align` (a power of two). */
+export function alignDown(addr: number, align: number): number {
+  return addr - (addr % align);
+}
+
+/** Rounds `addr` up to a multiple of `align` (a power of two). */
+export function alignUp(addr: number, align: number): number {
+  const rem = addr % align;
+  return rem === 0 ? addr : addr + (align - rem);
+}
+
+export function isAligned(addr: number, align: number): boolean {
+  return addr % align === 0;
+}
+
+/** Page number of `addr` for pages of 2^shift bytes. */
+export function pageIndex(addr: number, shift: number): number {
+  return Math.floor(addr / 2 ** shift);
+}
+
+/** Bits [lo, lo+count) of `value` as a small integer (count <= 31). */
+export function bitsAt(value: number, lo: number, count: number): number {
+  return Math.floor(value / 2 ** lo) % 2 ** count;
+}
+
+export function isPowerOfTwo(n: number): boolean {
+  return Number.isInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
+}
+
+export function log2Exact(n: number): number {
+  const l = Math.round(Math.log2(n));
+  return 2 ** l === n ? l : NaN;
+}
+
+/** `0x8000_0000`-style rendering used in logs, traces and errors. */
+export function hex(addr: number): string {
+  return '0x' + addr.toString(16);
+}

@@ -1,0 +1,34 @@
+/**
+ * The three kinds of failure socsim reports (DESIGN.md "Errors").
+ * Hardware faults are data, not exceptions, so they do not appear here.
+ */
+
+/** A broken simulator invariant: a bug in socsim itself, never the user's input. */
+export class SimInvariantError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SimInvariantError';
+  }
+}
+
+/**
+ * Bad config or scenario input. The message always names the file, the JSON path and
+ * what was expected, e.g. `minimal.json: soc.buses[0].widthBytes: must be a power of two, got 6`.
+ */
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly jsonPath: string,
+    readonly reason: string,
+  ) {
+    super(`${file}: ${jsonPath}: ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Formats a path like ['buses', 0, 'width'] as `soc.buses[0].width` under `root`. */
+export function formatJsonPath(root: string, path: ReadonlyArray<string | number>): string {
+  let out = root;
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : `.${part}`;
+  return out;
+}

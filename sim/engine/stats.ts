@@ -1,0 +1,239 @@
+import { SimInvariantError } from './errors';
+import type { Tick } from './time';
+
+/**
+ * Hierarchical statistics (DESIGN.md "Stats"). Names are dotted paths that follow the
+ * SoC tree (`soc.dram.row_hits`). Counters and histograms are plain objects that hot
+ * paths update directly (`c.value++`, `h.sample(x)`); formulas are evaluated at dump
+ * time. `reset()` zeroes everything, e.g. after warm-up.
+ */
+
+export class Counter {
+  value = 0;
+  constructor(readonly name: string, readonly desc: string) {}
+  inc(n = 1): void {
+    this.value += n;
+  }
+  reset(): void {
+    this.value = 0;
+  }
+}
+
+/** Fixed linear buckets [start + i·width, start + (i+1)·width), plus one overflow bucket. */
+export interface HistogramSpec {
+  bucketWidth: number;
+  buckets: number;
+  start?: number;
+}
+
+export class Histogram {
+  readonly start: number;
+  readonly width: number;
+  /** counts[0..buckets-1] are the buckets; counts[buckets] counts values past the last one. */
+  readonly counts: Float64Array;
+  samples = 0;
+  sum = 0;
+  min = Infinity;
+  max = -Infinity;
+
+  constructor(readonly name: string, readonly desc: string, spec: HistogramSpec) {
+    if (!(spec.bucketWidth > 0) || !Number.isInteger(spec.buckets) || spec.buckets < 1) {
+      throw new SimInvariantError(`histogram ${name}: bad bucket spec ${JSON.stringify(spec)}`);
+    }
+    this.start = spec.start ?? 0;
+    this.width = spec.bucketWidth;
+    this.counts = new Float64Array(spec.buckets + 1);
+  }
+
+  get buckets(): number {
+    return this.counts.length - 1;
+  }
+
+  sample(v: number, n = 1): void {
+    let i = Math.floor((v - this.start) / this.width);
+    if (i < 0) i = 0;
+    else if (i > this.buckets) i = this.buckets;
+    this.counts[i] += n;
+    this.samples += n;
+    this.sum += v * n;
+    if (v < this.min) this.min = v;
+    if (v > this.max) this.max = v;
+  }
+
+  mean(): number {
+    return this.samples === 0 ? NaN : this.sum / this.samples;
+  }
+
+  /**
+   * The q-quantile estimated from buckets: the upper edge of the bucket holding it,
+   * clamped to the observed max (so an idle-system histogram reports exact values).
+   */
+  quantile(q: number): number {
+    if (this.samples === 0) return NaN;
+    const target = q * this.samples;
+    let acc = 0;
+    for (let i = 0; i < this.counts.length; i++) {
+      acc += this.counts[i];
+      if (acc >= target && this.counts[i] > 0) {
+        const upper = i === this.buckets ? this.max : this.start + (i + 1) * this.width;
+        return Math.max(this.min, Math.min(upper, this.max));
+      }
+    }
+    return this.max;
+  }
+
+  reset(): void {
+    this.counts.fill(0);
+    this.samples = 0;
+    this.sum = 0;
+    this.min = Infinity;
+    this.max = -Infinity;
+  }
+}
+
+export class Formula {
+  constructor(readonly name: string, readonly desc: string, readonly fn: () => number) {}
+}
+
+type Stat = Counter | Histogram | Formula;
+export type StatValue = number | null | number[];
+export type StatsDump = Record<string, StatValue>;
+
+/** A prefix view onto a registry: `scope('soc.dram').counter('row_hits')`. */
+export class StatScope {
+  constructor(readonly registry: StatsRegistry, readonly prefix: string) {}
+
+  counter(name: string, desc = ''): Counter {
+    return this.registry.counter(this.full(name), desc);
+  }
+  histogram(name: string, desc: string, spec: HistogramSpec): Histogram {
+    return this.registry.histogram(this.full(name), desc, spec);
+  }
+  formula(name: string, desc: string, fn: () => number): Formula {
+    return this.registry.formula(this.full(name), desc, fn);
+  }
+  scope(child: string): StatScope {
+    return new StatScope(this.registry, this.full(child));
+  }
+  /** Ticks since the registry was last reset (for rates and utilisation). */
+  elapsedTicks(): Tick {
+    return this.registry.elapsedTicks();
+  }
+  private full(name: string): string {
+    return this.prefix ? `${this.prefix}.${name}` : name;
+  }
+}
+
+const NAME_RE = /^[a-z0-9_]+(\.[a-z0-9_[\]-]+)*$/i;
+
+export class StatsRegistry {
+  private readonly stats = new Map<string, Stat>();
+  private resetTick: Tick = 0;
+
+  /** `now` supplies the current tick, so rates can be computed over the measured window. */
+  constructor(private readonly now: () => Tick = () => 0) {}
+
+  counter(name: string, desc = ''): Counter {
+    return this.add(new Counter(name, desc));
+  }
+  histogram(name: string, desc: string, spec: HistogramSpec): Histogram {
+    return this.add(new Histogram(name, desc, spec));
+  }
+  formula(name: string, desc: string, fn: () => number): Formula {
+    return this.add(new Formula(name, desc, fn));
+  }
+  scope(prefix: string): StatScope {
+    return new StatScope(this, prefix);
+  }
+
+  get(name: string): Stat | undefined {
+    return this.stats.get(name);
+  }
+
+  /** Current value of a counter or formula by name (tests and scenarios use this). */
+  value(name: string): number {
+    const s = this.stats.get(name);
+    if (s instanceof Counter) return s.value;
+    if (s instanceof Formula) return s.fn();
+    throw new SimInvariantError(`no counter or formula named ${name}`);
+  }
+
+  elapsedTicks(): Tick {
+    return this.now() - this.resetTick;
+  }
+
+  /** Zeroes every counter and histogram and starts a new measurement window. */
+  reset(): void {
+    for (const s of this.stats.values()) if (!(s instanceof Formula)) s.reset();
+    this.resetTick = this.now();
+  }
+
+  /** One flat object, keys sorted; histograms expand to `.samples/.mean/.min/.max/.p50/.p99/.buckets`. */
+  dump(): StatsDump {
+    const out: StatsDump = {};
+    for (const name of [...this.stats.keys()].sort()) {
+      const s = this.stats.get(name)!;
+      if (s instanceof Counter) out[name] = s.value;
+      else if (s instanceof Formula) out[name] = finite(s.fn());
+      else {
+        out[`${name}.samples`] = s.samples;
+        out[`${name}.mean`] = finite(s.mean());
+        out[`${name}.min`] = s.samples ? s.min : null;
+        out[`${name}.max`] = s.samples ? s.max : null;
+        out[`${name}.p50`] = finite(s.quantile(0.5));
+        out[`${name}.p99`] = finite(s.quantile(0.99));
+        out[`${name}.buckets`] = Array.from(s.counts);
+      }
+    }
+    return sortKeys(out);
+  }
+
+  toJson(): string {
+    return JSON.stringify(this.dump(), null, 2);
+  }
+
+  /** A readable table: name, value, description. */
+  toTable(): string {
+    const rows: [string, string, string][] = [];
+    const dump = this.dump();
+    const descOf = (key: string): string => {
+      const direct = this.stats.get(key);
+      if (direct) return direct.desc;
+      const base = key.slice(0, key.lastIndexOf('.'));
+      return this.stats.get(base)?.desc ?? '';
+    };
+    for (const [k, v] of Object.entries(dump)) {
+      if (Array.isArray(v)) continue; // bucket arrays are for JSON consumers
+      rows.push([k, formatValue(v), descOf(k)]);
+    }
+    const w0 = Math.max(4, ...rows.map((r) => r[0].length));
+    const w1 = Math.max(5, ...rows.map((r) => r[1].length));
+    const lines = [`${'stat'.padEnd(w0)}  ${'value'.padStart(w1)}  description`];
+    lines.push('-'.repeat(w0 + w1 + 15));
+    for (const [k, v, d] of rows) lines.push(`${k.padEnd(w0)}  ${v.padStart(w1)}  ${d}`.trimEnd());
+    return lines.join('\n');
+  }
+
+  private add<T extends Stat>(s: T): T {
+    if (!NAME_RE.test(s.name)) throw new SimInvariantError(`bad stat name "${s.name}"`);
+    if (this.stats.has(s.name)) throw new SimInvariantError(`stat ${s.name} registered twice`);
+    this.stats.set(s.name, s);
+    return s;
+  }
+}
+
+function finite(v: number): number | null {
+  return Number.isFinite(v) ? v : null;
+}
+
+function sortKeys(o: StatsDump): StatsDump {
+  const out: StatsDump = {};
+  for (const k of Object.keys(o).sort()) out[k] = o[k];
+  return out;
+}
+
+function formatValue(v: number | null): string {
+  if (v === null) return 'n/a';
+  if (Number.isInteger(v)) return String(v);
+  return Math.abs(v) >= 1000 ? v.toFixed(1) : v.toPrecision(6).replace(/\.?0+$/, '');
+}

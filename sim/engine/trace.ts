@@ -1,0 +1,133 @@
+import * as fs from 'fs';
+import { SimInvariantError } from './errors';
+import type { Tick } from './time';
+
+/**
+ * Versioned JSON Lines traces (DESIGN.md "Traces"): one header record, then one record
+ * per event of the enabled categories. Records are built by callers in a fixed key
+ * order and written with JSON.stringify, so equal runs give byte-identical files.
+ */
+
+export const TRACE_FORMAT = 'socsim-trace';
+export const TRACE_VERSION = 1;
+export const TRACE_CATEGORIES = ['map', 'unmap', 'tlb', 'walk', 'fault', 'inval', 'dma', 'bus'] as const;
+export type TraceCategory = (typeof TRACE_CATEGORIES)[number];
+
+export interface TraceHeader {
+  configHash: string;
+  seed: number;
+  [extra: string]: unknown;
+}
+
+/** Where trace lines go. */
+export interface TraceWriter {
+  writeLine(line: string): void;
+  close(): void;
+}
+
+/** Buffers lines and writes them to a file in large chunks. */
+export class FileTraceWriter implements TraceWriter {
+  private fd: number;
+  private chunk: string[] = [];
+  private chunkChars = 0;
+
+  constructor(readonly path: string) {
+    this.fd = fs.openSync(path, 'w');
+  }
+
+  writeLine(line: string): void {
+    this.chunk.push(line);
+    this.chunkChars += line.length + 1;
+    if (this.chunkChars >= 1 << 16) this.flush();
+  }
+
+  close(): void {
+    if (this.fd < 0) return;
+    this.flush();
+    fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  private flush(): void {
+    if (this.chunk.length === 0) return;
+    fs.writeSync(this.fd, this.chunk.join('\n') + '\n');
+    this.chunk = [];
+    this.chunkChars = 0;
+  }
+}
+
+/** Keeps lines in memory (tests, golden comparisons). */
+export class MemoryTraceWriter implements TraceWriter {
+  readonly lines: string[] = [];
+  writeLine(line: string): void {
+    this.lines.push(line);
+  }
+  close(): void {}
+  text(): string {
+    return this.lines.length ? this.lines.join('\n') + '\n' : '';
+  }
+}
+
+/**
+ * The trace sink. Hot paths test the per-category boolean first
+ * (`if (tracer.bus) tracer.emit('bus', now, {...})`), so a disabled category costs one
+ * property read and builds no record.
+ */
+export class Tracer {
+  map = false;
+  unmap = false;
+  tlb = false;
+  walk = false;
+  fault = false;
+  inval = false;
+  dma = false;
+  bus = false;
+  private started = false;
+  records = 0;
+
+  /** A tracer with no writer records nothing whatever the filter says. */
+  constructor(
+    private readonly writer: TraceWriter | null = null,
+    readonly categories: readonly TraceCategory[] = TRACE_CATEGORIES,
+  ) {
+    if (writer) for (const c of categories) this[c] = true;
+  }
+
+  static parseFilter(filter: string): TraceCategory[] {
+    const cats = filter.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const c of cats) {
+      if (!(TRACE_CATEGORIES as readonly string[]).includes(c)) {
+        throw new Error(`unknown trace category "${c}" (expected one of ${TRACE_CATEGORIES.join(', ')})`);
+      }
+    }
+    return cats as TraceCategory[];
+  }
+
+  enabled(cat: TraceCategory): boolean {
+    return this[cat];
+  }
+
+  /** Writes the header record; must come before any record. */
+  start(header: TraceHeader): void {
+    if (!this.writer) return;
+    if (this.started) throw new SimInvariantError('trace header written twice');
+    this.started = true;
+    const { configHash, seed, ...extra } = header;
+    this.writer.writeLine(JSON.stringify({
+      format: TRACE_FORMAT, version: TRACE_VERSION, config_hash: configHash, seed,
+      categories: [...this.categories], ...extra,
+    }));
+  }
+
+  /** Writes one record `{t, cat, ...fields}`. Callers check the category flag first. */
+  emit(cat: TraceCategory, tick: Tick, fields: Record<string, unknown>): void {
+    if (!this.writer || !this[cat]) return;
+    if (!this.started) throw new SimInvariantError('trace record before header');
+    this.records++;
+    this.writer.writeLine(JSON.stringify({ t: tick, cat, ...fields }));
+  }
+
+  close(): void {
+    this.writer?.close();
+  }
+}
