@@ -35,6 +35,7 @@ export class TrafficMaster implements ResponseReceiver {
   private next = 0;
   private readonly pool = new TransactionPool(64);
   private blocked: Transaction | null = null;
+  private issueScheduled = false;
 
   constructor(
     private readonly ctx: SimContext,
@@ -70,7 +71,11 @@ export class TrafficMaster implements ResponseReceiver {
         return;
       }
       if (this.issueGap > 0) {
-        this.ctx.engine.scheduleIn(this.issueGap, () => this.issue());
+        this.issueScheduled = true;
+        this.ctx.engine.scheduleIn(this.issueGap, () => {
+          this.issueScheduled = false;
+          this.issue();
+        });
         return;
       }
     }
@@ -94,7 +99,7 @@ export class TrafficMaster implements ResponseReceiver {
     });
     this.inFlight--;
     this.pool.release(t);
-    if (this.issueGap === 0) this.issue();
+    if (!this.issueScheduled) this.issue();
   }
 }
 
