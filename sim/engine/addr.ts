@@ -40,9 +40,9 @@ export function isPowerOfTwo(n: number): boolean {
   return Number.isInteger(n) && n > 0 && 2 ** Math.round(Math.log2(n)) === n;
 }
 
+/** log2 of `n` if `n` is a power of two (an integer >= 1), else NaN. */
 export function log2Exact(n: number): number {
-  const l = Math.round(Math.log2(n));
-  return 2 ** l === n ? l : NaN;
+  return isPowerOfTwo(n) ? Math.round(Math.log2(n)) : NaN;
 }
 
 /** `0x8000_0000`-style rendering used in logs, traces and errors. */

@@ -23,8 +23,11 @@ export class ClockDomain {
     this.periodPs = PS_PER_S / frequencyHz;
   }
 
+  /** A domain with period `periodPs` exactly (10^12 / (10^12 / p) is not always p). */
   static fromPeriodPs(name: string, periodPs: number): ClockDomain {
-    return new ClockDomain(name, PS_PER_S / periodPs);
+    const d = new ClockDomain(name, PS_PER_S / periodPs);
+    (d as { periodPs: number }).periodPs = periodPs;
+    return d;
   }
 
   /** Tick at which edge `cycle` (an integer, counted from tick 0) falls. */
@@ -47,9 +50,14 @@ export class ClockDomain {
     return n;
   }
 
-  /** Whole cycles elapsed in `ticks` (floor), for reporting durations in this domain. */
+  /**
+   * Whole cycles in a duration of `ticks` (floor), for reporting durations in this
+   * domain: the largest n with cyclesToTicks(n) <= ticks, so that
+   * ticksToCycles(cyclesToTicks(n)) === n even when the period is fractional
+   * (at 1.2 GHz one cycle is 833 ticks, and 833 ticks is one cycle).
+   */
   ticksToCycles(ticks: Tick): number {
-    return Math.floor(ticks / this.periodPs + 1e-9);
+    return this.cycleAt(ticks);
   }
 
   /** The first edge at or after `tick`. */

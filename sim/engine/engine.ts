@@ -23,8 +23,10 @@ const SEQ_SPAN = 2 ** 42;
 
 /**
  * The discrete-event engine. Events are ordered by (tick, priority, insertion sequence),
- * FIFO among equals. Storage is a binary heap of slot numbers over typed arrays, so
- * scheduling allocates nothing once the arrays have grown to the working-set size.
+ * FIFO among equals. Storage is a binary heap kept in typed arrays indexed by heap
+ * position (tick, order key and slot side by side, so a sift compares neighbouring
+ * memory), plus per-slot handler/argument arrays that never move. Scheduling allocates
+ * nothing once the arrays have grown to the working-set size.
  */
 export class Engine {
   /** Current simulated time in ps. */
@@ -37,12 +39,14 @@ export class Engine {
   private running = false;
 
   private capacity = 1024;
-  private heap = new Int32Array(this.capacity);
   private size = 0;
-  private tickOf = new Float64Array(this.capacity);
-  private orderOf = new Float64Array(this.capacity);
-  private fnOf: (EventFn | undefined)[] = new Array(this.capacity);
-  private argOf: unknown[] = new Array(this.capacity);
+  /** Heap, by position: tick, (priority, seq) order key, and the event's slot. */
+  private hTick = new Float64Array(this.capacity);
+  private hOrder = new Float64Array(this.capacity);
+  private hSlot = new Int32Array(this.capacity);
+  /** By slot: handler and argument. Slots are recycled through a free list. */
+  private fnOf: (EventFn | undefined)[] = new Array(this.capacity).fill(undefined);
+  private argOf: unknown[] = new Array(this.capacity).fill(undefined);
   private freeSlots = new Int32Array(this.capacity);
   private freeCount = 0;
   private nextSlot = 0;
@@ -54,23 +58,27 @@ export class Engine {
 
   /** Tick of the earliest pending event, or Infinity when idle. */
   peekTick(): Tick {
-    return this.size === 0 ? Infinity : this.tickOf[this.heap[0]];
+    return this.size === 0 ? Infinity : this.hTick[0];
   }
 
-  /** Schedules `fn(arg)` at absolute tick `at` (>= now). */
+  /** Schedules `fn(arg)` at absolute tick `at` (an integer >= now). */
   schedule<T>(at: Tick, fn: EventFn<T>, arg?: T, priority = 0): void {
     if (!(at >= this.now) || !Number.isSafeInteger(at)) {
       throw new SimInvariantError(`event scheduled at tick ${at}, which is before now (${this.now}) or not an integer`);
     }
-    if (priority < PRIORITY_MIN || priority > PRIORITY_MAX || !Number.isInteger(priority)) {
+    if (priority !== 0 && (priority < PRIORITY_MIN || priority > PRIORITY_MAX || !Number.isInteger(priority))) {
       throw new SimInvariantError(`event priority ${priority} outside [${PRIORITY_MIN}, ${PRIORITY_MAX}]`);
     }
-    const slot = this.allocSlot();
-    this.tickOf[slot] = at;
-    this.orderOf[slot] = (priority - PRIORITY_MIN) * SEQ_SPAN + this.seq++;
+    if (this.seq >= SEQ_SPAN) this.renumber();
+    let slot: number;
+    if (this.freeCount > 0) slot = this.freeSlots[--this.freeCount];
+    else {
+      if (this.nextSlot === this.capacity) this.grow();
+      slot = this.nextSlot++;
+    }
     this.fnOf[slot] = fn;
     this.argOf[slot] = arg;
-    this.siftUp(this.size++, slot);
+    this.siftUp(this.size++, at, (priority - PRIORITY_MIN) * SEQ_SPAN + this.seq++, slot);
   }
 
   /** Schedules `fn(arg)` `delay` ticks from now. */
@@ -83,8 +91,14 @@ export class Engine {
     this.stopRequested = true;
   }
 
-  /** Runs events with tick <= limit; then time advances to `limit` unless stopped. */
+  /**
+   * Runs events with tick <= limit (an integer tick or Infinity); then time advances to
+   * `limit` unless stopped.
+   */
   runUntil(limit: Tick): RunResult {
+    if (!Number.isSafeInteger(limit) && limit !== Infinity) {
+      throw new SimInvariantError(`Engine.runUntil(${limit}): limit must be an integer tick or Infinity`);
+    }
     return this.loop(limit, Infinity);
   }
 
@@ -109,15 +123,15 @@ export class Engine {
         if (this.stopRequested) { result = 'stopped'; break; }
         if (dispatched >= maxEvents) { result = 'count'; break; }
         if (this.size === 0) { result = 'idle'; break; }
-        const slot = this.heap[0];
-        const at = this.tickOf[slot];
+        const at = this.hTick[0];
         if (at > limit) { result = 'limit'; break; }
+        const slot = this.hSlot[0];
         const fn = this.fnOf[slot]!;
         const arg = this.argOf[slot];
         this.fnOf[slot] = undefined;
         this.argOf[slot] = undefined;
-        this.popRoot();
         this.freeSlots[this.freeCount++] = slot;
+        this.popRoot();
         this.now = at;
         dispatched++;
         fn(arg);
@@ -130,55 +144,76 @@ export class Engine {
     return result;
   }
 
-  private allocSlot(): number {
-    if (this.freeCount > 0) return this.freeSlots[--this.freeCount];
-    if (this.nextSlot === this.capacity) this.grow();
-    return this.nextSlot++;
-  }
-
   private grow(): void {
     const cap = this.capacity * 2;
-    const heap = new Int32Array(cap); heap.set(this.heap); this.heap = heap;
-    const ticks = new Float64Array(cap); ticks.set(this.tickOf); this.tickOf = ticks;
-    const order = new Float64Array(cap); order.set(this.orderOf); this.orderOf = order;
+    const tick = new Float64Array(cap); tick.set(this.hTick); this.hTick = tick;
+    const order = new Float64Array(cap); order.set(this.hOrder); this.hOrder = order;
+    const slot = new Int32Array(cap); slot.set(this.hSlot); this.hSlot = slot;
     const free = new Int32Array(cap); free.set(this.freeSlots); this.freeSlots = free;
-    this.fnOf.length = cap;
-    this.argOf.length = cap;
+    for (let i = this.capacity; i < cap; i++) {
+      this.fnOf.push(undefined);
+      this.argOf.push(undefined);
+    }
     this.capacity = cap;
   }
 
-  private before(a: number, b: number): boolean {
-    const ta = this.tickOf[a], tb = this.tickOf[b];
-    return ta < tb || (ta === tb && this.orderOf[a] < this.orderOf[b]);
-  }
-
-  private siftUp(pos: number, slot: number): void {
-    const heap = this.heap;
+  /** Places (tick, order, slot) at heap position `pos` (a hole) and restores the heap. */
+  private siftUp(pos: number, tick: number, order: number, slot: number): void {
+    const hTick = this.hTick, hOrder = this.hOrder, hSlot = this.hSlot;
     while (pos > 0) {
       const parent = (pos - 1) >> 1;
-      const p = heap[parent];
-      if (!this.before(slot, p)) break;
-      heap[pos] = p;
+      const pt = hTick[parent];
+      if (pt < tick || (pt === tick && hOrder[parent] < order)) break;
+      hTick[pos] = pt;
+      hOrder[pos] = hOrder[parent];
+      hSlot[pos] = hSlot[parent];
       pos = parent;
     }
-    heap[pos] = slot;
+    hTick[pos] = tick;
+    hOrder[pos] = order;
+    hSlot[pos] = slot;
   }
 
+  /** Removes the root: moves the last entry into the hole at 0 and sifts it down. */
   private popRoot(): void {
-    const heap = this.heap;
     const n = --this.size;
     if (n === 0) return;
-    const slot = heap[n];
+    const hTick = this.hTick, hOrder = this.hOrder, hSlot = this.hSlot;
+    const tick = hTick[n], order = hOrder[n], slot = hSlot[n];
     let pos = 0;
     while (true) {
       let child = 2 * pos + 1;
       if (child >= n) break;
+      let ct = hTick[child];
       const right = child + 1;
-      if (right < n && this.before(heap[right], heap[child])) child = right;
-      if (!this.before(heap[child], slot)) break;
-      heap[pos] = heap[child];
+      if (right < n) {
+        const rt = hTick[right];
+        if (rt < ct || (rt === ct && hOrder[right] < hOrder[child])) { child = right; ct = rt; }
+      }
+      if (tick < ct || (tick === ct && order < hOrder[child])) break;
+      hTick[pos] = ct;
+      hOrder[pos] = hOrder[child];
+      hSlot[pos] = hSlot[child];
       pos = child;
     }
-    heap[pos] = slot;
+    hTick[pos] = tick;
+    hOrder[pos] = order;
+    hSlot[pos] = slot;
+  }
+
+  /**
+   * Restarts the insertion sequence at 0 when it would overflow the order key's
+   * 42 bits (after ~4.4e12 schedules), keeping the relative order of pending events.
+   */
+  private renumber(): void {
+    const n = this.size;
+    const pos = Array.from({ length: n }, (_, i) => i);
+    const seqOf = (i: number): number => this.hOrder[i] % SEQ_SPAN;
+    pos.sort((a, b) => seqOf(a) - seqOf(b));
+    for (let k = 0; k < n; k++) {
+      const i = pos[k];
+      this.hOrder[i] = this.hOrder[i] - seqOf(i) + k;
+    }
+    this.seq = n;
   }
 }

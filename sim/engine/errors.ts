@@ -20,8 +20,10 @@ export class ConfigError extends Error {
     readonly file: string,
     readonly jsonPath: string,
     readonly reason: string,
+    /** Further problems found in the same file, already formatted as `path: reason`. */
+    readonly more: readonly string[] = [],
   ) {
-    super(`${file}: ${jsonPath}: ${reason}`);
+    super([`${file}: ${jsonPath}: ${reason}`, ...more.map((m) => `${file}: ${m}`)].join('\n'));
     this.name = 'ConfigError';
   }
 }

@@ -1,3 +1,5 @@
+import { SimInvariantError } from './errors';
+
 /**
  * Seeded pseudo-random numbers: xoshiro128** 1.1 (Blackman & Vigna, 2018,
  * https://prng.di.unimi.it/xoshiro128starstar.c), state seeded by SplitMix32 from the
@@ -10,22 +12,51 @@ export class Rng {
   private s2 = 0;
   private s3 = 0;
 
-  /** `seed` is any safe integer; its high and low 32 bits both feed the state. */
+  /**
+   * `seed` is any safe integer. Its low 32 bits seed a SplitMix32 chain that fills the
+   * four state words; a non-zero high word (seeds >= 2^32, negative seeds) is then
+   * folded into s1..s3 through fmix32, a bijection with fmix32(0) = 0. So seeds below
+   * 2^32 are plain SplitMix32, and distinct safe-integer seeds always give distinct
+   * states (s0 fixes the low word, s1 then fixes the high word).
+   */
   constructor(readonly seed: number) {
-    let x = (seed >>> 0) ^ Math.imul(Math.floor(seed / 2 ** 32) >>> 0, 0x9e3779b9);
+    let x = seed >>> 0;
     const next = (): number => {
       // SplitMix32 (Steele, Lea & Flood), as used to seed xoshiro from one word.
       x = (x + 0x9e3779b9) | 0;
-      let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
+      return fmix32(x);
     };
     this.s0 = next();
     this.s1 = next();
     this.s2 = next();
     this.s3 = next();
+    const hi = Math.floor(seed / 2 ** 32) >>> 0;
+    if (hi !== 0) {
+      this.s1 ^= fmix32(hi);
+      this.s2 ^= fmix32((hi + 0x9e3779b9) | 0);
+      this.s3 ^= fmix32(hi ^ 0x85ebca6b);
+    }
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1; // all-zero state is a fixed point
+  }
+
+  /**
+   * A generator started from an explicit xoshiro128** state (four 32-bit words, not all
+   * zero), for known-answer tests and checkpoints. Its `seed` reads 0, so `fork()`
+   * derives children as if the seed were 0.
+   */
+  static fromState(s0: number, s1: number, s2: number, s3: number): Rng {
+    if (((s0 | s1 | s2 | s3) | 0) === 0) throw new SimInvariantError('xoshiro128** state must not be all zero');
+    const r = new Rng(0);
+    r.s0 = s0 | 0;
+    r.s1 = s1 | 0;
+    r.s2 = s2 | 0;
+    r.s3 = s3 | 0;
+    return r;
+  }
+
+  /** The current state words [s0, s1, s2, s3], each as an unsigned 32-bit integer. */
+  state(): [number, number, number, number] {
+    return [this.s0 >>> 0, this.s1 >>> 0, this.s2 >>> 0, this.s3 >>> 0];
   }
 
   /** A uniformly distributed unsigned 32-bit integer. */
@@ -68,12 +99,25 @@ export class Rng {
   /**
    * An independent stream for one component, derived from this seed and `label`
    * (FNV-1a of the label), so adding a component does not shift others' sequences.
+   * Depends only on (seed, label), not on how many numbers this generator has drawn.
    */
   fork(label: string): Rng {
     let h = 0x811c9dc5;
     for (let i = 0; i < label.length; i++) h = Math.imul(h ^ label.charCodeAt(i), 0x01000193);
-    return new Rng(((this.seed >>> 0) ^ (h >>> 0)) + (h >>> 0) * 2 ** 21);
+    h >>>= 0;
+    // Child seed, a safe integer: low word = seed's low word ^ h; 21 high bits mix the
+    // seed's high word with h (so seeds differing only above bit 31 fork differently).
+    const lo = this.seed >>> 0;
+    const hi = Math.floor(this.seed / 2 ** 32) >>> 0;
+    const childHi = fmix32(hi ^ Math.imul(h, 0x9e3779b9)) >>> 11;
+    return new Rng(((lo ^ h) >>> 0) + childHi * 2 ** 32);
   }
+}
+
+function fmix32(z: number): number {
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+  return (z ^ (z >>> 16)) >>> 0;
 }
 
 function rotl(x: number, k: number): number {

@@ -124,6 +124,9 @@ export class StatScope {
   }
 }
 
+/** The keys a histogram expands to in dump(): `<name>.<suffix>`. */
+const HISTOGRAM_KEYS = ['samples', 'mean', 'min', 'max', 'p50', 'p99', 'buckets'] as const;
+
 const NAME_RE = /^[a-z0-9_]+(\.[a-z0-9_[\]-]+)*$/i;
 
 export class StatsRegistry {
@@ -176,6 +179,7 @@ export class StatsRegistry {
       if (s instanceof Counter) out[name] = s.value;
       else if (s instanceof Formula) out[name] = finite(s.fn());
       else {
+        // Keys must match HISTOGRAM_KEYS.
         out[`${name}.samples`] = s.samples;
         out[`${name}.mean`] = finite(s.mean());
         out[`${name}.min`] = s.samples ? s.min : null;
@@ -217,6 +221,19 @@ export class StatsRegistry {
   private add<T extends Stat>(s: T): T {
     if (!NAME_RE.test(s.name)) throw new SimInvariantError(`bad stat name "${s.name}"`);
     if (this.stats.has(s.name)) throw new SimInvariantError(`stat ${s.name} registered twice`);
+    // A histogram's dump keys must not collide with another stat's name.
+    const dot = s.name.lastIndexOf('.');
+    if (dot > 0 && (HISTOGRAM_KEYS as readonly string[]).includes(s.name.slice(dot + 1))
+        && this.stats.get(s.name.slice(0, dot)) instanceof Histogram) {
+      throw new SimInvariantError(`stat ${s.name} collides with histogram ${s.name.slice(0, dot)}'s dump keys`);
+    }
+    if (s instanceof Histogram) {
+      for (const k of HISTOGRAM_KEYS) {
+        if (this.stats.has(`${s.name}.${k}`)) {
+          throw new SimInvariantError(`histogram ${s.name} would dump ${s.name}.${k}, which is already a stat`);
+        }
+      }
+    }
     this.stats.set(s.name, s);
     return s;
   }

@@ -13,6 +13,9 @@ export const TRACE_VERSION = 1;
 export const TRACE_CATEGORIES = ['map', 'unmap', 'tlb', 'walk', 'fault', 'inval', 'dma', 'bus'] as const;
 export type TraceCategory = (typeof TRACE_CATEGORIES)[number];
 
+/** Header fields the tracer writes itself; extra header fields may not use them. */
+const RESERVED_HEADER_KEYS = ['format', 'version', 'config_hash', 'categories'] as const;
+
 export interface TraceHeader {
   configHash: string;
   seed: number;
@@ -113,6 +116,9 @@ export class Tracer {
     if (this.started) throw new SimInvariantError('trace header written twice');
     this.started = true;
     const { configHash, seed, ...extra } = header;
+    for (const k of RESERVED_HEADER_KEYS) {
+      if (k in extra) throw new SimInvariantError(`trace header field "${k}" is reserved`);
+    }
     this.writer.writeLine(JSON.stringify({
       format: TRACE_FORMAT, version: TRACE_VERSION, config_hash: configHash, seed,
       categories: [...this.categories], ...extra,

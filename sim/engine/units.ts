@@ -22,8 +22,10 @@ export function parseSize(value: unknown): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$/.exec(value);
   if (!m) throw new UnitError(`expected a size like 4096 or "4KiB", got ${describe(value)}`);
   const unit = SIZE_UNITS[m[2]];
-  if (unit === undefined) throw new UnitError(`unknown size unit in ${describe(value)} (use B, KiB, MiB, GiB, TiB, KB, MB, GB)`);
-  return checkInteger(Number(m[1]) * unit, `a whole number of bytes (${describe(value)})`);
+  if (unit === undefined) {
+    throw new UnitError(`unknown size unit "${m[2]}" in ${describe(value)} (use B, KiB, MiB, GiB, TiB, KB, MB, GB)`);
+  }
+  return checkInteger(scaleDecimal(m[1], unit), `a whole number of bytes (${describe(value)})`);
 }
 
 /** `0x8000_0000`, `"0x80000000"`, `2147483648`, `"4096"` → address below 2^53. */
@@ -46,7 +48,7 @@ export function parseTime(value: unknown): Tick {
   if (typeof value !== 'string') throw new UnitError(`expected a time like "10us", got ${describe(value)}`);
   const m = /^\s*(\d+(?:\.\d+)?)\s*(ps|ns|us|ms|s)?\s*$/.exec(value);
   if (!m) throw new UnitError(`expected a time like "10us" or "250ns", got ${describe(value)}`);
-  return checkInteger(Math.round(Number(m[1]) * TIME_UNITS[m[2] ?? 'ps']), 'a time');
+  return checkInteger(Math.round(scaleDecimal(m[1], TIME_UNITS[m[2] ?? 'ps'])), 'a time');
 }
 
 const FREQ_UNITS: Record<string, number> = { Hz: 1, kHz: 1e3, KHz: 1e3, MHz: 1e6, GHz: 1e9 };
@@ -58,11 +60,24 @@ export function parseFrequency(value: unknown): number {
   else if (typeof value === 'string') {
     const m = /^\s*(\d+(?:\.\d+)?)\s*(Hz|kHz|KHz|MHz|GHz)\s*$/.exec(value);
     if (!m) throw new UnitError(`expected a frequency like "1GHz" or "800MHz", got ${describe(value)}`);
-    hz = Number(m[1]) * FREQ_UNITS[m[2]];
+    hz = scaleDecimal(m[1], FREQ_UNITS[m[2]]);
   } else throw new UnitError(`expected a frequency like "1GHz", got ${describe(value)}`);
   if (!(hz > 0) || !Number.isFinite(hz)) throw new UnitError(`frequency must be positive, got ${describe(value)}`);
   if (hz > 1e12) throw new UnitError(`frequency above 1 THz cannot be represented in picosecond ticks, got ${describe(value)}`);
   return hz;
+}
+
+/**
+ * `text` (decimal digits with an optional fraction) times `unit`, exact whenever the
+ * result is a representable integer: "16.1" × 1000 is 16100, where the float product
+ * 16.1 * 1000 is 16100.000000000002.
+ */
+function scaleDecimal(text: string, unit: number): number {
+  const dot = text.indexOf('.');
+  if (dot < 0) return Number(text) * unit;
+  const den = 10 ** (text.length - dot - 1);
+  const digits = Number(text.slice(0, dot) + text.slice(dot + 1));
+  return unit % den === 0 ? digits * (unit / den) : (digits * unit) / den;
 }
 
 function checkInteger(n: number, what: string): number {

@@ -1,0 +1,16 @@
+/** One figure printed by a benchmark. Benchmarks report, they never assert. */
+export interface BenchResult {
+  /** Stable identifier, e.g. `engine.steady.events_per_s`. */
+  name: string;
+  value: number;
+  /** Unit of `value`, e.g. `M events/s`, `ms`. */
+  unit: string;
+  /** Context: workload size, population, etc. */
+  note?: string;
+}
+
+/** `name: value unit (note)`, the line format run-all prints. */
+export function formatResult(r: BenchResult): string {
+  const v = Number.isInteger(r.value) ? String(r.value) : r.value.toFixed(r.value >= 100 ? 1 : 3);
+  return `${r.name}: ${v} ${r.unit}${r.note ? ` (${r.note})` : ''}`;
+}

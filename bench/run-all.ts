@@ -1,0 +1,24 @@
+/**
+ * Runs every benchmark and prints one line per figure: `name: value unit (note)`.
+ * Run compiled: `npm run bench` (= `tsc -p tsconfig.build.json && node dist/bench/run-all.js`).
+ * Add new benches to BENCHES.
+ */
+import { runEngineBench } from './engine.bench';
+import { formatResult, type BenchResult } from './result';
+
+const BENCHES: { name: string; run: () => BenchResult[] }[] = [
+  { name: 'engine', run: runEngineBench },
+];
+
+export function runAll(): BenchResult[] {
+  const all: BenchResult[] = [];
+  for (const b of BENCHES) {
+    for (const r of b.run()) {
+      console.log(formatResult(r));
+      all.push(r);
+    }
+  }
+  return all;
+}
+
+if (require.main === module) runAll();

@@ -1,0 +1,431 @@
+import type { SimContext } from '../engine/context';
+import type { ClockDomain } from '../engine/clock';
+import { SimInvariantError } from '../engine/errors';
+import { hex, isPowerOfTwo, log2Exact } from '../engine/addr';
+import type { Counter, Histogram } from '../engine/stats';
+import { nsToTicks, PS_PER_NS, type Tick } from '../engine/time';
+import { ResponsePort, type RequestReceiver } from '../bus/port';
+import { Cmd, Status, type Transaction } from '../bus/transaction';
+import type { AddrRange } from '../bus/addrRange';
+import type { PhysicalMemory } from './physmem';
+import { PendingQueue } from './sram';
+
+/** DRAM timing parameters, in nanoseconds (may be fractional; each is rounded to whole ps). */
+export interface DramTiming {
+  /** ACTIVATE to column command. */
+  tRCD: number;
+  /** Column command to first data (CAS latency). */
+  tCL: number;
+  /** PRECHARGE to ACTIVATE. */
+  tRP: number;
+  /** ACTIVATE to PRECHARGE (minimum row-open time). */
+  tRAS: number;
+  /** Data-bus time of one burst of `burstBytes`; also the column-to-column delay (tCCD). */
+  tBURST: number;
+}
+
+export interface DramParams {
+  /** Channels (independent data buses), power of two. */
+  channels: number;
+  /** Banks per channel (ranks × banks flattened), power of two. */
+  banks: number;
+  /** Row-buffer (page) size per bank in bytes, power of two. */
+  rowBytes: number;
+  /** Bytes moved per column burst, power of two, <= rowBytes. */
+  burstBytes: number;
+  timing: DramTiming;
+  /**
+   * Address interleaving, most-significant field first, e.g. "row:bank:channel:column"
+   * or "row:column:bank:channel"; fields row, bank, channel, column each exactly once.
+   */
+  mapping: string;
+  /** Max requests queued + in service per channel before back-pressure. */
+  queueDepth: number;
+  /** Controller pipeline latency added to every access (default 0). */
+  frontendLatencyNs?: number;
+}
+
+type Field = 'row' | 'bank' | 'channel' | 'column';
+const FIELDS: readonly Field[] = ['row', 'bank', 'channel', 'column'];
+
+function parseMapping(mapping: string): Field[] | string {
+  if (typeof mapping !== 'string') return `mapping: must be a string like "row:bank:channel:column", got ${String(mapping)}`;
+  const parts = mapping.split(':').map((s) => s.trim());
+  for (const p of parts) {
+    if (!(FIELDS as readonly string[]).includes(p)) {
+      return `mapping: unknown field "${p}" in "${mapping}" (expected row, bank, channel and column, each once, separated by ":")`;
+    }
+  }
+  for (const f of FIELDS) {
+    const n = parts.filter((p) => p === f).length;
+    if (n !== 1) {
+      return `mapping: field ${f} must appear exactly once in "${mapping}", found ${n} times`;
+    }
+  }
+  return parts as Field[];
+}
+
+/** null if `p` is usable, else a reason naming the field, e.g. "banks: must be a power of two, got 6". */
+export function validateDramParams(p: DramParams): string | null {
+  for (const f of ['channels', 'banks', 'rowBytes', 'burstBytes'] as const) {
+    const v = p[f];
+    if (!isPowerOfTwo(v)) return `${f}: must be a power of two, got ${v}`;
+  }
+  // Per-bank state arrays are indexed with small integers.
+  if (p.channels * p.banks > 2 ** 20) return `banks: channels × banks must be at most 2^20, got ${p.channels * p.banks}`;
+  if (p.burstBytes > p.rowBytes) return `burstBytes: must be at most rowBytes (${p.rowBytes}), got ${p.burstBytes}`;
+  if (!p.timing || typeof p.timing !== 'object') return `timing: must be an object with tRCD, tCL, tRP, tRAS, tBURST`;
+  for (const f of ['tRCD', 'tCL', 'tRP', 'tRAS', 'tBURST'] as const) {
+    const v = p.timing[f];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) return `timing.${f}: must be a non-negative number of ns, got ${v}`;
+  }
+  if (!(nsToTicks(p.timing.tBURST) > 0)) return `timing.tBURST: must be at least 0.001 ns, got ${p.timing.tBURST}`;
+  const m = parseMapping(p.mapping);
+  if (typeof m === 'string') return m;
+  if (!Number.isSafeInteger(p.queueDepth) || p.queueDepth < 1) return `queueDepth: must be a positive integer, got ${p.queueDepth}`;
+  const fe = p.frontendLatencyNs;
+  if (fe !== undefined && (typeof fe !== 'number' || !Number.isFinite(fe) || fe < 0)) {
+    return `frontendLatencyNs: must be a non-negative number of ns, got ${fe}`;
+  }
+  return null;
+}
+
+/**
+ * A DRAM controller timing model: a bus slave in front of `PhysicalMemory`.
+ *
+ * Address decode. `offset = addr - region.base`. The low log2(burstBytes) bits are
+ * always the byte within a burst. Above them the `mapping` fields are laid out from
+ * the least-significant (last) to the most-significant (first): `column` is the burst
+ * index within a row (log2(rowBytes / burstBytes) bits), `channel` log2(channels)
+ * bits, `bank` log2(banks) bits, and `row` the bits needed to cover the region
+ * (ceil(log2(size / (rowBytes × channels × banks)))) — "the rest" when it comes first,
+ * and well defined wherever it appears. With column last (e.g. "row:bank:channel:column") the column
+ * is the byte offset within the row and each row is contiguous; with column higher
+ * (e.g. "row:column:bank:channel", gem5's RoCoRaBaCh) consecutive bursts interleave
+ * across channels/banks. `decode().column` is always the byte offset within the row.
+ * Only division by powers of two is used on addresses.
+ *
+ * Requests. A request of `size` bytes covers the burst-aligned chunks of
+ * [addr, addr+size) (a zero-size request still costs one burst). Each burst is decoded
+ * on its own, so an unaligned request that crosses a row (or channel) boundary simply
+ * touches two rows (or channels). A request belongs, for queueing and in-order
+ * response, to the channel of its first burst (its home channel).
+ *
+ * Timing, open-page, FCFS per channel, computed analytically on arrival. The request
+ * reaches the command scheduler at `a = now + frontendLatency`. Per burst, on bank b
+ * of channel c, in arrival order:
+ * - HIT (row open): column command at `max(a, colReady[b])`.
+ * - MISS (bank closed — only before its first ACTIVATE, since pages stay open):
+ *   ACT at `a`, column at ACT + tRCD.
+ * - CONFLICT (another row open): PRE at `max(a, lastAct[b] + tRAS, colReady[b])` (the
+ *   row must have been open tRAS and the bank's earlier column commands issued),
+ *   ACT at PRE + tRP, column at ACT + tRCD.
+ * - The column command is further delayed so its data follows the channel's previous
+ *   burst: `col >= busFree[c] - tCL`. Data occupies the bus during
+ *   [col + tCL, col + tCL + tBURST); `busFree[c]` and `colReady[b] = col + tBURST`
+ *   (tCCD = tBURST) advance. ACT/PRE of a later request may thus happen before an
+ *   earlier request's data (bank-level parallelism, as a real scheduler's lookahead),
+ *   but data and column commands keep arrival order on each channel.
+ * Idle latencies: hit tCL + tBURST, miss tRCD + tCL + tBURST, conflict
+ * tRP + tRCD + tCL + tBURST (each plus frontendLatency, plus any tRAS wait).
+ * A request completes when its last burst's data ends; responses leave each home
+ * channel in arrival order (a request never overtakes an earlier one of its channel).
+ * One completion event is scheduled per request; nothing is allocated per access.
+ *
+ * Not modelled (documented simplifications): reads and writes share timing (no write
+ * latency, tWR, tWTR or bus turnaround); no tRTP, tRRD, tFAW, refresh or power-down;
+ * the command bus is unlimited; no read/write reordering (FR-FCFS). Each parameter is
+ * rounded to whole picoseconds separately.
+ *
+ * Data effect. Applied when the request is accepted, in arrival order: a write copies
+ * `txn.data[0..size)` to memory at `txn.addr`; a read fills `txn.data[0..size)` from
+ * memory. Later requests therefore always observe earlier accepted writes, matching the
+ * FCFS order in which the timing was reserved; the response only carries timing.
+ *
+ * Errors. A request not wholly inside `region` completes with `Status.DecodeError`
+ * after the frontend latency, memory untouched, counted in `decode_errors`; it takes no
+ * queue slot and is not sampled in `latency_ns`.
+ *
+ * Back-pressure. A home channel holds at most `queueDepth` requests (accepted, not yet
+ * responded); beyond that `recvRequest` returns false (`refused`). After each
+ * response the port sends the retry it owes, if any (the master's re-send may target a
+ * channel that is still full; it is then refused again and retried after the next
+ * response).
+ *
+ * Stats under `path`: counters `reads`, `writes`, `bytes_read`, `bytes_written`,
+ * `row_hits`, `row_misses`, `row_conflicts` (per burst), `refused`, `decode_errors`,
+ * `ch<N>.bytes` (bytes moved on channel N); histogram `latency_ns` (accept → response,
+ * 5 ns × 100 buckets); formulas `row_hit_rate` = hits / (hits + misses + conflicts)
+ * and `bandwidth_gbps` = (bytes_read + bytes_written) / elapsed ns (GB/s).
+ */
+export class DramController implements RequestReceiver {
+  readonly port: ResponsePort;
+  readonly params: Readonly<DramParams>;
+
+  // Decode: a field's value is floor(offset / unit) % count.
+  private readonly chUnit: number;
+  private readonly chCount: number;
+  private readonly bankUnit: number;
+  private readonly bankCount: number;
+  private readonly rowUnit: number;
+  private readonly rowCount: number;
+  private readonly colUnit: number;
+  private readonly colCount: number;
+  private readonly burstBytes: number;
+  private readonly banks: number;
+  private readonly queueDepth: number;
+  // Scratch outputs of decodeOffset (no object per access).
+  private dCh = 0;
+  private dBank = 0;
+  private dRow = 0;
+  private dCol = 0;
+
+  // Timing in ticks.
+  private readonly tRCD: Tick;
+  private readonly tCL: Tick;
+  private readonly tRP: Tick;
+  private readonly tRAS: Tick;
+  private readonly tBURST: Tick;
+  private readonly tFrontend: Tick;
+
+  // Per-bank state, indexed channel * banks + bank.
+  private readonly openRow: Float64Array; // -1 = closed
+  private readonly colReady: Float64Array; // earliest next column command (and PRE)
+  private readonly lastAct: Float64Array; // tick of the last ACTIVATE
+  // Per-channel state.
+  private readonly busFree: Float64Array; // data bus free from this tick
+  private readonly lastDone: Float64Array; // completion tick of the newest request
+  private readonly queues: PendingQueue[];
+  private readonly errors = new PendingQueue(4);
+
+  private readonly sReads: Counter;
+  private readonly sWrites: Counter;
+  private readonly sBytesRead: Counter;
+  private readonly sBytesWritten: Counter;
+  private readonly sHits: Counter;
+  private readonly sMisses: Counter;
+  private readonly sConflicts: Counter;
+  private readonly sRefused: Counter;
+  private readonly sDecodeErrors: Counter;
+  private readonly sChBytes: Counter[];
+  private readonly sLatency: Histogram;
+
+  private readonly onComplete = (ch: number): void => this.complete(ch);
+  private readonly onError = (): void => this.completeError();
+
+  constructor(
+    private readonly ctx: SimContext,
+    readonly path: string,
+    /** The controller's clock; timing is specified in ns, so it is kept for reporting only. */
+    readonly clock: ClockDomain,
+    readonly region: AddrRange,
+    private readonly mem: PhysicalMemory,
+    params: DramParams,
+  ) {
+    const bad = validateDramParams(params);
+    if (bad) throw new SimInvariantError(`${path}: ${bad}`);
+    if (!Number.isSafeInteger(region.base) || region.base < 0 || !Number.isSafeInteger(region.size) || region.size <= 0) {
+      throw new SimInvariantError(`${path}: bad region [${hex(region.base)}, +${region.size})`);
+    }
+    this.params = params;
+    this.port = new ResponsePort(`${path}.port`, this);
+    this.burstBytes = params.burstBytes;
+    this.banks = params.banks;
+    this.queueDepth = params.queueDepth;
+
+    const mapping = parseMapping(params.mapping) as Field[];
+    // Row bits: enough to cover the region whatever the field order.
+    const perRow = params.rowBytes * params.channels * params.banks;
+    let rowBits = 0;
+    while (2 ** rowBits * perRow < region.size) rowBits++;
+    const bits: Record<Field, number> = {
+      column: log2Exact(params.rowBytes / params.burstBytes),
+      channel: log2Exact(params.channels),
+      bank: log2Exact(params.banks),
+      row: rowBits,
+    };
+    const unit: Record<Field, number> = { row: 0, bank: 0, channel: 0, column: 0 };
+    const count: Record<Field, number> = { row: 0, bank: 0, channel: 0, column: 0 };
+    let shift = log2Exact(params.burstBytes);
+    for (let i = mapping.length - 1; i >= 0; i--) {
+      const f = mapping[i];
+      unit[f] = 2 ** shift;
+      count[f] = 2 ** bits[f];
+      shift += bits[f];
+    }
+    this.chUnit = unit.channel; this.chCount = count.channel;
+    this.bankUnit = unit.bank; this.bankCount = count.bank;
+    this.rowUnit = unit.row; this.rowCount = count.row;
+    this.colUnit = unit.column; this.colCount = count.column;
+
+    const t = params.timing;
+    this.tRCD = nsToTicks(t.tRCD);
+    this.tCL = nsToTicks(t.tCL);
+    this.tRP = nsToTicks(t.tRP);
+    this.tRAS = nsToTicks(t.tRAS);
+    this.tBURST = nsToTicks(t.tBURST);
+    this.tFrontend = nsToTicks(params.frontendLatencyNs ?? 0);
+
+    const nb = params.channels * params.banks;
+    this.openRow = new Float64Array(nb).fill(-1);
+    this.colReady = new Float64Array(nb);
+    this.lastAct = new Float64Array(nb);
+    this.busFree = new Float64Array(params.channels);
+    this.lastDone = new Float64Array(params.channels);
+    this.queues = [];
+    for (let c = 0; c < params.channels; c++) this.queues.push(new PendingQueue(params.queueDepth));
+
+    const s = ctx.stats.scope(path);
+    this.sReads = s.counter('reads', 'read requests accepted');
+    this.sWrites = s.counter('writes', 'write requests accepted');
+    this.sBytesRead = s.counter('bytes_read', 'bytes read');
+    this.sBytesWritten = s.counter('bytes_written', 'bytes written');
+    this.sHits = s.counter('row_hits', 'bursts to the open row');
+    this.sMisses = s.counter('row_misses', 'bursts to a closed bank (ACT)');
+    this.sConflicts = s.counter('row_conflicts', 'bursts to another row than the open one (PRE + ACT)');
+    this.sRefused = s.counter('refused', 'requests refused by back-pressure (channel queue full)');
+    this.sDecodeErrors = s.counter('decode_errors', 'requests outside the region (DecodeError)');
+    this.sChBytes = [];
+    for (let c = 0; c < params.channels; c++) this.sChBytes.push(s.scope(`ch${c}`).counter('bytes', `bytes moved on channel ${c}`));
+    this.sLatency = s.histogram('latency_ns', 'accept-to-response latency (ns)', { bucketWidth: 5, buckets: 100 });
+    const hits = this.sHits, misses = this.sMisses, conflicts = this.sConflicts;
+    s.formula('row_hit_rate', 'row hits / bursts', () => {
+      const total = hits.value + misses.value + conflicts.value;
+      return total === 0 ? NaN : hits.value / total;
+    });
+    const br = this.sBytesRead, bw = this.sBytesWritten;
+    s.formula('bandwidth_gbps', 'bytes moved per ns (GB/s) over the measured window', () => {
+      const ticks = s.elapsedTicks();
+      return ticks > 0 ? ((br.value + bw.value) * PS_PER_NS) / ticks : 0;
+    });
+  }
+
+  /** Decodes a physical address into its fields (for tests and traces). `column` is the byte offset within the row. */
+  decode(addr: number): { channel: number; bank: number; row: number; column: number } {
+    if (!(addr >= this.region.base && addr < this.region.base + this.region.size)) {
+      throw new SimInvariantError(`${this.path}: decode of ${hex(addr)} outside the region`);
+    }
+    this.decodeOffset(addr - this.region.base);
+    return { channel: this.dCh, bank: this.dBank, row: this.dRow, column: this.dCol };
+  }
+
+  recvRequest(txn: Transaction, _port: ResponsePort): boolean {
+    const now = this.ctx.engine.now;
+    const addr = txn.addr, size = txn.size;
+    const base = this.region.base;
+    if (!(addr >= base && addr + size <= base + this.region.size)) {
+      this.sDecodeErrors.value++;
+      const done = now + this.tFrontend;
+      this.errors.push(txn, now, done);
+      this.ctx.engine.schedule(done, this.onError);
+      return true;
+    }
+    const off = addr - base;
+    this.decodeOffset(off);
+    const home = this.dCh;
+    const q = this.queues[home];
+    if (q.count >= this.queueDepth) {
+      this.sRefused.value++;
+      return false;
+    }
+    if (txn.data.length < size) {
+      throw new SimInvariantError(`${this.path}: transaction ${txn.id} payload ${txn.data.length} < size ${size}`);
+    }
+
+    // Data effect, in arrival order.
+    if (txn.cmd === Cmd.Write) {
+      this.mem.write(addr, txn.data, 0, size);
+      this.sWrites.value++;
+      this.sBytesWritten.value += size;
+    } else {
+      this.mem.read(addr, txn.data, 0, size);
+      this.sReads.value++;
+      this.sBytesRead.value += size;
+    }
+
+    // Reserve bank and data-bus time burst by burst.
+    const bb = this.burstBytes;
+    const arrive = now + this.tFrontend;
+    const end = off + size;
+    const lastByte = off + (size > 0 ? size : 1) - 1;
+    let done = 0;
+    for (let b = off - (off % bb); b <= lastByte; b += bb) {
+      if (b !== off) this.decodeOffset(b);
+      const t = this.reserveBurst(arrive);
+      if (t > done) done = t;
+      const lo = b > off ? b : off;
+      const hi = b + bb < end ? b + bb : end;
+      if (hi > lo) this.sChBytes[this.dCh].value += hi - lo;
+    }
+    if (done < this.lastDone[home]) done = this.lastDone[home];
+    this.lastDone[home] = done;
+    q.push(txn, now, done);
+    this.ctx.engine.schedule(done, this.onComplete, home);
+    return true;
+  }
+
+  /** Reserves one burst on the decoded (dCh, dBank, dRow); returns the tick its data ends. */
+  private reserveBurst(arrive: Tick): Tick {
+    const ch = this.dCh;
+    const bi = ch * this.banks + this.dBank;
+    const row = this.dRow;
+    const open = this.openRow[bi];
+    let col: Tick;
+    if (open === row) {
+      // (colReady never binds beyond the bus constraint below, as every burst of this
+      // bank also used this channel's bus; kept to state tCCD explicitly.)
+      this.sHits.value++;
+      const ready = this.colReady[bi];
+      col = arrive > ready ? arrive : ready;
+    } else {
+      let act: Tick;
+      if (open < 0) {
+        this.sMisses.value++;
+        act = arrive;
+      } else {
+        this.sConflicts.value++;
+        let pre = arrive;
+        const rasDone = this.lastAct[bi] + this.tRAS;
+        if (pre < rasDone) pre = rasDone;
+        const ready = this.colReady[bi];
+        if (pre < ready) pre = ready;
+        act = pre + this.tRP;
+      }
+      this.lastAct[bi] = act;
+      this.openRow[bi] = row;
+      col = act + this.tRCD;
+    }
+    const busReady = this.busFree[ch] - this.tCL;
+    if (col < busReady) col = busReady;
+    this.colReady[bi] = col + this.tBURST;
+    const dataEnd = col + this.tCL + this.tBURST;
+    this.busFree[ch] = dataEnd;
+    return dataEnd;
+  }
+
+  private decodeOffset(off: number): void {
+    this.dCh = Math.floor(off / this.chUnit) % this.chCount;
+    this.dBank = Math.floor(off / this.bankUnit) % this.bankCount;
+    this.dRow = Math.floor(off / this.rowUnit) % this.rowCount;
+    this.dCol = (Math.floor(off / this.colUnit) % this.colCount) * this.burstBytes + (off % this.burstBytes);
+  }
+
+  private complete(ch: number): void {
+    const q = this.queues[ch];
+    const now = this.ctx.engine.now;
+    if (q.headDoneTick() !== now) {
+      throw new SimInvariantError(`${this.path}: channel ${ch} completion at ${now} but head is due at ${q.headDoneTick()}`);
+    }
+    this.sLatency.sample((now - q.headAcceptTick()) / PS_PER_NS);
+    const txn = q.shift();
+    txn.status = Status.Ok;
+    this.port.sendResponse(txn);
+    this.port.sendRetry();
+  }
+
+  private completeError(): void {
+    const txn = this.errors.shift();
+    txn.status = Status.DecodeError;
+    this.port.sendResponse(txn);
+  }
+}

@@ -1,0 +1,233 @@
+import type { SimContext } from '../engine/context';
+import type { ClockDomain } from '../engine/clock';
+import { SimInvariantError } from '../engine/errors';
+import { hex } from '../engine/addr';
+import type { Counter, Histogram } from '../engine/stats';
+import type { Tick } from '../engine/time';
+import { PS_PER_NS } from '../engine/time';
+import { ResponsePort, type RequestReceiver } from '../bus/port';
+import { Cmd, Status, type Transaction } from '../bus/transaction';
+import type { AddrRange } from '../bus/addrRange';
+import type { PhysicalMemory } from './physmem';
+
+/**
+ * FIFO of accepted transactions with the tick each was accepted and the tick its
+ * response is due. Backed by parallel arrays that grow by doubling, so it allocates
+ * nothing once sized to the slave's queue depth. Memory slaves complete requests in
+ * order per queue, which lets one pre-bound completion handler pop the head.
+ */
+export class PendingQueue {
+  private txns: (Transaction | null)[];
+  private acceptTicks: Float64Array;
+  private doneTicks: Float64Array;
+  private head = 0;
+  /** Entries queued. */
+  count = 0;
+
+  constructor(capacity: number) {
+    const cap = Math.max(1, capacity);
+    this.txns = new Array<Transaction | null>(cap).fill(null);
+    this.acceptTicks = new Float64Array(cap);
+    this.doneTicks = new Float64Array(cap);
+  }
+
+  push(txn: Transaction, acceptTick: Tick, doneTick: Tick): void {
+    if (this.count === this.txns.length) this.grow();
+    const i = (this.head + this.count) % this.txns.length;
+    this.txns[i] = txn;
+    this.acceptTicks[i] = acceptTick;
+    this.doneTicks[i] = doneTick;
+    this.count++;
+  }
+
+  /** Accept tick of the oldest entry (undefined behaviour when empty; check count). */
+  headAcceptTick(): Tick {
+    return this.acceptTicks[this.head];
+  }
+
+  /** Completion tick of the oldest entry. */
+  headDoneTick(): Tick {
+    return this.doneTicks[this.head];
+  }
+
+  /** Removes and returns the oldest entry. */
+  shift(): Transaction {
+    if (this.count === 0) throw new SimInvariantError('PendingQueue.shift on an empty queue');
+    const t = this.txns[this.head]!;
+    this.txns[this.head] = null;
+    this.head = (this.head + 1) % this.txns.length;
+    this.count--;
+    return t;
+  }
+
+  private grow(): void {
+    const cap = this.txns.length;
+    const txns = new Array<Transaction | null>(cap * 2).fill(null);
+    const acc = new Float64Array(cap * 2);
+    const done = new Float64Array(cap * 2);
+    for (let k = 0; k < this.count; k++) {
+      const i = (this.head + k) % cap;
+      txns[k] = this.txns[i];
+      acc[k] = this.acceptTicks[i];
+      done[k] = this.doneTicks[i];
+    }
+    this.txns = txns;
+    this.acceptTicks = acc;
+    this.doneTicks = done;
+    this.head = 0;
+  }
+}
+
+export interface SramParams {
+  /** Access latency in cycles of the memory's clock, before the data transfer. */
+  latencyCycles: number;
+  /** Bytes transferred per cycle on the memory's data port (its throughput). */
+  bytesPerCycle: number;
+  /** Requests accepted and not yet responded to before back-pressure. */
+  queueDepth: number;
+}
+
+/** null if `p` is usable, else a reason naming the field (the config layer adds file and path). */
+export function validateSramParams(p: SramParams): string | null {
+  if (!Number.isSafeInteger(p.latencyCycles) || p.latencyCycles < 0) {
+    return `latencyCycles: must be a non-negative integer, got ${p.latencyCycles}`;
+  }
+  if (!Number.isSafeInteger(p.bytesPerCycle) || p.bytesPerCycle < 1) {
+    return `bytesPerCycle: must be a positive integer, got ${p.bytesPerCycle}`;
+  }
+  if (!Number.isSafeInteger(p.queueDepth) || p.queueDepth < 1) {
+    return `queueDepth: must be a positive integer, got ${p.queueDepth}`;
+  }
+  return null;
+}
+
+/**
+ * A fixed-latency memory slave for SRAM and MMIO register regions.
+ *
+ * Timing (all in cycles of `clock`, responses on clock edges):
+ * - A request accepted at tick `now` starts at the first edge at or after `now`
+ *   (cycle `s`). Its access takes `latencyCycles` (pipelined: accesses overlap), then
+ *   its data occupies the single data port for `ceil(size / bytesPerCycle)` cycles
+ *   (transfers serialise, in arrival order). So
+ *   `done = max(s + latencyCycles, portFree) + ceil(size / bytesPerCycle)` and the
+ *   response is sent at the edge `done`. An idle request therefore takes exactly
+ *   `latencyCycles + ceil(size / bytesPerCycle)` cycles; a stream is bounded by
+ *   `bytesPerCycle` bytes per cycle. Responses leave in arrival order.
+ * - Back-pressure: at most `queueDepth` requests accepted and not yet responded to;
+ *   beyond that `recvRequest` returns false (counted in `refused`) and the port sends
+ *   one retry after the next response.
+ * - Data effect is applied when the request is accepted, in arrival order: a write
+ *   copies `txn.data[0..size)` into memory at `txn.addr`; a read fills
+ *   `txn.data[0..size)` from memory. The response only carries timing, so every
+ *   master sees memory in the order the slave accepted requests.
+ * - A request not wholly inside `region` completes with `Status.DecodeError` after
+ *   `latencyCycles` (no transfer), memory untouched; it is counted in
+ *   `decode_errors`, takes no queue slot and is not in `latency_ns`.
+ *
+ * Stats under `path`: `reads`, `writes`, `bytes_read`, `bytes_written`, `refused`,
+ * `decode_errors`, histogram `latency_ns` (accept → response, 1 ns buckets × 200).
+ */
+export class SimpleMemory implements RequestReceiver {
+  readonly port: ResponsePort;
+
+  private readonly queue: PendingQueue;
+  private readonly errors = new PendingQueue(4);
+  /** Cycle at which the data port is next free. */
+  private portFreeCycle = 0;
+
+  private readonly sReads: Counter;
+  private readonly sWrites: Counter;
+  private readonly sBytesRead: Counter;
+  private readonly sBytesWritten: Counter;
+  private readonly sRefused: Counter;
+  private readonly sDecodeErrors: Counter;
+  private readonly sLatency: Histogram;
+
+  private readonly onComplete = (): void => this.complete();
+  private readonly onError = (): void => this.completeError();
+
+  constructor(
+    private readonly ctx: SimContext,
+    readonly path: string,
+    private readonly clock: ClockDomain,
+    readonly region: AddrRange,
+    private readonly mem: PhysicalMemory,
+    private readonly params: SramParams,
+  ) {
+    const bad = validateSramParams(params);
+    if (bad) throw new SimInvariantError(`${path}: ${bad}`);
+    if (!(region.size > 0) || !(region.base >= 0)) {
+      throw new SimInvariantError(`${path}: bad region [${hex(region.base)}, +${region.size})`);
+    }
+    this.port = new ResponsePort(`${path}.port`, this);
+    this.queue = new PendingQueue(params.queueDepth);
+    const s = ctx.stats.scope(path);
+    this.sReads = s.counter('reads', 'read requests accepted');
+    this.sWrites = s.counter('writes', 'write requests accepted');
+    this.sBytesRead = s.counter('bytes_read', 'bytes read');
+    this.sBytesWritten = s.counter('bytes_written', 'bytes written');
+    this.sRefused = s.counter('refused', 'requests refused by back-pressure (queue full)');
+    this.sDecodeErrors = s.counter('decode_errors', 'requests outside the region (DecodeError)');
+    this.sLatency = s.histogram('latency_ns', 'accept-to-response latency (ns)', { bucketWidth: 1, buckets: 200 });
+  }
+
+  recvRequest(txn: Transaction, _port: ResponsePort): boolean {
+    const now = this.ctx.engine.now;
+    const clock = this.clock;
+    let start = clock.cycleAt(now);
+    if (clock.cycleToTick(start) < now) start++;
+    const addr = txn.addr, size = txn.size;
+    const region = this.region;
+
+    if (!(addr >= region.base && addr + size <= region.base + region.size)) {
+      this.sDecodeErrors.value++;
+      const done = clock.cycleToTick(start + this.params.latencyCycles);
+      this.errors.push(txn, now, done);
+      this.ctx.engine.schedule(done, this.onError);
+      return true;
+    }
+    if (this.queue.count >= this.params.queueDepth) {
+      this.sRefused.value++;
+      return false;
+    }
+    if (txn.data.length < size) {
+      throw new SimInvariantError(`${this.path}: transaction ${txn.id} payload ${txn.data.length} < size ${size}`);
+    }
+    if (txn.cmd === Cmd.Write) {
+      this.mem.write(addr, txn.data, 0, size);
+      this.sWrites.value++;
+      this.sBytesWritten.value += size;
+    } else {
+      this.mem.read(addr, txn.data, 0, size);
+      this.sReads.value++;
+      this.sBytesRead.value += size;
+    }
+    let begin = start + this.params.latencyCycles;
+    if (begin < this.portFreeCycle) begin = this.portFreeCycle;
+    const doneCycle = begin + Math.ceil(size / this.params.bytesPerCycle);
+    this.portFreeCycle = doneCycle;
+    const done = clock.cycleToTick(doneCycle);
+    this.queue.push(txn, now, done);
+    this.ctx.engine.schedule(done, this.onComplete);
+    return true;
+  }
+
+  private complete(): void {
+    const q = this.queue;
+    const now = this.ctx.engine.now;
+    if (q.headDoneTick() !== now) {
+      throw new SimInvariantError(`${this.path}: completion at ${now} but head is due at ${q.headDoneTick()}`);
+    }
+    this.sLatency.sample((now - q.headAcceptTick()) / PS_PER_NS);
+    const txn = q.shift();
+    txn.status = Status.Ok;
+    this.port.sendResponse(txn);
+    this.port.sendRetry();
+  }
+
+  private completeError(): void {
+    const txn = this.errors.shift();
+    txn.status = Status.DecodeError;
+    this.port.sendResponse(txn);
+  }
+}

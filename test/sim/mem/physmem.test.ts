@@ -1,0 +1,129 @@
+import { PhysicalMemory } from '../../../sim/mem/physmem';
+import { SimInvariantError } from '../../../sim/engine/errors';
+
+describe('PhysicalMemory', () => {
+  test('unwritten memory reads as zeros and allocates nothing', () => {
+    const m = new PhysicalMemory();
+    expect(m.read8(0x1234)).toBe(0);
+    expect(m.read32(0x8000_0000)).toBe(0);
+    expect(m.read64(2 ** 40)).toBe(0);
+    const buf = new Uint8Array(10000).fill(0xaa);
+    m.read(0x10_0000 - 17, buf);
+    expect(buf.every((b) => b === 0)).toBe(true);
+    m.fill(0x5000, 8192, 0); // zero fill allocates nothing new
+    expect(m.framesAllocated).toBe(0);
+  });
+
+  test('frames are allocated only on write, one per touched 4 KiB frame', () => {
+    const m = new PhysicalMemory();
+    m.write8(0x1000, 1);
+    expect(m.framesAllocated).toBe(1);
+    m.write8(0x1fff, 2); // same frame
+    expect(m.framesAllocated).toBe(1);
+    m.write32(0x2ffe, 0xdeadbeef); // straddles frames 2 and 3
+    expect(m.framesAllocated).toBe(3);
+    m.read(0x9000, new Uint8Array(4096));
+    expect(m.framesAllocated).toBe(3);
+  });
+
+  test('8/16/32/64-bit little-endian round trips', () => {
+    const m = new PhysicalMemory();
+    m.write8(0x100, 0xab);
+    expect(m.read8(0x100)).toBe(0xab);
+    m.write16(0x200, 0xbeef);
+    expect(m.read16(0x200)).toBe(0xbeef);
+    expect(m.read8(0x200)).toBe(0xef);
+    expect(m.read8(0x201)).toBe(0xbe);
+    m.write32(0x300, 0xdeadbeef);
+    expect(m.read32(0x300)).toBe(0xdeadbeef);
+    expect([0, 1, 2, 3].map((i) => m.read8(0x300 + i))).toEqual([0xef, 0xbe, 0xad, 0xde]);
+    const v = 2 ** 53 - 12345;
+    m.write64(0x400, v);
+    expect(m.read64(0x400)).toBe(v);
+    expect(m.read32(0x400)).toBe(v % 2 ** 32);
+    expect(m.read32(0x404)).toBe(Math.floor(v / 2 ** 32));
+  });
+
+  test('round trips across a 4 KiB frame boundary', () => {
+    const m = new PhysicalMemory();
+    m.write16(0x0fff, 0x1234);
+    expect(m.read16(0x0fff)).toBe(0x1234);
+    expect(m.read8(0x0fff)).toBe(0x34);
+    expect(m.read8(0x1000)).toBe(0x12);
+    for (const a of [0x1ffd, 0x1ffe, 0x1fff]) {
+      m.write32(a, 0xcafef00d);
+      expect(m.read32(a)).toBe(0xcafef00d);
+    }
+    m.write32(0x1ffd, 0x89abcdef);
+    expect([0, 1, 2, 3].map((i) => m.read8(0x1ffd + i))).toEqual([0xef, 0xcd, 0xab, 0x89]);
+    const v = 0x1f_ffff_1234_5678;
+    for (const a of [0x2ff9, 0x2ffc, 0x2fff]) {
+      m.write64(a, v);
+      expect(m.read64(a)).toBe(v);
+    }
+  });
+
+  test('read64 of a value >= 2^53 throws; read64Halves works', () => {
+    const m = new PhysicalMemory();
+    m.write64Halves(0x800, 0x89abcdef, 0xffff0001);
+    expect(() => m.read64(0x800)).toThrow(SimInvariantError);
+    const out = new Uint32Array(2);
+    m.read64Halves(0x800, out);
+    expect(out[0]).toBe(0x89abcdef);
+    expect(out[1]).toBe(0xffff0001);
+    // The largest representable value still reads.
+    m.write64Halves(0x900, 0xffffffff, 0x1fffff);
+    expect(m.read64(0x900)).toBe(2 ** 53 - 1);
+    m.write64Halves(0xa00, 0, 0x200000);
+    expect(() => m.read64(0xa00)).toThrow(SimInvariantError);
+  });
+
+  test('write64 rejects non-integers, negatives and values >= 2^53', () => {
+    const m = new PhysicalMemory();
+    expect(() => m.write64(0, 1.5)).toThrow(SimInvariantError);
+    expect(() => m.write64(0, -1)).toThrow(SimInvariantError);
+    expect(() => m.write64(0, 2 ** 53)).toThrow(SimInvariantError);
+    expect(() => m.write64(0, NaN)).toThrow(SimInvariantError);
+    expect(m.framesAllocated).toBe(0);
+  });
+
+  test('bulk read/write across several frames, with offsets', () => {
+    const m = new PhysicalMemory();
+    const src = new Uint8Array(3 * 4096 + 100);
+    for (let i = 0; i < src.length; i++) src[i] = (i * 7 + 3) & 0xff;
+    const base = 0x4000_0000 + 4000; // starts near the end of a frame
+    m.write(base, src, 50, src.length - 50);
+    expect(m.framesAllocated).toBe(4); // [4000, 16338) of frames 0..3
+    const dst = new Uint8Array(src.length + 10);
+    m.read(base, dst, 10, src.length - 50);
+    for (let i = 0; i < src.length - 50; i++) {
+      if (dst[10 + i] !== src[50 + i]) throw new Error(`mismatch at ${i}`);
+    }
+    expect(dst[0]).toBe(0);
+    expect(m.read8(base - 1)).toBe(0);
+    expect(m.read8(base + src.length - 50)).toBe(0);
+    expect(m.read8(base + 4096)).toBe(src[50 + 4096]);
+  });
+
+  test('copy moves bytes, including overlapping ranges like memmove', () => {
+    const m = new PhysicalMemory();
+    const src = new Uint8Array(6000);
+    for (let i = 0; i < src.length; i++) src[i] = i % 251;
+    m.write(0x10000, src);
+    m.copy(0x30000 + 123, 0x10000, 6000);
+    const out = new Uint8Array(6000);
+    m.read(0x30000 + 123, out);
+    expect(Buffer.from(out).equals(Buffer.from(src))).toBe(true);
+    // Overlapping, forward by 100 bytes.
+    m.copy(0x10000 + 100, 0x10000, 6000);
+    m.read(0x10000 + 100, out);
+    expect(Buffer.from(out).equals(Buffer.from(src))).toBe(true);
+    expect(m.read8(0x10000 + 99)).toBe(99);
+  });
+
+  test('accesses outside [0, 2^53) throw', () => {
+    const m = new PhysicalMemory();
+    expect(() => m.read8(-1)).toThrow(SimInvariantError);
+    expect(() => m.write(2 ** 53 - 2, new Uint8Array(4))).toThrow(SimInvariantError);
+  });
+});
