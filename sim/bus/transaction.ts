@@ -48,11 +48,21 @@ export class Transaction {
    * on and pops it to route the response. Preallocated, so push/pop do not allocate.
    */
   readonly route: number[] = [];
-  /** Tick at which it arrived at the current hop (for queueing-delay stats). */
+  /**
+   * Tick at which it arrived at the current hop (for queueing-delay stats). Each
+   * interconnect hop overwrites it on accept and must not rely on it after forwarding;
+   * slaves leave it alone.
+   */
   hopTick: Tick = 0;
 
   constructor(capacity: number) {
     this.data = new Uint8Array(capacity);
+  }
+
+  /** Empties the route stack without dropping its storage (length = 0 would, and push would allocate again). */
+  resetRoute(): void {
+    const r = this.route;
+    while (r.length > 0) r.pop();
   }
 
   get isRead(): boolean {
@@ -86,7 +96,7 @@ export class TransactionPool {
     t.hopTick = now;
     t.tag = 0;
     t.context = null;
-    t.route.length = 0;
+    t.resetRoute();
     this.outstanding++;
     return t;
   }

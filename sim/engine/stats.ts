@@ -65,19 +65,24 @@ export class Histogram {
   }
 
   /**
-   * The q-quantile estimated from buckets: the upper edge of the bucket holding it,
-   * clamped to the observed max (so an idle-system histogram reports exact values).
+   * The q-quantile estimated from buckets: linear interpolation inside the bucket that
+   * holds it, with the bucket's edges narrowed to the observed min and max (so a
+   * histogram of identical values reports that value exactly). A quantile that falls in
+   * the overflow bucket is reported as the max.
    */
   quantile(q: number): number {
     if (this.samples === 0) return NaN;
     const target = q * this.samples;
     let acc = 0;
     for (let i = 0; i < this.counts.length; i++) {
-      acc += this.counts[i];
-      if (acc >= target && this.counts[i] > 0) {
-        const upper = i === this.buckets ? this.max : this.start + (i + 1) * this.width;
-        return Math.max(this.min, Math.min(upper, this.max));
+      const c = this.counts[i];
+      if (c > 0 && acc + c >= target) {
+        if (i === this.buckets) return this.max; // nothing is known inside the overflow bucket
+        const lo = Math.max(this.min, this.start + i * this.width);
+        const hi = Math.min(this.max, this.start + (i + 1) * this.width);
+        return lo + ((target - acc) / c) * (hi - lo);
       }
+      acc += c;
     }
     return this.max;
   }

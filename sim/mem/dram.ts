@@ -8,7 +8,7 @@ import { ResponsePort, type RequestReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction } from '../bus/transaction';
 import type { AddrRange } from '../bus/addrRange';
 import type { PhysicalMemory } from './physmem';
-import { PendingQueue } from './sram';
+import { PendingQueue } from './pendingQueue';
 
 /** DRAM timing parameters, in nanoseconds (may be fractional; each is rounded to whole ps). */
 export interface DramTiming {

@@ -3,7 +3,8 @@ import { ClockDomain } from '../../../sim/engine/clock';
 import { connectPorts } from '../../../sim/bus/port';
 import { Cmd, Status, Transaction } from '../../../sim/bus/transaction';
 import { PhysicalMemory } from '../../../sim/mem/physmem';
-import { SimpleMemory, validateSramParams, PendingQueue, type SramParams } from '../../../sim/mem/sram';
+import { SimpleMemory, validateSramParams, type SramParams } from '../../../sim/mem/sram';
+import { PendingQueue } from '../../../sim/mem/pendingQueue';
 import { TrafficMaster, reads, type TrafficRequest } from '../../helpers/trafficMaster';
 
 const BASE = 0x1000_0000;

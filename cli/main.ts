@@ -1,0 +1,169 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { ConfigError } from '../sim/engine/errors';
+import { LOG_LEVELS, setLogLevel, type LogLevel } from '../sim/engine/log';
+import { Tracer } from '../sim/engine/trace';
+import { parseTime, UnitError } from '../sim/engine/units';
+import { loadSocConfig } from '../sim/soc/builder';
+import { readJsonFile } from '../sim/soc/loadJson';
+import { RunProgress, formatSimTime } from './progress';
+import { run, type RunOutput } from './run';
+import { loadScenario } from './scenario';
+
+/** Where the CLI writes; tests pass collectors. */
+export interface CliIO {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const processIO: CliIO = {
+  out: (t) => process.stdout.write(t),
+  err: (t) => process.stderr.write(t),
+};
+
+/** Exit codes: 0 ok, 1 bad input (config, scenario, arguments), 2 internal error. */
+export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
+  let code = 0;
+  const parser = yargs(argv)
+    .scriptName('socsim')
+    .usage('$0 <command> [options]')
+    .command(
+      'run <scenario>',
+      'run a scenario file and print its stats',
+      (y) => y
+        .positional('scenario', { type: 'string', demandOption: true, describe: 'scenario JSON file' })
+        .option('seed', { type: 'number', describe: "override the scenario's seed" })
+        .option('until', { type: 'string', describe: 'stop at this simulated time, e.g. 10us, 2ms' })
+        .option('stats', { choices: ['json', 'table'] as const, default: 'table' as const, describe: 'stats output format' })
+        .option('trace', { type: 'string', describe: 'write a JSON Lines trace to this file' })
+        .option('trace-filter', { type: 'string', describe: 'comma-separated trace categories (map,unmap,tlb,walk,fault,inval,dma,bus)' })
+        .option('log-level', { choices: LOG_LEVELS, default: 'warn' as LogLevel })
+        .option('progress', { type: 'boolean', default: true, describe: 'progress bar on stderr when it is a terminal' }),
+      (args) => {
+        code = cmdRun(args, io);
+      },
+    )
+    .command(
+      'validate <file>',
+      'check a SoC config or scenario file and report the first problem with its JSON path',
+      (y) => y.positional('file', { type: 'string', demandOption: true }),
+      (args) => {
+        code = cmdValidate(args.file, io);
+      },
+    )
+    .demandCommand(1, 'name a command: run or validate')
+    .strict()
+    .help()
+    .version(false)
+    .exitProcess(false)
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg);
+    });
+
+  try {
+    await parser.parseAsync(argv, {}, (_err, _args, output) => {
+      if (output) io.out(output + '\n');
+    });
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`socsim: ${e.message}\nTry 'socsim --help'.\n`);
+      return 1;
+    }
+    return reportError(e, io);
+  }
+  return code;
+}
+
+class UsageError extends Error {}
+
+interface RunArgs {
+  scenario: string;
+  seed?: number;
+  until?: string;
+  stats: 'json' | 'table';
+  trace?: string;
+  'trace-filter'?: string;
+  'log-level': LogLevel;
+  progress: boolean;
+}
+
+function cmdRun(args: RunArgs, io: CliIO): number {
+  setLogLevel(args['log-level']);
+  let until: number | undefined;
+  try {
+    until = args.until === undefined ? undefined : parseTime(args.until);
+  } catch (e) {
+    throw new UsageError(`--until: ${(e as UnitError).message}`);
+  }
+  let categories;
+  try {
+    categories = args['trace-filter'] ? Tracer.parseFilter(args['trace-filter']) : undefined;
+  } catch (e) {
+    throw new UsageError(`--trace-filter: ${(e as Error).message}`);
+  }
+  if (categories && !args.trace) throw new UsageError('--trace-filter needs --trace <file>');
+
+  const progress = RunProgress.forStderr(args.progress);
+  const hostStart = process.hrtime.bigint();
+  let result: RunOutput;
+  try {
+    result = run(args.scenario, {
+      seed: args.seed, until, tracePath: args.trace, traceCategories: categories,
+      onProgress: progress ? (f, t) => progress.update(f, t) : undefined,
+    });
+  } finally {
+    progress?.stop();
+  }
+  const hostSeconds = Number(process.hrtime.bigint() - hostStart) / 1e9;
+
+  if (args.stats === 'json') {
+    io.out(JSON.stringify(result.stats, null, 2) + '\n');
+  } else {
+    io.out(summary(result, hostSeconds) + '\n\n');
+    io.out(result.soc.ctx.stats.toTable() + '\n');
+  }
+  return 0;
+}
+
+function summary(r: RunOutput, hostSeconds: number): string {
+  const lines = [
+    `scenario ${r.loaded.scenario.name} on soc ${r.loaded.soc.name} (seed ${r.seed}, config ${r.configHash})`,
+    `simulated ${formatSimTime(r.endTick)} in ${hostSeconds.toFixed(2)} s host time, ${r.events} events, stopped: ${r.stopReason}`,
+  ];
+  for (const j of r.jobs) {
+    const verified = j.verified === null ? '' : j.verified ? ', verified' : ', VERIFY FAILED';
+    lines.push(`job ${j.name} (${j.kind}): ${j.status}${verified}`);
+  }
+  return lines.join('\n');
+}
+
+function cmdValidate(file: string, io: CliIO): number {
+  const data = readJsonFile(file, 'file') as Record<string, unknown> | null;
+  if (data && typeof data === 'object' && ('jobs' in data || typeof data.soc === 'string')) {
+    const s = loadScenario(file);
+    io.out(`ok: ${file}: scenario "${s.scenario.name}" on soc "${s.soc.name}", ${s.scenario.jobs.length} job(s)\n`);
+  } else {
+    const c = loadSocConfig(file);
+    io.out(`ok: ${file}: soc "${c.name}": ${c.memories.length} memories, ${c.buses.length} buses, ${c.bridges.length} bridges, ${c.devices.length} devices\n`);
+  }
+  return 0;
+}
+
+function reportError(e: unknown, io: CliIO): number {
+  if (e instanceof ConfigError) {
+    io.err(`error: ${e.message}\n`);
+    return 1;
+  }
+  if (e instanceof SyntaxError || (e as NodeJS.ErrnoException)?.code === 'ENOENT') {
+    io.err(`error: ${(e as Error).message}\n`);
+    return 1;
+  }
+  io.err(`internal error (a bug in socsim): ${(e as Error)?.stack ?? String(e)}\n`);
+  return 2;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

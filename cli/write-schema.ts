@@ -1,0 +1,28 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { z } from 'zod';
+import { SocConfigSchema } from '../sim/soc/schema';
+import { ScenarioSchema } from './scenarioSchema';
+
+/**
+ * JSON Schema files for editors, generated from the zod schemas (input side: what a
+ * person writes, before sizes and addresses are converted). `npm run schema` rewrites
+ * them; a test fails when the committed files are out of date.
+ */
+export function jsonSchemas(): Record<string, string> {
+  const render = (schema: z.ZodType, title: string) =>
+    JSON.stringify({ title, ...z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) }, null, 2) + '\n';
+  return {
+    'schema.json': render(SocConfigSchema, 'socsim SoC config'),
+    'scenario.schema.json': render(ScenarioSchema, 'socsim scenario'),
+  };
+}
+
+export const SCHEMA_DIR = path.join(__dirname, '..', 'soc-configs');
+
+if (require.main === module) {
+  for (const [name, text] of Object.entries(jsonSchemas())) {
+    fs.writeFileSync(path.join(SCHEMA_DIR, name), text);
+    process.stdout.write(`wrote soc-configs/${name}\n`);
+  }
+}

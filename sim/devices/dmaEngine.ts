@@ -1,0 +1,203 @@
+import type { ClockDomain } from '../engine/clock';
+import type { SimContext } from '../engine/context';
+import { SimInvariantError } from '../engine/errors';
+import { hex } from '../engine/addr';
+import type { Counter, Histogram } from '../engine/stats';
+import type { Tick } from '../engine/time';
+import { RequestPort, type ResponseReceiver } from '../bus/port';
+import { Cmd, Status, STATUS_NAMES, type Transaction, TransactionPool } from '../bus/transaction';
+
+export interface DmaEngineParams {
+  /** Bytes per read/write transaction. */
+  burstBytes: number;
+  /** Transactions in flight at once, reads and writes together. */
+  maxOutstanding: number;
+}
+
+export interface DmaCopyResult {
+  status: Status;
+  /** Bytes written successfully to the destination. */
+  bytesWritten: number;
+  /** Address of the first failed transaction, or null. */
+  faultAddr: number | null;
+  startTick: Tick;
+  endTick: Tick;
+}
+
+export type DmaDoneCallback = (result: DmaCopyResult) => void;
+
+interface CopyJob {
+  src: number;
+  dst: number;
+  bytes: number;
+  done: DmaDoneCallback;
+}
+
+/**
+ * A direct-mapped DMA copy engine: bus addresses are used as they are.
+ *
+ * A copy is split into bursts of `burstBytes`. Each burst is a read of the source; its
+ * response is turned into the write of the destination in the same pooled transaction,
+ * so the data moved is exactly the data read. Requests go out back-to-back, at most
+ * `maxOutstanding` at a time, and the interconnect's queues and back-pressure pace
+ * them. Copies queue FIFO, one active at a time.
+ *
+ * Errors are data: the first failing transaction (decode or access error) stops new
+ * reads, in-flight ones drain, and the copy completes with that status and address.
+ * Nothing throws.
+ */
+export class DmaEngine implements ResponseReceiver {
+  readonly port: RequestPort;
+  private readonly pool: TransactionPool;
+  private readonly queue: CopyJob[] = [];
+  private job: CopyJob | null = null;
+  private nextOffset = 0;
+  private inFlight = 0;
+  private bytesWritten = 0;
+  private failStatus: Status = Status.Ok;
+  private faultAddr: number | null = null;
+  private startTick: Tick = 0;
+  /** Transactions refused by the bus, re-sent in order on retry. */
+  private readonly sendQueue: Transaction[] = [];
+  private sendHead = 0;
+
+  private readonly sCopies: Counter;
+  private readonly sBytesRead: Counter;
+  private readonly sBytesWritten: Counter;
+  private readonly sErrors: Counter;
+  private readonly sTxnLatency: Histogram;
+
+  constructor(
+    private readonly ctx: SimContext,
+    readonly path: string,
+    readonly clock: ClockDomain,
+    readonly masterId: number,
+    readonly params: DmaEngineParams,
+  ) {
+    if (!(params.burstBytes > 0) || !(params.maxOutstanding > 0)) {
+      throw new SimInvariantError(`${path}: burstBytes and maxOutstanding must be positive`);
+    }
+    this.port = new RequestPort(`${path}.port`, this);
+    this.pool = new TransactionPool(params.burstBytes);
+    const s = ctx.stats.scope(path);
+    this.sCopies = s.counter('copies', 'copies completed (any status)');
+    this.sBytesRead = s.counter('bytes_read', 'bytes read from the source');
+    this.sBytesWritten = s.counter('bytes_written', 'bytes written to the destination');
+    this.sErrors = s.counter('errors', 'transactions that completed with an error');
+    this.sTxnLatency = s.histogram('txn_latency_ns', 'issue to response of each transaction, ns', { bucketWidth: 10, buckets: 100 });
+  }
+
+  get busy(): boolean {
+    return this.job !== null;
+  }
+
+  /** Fraction of the active copy's bytes written (1 when idle). */
+  get progress(): number {
+    return this.job ? this.bytesWritten / this.job.bytes : 1;
+  }
+
+  /** Queues a copy of `bytes` from `src` to `dst`; `done` runs when it completes. */
+  copy(src: number, dst: number, bytes: number, done: DmaDoneCallback): void {
+    if (!(bytes > 0) || !Number.isSafeInteger(bytes)) throw new SimInvariantError(`${this.path}: copy of ${bytes} bytes`);
+    this.queue.push({ src, dst, bytes, done });
+    if (!this.job) this.startNext();
+  }
+
+  private startNext(): void {
+    const job = this.queue.shift();
+    if (!job) return;
+    this.job = job;
+    this.nextOffset = 0;
+    this.bytesWritten = 0;
+    this.failStatus = Status.Ok;
+    this.faultAddr = null;
+    this.startTick = this.ctx.engine.now;
+    if (this.ctx.tracer.dma) {
+      this.ctx.tracer.emit('dma', this.startTick, { dev: this.path, ev: 'start', src: hex(job.src), dst: hex(job.dst), bytes: job.bytes });
+    }
+    this.issueReads();
+  }
+
+  private issueReads(): void {
+    const job = this.job!;
+    const now = this.ctx.engine.now;
+    while (this.inFlight < this.params.maxOutstanding && this.nextOffset < job.bytes && this.failStatus === Status.Ok) {
+      const size = Math.min(this.params.burstBytes, job.bytes - this.nextOffset);
+      const t = this.pool.alloc(Cmd.Read, job.src + this.nextOffset, size, this.masterId, now);
+      t.tag = this.nextOffset;
+      this.nextOffset += size;
+      this.inFlight++;
+      this.send(t);
+    }
+  }
+
+  /** Sends in order: once the bus refuses one, later ones wait behind it. */
+  private send(t: Transaction): void {
+    if (this.sendHead < this.sendQueue.length || !this.port.sendRequest(t)) this.sendQueue.push(t);
+  }
+
+  recvRetry(): void {
+    while (this.sendHead < this.sendQueue.length) {
+      if (!this.port.sendRequest(this.sendQueue[this.sendHead])) return;
+      this.sendHead++;
+    }
+    this.sendQueue.length = 0;
+    this.sendHead = 0;
+  }
+
+  recvResponse(t: Transaction): void {
+    const now = this.ctx.engine.now;
+    this.sTxnLatency.sample((now - t.issueTick) / 1000);
+    if (t.status !== Status.Ok) {
+      this.fail(t);
+    } else if (t.cmd === Cmd.Read) {
+      this.sBytesRead.inc(t.size);
+      if (this.failStatus === Status.Ok) {
+        // Reuse the transaction (and its data) as the write of the same burst.
+        t.cmd = Cmd.Write;
+        t.addr = this.job!.dst + t.tag;
+        t.status = Status.Pending;
+        t.issueTick = now;
+        t.resetRoute();
+        this.send(t);
+        return;
+      }
+    } else {
+      this.sBytesWritten.inc(t.size);
+      this.bytesWritten += t.size;
+    }
+    this.inFlight--;
+    this.pool.release(t);
+    if (this.inFlight === 0 && (this.nextOffset >= this.job!.bytes || this.failStatus !== Status.Ok)) this.finish();
+    else this.issueReads();
+  }
+
+  private fail(t: Transaction): void {
+    this.sErrors.inc();
+    if (this.failStatus === Status.Ok) {
+      this.failStatus = t.status;
+      this.faultAddr = t.addr;
+    }
+  }
+
+  private finish(): void {
+    const job = this.job!;
+    const result: DmaCopyResult = {
+      status: this.failStatus,
+      bytesWritten: this.bytesWritten,
+      faultAddr: this.faultAddr,
+      startTick: this.startTick,
+      endTick: this.ctx.engine.now,
+    };
+    this.sCopies.inc();
+    if (this.ctx.tracer.dma) {
+      this.ctx.tracer.emit('dma', result.endTick, {
+        dev: this.path, ev: 'done', status: STATUS_NAMES[result.status], bytes: result.bytesWritten,
+        fault: result.faultAddr === null ? null : hex(result.faultAddr),
+      });
+    }
+    this.job = null;
+    job.done(result);
+    if (!this.job) this.startNext();
+  }
+}

@@ -1,0 +1,40 @@
+import * as fs from 'fs';
+import type { z } from 'zod';
+import { ConfigError, formatJsonPath } from '../engine/errors';
+
+/** Reads and parses a JSON file; a missing file or a syntax error is a ConfigError. */
+export function readJsonFile(file: string, root: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(file, root, `cannot read file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(file, root, `not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Validates `data` against `schema`. Every problem is reported with its JSON path under
+ * `root` (e.g. `soc.memories[0].size`); the first becomes the error's path.
+ */
+export function parseWithSchema<S extends z.ZodType>(schema: S, data: unknown, file: string, root: string): z.output<S> {
+  const r = schema.safeParse(data);
+  if (r.success) return r.data;
+  const problems = r.error.issues.map((issue) => {
+    if (issue.code === 'unrecognized_keys') {
+      const keys = issue.keys;
+      return { path: formatJsonPath(root, [...issue.path.map(pathPart), keys[0]]), reason: `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => JSON.stringify(k)).join(', ')}` };
+    }
+    return { path: formatJsonPath(root, issue.path.map(pathPart)), reason: issue.message };
+  });
+  const [first, ...rest] = problems;
+  throw new ConfigError(file, first.path, first.reason, rest.map((p) => `${p.path}: ${p.reason}`));
+}
+
+function pathPart(p: PropertyKey): string | number {
+  return typeof p === 'number' ? p : String(p);
+}

@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import { Address, Frequency, Name, NonNegativeInt, Notes, PositiveInt, Size } from './schemaTypes';
+
+/**
+ * The SoC config format (hardware only; scenarios say what runs). Parsed with zod,
+ * which converts sizes/addresses/frequencies to numbers; `cli/write-schema.ts` exports
+ * the same schema as `soc-configs/schema.json` for editors. Cross-references (bus
+ * names, clocks, overlaps, routes) are checked by the builder.
+ */
+
+const DramTimingSchema = z
+  .strictObject({
+    tRCD: z.number().positive().describe('ACTIVATE to READ/WRITE, ns'),
+    tCL: z.number().positive().describe('READ to first data (CAS latency), ns'),
+    tRP: z.number().positive().describe('PRECHARGE to ACTIVATE, ns'),
+    tRAS: z.number().positive().describe('ACTIVATE to PRECHARGE minimum, ns'),
+    tBURST: z.number().positive().describe('data-bus time of one burst, ns'),
+  })
+  .describe('DRAM timing parameters in nanoseconds');
+
+const MemoryBase = {
+  name: Name,
+  base: Address,
+  size: Size,
+  bus: Name.describe('the bus this memory is attached to'),
+  clock: Name.describe('clock domain'),
+};
+
+export const DramMemorySchema = z.strictObject({
+  ...MemoryBase,
+  kind: z.literal('dram'),
+  channels: PositiveInt,
+  banks: PositiveInt.describe('banks per channel (ranks × banks)'),
+  rowBytes: Size.describe('row-buffer size per bank'),
+  burstBytes: Size.describe('bytes per column burst'),
+  mapping: z.string().default('row:bank:channel:column').describe('address interleaving, most-significant field first'),
+  queueDepth: PositiveInt.default(32),
+  frontendLatencyNs: z.number().nonnegative().default(0),
+  timing: DramTimingSchema,
+});
+
+export const SramMemorySchema = z.strictObject({
+  ...MemoryBase,
+  kind: z.enum(['sram', 'mmio']),
+  latencyCycles: NonNegativeInt,
+  bytesPerCycle: PositiveInt,
+  queueDepth: PositiveInt.default(8),
+});
+
+export const MemorySchema = z.discriminatedUnion('kind', [DramMemorySchema, SramMemorySchema]);
+
+export const BusSchema = z.strictObject({
+  name: Name,
+  clock: Name,
+  widthBytes: PositiveInt.describe('data bytes per cycle per layer'),
+  latencyCycles: NonNegativeInt.describe('request and response path latency, each'),
+  arbitration: z.enum(['round-robin', 'fixed-priority']).default('round-robin'),
+  inputQueueDepth: PositiveInt.default(8),
+  maxOutstandingPerMaster: NonNegativeInt.default(0).describe('0 = unlimited'),
+});
+
+export const BridgeSchema = z.strictObject({
+  name: Name,
+  from: Name.describe('upstream bus (where requests come from)'),
+  to: Name.describe('downstream bus'),
+  clock: Name,
+  latencyCycles: NonNegativeInt,
+  queueDepth: PositiveInt.default(8),
+});
+
+const DeviceBase = {
+  name: Name,
+  bus: Name.describe('the bus this master is attached to'),
+  clock: Name,
+  priority: z.number().int().default(0).describe('fixed-priority arbitration: higher wins'),
+};
+
+export const DmaDeviceSchema = z.strictObject({
+  ...DeviceBase,
+  kind: z.literal('dma'),
+  burstBytes: Size.describe('bytes per read/write transaction'),
+  maxOutstanding: PositiveInt.describe('transactions in flight (reads + writes)'),
+});
+
+export const DeviceSchema = z.discriminatedUnion('kind', [DmaDeviceSchema]);
+
+export const SocConfigSchema = z.strictObject({
+  $schema: z.string().optional(),
+  name: Name,
+  description: z.string().default(''),
+  notes: Notes,
+  clocks: z.record(Name, Frequency).describe('clock domains: name → frequency'),
+  memories: z.array(MemorySchema).min(1),
+  buses: z.array(BusSchema).min(1),
+  bridges: z.array(BridgeSchema).default([]),
+  devices: z.array(DeviceSchema).default([]),
+});
+
+export type SocConfig = z.output<typeof SocConfigSchema>;
+export type MemoryConfig = z.output<typeof MemorySchema>;
+export type DramMemoryConfig = z.output<typeof DramMemorySchema>;
+export type BusConfig = z.output<typeof BusSchema>;
+export type BridgeConfig = z.output<typeof BridgeSchema>;
+export type DeviceConfig = z.output<typeof DeviceSchema>;

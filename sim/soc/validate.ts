@@ -1,0 +1,107 @@
+import { ConfigError, formatJsonPath } from '../engine/errors';
+import type { SocConfig } from './schema';
+
+/**
+ * Cross-reference checks a schema cannot express: unique names, references to clocks
+ * and buses, a bus graph without cycles, and a route to memory from every device.
+ * Each failure is a ConfigError naming the JSON path (`soc.bridges[0].to`).
+ */
+export function validateSocReferences(cfg: SocConfig, file: string): void {
+  const fail = (path: (string | number)[], reason: string): never => {
+    throw new ConfigError(file, formatJsonPath('soc', path), reason);
+  };
+
+  const seen = new Map<string, string>();
+  const claim = (name: string, path: (string | number)[]) => {
+    const prev = seen.get(name);
+    if (prev) fail([...path, 'name'], `name "${name}" is already used by ${prev}`);
+    seen.set(name, formatJsonPath('soc', path));
+  };
+  cfg.buses.forEach((b, i) => claim(b.name, ['buses', i]));
+  cfg.memories.forEach((m, i) => claim(m.name, ['memories', i]));
+  cfg.bridges.forEach((b, i) => claim(b.name, ['bridges', i]));
+  cfg.devices.forEach((d, i) => claim(d.name, ['devices', i]));
+
+  const clocks = Object.keys(cfg.clocks);
+  const buses = new Set(cfg.buses.map((b) => b.name));
+  const needClock = (name: string, path: (string | number)[]) => {
+    if (!(name in cfg.clocks)) fail(path, `unknown clock "${name}" (defined clocks: ${clocks.join(', ') || 'none'})`);
+  };
+  const needBus = (name: string, path: (string | number)[]) => {
+    if (!buses.has(name)) fail(path, `unknown bus "${name}" (defined buses: ${[...buses].join(', ')})`);
+  };
+  cfg.buses.forEach((b, i) => needClock(b.clock, ['buses', i, 'clock']));
+  cfg.memories.forEach((m, i) => {
+    needClock(m.clock, ['memories', i, 'clock']);
+    needBus(m.bus, ['memories', i, 'bus']);
+  });
+  cfg.bridges.forEach((b, i) => {
+    needClock(b.clock, ['bridges', i, 'clock']);
+    needBus(b.from, ['bridges', i, 'from']);
+    needBus(b.to, ['bridges', i, 'to']);
+    if (b.from === b.to) fail(['bridges', i, 'to'], `a bridge must join two different buses, got "${b.to}" twice`);
+  });
+  cfg.devices.forEach((d, i) => {
+    needClock(d.clock, ['devices', i, 'clock']);
+    needBus(d.bus, ['devices', i, 'bus']);
+  });
+
+  const cycle = findBridgeCycle(cfg);
+  if (cycle) {
+    fail(['bridges', cycle.index, 'to'], `the bus graph has a cycle: ${cycle.buses.join(' → ')}`);
+  }
+
+  const withMemory = new Set(cfg.memories.map((m) => m.bus));
+  cfg.devices.forEach((d, i) => {
+    const reachable = reachableBuses(cfg, d.bus);
+    if (![...reachable].some((b) => withMemory.has(b))) {
+      fail(['devices', i, 'bus'], `device "${d.name}" has no route to memory from bus "${d.bus}" (reachable: ${[...reachable].join(', ')})`);
+    }
+  });
+}
+
+/** Buses reachable from `start` by following bridges downstream (including `start`). */
+export function reachableBuses(cfg: Pick<SocConfig, 'bridges'>, start: string): Set<string> {
+  const seen = new Set<string>([start]);
+  const stack = [start];
+  while (stack.length) {
+    const bus = stack.pop()!;
+    for (const br of cfg.bridges) {
+      if (br.from === bus && !seen.has(br.to)) {
+        seen.add(br.to);
+        stack.push(br.to);
+      }
+    }
+  }
+  return seen;
+}
+
+/** The first bridge that closes a cycle, with the buses along it, or null. */
+function findBridgeCycle(cfg: SocConfig): { index: number; buses: string[] } | null {
+  const state = new Map<string, 'open' | 'done'>();
+  const path: string[] = [];
+  const visit = (bus: string): { index: number; buses: string[] } | null => {
+    state.set(bus, 'open');
+    path.push(bus);
+    for (let i = 0; i < cfg.bridges.length; i++) {
+      const br = cfg.bridges[i];
+      if (br.from !== bus) continue;
+      const s = state.get(br.to);
+      if (s === 'open') return { index: i, buses: [...path.slice(path.indexOf(br.to)), br.to] };
+      if (s === undefined) {
+        const found = visit(br.to);
+        if (found) return found;
+      }
+    }
+    path.pop();
+    state.set(bus, 'done');
+    return null;
+  };
+  for (const b of cfg.buses) {
+    if (!state.has(b.name)) {
+      const found = visit(b.name);
+      if (found) return found;
+    }
+  }
+  return null;
+}
