@@ -4,10 +4,12 @@
  * Add new benches to BENCHES.
  */
 import { runEngineBench } from './engine.bench';
+import { runScenarioBench } from './scenario.bench';
 import { formatResult, type BenchResult } from './result';
 
 const BENCHES: { name: string; run: () => BenchResult[] }[] = [
   { name: 'engine', run: runEngineBench },
+  { name: 'scenario', run: () => runScenarioBench() },
 ];
 
 export function runAll(): BenchResult[] {

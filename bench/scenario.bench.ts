@@ -1,0 +1,50 @@
+/**
+ * Host speed of the default scenario (the DMA engine copying 16 MiB through the crossbar
+ * to DDR4), in simulated bus transactions per host second, plus the simulated figures
+ * for two buffer placements. Prints; never asserts.
+ */
+import { runLoaded, type RunOutput } from '../cli/run';
+import { loadScenario } from '../cli/scenario';
+import { bundled } from './paths';
+import type { BenchResult } from './result';
+
+/** Bus transactions issued by masters: one latency sample per transaction. */
+function masterTransactions(out: RunOutput): number {
+  let n = 0;
+  for (const [k, v] of Object.entries(out.stats)) {
+    if (/^soc\.[a-z0-9_]+\.txn_latency_ns\.samples$/.test(k)) n += v as number;
+  }
+  return n;
+}
+
+export function runScenarioBench(repeats = 3): BenchResult[] {
+  const loaded = loadScenario(bundled('scenarios', 'default.json'));
+  let best = Infinity;
+  let out: RunOutput | null = null;
+  for (let i = 0; i < repeats; i++) {
+    const t0 = process.hrtime.bigint();
+    out = runLoaded(loaded);
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  const txns = masterTransactions(out!);
+  const results: BenchResult[] = [
+    { name: 'scenario.default.bus_txn_per_s', value: txns / best / 1e6, unit: 'M txn/s', note: `${txns} transactions, best of ${repeats}: ${best.toFixed(3)} s` },
+    { name: 'scenario.default.events_per_s', value: out!.events / best / 1e6, unit: 'M events/s', note: `${(out!.events / txns).toFixed(2)} events per transaction` },
+  ];
+
+  // Simulated (deterministic) effect of buffer placement on the FCFS open-page controller.
+  for (const [label, dst] of [['bank_offset', 0x8100_2000], ['same_bank', 0x8400_0000]] as const) {
+    const variant = { ...loaded, scenario: { ...loaded.scenario, jobs: loaded.scenario.jobs.map((j) => ({ ...j, dst })) } };
+    const r = runLoaded(variant);
+    results.push({
+      name: `scenario.default.${label}.copy_gbps`, value: r.stats['scenario.copy16m.bandwidth_gbps'] as number, unit: 'GB/s (simulated)',
+      note: `dst 0x${dst.toString(16)}, DRAM row hit rate ${(r.stats['soc.dram.row_hit_rate'] as number).toFixed(4)}, conflicts ${r.stats['soc.dram.row_conflicts']}`,
+    });
+  }
+  return results;
+}
+
+if (require.main === module) {
+  const { formatResult } = require('./result') as typeof import('./result');
+  for (const r of runScenarioBench()) console.log(formatResult(r));
+}
