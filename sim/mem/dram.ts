@@ -5,9 +5,10 @@ import { hex, isPowerOfTwo, log2Exact } from '../engine/addr';
 import type { Counter, Histogram } from '../engine/stats';
 import { nsToTicks, PS_PER_NS, type Tick } from '../engine/time';
 import { ResponsePort, type RequestReceiver } from '../bus/port';
-import { Cmd, Status, type Transaction } from '../bus/transaction';
+import { Status, type Transaction } from '../bus/transaction';
 import type { AddrRange } from '../bus/addrRange';
 import type { PhysicalMemory } from './physmem';
+import { MemoryAccessStats } from './memoryPort';
 import { PendingQueue } from './pendingQueue';
 
 /** DRAM timing parameters, in nanoseconds (may be fractional; each is rounded to whole ps). */
@@ -198,16 +199,11 @@ export class DramController implements RequestReceiver {
   private readonly queues: PendingQueue[];
   private readonly errors = new PendingQueue(4);
 
-  private readonly sReads: Counter;
-  private readonly sWrites: Counter;
-  private readonly sBytesRead: Counter;
-  private readonly sBytesWritten: Counter;
   private readonly sHits: Counter;
   private readonly sMisses: Counter;
   private readonly sConflicts: Counter;
-  private readonly sRefused: Counter;
-  private readonly sDecodeErrors: Counter;
   private readonly sChBytes: Counter[];
+  private readonly access: MemoryAccessStats;
   private readonly sLatency: Histogram;
 
   private readonly onComplete = (ch: number): void => this.complete(ch);
@@ -276,15 +272,10 @@ export class DramController implements RequestReceiver {
     for (let c = 0; c < params.channels; c++) this.queues.push(new PendingQueue(params.queueDepth));
 
     const s = ctx.stats.scope(path);
-    this.sReads = s.counter('reads', 'read requests accepted');
-    this.sWrites = s.counter('writes', 'write requests accepted');
-    this.sBytesRead = s.counter('bytes_read', 'bytes read');
-    this.sBytesWritten = s.counter('bytes_written', 'bytes written');
+    this.access = new MemoryAccessStats(s, 'channel queue full');
     this.sHits = s.counter('row_hits', 'bursts to the open row');
     this.sMisses = s.counter('row_misses', 'bursts to a closed bank (ACT)');
     this.sConflicts = s.counter('row_conflicts', 'bursts to another row than the open one (PRE + ACT)');
-    this.sRefused = s.counter('refused', 'requests refused by back-pressure (channel queue full)');
-    this.sDecodeErrors = s.counter('decode_errors', 'requests outside the region (DecodeError)');
     this.sChBytes = [];
     for (let c = 0; c < params.channels; c++) this.sChBytes.push(s.scope(`ch${c}`).counter('bytes', `bytes moved on channel ${c}`));
     this.sLatency = s.histogram('latency_ns', 'accept-to-response latency (ns)', { bucketWidth: 5, buckets: 100 });
@@ -293,7 +284,7 @@ export class DramController implements RequestReceiver {
       const total = hits.value + misses.value + conflicts.value;
       return total === 0 ? NaN : hits.value / total;
     });
-    const br = this.sBytesRead, bw = this.sBytesWritten;
+    const br = this.access.bytesRead, bw = this.access.bytesWritten;
     s.formula('bandwidth_gbps', 'bytes moved per ns (GB/s) over the measured window', () => {
       const ticks = s.elapsedTicks();
       return ticks > 0 ? ((br.value + bw.value) * PS_PER_NS) / ticks : 0;
@@ -314,7 +305,7 @@ export class DramController implements RequestReceiver {
     const addr = txn.addr, size = txn.size;
     const base = this.region.base;
     if (!(addr >= base && addr + size <= base + this.region.size)) {
-      this.sDecodeErrors.value++;
+      this.access.decodeErrors.value++;
       const done = now + this.tFrontend;
       this.errors.push(txn, now, done);
       this.ctx.engine.schedule(done, this.onError);
@@ -325,23 +316,10 @@ export class DramController implements RequestReceiver {
     const home = this.dCh;
     const q = this.queues[home];
     if (q.count >= this.queueDepth) {
-      this.sRefused.value++;
+      this.access.refused.value++;
       return false;
     }
-    if (txn.data.length < size) {
-      throw new SimInvariantError(`${this.path}: transaction ${txn.id} payload ${txn.data.length} < size ${size}`);
-    }
-
-    // Data effect, in arrival order.
-    if (txn.cmd === Cmd.Write) {
-      this.mem.write(addr, txn.data, 0, size);
-      this.sWrites.value++;
-      this.sBytesWritten.value += size;
-    } else {
-      this.mem.read(addr, txn.data, 0, size);
-      this.sReads.value++;
-      this.sBytesRead.value += size;
-    }
+    this.access.applyDataEffect(this.path, txn, this.mem);
 
     // Reserve bank and data-bus time burst by burst.
     const bb = this.burstBytes;

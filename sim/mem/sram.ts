@@ -3,12 +3,13 @@ import type { SimContext } from '../engine/context';
 import type { ClockDomain } from '../engine/clock';
 import { SimInvariantError } from '../engine/errors';
 import { hex } from '../engine/addr';
-import type { Counter, Histogram } from '../engine/stats';
+import type { Histogram } from '../engine/stats';
 import { PS_PER_NS } from '../engine/time';
 import { ResponsePort, type RequestReceiver } from '../bus/port';
-import { Cmd, Status, type Transaction } from '../bus/transaction';
+import { Status, type Transaction } from '../bus/transaction';
 import type { AddrRange } from '../bus/addrRange';
 import type { PhysicalMemory } from './physmem';
+import { MemoryAccessStats } from './memoryPort';
 
 
 export interface SramParams {
@@ -68,12 +69,7 @@ export class SimpleMemory implements RequestReceiver {
   /** Cycle at which the data port is next free. */
   private portFreeCycle = 0;
 
-  private readonly sReads: Counter;
-  private readonly sWrites: Counter;
-  private readonly sBytesRead: Counter;
-  private readonly sBytesWritten: Counter;
-  private readonly sRefused: Counter;
-  private readonly sDecodeErrors: Counter;
+  private readonly access: MemoryAccessStats;
   private readonly sLatency: Histogram;
 
   private readonly onComplete = (): void => this.complete();
@@ -95,12 +91,7 @@ export class SimpleMemory implements RequestReceiver {
     this.port = new ResponsePort(`${path}.port`, this);
     this.queue = new PendingQueue(params.queueDepth);
     const s = ctx.stats.scope(path);
-    this.sReads = s.counter('reads', 'read requests accepted');
-    this.sWrites = s.counter('writes', 'write requests accepted');
-    this.sBytesRead = s.counter('bytes_read', 'bytes read');
-    this.sBytesWritten = s.counter('bytes_written', 'bytes written');
-    this.sRefused = s.counter('refused', 'requests refused by back-pressure (queue full)');
-    this.sDecodeErrors = s.counter('decode_errors', 'requests outside the region (DecodeError)');
+    this.access = new MemoryAccessStats(s, 'queue full');
     this.sLatency = s.histogram('latency_ns', 'accept-to-response latency (ns)', { bucketWidth: 1, buckets: 200 });
   }
 
@@ -113,28 +104,17 @@ export class SimpleMemory implements RequestReceiver {
     const region = this.region;
 
     if (!(addr >= region.base && addr + size <= region.base + region.size)) {
-      this.sDecodeErrors.value++;
+      this.access.decodeErrors.value++;
       const done = clock.cycleToTick(start + this.params.latencyCycles);
       this.errors.push(txn, now, done);
       this.ctx.engine.schedule(done, this.onError);
       return true;
     }
     if (this.queue.count >= this.params.queueDepth) {
-      this.sRefused.value++;
+      this.access.refused.value++;
       return false;
     }
-    if (txn.data.length < size) {
-      throw new SimInvariantError(`${this.path}: transaction ${txn.id} payload ${txn.data.length} < size ${size}`);
-    }
-    if (txn.cmd === Cmd.Write) {
-      this.mem.write(addr, txn.data, 0, size);
-      this.sWrites.value++;
-      this.sBytesWritten.value += size;
-    } else {
-      this.mem.read(addr, txn.data, 0, size);
-      this.sReads.value++;
-      this.sBytesRead.value += size;
-    }
+    this.access.applyDataEffect(this.path, txn, this.mem);
     let begin = start + this.params.latencyCycles;
     if (begin < this.portFreeCycle) begin = this.portFreeCycle;
     const doneCycle = begin + Math.ceil(size / this.params.bytesPerCycle);
