@@ -33,6 +33,17 @@ import type { Transaction } from './transaction';
  *   its in-flight requests in a FIFO table searched from the oldest (O(1) when
  *   responses return in order), since `txn.hopTick` is overwritten downstream.
  *
+ * Atomic access (`recvAtomic`, see port.ts): counts `transactions` and `bytes`,
+ * forwards at once with the master port's `sendAtomic` and returns the idle-system
+ * latency of the timing path: L cycles down, the downstream latency, then L cycles after
+ * the first edge at or after the response (anchored at edge 0 of the bridge's clock,
+ * like the crossbar's estimate, so the wait for the bridge's first edge after the
+ * request crosses into its clock is not included); it is sampled in `latency_ns`. No
+ * queue slot, no refusal, no event.
+ *
+ * Functional access (`recvFunctional`): forwarded with `sendFunctional`; zero time, no
+ * stats.
+ *
  * Events: one per request (when it becomes due) and one per response. Nothing is
  * allocated per transaction: FIFOs are ring buffers that grow by doubling.
  *
@@ -176,6 +187,21 @@ export class Bridge implements RequestReceiver, ResponseReceiver {
     this.bytes.value += txn.size;
     this.engine.schedule(due, this.onDue);
     return true;
+  }
+
+  recvAtomic(txn: Transaction): Tick {
+    this.transactions.value++;
+    this.bytes.value += txn.size;
+    const clock = this.clock;
+    const down = clock.cycleToTick(this.latency);
+    const below = this.masterPort.sendAtomic(txn);
+    const total = clock.edgeAfter(down + below, this.latency);
+    this.latencyNs.sample(total / PS_PER_NS);
+    return total;
+  }
+
+  recvFunctional(txn: Transaction): void {
+    this.masterPort.sendFunctional(txn);
   }
 
   recvRetry(): void {

@@ -62,6 +62,31 @@ import { Cmd, Status, STATUS_NAMES, type Transaction } from './transaction';
  *   master may issue from inside `recvResponse`), and a retry owed to that master is
  *   sent afterwards if it can now be accepted.
  *
+ * Atomic access (`recvAtomic`, see port.ts): no queue, no arbitration, no refusal, no
+ * event, and `txn.route` is left alone (it exists only to route timing responses). The
+ * input counts `transactions` and `bytes` as on accept; the address is decoded:
+ * - miss: `Status.DecodeError`, `decode_errors` counted, and the result is the timing
+ *   path's decode-miss latency, L cycles;
+ * - hit: the output counts `transactions` and `bytes` as at a grant, the access is
+ *   forwarded with the output's `sendAtomic`, and the result is the idle-system
+ *   latency of the timing path: request path L + occupancy (ceil(size/widthBytes)
+ *   cycles for a write, 1 for a read), then the slave's latency, rounded up to the next
+ *   edge as the response path waits for one, then response path occupancy
+ *   (ceil(size/widthBytes) cycles for read data, 1 for a write) + L.
+ * The estimate is anchored at an edge of this crossbar's clock (edge 0), so it depends
+ * on the access alone, not on when it is made: it equals the idle timing-mode latency
+ * for a master issuing on an edge of this clock through slaves of the same clock, and
+ * omits the wait for the first edge otherwise (behind a bridge into another clock
+ * domain every hop anchors at its own edge, so each clock crossing may lose up to about
+ * one cycle of the receiving clock each way). Nothing is contended, so
+ * `queue_delay_ns`, the busy-tick counters (hence `util`) and the refusal counters are
+ * timing-mode stats and stay untouched, and no `bus` trace record is emitted (those
+ * describe timing deliveries).
+ *
+ * Functional access (`recvFunctional`): decode; a miss sets `Status.DecodeError`, a hit
+ * forwards with the output's `sendFunctional` (which sets the status). Zero time, no
+ * stats (not even `decode_errors`), no route.
+ *
  * Events: a busy output needs one event per transaction (it ends one transfer, offers it
  * to the slave and grants the next), and each response one delivery event, so ~2 events
  * per transaction under load; an idle output adds one arbitration event. Nothing is
@@ -423,6 +448,38 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     inp.qCount++;
     if (inp.qCount === 1) this.kick(o, ready > inp.reqFree ? ready : inp.reqFree);
     return true;
+  }
+
+  recvAtomic(txn: Transaction, port: ResponsePort): Tick {
+    const inp = this.ins[port.index];
+    const size = txn.size;
+    inp.transactions.value++;
+    inp.bytes.value += size;
+    const clock = this.clock;
+    const o = this.decode(txn.addr, size);
+    if (o < 0) {
+      this.decodeErrors.value++;
+      txn.status = Status.DecodeError;
+      return clock.cycleToTick(this.latency);
+    }
+    const out = this.outs[o];
+    out.transactions.value++;
+    out.bytes.value += size;
+    const isRead = txn.cmd === Cmd.Read;
+    // Request delivered to the slave at the edge L + occupancy after edge 0.
+    const atSlave = clock.cycleToTick(this.latency + (isRead ? 1 : this.beats(size)));
+    const slaveLatency = out.port.sendAtomic(txn);
+    const respStart = this.ceilCycle(atSlave + slaveLatency);
+    return clock.cycleToTick(respStart + (isRead ? this.beats(size) : 1) + this.latency);
+  }
+
+  recvFunctional(txn: Transaction, _port: ResponsePort): void {
+    const o = this.decode(txn.addr, txn.size);
+    if (o < 0) {
+      txn.status = Status.DecodeError;
+      return;
+    }
+    this.outs[o].port.sendFunctional(txn);
   }
 
   // ---- output side --------------------------------------------------------------------

@@ -1,4 +1,5 @@
 import { SimInvariantError } from '../engine/errors';
+import type { Tick } from '../engine/time';
 import type { Transaction } from './transaction';
 
 /**
@@ -14,11 +15,22 @@ import type { Transaction } from './transaction';
  * - Calls are synchronous; timing is the caller's job (a slave schedules an event for
  *   the completion tick, then calls `sendResponse`). Update your own state before
  *   calling `sendRetry`, since the master may send again from inside it.
+ *
+ * Two more access paths reach the same models, after gem5:
+ * - atomic (`sendAtomic`): the access happens now, with its data effect, status, stats
+ *   and state changes (TLB fills, open rows); it returns an estimated latency in ticks
+ *   and schedules no event. For fast-forward.
+ * - functional (`sendFunctional`): the data effect only, in zero time; no stats, no
+ *   state change, no TLB. For debugging, loaders and checks.
  */
 
 /** Implemented by whoever owns a slave-side port (memories, crossbar inputs, bridges). */
 export interface RequestReceiver {
   recvRequest(txn: Transaction, port: ResponsePort): boolean;
+  /** Performs the access now and returns its estimated latency in ticks (sets txn.status). */
+  recvAtomic(txn: Transaction, port: ResponsePort): Tick;
+  /** Performs the data effect now, in zero time, touching no stats (sets txn.status). */
+  recvFunctional(txn: Transaction, port: ResponsePort): void;
 }
 
 /** Implemented by whoever owns a master-side port (devices, crossbar outputs, bridges). */
@@ -40,6 +52,20 @@ export class RequestPort {
 
   get connected(): boolean {
     return this.peer !== null;
+  }
+
+  /** Atomic access: done on return; the result is its estimated latency in ticks. */
+  sendAtomic(txn: Transaction): Tick {
+    const peer = this.peer;
+    if (!peer) throw new SimInvariantError(`port ${this.name} is not connected`);
+    return peer.owner.recvAtomic(txn, peer);
+  }
+
+  /** Functional access: data effect only, zero time, no stats. */
+  sendFunctional(txn: Transaction): void {
+    const peer = this.peer;
+    if (!peer) throw new SimInvariantError(`port ${this.name} is not connected`);
+    peer.owner.recvFunctional(txn, peer);
   }
 
   /** Offers `txn` to the slave; false means "busy, wait for recvRetry". */

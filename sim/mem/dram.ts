@@ -8,7 +8,7 @@ import { ResponsePort, type RequestReceiver } from '../bus/port';
 import { Status, type Transaction } from '../bus/transaction';
 import type { AddrRange } from '../bus/addrRange';
 import type { PhysicalMemory } from './physmem';
-import { MemoryAccessStats } from './memoryPort';
+import { applyFunctional, MemoryAccessStats } from './memoryPort';
 import { PendingQueue } from './pendingQueue';
 
 /** DRAM timing parameters, in nanoseconds (may be fractional; each is rounded to whole ps). */
@@ -64,6 +64,22 @@ function parseMapping(mapping: string): Field[] | string {
     }
   }
   return parts as Field[];
+}
+
+/** The reservation times the burst scheduler reads and advances, in ticks. */
+class Reservations {
+  /** Per bank (channel * banks + bank): earliest next column command (and PRE). */
+  readonly colReady: Float64Array;
+  /** Per bank: tick of the last ACTIVATE. */
+  readonly lastAct: Float64Array;
+  /** Per channel: data bus free from this tick. */
+  readonly busFree: Float64Array;
+
+  constructor(banks: number, channels: number) {
+    this.colReady = new Float64Array(banks);
+    this.lastAct = new Float64Array(banks);
+    this.busFree = new Float64Array(channels);
+  }
 }
 
 /** null if `p` is usable, else a reason naming the field, e.g. "banks: must be a power of two, got 6". */
@@ -138,6 +154,35 @@ export function validateDramParams(p: DramParams): string | null {
  * the command bus is unlimited; no read/write reordering (FR-FCFS). Each parameter is
  * rounded to whole picoseconds separately.
  *
+ * Atomic access (`recvAtomic`, see port.ts). Same range check, status, data effect and
+ * counters as an accepted timing request (`reads`/`writes`, bytes, `ch<N>.bytes`, and
+ * per burst `row_hits`/`row_misses`/`row_conflicts`), done at once, and the same
+ * open-row state: each burst is classified against `openRow` and opens its row, so a
+ * run of atomic accesses warms the row buffers exactly as the same accesses in timing
+ * mode would (and a later timing access sees those rows open). The result is the
+ * idle-system latency of that access: the timing rules above applied with every
+ * earlier reservation treated as long past, i.e. frontend + (hit: tCL + tBURST; miss:
+ * tRCD + tCL + tBURST; conflict: tRP + tRCD + tCL + tBURST) for the first burst and
+ * the bursts of the same request queueing behind one another on their bank and
+ * channel as in timing mode (so a same-row burst adds tBURST). A tRAS wait only
+ * counts when the same request re-opens a bank it activated itself. This is computed
+ * on separate scratch reservation arrays (reset lazily per access by a stamp), so it
+ * equals the timing-mode latency of the same access on an idle controller exactly.
+ * A decode error returns the frontend latency. The estimate is sampled in
+ * `latency_ns`. No queue slot, never refused, no event.
+ * Atomic accesses leave the live reservations (`colReady`, `busFree`, per-channel
+ * completion order) untouched: atomic time is not engine time (a master in atomic mode
+ * issues many accesses at one tick), so advancing them would delay later timing
+ * requests by work that never occupied the engine's timeline. The one exception moves
+ * the other way: a bank whose row an atomic access opened gets `lastAct = -∞` (that
+ * ACTIVATE counts as long past), so a later timing conflict on it waits for no tRAS.
+ * Atomic and timing are therefore not meant to be mixed in one run: switching from
+ * atomic to timing is safe (rows stay warm, no phantom contention), but timing requests
+ * in flight see no contention from atomic accesses made meanwhile.
+ *
+ * Functional access (`recvFunctional`). Range check and data effect only, zero time:
+ * no counters (not even `decode_errors`), no `openRow` change, no reservation.
+ *
  * Data effect. Applied when the request is accepted, in arrival order: a write copies
  * `txn.data[0..size)` to memory at `txn.addr`; a read fills `txn.data[0..size)` from
  * memory. Later requests therefore always observe earlier accepted writes, matching the
@@ -189,12 +234,16 @@ export class DramController implements RequestReceiver {
   private readonly tBURST: Tick;
   private readonly tFrontend: Tick;
 
-  // Per-bank state, indexed channel * banks + bank.
+  // Per-bank state, indexed channel * banks + bank; shared by timing and atomic accesses.
   private readonly openRow: Float64Array; // -1 = closed
-  private readonly colReady: Float64Array; // earliest next column command (and PRE)
-  private readonly lastAct: Float64Array; // tick of the last ACTIVATE
+  /** Timing-mode reservations. */
+  private readonly live: Reservations;
+  /** Atomic-mode scratch reservations: an entry whose stamp is not the current access's is idle. */
+  private readonly scratch: Reservations;
+  private readonly bankStamp: Float64Array;
+  private readonly chStamp: Float64Array;
+  private atomicSeq = 0;
   // Per-channel state.
-  private readonly busFree: Float64Array; // data bus free from this tick
   private readonly lastDone: Float64Array; // completion tick of the newest request
   private readonly queues: PendingQueue[];
   private readonly errors = new PendingQueue(4);
@@ -264,9 +313,10 @@ export class DramController implements RequestReceiver {
 
     const nb = params.channels * params.banks;
     this.openRow = new Float64Array(nb).fill(-1);
-    this.colReady = new Float64Array(nb);
-    this.lastAct = new Float64Array(nb);
-    this.busFree = new Float64Array(params.channels);
+    this.live = new Reservations(nb, params.channels);
+    this.scratch = new Reservations(nb, params.channels);
+    this.bankStamp = new Float64Array(nb);
+    this.chStamp = new Float64Array(params.channels);
     this.lastDone = new Float64Array(params.channels);
     this.queues = [];
     for (let c = 0; c < params.channels; c++) this.queues.push(new PendingQueue(params.queueDepth));
@@ -329,7 +379,7 @@ export class DramController implements RequestReceiver {
     let done = 0;
     for (let b = off - (off % bb); b <= lastByte; b += bb) {
       if (b !== off) this.decodeOffset(b);
-      const t = this.reserveBurst(arrive);
+      const t = this.reserveBurst(arrive, this.live);
       if (t > done) done = t;
       const lo = b > off ? b : off;
       const hi = b + bb < end ? b + bb : end;
@@ -342,8 +392,65 @@ export class DramController implements RequestReceiver {
     return true;
   }
 
-  /** Reserves one burst on the decoded (dCh, dBank, dRow); returns the tick its data ends. */
-  private reserveBurst(arrive: Tick): Tick {
+  recvAtomic(txn: Transaction, _port: ResponsePort): Tick {
+    const addr = txn.addr, size = txn.size;
+    const base = this.region.base;
+    if (!(addr >= base && addr + size <= base + this.region.size)) {
+      this.access.decodeErrors.value++;
+      txn.status = Status.DecodeError;
+      return this.tFrontend;
+    }
+    this.access.applyDataEffect(this.path, txn, this.mem);
+    txn.status = Status.Ok;
+    // Idle-system timing on the scratch reservations, from tick 0 (see the doc comment).
+    const seq = ++this.atomicSeq;
+    const r = this.scratch;
+    const off = addr - base;
+    const bb = this.burstBytes;
+    const arrive = this.tFrontend;
+    const end = off + size;
+    const lastByte = off + (size > 0 ? size : 1) - 1;
+    let done = 0;
+    for (let b = off - (off % bb); b <= lastByte; b += bb) {
+      this.decodeOffset(b);
+      const ch = this.dCh;
+      const bi = ch * this.banks + this.dBank;
+      if (this.bankStamp[bi] !== seq) {
+        this.bankStamp[bi] = seq;
+        r.colReady[bi] = -Infinity;
+        r.lastAct[bi] = -Infinity;
+      }
+      if (this.chStamp[ch] !== seq) {
+        this.chStamp[ch] = seq;
+        r.busFree[ch] = -Infinity;
+      }
+      const activates = this.openRow[bi] !== this.dRow;
+      const t = this.reserveBurst(arrive, r);
+      // The row opened here was activated "long ago" for a later timing access: no tRAS wait.
+      if (activates) this.live.lastAct[bi] = -Infinity;
+      if (t > done) done = t;
+      const lo = b > off ? b : off;
+      const hi = b + bb < end ? b + bb : end;
+      if (hi > lo) this.sChBytes[ch].value += hi - lo;
+    }
+    this.sLatency.sample(done / PS_PER_NS);
+    return done;
+  }
+
+  recvFunctional(txn: Transaction, _port: ResponsePort): void {
+    const base = this.region.base;
+    if (!(txn.addr >= base && txn.addr + txn.size <= base + this.region.size)) {
+      txn.status = Status.DecodeError;
+      return;
+    }
+    applyFunctional(this.path, txn, this.mem);
+  }
+
+  /**
+   * Reserves one burst on the decoded (dCh, dBank, dRow) in `r`, classifies it against
+   * (and updates) the open row, counts it; returns the tick its data ends.
+   */
+  private reserveBurst(arrive: Tick, r: Reservations): Tick {
     const ch = this.dCh;
     const bi = ch * this.banks + this.dBank;
     const row = this.dRow;
@@ -353,7 +460,7 @@ export class DramController implements RequestReceiver {
       // (colReady never binds beyond the bus constraint below, as every burst of this
       // bank also used this channel's bus; kept to state tCCD explicitly.)
       this.sHits.value++;
-      const ready = this.colReady[bi];
+      const ready = r.colReady[bi];
       col = arrive > ready ? arrive : ready;
     } else {
       let act: Tick;
@@ -363,21 +470,21 @@ export class DramController implements RequestReceiver {
       } else {
         this.sConflicts.value++;
         let pre = arrive;
-        const rasDone = this.lastAct[bi] + this.tRAS;
+        const rasDone = r.lastAct[bi] + this.tRAS;
         if (pre < rasDone) pre = rasDone;
-        const ready = this.colReady[bi];
+        const ready = r.colReady[bi];
         if (pre < ready) pre = ready;
         act = pre + this.tRP;
       }
-      this.lastAct[bi] = act;
+      r.lastAct[bi] = act;
       this.openRow[bi] = row;
       col = act + this.tRCD;
     }
-    const busReady = this.busFree[ch] - this.tCL;
+    const busReady = r.busFree[ch] - this.tCL;
     if (col < busReady) col = busReady;
-    this.colReady[bi] = col + this.tBURST;
+    r.colReady[bi] = col + this.tBURST;
     const dataEnd = col + this.tCL + this.tBURST;
-    this.busFree[ch] = dataEnd;
+    r.busFree[ch] = dataEnd;
     return dataEnd;
   }
 

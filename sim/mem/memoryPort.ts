@@ -1,12 +1,17 @@
 import { SimInvariantError } from '../engine/errors';
 import type { Counter, StatScope } from '../engine/stats';
-import { Cmd, type Transaction } from '../bus/transaction';
+import { Cmd, Status, type Transaction } from '../bus/transaction';
 import type { PhysicalMemory } from './physmem';
 
 /**
  * What every memory slave does the same way: the counters it keeps and the data effect
  * of an accepted request (applied on accept, in arrival order, so a read that follows a
  * write sees it).
+ *
+ * The three access modes (port.ts) share the data effect: a timing request and an
+ * atomic access call `applyDataEffect` (moves the bytes and counts them); a functional
+ * access calls `applyFunctional` (moves the same bytes, counts nothing). Range checks
+ * stay with the slave, which knows its region.
  */
 export class MemoryAccessStats {
   readonly reads: Counter;
@@ -27,18 +32,33 @@ export class MemoryAccessStats {
 
   /** Moves the bytes of an accepted request between `txn.data` and memory, and counts it. */
   applyDataEffect(path: string, txn: Transaction, mem: PhysicalMemory): void {
+    moveData(path, txn, mem);
     const size = txn.size;
-    if (txn.data.length < size) {
-      throw new SimInvariantError(`${path}: transaction ${txn.id} payload ${txn.data.length} < size ${size}`);
-    }
     if (txn.cmd === Cmd.Write) {
-      mem.write(txn.addr, txn.data, 0, size);
       this.writes.value++;
       this.bytesWritten.value += size;
     } else {
-      mem.read(txn.addr, txn.data, 0, size);
       this.reads.value++;
       this.bytesRead.value += size;
     }
   }
+}
+
+/**
+ * A functional access to a memory slave, whose caller has checked that
+ * [addr, addr+size) lies in its region: moves the bytes as an accepted request would,
+ * sets `Status.Ok`, and touches no stats and no timing state.
+ */
+export function applyFunctional(path: string, txn: Transaction, mem: PhysicalMemory): void {
+  moveData(path, txn, mem);
+  txn.status = Status.Ok;
+}
+
+function moveData(path: string, txn: Transaction, mem: PhysicalMemory): void {
+  const size = txn.size;
+  if (txn.data.length < size) {
+    throw new SimInvariantError(`${path}: transaction ${txn.id} payload ${txn.data.length} < size ${size}`);
+  }
+  if (txn.cmd === Cmd.Write) mem.write(txn.addr, txn.data, 0, size);
+  else mem.read(txn.addr, txn.data, 0, size);
 }

@@ -4,12 +4,12 @@ import type { ClockDomain } from '../engine/clock';
 import { SimInvariantError } from '../engine/errors';
 import { hex } from '../engine/addr';
 import type { Histogram } from '../engine/stats';
-import { PS_PER_NS } from '../engine/time';
+import { PS_PER_NS, type Tick } from '../engine/time';
 import { ResponsePort, type RequestReceiver } from '../bus/port';
 import { Status, type Transaction } from '../bus/transaction';
 import type { AddrRange } from '../bus/addrRange';
 import type { PhysicalMemory } from './physmem';
-import { MemoryAccessStats } from './memoryPort';
+import { applyFunctional, MemoryAccessStats } from './memoryPort';
 
 
 export interface SramParams {
@@ -57,6 +57,17 @@ export function validateSramParams(p: SramParams): string | null {
  * - A request not wholly inside `region` completes with `Status.DecodeError` after
  *   `latencyCycles` (no transfer), memory untouched; it is counted in
  *   `decode_errors`, takes no queue slot and is not in `latency_ns`.
+ *
+ * Atomic access (`recvAtomic`, see port.ts): the same range check, status, data effect
+ * and counters as an accepted timing request, done at once; the result is the idle
+ * latency `latencyCycles + ceil(size / bytesPerCycle)` cycles (a decode error:
+ * `latencyCycles`), counted from an edge of `clock` (arrival is assumed to be on an
+ * edge, as it is behind a crossbar of the same clock) and sampled in `latency_ns`. No
+ * queue slot, no back-pressure (never refused), no event, and the data port's
+ * reservation is left alone, so atomic accesses see no contention and leave none behind.
+ *
+ * Functional access (`recvFunctional`): the range check and data effect only, zero
+ * time; counts nothing (not even `decode_errors`), touches no timing state.
  *
  * Stats under `path`: `reads`, `writes`, `bytes_read`, `bytes_written`, `refused`,
  * `decode_errors`, histogram `latency_ns` (accept → response, 1 ns buckets × 200).
@@ -123,6 +134,33 @@ export class SimpleMemory implements RequestReceiver {
     this.queue.push(txn, now, done);
     this.ctx.engine.schedule(done, this.onComplete);
     return true;
+  }
+
+  recvAtomic(txn: Transaction, _port: ResponsePort): Tick {
+    const p = this.params;
+    if (!this.inRegion(txn)) {
+      this.access.decodeErrors.value++;
+      txn.status = Status.DecodeError;
+      return this.clock.cycleToTick(p.latencyCycles);
+    }
+    this.access.applyDataEffect(this.path, txn, this.mem);
+    txn.status = Status.Ok;
+    const lat = this.clock.cycleToTick(p.latencyCycles + Math.ceil(txn.size / p.bytesPerCycle));
+    this.sLatency.sample(lat / PS_PER_NS);
+    return lat;
+  }
+
+  recvFunctional(txn: Transaction, _port: ResponsePort): void {
+    if (!this.inRegion(txn)) {
+      txn.status = Status.DecodeError;
+      return;
+    }
+    applyFunctional(this.path, txn, this.mem);
+  }
+
+  private inRegion(txn: Transaction): boolean {
+    const region = this.region;
+    return txn.addr >= region.base && txn.addr + txn.size <= region.base + region.size;
   }
 
   private complete(): void {

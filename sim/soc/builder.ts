@@ -12,7 +12,13 @@ import { DramController, validateDramParams } from '../mem/dram';
 import { PhysicalMemory } from '../mem/physmem';
 import { SimpleMemory, validateSramParams } from '../mem/sram';
 import { readJsonFile, parseWithSchema } from './loadJson';
-import { SocConfigSchema, type SocConfig } from './schema';
+import { SocConfigSchema, type CpuMmuConfig, type IommuConfig, type SocConfig, type TlbConfig } from './schema';
+import { CpuMmu } from '../mmu/cpuMmu';
+import { DirectMap } from '../mmu/directMap';
+import { FORMATS, FORMAT_NAMES } from '../mmu/format';
+import { Iommu } from '../mmu/iommu';
+import { pageSizeName, validateTlbParams, type TlbParams } from '../mmu/tlb';
+import { validateWalkCacheParams } from '../mmu/walkCache';
 import { reachableBuses, validateSocReferences } from './validate';
 
 /** Stats root for every component: `soc.<component>.<stat>`. */
@@ -30,6 +36,9 @@ export class Soc {
   readonly bridges = new Map<string, Bridge>();
   readonly memories = new Map<string, MemoryModel>();
   readonly devices = new Map<string, DeviceModel>();
+  readonly iommus = new Map<string, Iommu>();
+  readonly cpuMmus = new Map<string, CpuMmu>();
+  readonly directMaps = new Map<string, DirectMap>();
 
   constructor(
     readonly ctx: SimContext,
@@ -46,6 +55,18 @@ export class Soc {
     const d = this.devices.get(name);
     if (!d) throw new SimInvariantError(`no device named ${name}`);
     return d;
+  }
+
+  iommu(name: string): Iommu {
+    const u = this.iommus.get(name);
+    if (!u) throw new SimInvariantError(`no IOMMU named ${name}`);
+    return u;
+  }
+
+  cpuMmu(name: string): CpuMmu {
+    const u = this.cpuMmus.get(name);
+    if (!u) throw new SimInvariantError(`no CPU MMU named ${name}`);
+    return u;
   }
 
   dma(name: string): DmaEngine {
@@ -82,6 +103,42 @@ export function validateSocConfig(cfg: SocConfig, file: string): void {
     const reason = validateCrossbarParams(b);
     if (reason) throw new ConfigError(file, at(['buses', i, ...fieldOf(reason)]), reasonOf(reason));
   });
+  const unitConfigs = [
+    ...cfg.iommus.map((u, i) => ({ u, path: ['iommus', i] as (string | number)[] })),
+    ...cfg.cpuMmus.map((u, i) => ({ u, path: ['cpuMmus', i] as (string | number)[] })),
+  ];
+  for (const { u, path } of unitConfigs) {
+    const format = FORMATS[u.format];
+    if (!format) throw new ConfigError(file, at([...path, 'format']), `unknown page-table format "${u.format}" (known: ${FORMAT_NAMES.join(', ')})`);
+    for (const which of ['l1Tlb', 'l2Tlb'] as const) {
+      const tlb = u[which];
+      tlb.pageSizes.forEach((size, k) => {
+        if (!format.pageSizes.some((p) => 2 ** p.shift === size)) {
+          throw new ConfigError(file, at([...path, which, 'pageSizes', k]), `format ${format.name} has no ${size}-byte pages (it has ${format.pageSizes.map((p) => pageSizeName(p.shift)).join(', ')})`);
+        }
+      });
+      const reason = validateTlbParams(tlbParams(tlb));
+      if (reason) throw new ConfigError(file, at([...path, which, ...fieldOf(reason)]), reasonOf(reason));
+    }
+    u.walker.walkCaches.forEach((c, k) => {
+      const level = format.levels.findIndex((l) => l.name === c.level);
+      if (level < 0 || level === format.smallLeaf || level === format.largeLeaf) {
+        const tableLevels = format.levels.filter((_l, i) => i !== format.smallLeaf && i !== format.largeLeaf).map((l) => l.name);
+        throw new ConfigError(file, at([...path, 'walker', 'walkCaches', k, 'level']), `"${c.level}" is not a table level of ${format.name} (choose from ${tableLevels.join(', ')})`);
+      }
+      const reason = validateWalkCacheParams(c);
+      if (reason) throw new ConfigError(file, at([...path, 'walker', 'walkCaches', k, ...fieldOf(reason)]), reasonOf(reason));
+    });
+  }
+}
+
+/** TLB parameters from config (page sizes in bytes → shifts). */
+export function tlbParams(t: TlbConfig): TlbParams {
+  return { entries: t.entries, ways: t.ways, replacement: t.replacement, latencyCycles: t.latencyCycles, pageShifts: t.pageSizes.map((s) => Math.log2(s)), mshrs: t.mshrs };
+}
+
+function unitParams(u: IommuConfig | CpuMmuConfig) {
+  return { l1Tlb: tlbParams(u.l1Tlb), l2Tlb: tlbParams(u.l2Tlb), walker: u.walker, inputQueueDepth: u.inputQueueDepth };
 }
 
 /** Constructs and wires the SoC described by an already-validated config. */
@@ -114,10 +171,47 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>'): So
     connectPorts(bridge.masterPort, soc.buses.get(br.to)!.addInput(br.name));
   }
 
+  // Master ids: devices first (in config order), then walkers.
+  let nextMasterId = cfg.devices.length;
+  for (const u of cfg.iommus) {
+    const iommu = new Iommu(ctx, path(u.name), clock(u.clock), FORMATS[u.format], nextMasterId++, {
+      ...unitParams(u), faultQueueDepth: u.faultQueueDepth, commandQueueDepth: u.commandQueueDepth, commandCycles: u.commandCycles,
+    });
+    soc.iommus.set(u.name, iommu);
+    const bus = soc.buses.get(u.bus)!;
+    connectPorts(iommu.busPort, bus.addInput(u.name));
+    connectPorts(iommu.walker.port, bus.addInput(`${u.name}_walker`));
+  }
+  for (const u of cfg.cpuMmus) {
+    const mmu = new CpuMmu(ctx, path(u.name), clock(u.clock), FORMATS[u.format], nextMasterId++, unitParams(u));
+    mmu.disable();
+    soc.cpuMmus.set(u.name, mmu);
+    const bus = soc.buses.get(u.bus)!;
+    connectPorts(mmu.busPort, bus.addInput(u.name));
+    connectPorts(mmu.walker.port, bus.addInput(`${u.name}_walker`));
+  }
+
   cfg.devices.forEach((d, masterId) => {
     const dev = new DmaEngine(ctx, path(d.name), clock(d.clock), masterId, d);
     soc.devices.set(d.name, dev);
-    connectPorts(dev.port, soc.buses.get(d.bus)!.addInput(d.name, { priority: d.priority }));
+    const tr = d.translation;
+    if (tr.kind === 'iommu') {
+      const iommu = soc.iommus.get(tr.iommu)!;
+      connectPorts(dev.port, iommu.attachDevice(d.name, tr.streamId));
+      if (tr.initialMode === 'bypass') {
+        iommu.setStreamContext(tr.streamId, { format: iommu.format, root: 0, asid: 0, mode: 'bypass', privileged: false, allowRead: true, allowWrite: true });
+      }
+      return;
+    }
+    const busInput = soc.buses.get(d.bus)!.addInput(d.name, { priority: d.priority });
+    if (tr.dmaMaskBits >= 64 && !tr.window) {
+      connectPorts(dev.port, busInput);
+      return;
+    }
+    const direct = new DirectMap(ctx, path(`${d.name}.direct`), { dmaMaskBits: tr.dmaMaskBits, window: tr.window ?? null });
+    soc.directMaps.set(d.name, direct);
+    connectPorts(dev.port, direct.devicePort);
+    connectPorts(direct.busPort, busInput);
   });
   return soc;
 }

@@ -68,11 +68,74 @@ export const BridgeSchema = z.strictObject({
   queueDepth: PositiveInt.default(8),
 });
 
+export const TlbSchema = z.strictObject({
+  entries: PositiveInt,
+  ways: PositiveInt.describe('ways = entries is fully associative'),
+  replacement: z.enum(['lru', 'plru', 'fifo', 'random', 'round-robin']).default('lru'),
+  latencyCycles: NonNegativeInt,
+  pageSizes: z.array(Size).min(1).describe('page sizes held, e.g. ["4KiB", "2MiB"]'),
+  mshrs: PositiveInt.default(4).describe('distinct outstanding misses'),
+});
+
+export const WalkCacheSchema = z.strictObject({
+  level: z.string().describe('format level whose entries it caches, e.g. "PD0", "L2"'),
+  entries: PositiveInt,
+  ways: PositiveInt,
+  latencyCycles: NonNegativeInt,
+});
+
+export const WalkerSchema = z.strictObject({
+  slots: PositiveInt.describe('concurrent walks'),
+  stepCycles: NonNegativeInt.describe('walker work before each table read'),
+  walkCaches: z.array(WalkCacheSchema).default([]),
+});
+
+const TranslationUnitBase = {
+  name: Name,
+  bus: Name.describe('where translated traffic and walks go'),
+  clock: Name,
+  format: z.string().describe('page-table format: nv-gf100, nv-gf100-64k, nv-gp100, arm-lpae-4k'),
+  l1Tlb: TlbSchema.describe('per-device (IOMMU) or data (CPU) L1 TLB'),
+  l2Tlb: TlbSchema.describe('shared L2 TLB'),
+  walker: WalkerSchema,
+  inputQueueDepth: PositiveInt.default(16).describe('requests per device in translation before back-pressure'),
+};
+
+export const IommuSchema = z.strictObject({
+  ...TranslationUnitBase,
+  faultQueueDepth: PositiveInt.default(64),
+  commandQueueDepth: PositiveInt.default(64),
+  commandCycles: z.strictObject({
+    invalidateAll: NonNegativeInt,
+    invalidateAsid: NonNegativeInt,
+    invalidateRange: NonNegativeInt,
+    sync: NonNegativeInt,
+  }).describe('cycles each command takes'),
+});
+
+export const CpuMmuSchema = z.strictObject({ ...TranslationUnitBase });
+
+const DirectTranslation = z.strictObject({
+  kind: z.literal('direct'),
+  dmaMaskBits: z.number().int().min(1).max(64).default(64).describe('device address bits (DMA mask = 2^bits - 1)'),
+  window: z.strictObject({ base: Address, size: Size }).optional().describe('bus window the device can reach'),
+});
+
+const IommuTranslation = z.strictObject({
+  kind: z.literal('iommu'),
+  iommu: Name,
+  streamId: NonNegativeInt,
+  initialMode: z.enum(['abort', 'bypass']).default('abort').describe('stream state until a driver programs a context'),
+});
+
+export const TranslationSchema = z.discriminatedUnion('kind', [DirectTranslation, IommuTranslation]);
+
 const DeviceBase = {
   name: Name,
   bus: Name.describe('the bus this master is attached to'),
   clock: Name,
   priority: z.number().int().default(0).describe('fixed-priority arbitration: higher wins'),
+  translation: TranslationSchema.default({ kind: 'direct', dmaMaskBits: 64 }).describe('how the device reaches memory'),
 };
 
 export const DmaDeviceSchema = z.strictObject({
@@ -93,6 +156,8 @@ export const SocConfigSchema = z.strictObject({
   memories: z.array(MemorySchema).min(1),
   buses: z.array(BusSchema).min(1),
   bridges: z.array(BridgeSchema).default([]),
+  iommus: z.array(IommuSchema).default([]),
+  cpuMmus: z.array(CpuMmuSchema).default([]),
   devices: z.array(DeviceSchema).default([]),
 });
 
@@ -102,3 +167,6 @@ export type DramMemoryConfig = z.output<typeof DramMemorySchema>;
 export type BusConfig = z.output<typeof BusSchema>;
 export type BridgeConfig = z.output<typeof BridgeSchema>;
 export type DeviceConfig = z.output<typeof DeviceSchema>;
+export type TlbConfig = z.output<typeof TlbSchema>;
+export type IommuConfig = z.output<typeof IommuSchema>;
+export type CpuMmuConfig = z.output<typeof CpuMmuSchema>;

@@ -20,6 +20,8 @@ export function validateSocReferences(cfg: SocConfig, file: string): void {
   cfg.buses.forEach((b, i) => claim(b.name, ['buses', i]));
   cfg.memories.forEach((m, i) => claim(m.name, ['memories', i]));
   cfg.bridges.forEach((b, i) => claim(b.name, ['bridges', i]));
+  cfg.iommus.forEach((m, i) => claim(m.name, ['iommus', i]));
+  cfg.cpuMmus.forEach((m, i) => claim(m.name, ['cpuMmus', i]));
   cfg.devices.forEach((d, i) => claim(d.name, ['devices', i]));
 
   const clocks = Object.keys(cfg.clocks);
@@ -41,9 +43,33 @@ export function validateSocReferences(cfg: SocConfig, file: string): void {
     needBus(b.to, ['bridges', i, 'to']);
     if (b.from === b.to) fail(['bridges', i, 'to'], `a bridge must join two different buses, got "${b.to}" twice`);
   });
+  const units = [
+    ...cfg.iommus.map((u, i) => ({ u, at: ['iommus', i] as (string | number)[] })),
+    ...cfg.cpuMmus.map((u, i) => ({ u, at: ['cpuMmus', i] as (string | number)[] })),
+  ];
+  for (const { u, at } of units) {
+    needClock(u.clock, [...at, 'clock']);
+    needBus(u.bus, [...at, 'bus']);
+  }
+  const streams = new Map<string, Map<number, string>>();
   cfg.devices.forEach((d, i) => {
     needClock(d.clock, ['devices', i, 'clock']);
     needBus(d.bus, ['devices', i, 'bus']);
+    const tr = d.translation;
+    if (tr.kind === 'iommu') {
+      const iommu = cfg.iommus.find((m) => m.name === tr.iommu);
+      if (!iommu) fail(['devices', i, 'translation', 'iommu'], `unknown IOMMU "${tr.iommu}" (defined: ${cfg.iommus.map((m) => m.name).join(', ') || 'none'})`);
+      if (iommu!.bus !== d.bus) {
+        fail(['devices', i, 'bus'], `device "${d.name}" sits behind IOMMU "${iommu!.name}", whose traffic goes to bus "${iommu!.bus}"; set bus to "${iommu!.bus}"`);
+      }
+      const used = streams.get(tr.iommu) ?? new Map<number, string>();
+      const other = used.get(tr.streamId);
+      if (other) fail(['devices', i, 'translation', 'streamId'], `stream ${tr.streamId} of IOMMU "${tr.iommu}" is already used by device "${other}"`);
+      used.set(tr.streamId, d.name);
+      streams.set(tr.iommu, used);
+    } else if (tr.window && tr.window.size === 0) {
+      fail(['devices', i, 'translation', 'window', 'size'], 'must be positive');
+    }
   });
 
   const cycle = findBridgeCycle(cfg);
@@ -52,12 +78,14 @@ export function validateSocReferences(cfg: SocConfig, file: string): void {
   }
 
   const withMemory = new Set(cfg.memories.map((m) => m.bus));
-  cfg.devices.forEach((d, i) => {
-    const reachable = reachableBuses(cfg, d.bus);
+  const needRoute = (what: string, bus: string, path: (string | number)[]) => {
+    const reachable = reachableBuses(cfg, bus);
     if (![...reachable].some((b) => withMemory.has(b))) {
-      fail(['devices', i, 'bus'], `device "${d.name}" has no route to memory from bus "${d.bus}" (reachable: ${[...reachable].join(', ')})`);
+      fail(path, `${what} has no route to memory from bus "${bus}" (reachable: ${[...reachable].join(', ')})`);
     }
-  });
+  };
+  cfg.devices.forEach((d, i) => needRoute(`device "${d.name}"`, d.bus, ['devices', i, 'bus']));
+  for (const { u, at } of units) needRoute(`"${u.name}"`, u.bus, [...at, 'bus']);
 }
 
 /** Buses reachable from `start` by following bridges downstream (including `start`). */

@@ -26,6 +26,11 @@ export interface SlaveAccess {
  * order, copying data to/from a PhysicalMemory at response time. With `queueLimit` it
  * refuses while that many requests are pending and sends the owed retry when one
  * completes. Records every accepted request (tests only; allocates per access).
+ *
+ * Atomic: applies the data effect at once, sets `Status.Ok`, records the access in
+ * `accepted` (at the current tick) and returns `latency`; never refuses, schedules
+ * nothing, leaves `pending` alone. Functional: the data effect and `Status.Ok` only,
+ * counted in `functionalAccesses` (not in `accepted`).
  */
 export class FixedSlave implements RequestReceiver {
   readonly port: ResponsePort;
@@ -34,6 +39,7 @@ export class FixedSlave implements RequestReceiver {
   refusals = 0;
   pending = 0;
   maxPending = 0;
+  functionalAccesses = 0;
   private readonly queue: Transaction[] = [];
   private readonly latency: Tick;
   private readonly limit: number;
@@ -59,11 +65,28 @@ export class FixedSlave implements RequestReceiver {
     return true;
   }
 
+  recvAtomic(txn: Transaction): Tick {
+    this.accepted.push({ tick: this.ctx.engine.now, masterId: txn.masterId, cmd: txn.cmd, addr: txn.addr, size: txn.size });
+    this.move(txn);
+    txn.status = Status.Ok;
+    return this.latency;
+  }
+
+  recvFunctional(txn: Transaction): void {
+    this.functionalAccesses++;
+    this.move(txn);
+    txn.status = Status.Ok;
+  }
+
+  private move(txn: Transaction): void {
+    if (txn.cmd === Cmd.Write) this.mem.write(txn.addr, txn.data, 0, txn.size);
+    else this.mem.read(txn.addr, txn.data, 0, txn.size);
+  }
+
   /** Completes the oldest pending request (fixed latency keeps them in order). */
   private readonly respond = (): void => {
     const txn = this.queue.shift()!;
-    if (txn.cmd === Cmd.Write) this.mem.write(txn.addr, txn.data, 0, txn.size);
-    else this.mem.read(txn.addr, txn.data, 0, txn.size);
+    this.move(txn);
     txn.status = Status.Ok;
     this.pending--;
     this.port.sendResponse(txn);

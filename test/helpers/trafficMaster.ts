@@ -11,6 +11,14 @@ export interface TrafficRequest {
   data?: Uint8Array;
 }
 
+/** Outcome of a one-off atomic or functional access. */
+export interface ImmediateResult {
+  status: Status;
+  /** Estimated latency (atomic) or 0 (functional). */
+  latency: Tick;
+  data: Uint8Array; // copy of the payload after the access
+}
+
 export interface CompletedRequest {
   id: number;
   cmd: Cmd;
@@ -25,7 +33,8 @@ export interface CompletedRequest {
 /**
  * A test bus master: sends a list of requests in order, keeping at most
  * `maxOutstanding` in flight, honouring back-pressure (retries), and records each
- * completion. `refusals` counts how often the slave pushed back.
+ * completion. `refusals` counts how often the slave pushed back. `atomic` and
+ * `functional` send one request through the same port in those modes, at once.
  */
 export class TrafficMaster implements ResponseReceiver {
   readonly port: RequestPort;
@@ -56,6 +65,35 @@ export class TrafficMaster implements ResponseReceiver {
 
   get done(): boolean {
     return this.next === this.requests.length && this.inFlight === 0 && !this.blocked;
+  }
+
+  /** Sends `r` with sendAtomic now (outside the request list). */
+  atomic(r: TrafficRequest): ImmediateResult {
+    const t = this.oneOff(r);
+    const latency = this.port.sendAtomic(t);
+    return this.finishOneOff(t, latency);
+  }
+
+  /** Sends `r` with sendFunctional now (outside the request list). */
+  functional(r: TrafficRequest): ImmediateResult {
+    const t = this.oneOff(r);
+    this.port.sendFunctional(t);
+    return this.finishOneOff(t, 0);
+  }
+
+  private oneOff(r: TrafficRequest): Transaction {
+    const t = this.pool.alloc(r.cmd, r.addr, r.size, this.masterId, this.ctx.engine.now);
+    if (r.data) t.data.set(r.data.subarray(0, r.size));
+    else t.data.fill(0, 0, r.size);
+    return t;
+  }
+
+  private finishOneOff(t: Transaction, latency: Tick): ImmediateResult {
+    const res = { status: t.status, latency, data: t.data.slice(0, t.size) };
+    // Atomic and functional paths must leave the route stack as they found it.
+    if (t.route.length !== 0) throw new Error(`txn ${t.id}: route stack [${t.route.join(', ')}] left behind`);
+    this.pool.release(t);
+    return res;
   }
 
   private issue(): void {

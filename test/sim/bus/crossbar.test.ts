@@ -34,6 +34,12 @@ class Probe implements RequestReceiver, ResponseReceiver {
   recvRetry(): void {
     this.up.sendRetry();
   }
+  recvAtomic(t: Transaction): number {
+    return this.down.sendAtomic(t);
+  }
+  recvFunctional(t: Transaction): void {
+    this.down.sendFunctional(t);
+  }
 }
 
 function writes(base: number, count: number, size: number, stride = size): TrafficRequest[] {

@@ -31,6 +31,10 @@ class Gate implements RequestReceiver {
     this.got.push(t);
     return true;
   }
+  recvAtomic(): number {
+    return 0;
+  }
+  recvFunctional(): void {}
 }
 
 const pool = new TransactionPool(64);

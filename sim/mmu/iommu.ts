@@ -1,0 +1,157 @@
+import type { ClockDomain } from '../engine/clock';
+import type { SimContext } from '../engine/context';
+import { SimInvariantError } from '../engine/errors';
+import { hex } from '../engine/addr';
+import type { Counter } from '../engine/stats';
+import type { ResponsePort } from '../bus/port';
+import type { PageTableFormat } from './format/types';
+import { TranslationUnit, type FaultRecord, type TranslationContext, type TranslationInput, type TranslationUnitParams } from './translationUnit';
+
+/** Cycles each command takes to execute (gem5 makes invalidation free; here it is not). */
+export interface IommuCommandCycles {
+  invalidateAll: number;
+  invalidateAsid: number;
+  invalidateRange: number;
+  sync: number;
+}
+
+export interface IommuParams extends TranslationUnitParams {
+  faultQueueDepth: number;
+  commandQueueDepth: number;
+  commandCycles: IommuCommandCycles;
+}
+
+/** Commands the driver writes into the command queue (SMMUv3 CMD_TLBI_* / CMD_SYNC). */
+export type IommuCommand =
+  | { op: 'invalidate-all' }
+  | { op: 'invalidate-asid'; asid: number }
+  | { op: 'invalidate-range'; asid: number; va: number; size: number }
+  | { op: 'sync'; done: () => void };
+
+/**
+ * An IOMMU between devices and the bus. Devices attach by stream id, each with its own
+ * L1 TLB; the L2 TLB and the walker are shared. Each stream has a context (page-table
+ * root, ASID, translate/bypass/abort, permissions) that the driver programs.
+ *
+ * Commands execute in order, one at a time, each taking its configured cycles; an
+ * invalidation takes effect when it completes, and SYNC completes (calls back) once
+ * every earlier command has taken effect. Walks that started before an invalidation do
+ * not fill the TLBs with what they read.
+ *
+ * Faults go to a bounded queue (overflow is counted and the record dropped, as in an
+ * SMMU event queue) and raise the interrupt callback.
+ */
+export class Iommu extends TranslationUnit {
+  private readonly streams = new Map<number, TranslationInput>();
+  private readonly faultQueue: FaultRecord[] = [];
+  private readonly commands: IommuCommand[] = [];
+  private commandBusy = false;
+  /** Interrupt line: called once per fault record queued. */
+  onFault: ((f: FaultRecord) => void) | null = null;
+
+  private readonly sFaultOverflow: Counter;
+  private readonly sCommands: Counter;
+  private readonly sCmdByOp: Record<IommuCommand['op'], Counter>;
+  private readonly onCommandDone = () => this.completeCommand();
+
+  constructor(ctx: SimContext, path: string, clock: ClockDomain, format: PageTableFormat, walkerMasterId: number, readonly iommuParams: IommuParams) {
+    super(ctx, path, clock, format, walkerMasterId, iommuParams);
+    const s = ctx.stats.scope(path);
+    this.sFaultOverflow = s.counter('fault_queue_overflows', 'fault records dropped because the fault queue was full');
+    this.sCommands = s.counter('commands', 'commands executed');
+    this.sCmdByOp = {
+      'invalidate-all': s.counter('cmd.invalidate_all', 'invalidate-all commands executed'),
+      'invalidate-asid': s.counter('cmd.invalidate_asid', 'invalidate-by-ASID commands executed'),
+      'invalidate-range': s.counter('cmd.invalidate_range', 'invalidate-by-range commands executed'),
+      sync: s.counter('cmd.sync', 'SYNC commands completed'),
+    };
+  }
+
+  /** Attaches a device by stream id; connect the device's RequestPort to the returned port. */
+  attachDevice(name: string, streamId: number): ResponsePort {
+    if (this.streams.has(streamId)) throw new SimInvariantError(`${this.path}: stream ${streamId} attached twice`);
+    const input = this.addInput(name, streamId);
+    this.streams.set(streamId, input);
+    return input.port;
+  }
+
+  /** Programs (or clears, with null) the context of a stream: a register write by the driver. */
+  setStreamContext(streamId: number, context: TranslationContext | null): void {
+    const input = this.streams.get(streamId);
+    if (!input) throw new SimInvariantError(`${this.path}: no device on stream ${streamId}`);
+    if (context) this.checkContext(context);
+    input.context = context;
+  }
+
+  streamContext(streamId: number): TranslationContext | null {
+    return this.streams.get(streamId)?.context ?? null;
+  }
+
+  get streamIds(): number[] {
+    return [...this.streams.keys()];
+  }
+
+  /** Queues a command; false when the command queue is full (the driver must retry). */
+  submit(cmd: IommuCommand): boolean {
+    if (this.commands.length >= this.iommuParams.commandQueueDepth) return false;
+    this.commands.push(cmd);
+    if (!this.commandBusy) this.startCommand();
+    return true;
+  }
+
+  get pendingCommands(): number {
+    return this.commands.length;
+  }
+
+  /** Fault records waiting for software, oldest first. */
+  get faults(): readonly FaultRecord[] {
+    return this.faultQueue;
+  }
+
+  /** Takes every queued fault record (software reading the event queue). */
+  drainFaults(): FaultRecord[] {
+    return this.faultQueue.splice(0, this.faultQueue.length);
+  }
+
+  protected recordFault(f: FaultRecord): void {
+    if (this.faultQueue.length >= this.iommuParams.faultQueueDepth) {
+      this.sFaultOverflow.value++;
+      return;
+    }
+    this.faultQueue.push(f);
+    this.onFault?.(f);
+  }
+
+  private startCommand(): void {
+    const cmd = this.commands[0];
+    this.commandBusy = true;
+    const c = this.iommuParams.commandCycles;
+    const cycles = cmd.op === 'invalidate-all' ? c.invalidateAll
+      : cmd.op === 'invalidate-asid' ? c.invalidateAsid
+      : cmd.op === 'invalidate-range' ? c.invalidateRange
+      : c.sync;
+    this.ctx.engine.schedule(this.clock.edgeAfter(this.ctx.engine.now, cycles), this.onCommandDone);
+  }
+
+  private completeCommand(): void {
+    const cmd = this.commands.shift()!;
+    this.commandBusy = false;
+    this.sCommands.value++;
+    this.sCmdByOp[cmd.op].value++;
+    if (this.ctx.tracer.inval && cmd.op !== 'sync') {
+      this.ctx.tracer.emit('inval', this.ctx.engine.now, {
+        unit: this.path, op: cmd.op,
+        asid: cmd.op === 'invalidate-all' ? null : cmd.asid,
+        va: cmd.op === 'invalidate-range' ? hex(cmd.va) : null,
+        size: cmd.op === 'invalidate-range' ? cmd.size : null,
+      });
+    }
+    switch (cmd.op) {
+      case 'invalidate-all': this.invalidateAllNow(); break;
+      case 'invalidate-asid': this.invalidateAsidNow(cmd.asid); break;
+      case 'invalidate-range': this.invalidateRangeNow(cmd.asid, cmd.va, cmd.size); break;
+      case 'sync': cmd.done(); break;
+    }
+    if (this.commands.length > 0 && !this.commandBusy) this.startCommand();
+  }
+}

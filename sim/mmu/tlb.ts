@@ -1,0 +1,561 @@
+/**
+ * A set-associative TLB with several page sizes in one array, five replacement
+ * policies and a small file of MSHRs (miss status holding registers).
+ *
+ * Contract
+ * - The owner (an IOMMU, a CPU MMU) calls `lookup` per access, applies
+ *   `params.latencyCycles` itself, and on a miss calls `mshrFind`/`mshrAlloc`, walks,
+ *   `insert`s the result and `mshrRelease`s. The TLB holds no timing and schedules
+ *   nothing.
+ * - `lookup`/`probe` answer through scratch fields (`hitPa`, `hitPageShift`,
+ *   `hitPerms`), valid until the next lookup/probe: nothing is allocated per access.
+ * - Misuse by the owner (a page size this TLB does not hold, an unaligned `paBase`, a
+ *   bad MSHR index) throws `SimInvariantError`: it is a bug in socsim.
+ *
+ * Model (after v86's TLB: flat typed arrays, a list of valid entries)
+ * - Entry i lives in set `floor(i / ways)`, way `i % ways`. Each entry stores its ASID,
+ *   page shift, page base VA, page size in bytes (`span`, 0 when invalid), page base PA
+ *   and Perm bits. The virtual page number is `vaBase / 2^shift`.
+ * - A page of shift s with vpn = floor(va / 2^s) lives in set `vpn % sets`, so a
+ *   2 MiB entry is found from any of its 4 KiB sub-pages: the lookup indexes the set
+ *   once per page size held, with that size's vpn (unlike gem5's SMMUv3 main TLB,
+ *   which indexes by the smallest size only).
+ * - A hit is "a valid entry of this ASID whose page contains va" (a range check,
+ *   va - vaBase in [0, span)), so the test is the same whatever the entry's size.
+ * - Probe order: set-associative TLBs index the sets smallest page size first (the
+ *   common 4 KiB case costs one set scan); a fully associative TLB (ways == entries)
+ *   scans all entries once, in index order. Two valid entries covering the same va
+ *   (software changed a mapping's page size without invalidating: a TLB conflict) are
+ *   not detected; the first one found in that order answers.
+ * - `insert` replaces an entry with the same (asid, page shift, page) in place; it
+ *   does not remove overlapping entries of other sizes (as hardware, software must
+ *   invalidate). Otherwise it fills the lowest-numbered invalid way of the set, and
+ *   only when the set is full asks the replacement policy for a victim.
+ * - Replacement, per set:
+ *   lru          evict the way least recently filled or hit (a global stamp per entry);
+ *   fifo         evict the way filled longest ago (hits do not matter);
+ *   plru         tree pseudo-LRU, ways-1 bits per set (ways must be a power of two);
+ *                a fill or hit points every node on its path away from it, the victim
+ *                is found by following the bits from the root (bit 0 = left);
+ *   round-robin  a pointer per set names the victim and advances after each
+ *                replacement (fills of invalid ways do not move it);
+ *   random       a uniform way from `ctx.rng.fork(path)`: deterministic per seed.
+ *   A fill that overwrites an existing entry for the same page counts as a fill and
+ *   updates the policy state as a new fill would (lru, fifo, plru).
+ * - Sets must be a power of two (hardware indexes with VA bits). Set index
+ *   arithmetic uses division by powers of two (addresses are < 2^53, DESIGN.md); the
+ *   only bitwise operators act on set/way numbers.
+ * - Invalidation keeps the list of valid entries (v86): invalidateAll / invalidateAsid /
+ *   invalidateRange cost O(valid entries), invalidatePage O(page sizes × ways).
+ * - MSHRs are keyed by (asid, va's page at the smallest page size held). `mshrAlloc`
+ *   of a page that already has an outstanding miss throws: call `mshrFind` first.
+ *   Invalidations do not touch MSHRs: a walk in flight when an invalidation arrives is
+ *   the owner's to discard or complete.
+ *
+ * Stats under `path`: lookups, hits, misses, fills, evictions (a valid entry
+ * replaced), invalidations (commands), invalidated_entries, mshr_merges, mshr_full,
+ * per page size hits_<size>, fills_<size>, evictions_<size> (<size> as `4KiB`,
+ * `2MiB`, see `pageSizeName`; evictions are counted by the victim's size), and the
+ * formula hit_rate = hits / lookups (null when there were no lookups).
+ */
+import { isPowerOfTwo } from '../engine/addr';
+import type { SimContext } from '../engine/context';
+import { SimInvariantError } from '../engine/errors';
+import type { Rng } from '../engine/rng';
+import type { Counter } from '../engine/stats';
+
+export type Replacement = 'lru' | 'plru' | 'fifo' | 'random' | 'round-robin';
+export const REPLACEMENTS: readonly Replacement[] = Object.freeze(['lru', 'plru', 'fifo', 'random', 'round-robin'] as Replacement[]);
+
+export interface TlbParams {
+  /** Total entries. */
+  entries: number;
+  /** Associativity. ways == entries is fully associative. Must divide entries, and
+   *  entries / ways (the number of sets) must be a power of two; plru needs a
+   *  power-of-two number of ways. */
+  ways: number;
+  replacement: Replacement;
+  /** Lookup latency in the owner's cycles. Stored here; the owner applies it. */
+  latencyCycles: number;
+  /** log2 of the page sizes this TLB holds, e.g. [12, 21]: distinct integers in
+   *  MIN_PAGE_SHIFT..MAX_PAGE_SHIFT, any order. */
+  pageShifts: readonly number[];
+  /** Outstanding distinct misses tracked (>= 1). */
+  mshrs: number;
+}
+
+export const MIN_PAGE_SHIFT = 10;
+export const MAX_PAGE_SHIFT = 52;
+
+/** `4KiB`, `64KiB`, `2MiB`, `1GiB`: the page-size part of per-size stat names. */
+export function pageSizeName(shift: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  const u = Math.min(Math.floor(shift / 10), units.length - 1);
+  return `${2 ** (shift - 10 * u)}${units[u]}`;
+}
+
+function isPositiveInt(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 1;
+}
+
+function show(v: unknown): string {
+  return typeof v === 'string' ? JSON.stringify(v) : String(v);
+}
+
+/** null when `p` is usable, else the first problem as `field: reason`. */
+export function validateTlbParams(p: TlbParams): string | null {
+  if (!isPositiveInt(p.entries)) return `entries: must be a positive integer, got ${show(p.entries)}`;
+  if (!isPositiveInt(p.ways)) return `ways: must be a positive integer, got ${show(p.ways)}`;
+  if (p.entries % p.ways !== 0) return `ways: must divide entries (${p.entries}), got ${p.ways}`;
+  const sets = p.entries / p.ways;
+  if (!isPowerOfTwo(sets)) {
+    return `ways: entries / ways (the number of sets) must be a power of two, got ${p.entries} / ${p.ways} = ${sets}`;
+  }
+  if (!(REPLACEMENTS as readonly unknown[]).includes(p.replacement)) {
+    return `replacement: must be one of ${REPLACEMENTS.join(', ')}, got ${show(p.replacement)}`;
+  }
+  if (p.replacement === 'plru' && !isPowerOfTwo(p.ways)) {
+    return `ways: plru needs a power-of-two number of ways, got ${p.ways}`;
+  }
+  if (typeof p.latencyCycles !== 'number' || !Number.isInteger(p.latencyCycles) || p.latencyCycles < 0) {
+    return `latencyCycles: must be a non-negative integer, got ${show(p.latencyCycles)}`;
+  }
+  if (!Array.isArray(p.pageShifts) || p.pageShifts.length === 0) {
+    return `pageShifts: must be a non-empty array of page shifts, got ${Array.isArray(p.pageShifts) ? '[]' : show(p.pageShifts)}`;
+  }
+  for (let i = 0; i < p.pageShifts.length; i++) {
+    const s: unknown = p.pageShifts[i];
+    if (typeof s !== 'number' || !Number.isInteger(s) || s < MIN_PAGE_SHIFT || s > MAX_PAGE_SHIFT) {
+      return `pageShifts[${i}]: must be an integer in ${MIN_PAGE_SHIFT}..${MAX_PAGE_SHIFT}, got ${show(s)}`;
+    }
+    if (p.pageShifts.indexOf(s) !== i) return `pageShifts[${i}]: duplicate page shift ${s}`;
+  }
+  if (!isPositiveInt(p.mshrs)) return `mshrs: must be a positive integer, got ${show(p.mshrs)}`;
+  return null;
+}
+
+const LRU = 0;
+const PLRU = 1;
+const FIFO = 2;
+const RANDOM = 3;
+const ROUND_ROBIN = 4;
+const POLICY_CODE: Record<Replacement, number> = { lru: LRU, plru: PLRU, fifo: FIFO, random: RANDOM, 'round-robin': ROUND_ROBIN };
+
+export class Tlb {
+  readonly params: TlbParams;
+
+  /** Last successful lookup()/probe(): physical address of the va (page base + offset). */
+  hitPa = 0;
+  /** Last successful lookup()/probe(): log2 of the hit entry's page size. */
+  hitPageShift = 0;
+  /** Last successful lookup()/probe(): the entry's Perm bits. */
+  hitPerms = 0;
+
+  private readonly nEntries: number;
+  private readonly ways: number;
+  private readonly waysLog2: number;
+  private readonly sets: number;
+  private readonly invSets: number;
+  private readonly policy: number;
+
+  // Page sizes held, ascending (the set-associative probe order).
+  private readonly nSizes: number;
+  private readonly sizeShift: Uint8Array;
+  private readonly sizeBytes: Float64Array;
+  private readonly sizeInv: Float64Array;
+  /** Page shift → index into the size arrays, -1 when not held. */
+  private readonly sizeIndexOfShift = new Int8Array(MAX_PAGE_SHIFT + 1).fill(-1);
+
+  // Entries.
+  private readonly valid: Uint8Array;
+  private readonly asid: Int32Array;
+  private readonly sizeIdx: Uint8Array;
+  private readonly vaBase: Float64Array;
+  /** Page size in bytes; 0 for an invalid entry, so the range check never matches it. */
+  private readonly span: Float64Array;
+  private readonly paBase: Float64Array;
+  private readonly perms: Uint8Array;
+
+  // Replacement state.
+  /** lru: stamp of the last fill or hit; fifo: stamp of the fill. */
+  private readonly stamp: Float64Array;
+  private clock = 0;
+  /** plru: per set, tree nodes 1..ways-1 at [set*ways + node]. */
+  private readonly plruBits: Uint8Array;
+  private readonly rrPtr: Int32Array;
+  private readonly rng: Rng;
+
+  // Valid-entry list: validList[0..nValid) holds indices; validPos[i] is i's slot or -1.
+  private readonly validList: Int32Array;
+  private readonly validPos: Int32Array;
+  private nValid = 0;
+
+  // MSHRs.
+  private readonly mshrBusy: Uint8Array;
+  private readonly mshrAsid: Int32Array;
+  private readonly mshrPage: Float64Array;
+  private readonly mshrInv: number;
+  private nMshrUsed = 0;
+
+  // Stats.
+  private readonly cLookups: Counter;
+  private readonly cHits: Counter;
+  private readonly cMisses: Counter;
+  private readonly cFills: Counter;
+  private readonly cEvictions: Counter;
+  private readonly cInvalidations: Counter;
+  private readonly cInvalidated: Counter;
+  private readonly cMshrMerges: Counter;
+  private readonly cMshrFull: Counter;
+  private readonly cHitsBySize: Counter[];
+  private readonly cFillsBySize: Counter[];
+  private readonly cEvictionsBySize: Counter[];
+
+  constructor(ctx: SimContext, readonly path: string, params: TlbParams) {
+    const err = validateTlbParams(params);
+    if (err !== null) throw new SimInvariantError(`tlb ${path}: ${err}`);
+    this.params = Object.freeze({ ...params, pageShifts: Object.freeze([...params.pageShifts]) });
+
+    const n = params.entries;
+    this.nEntries = n;
+    this.ways = params.ways;
+    this.waysLog2 = Math.round(Math.log2(params.ways));
+    this.sets = n / params.ways;
+    this.invSets = 1 / this.sets;
+    this.policy = POLICY_CODE[params.replacement];
+
+    const shifts = [...params.pageShifts].sort((a, b) => a - b);
+    this.nSizes = shifts.length;
+    this.sizeShift = Uint8Array.from(shifts);
+    this.sizeBytes = Float64Array.from(shifts, (s) => 2 ** s);
+    this.sizeInv = Float64Array.from(shifts, (s) => 2 ** -s);
+    shifts.forEach((s, k) => (this.sizeIndexOfShift[s] = k));
+
+    this.valid = new Uint8Array(n);
+    this.asid = new Int32Array(n);
+    this.sizeIdx = new Uint8Array(n);
+    this.vaBase = new Float64Array(n);
+    this.span = new Float64Array(n);
+    this.paBase = new Float64Array(n);
+    this.perms = new Uint8Array(n);
+    this.stamp = new Float64Array(n);
+    this.plruBits = new Uint8Array(this.policy === PLRU ? n : 0);
+    this.rrPtr = new Int32Array(this.sets);
+    this.rng = ctx.rng.fork(path);
+    this.validList = new Int32Array(n);
+    this.validPos = new Int32Array(n).fill(-1);
+
+    this.mshrBusy = new Uint8Array(params.mshrs);
+    this.mshrAsid = new Int32Array(params.mshrs);
+    this.mshrPage = new Float64Array(params.mshrs);
+    this.mshrInv = 2 ** -shifts[0];
+
+    const st = ctx.stats.scope(path);
+    this.cLookups = st.counter('lookups', 'lookups (lookup() calls)');
+    this.cHits = st.counter('hits', 'lookups that hit');
+    this.cMisses = st.counter('misses', 'lookups that missed');
+    this.cFills = st.counter('fills', 'entries inserted');
+    this.cEvictions = st.counter('evictions', 'valid entries replaced by a fill');
+    this.cInvalidations = st.counter('invalidations', 'invalidation commands');
+    this.cInvalidated = st.counter('invalidated_entries', 'entries removed by invalidation commands');
+    this.cMshrMerges = st.counter('mshr_merges', 'misses merged into an outstanding miss for the same page');
+    this.cMshrFull = st.counter('mshr_full', 'MSHR allocations refused because all were busy');
+    this.cHitsBySize = shifts.map((s) => st.counter(`hits_${pageSizeName(s)}`, `hits on ${pageSizeName(s)} entries`));
+    this.cFillsBySize = shifts.map((s) => st.counter(`fills_${pageSizeName(s)}`, `${pageSizeName(s)} entries inserted`));
+    this.cEvictionsBySize = shifts.map((s) => st.counter(`evictions_${pageSizeName(s)}`, `${pageSizeName(s)} entries evicted`));
+    const lookups = this.cLookups;
+    const hits = this.cHits;
+    st.formula('hit_rate', 'hits / lookups', () => hits.value / lookups.value);
+  }
+
+  /** Entries currently valid. */
+  get validCount(): number {
+    return this.nValid;
+  }
+
+  /** MSHRs currently allocated. */
+  get mshrsInUse(): number {
+    return this.nMshrUsed;
+  }
+
+  /**
+   * Translates va for asid. On a hit fills hitPa/hitPageShift/hitPerms, counts the hit
+   * and updates the replacement state; on a miss counts it and leaves the scratch
+   * fields alone. Allocates nothing.
+   */
+  lookup(asid: number, va: number): boolean {
+    this.cLookups.value++;
+    const i = this.find(asid, va);
+    if (i < 0) {
+      this.cMisses.value++;
+      return false;
+    }
+    this.cHits.value++;
+    const k = this.sizeIdx[i];
+    this.cHitsBySize[k].value++;
+    this.hitPa = this.paBase[i] + (va - this.vaBase[i]);
+    this.hitPageShift = this.sizeShift[k];
+    this.hitPerms = this.perms[i];
+    const policy = this.policy;
+    if (policy === LRU) this.stamp[i] = ++this.clock;
+    else if (policy === PLRU) this.plruTouch(i);
+    return true;
+  }
+
+  /** The same answer as lookup() (scratch fields included), without stats or replacement updates. */
+  probe(asid: number, va: number): boolean {
+    const i = this.find(asid, va);
+    if (i < 0) return false;
+    this.hitPa = this.paBase[i] + (va - this.vaBase[i]);
+    this.hitPageShift = this.sizeShift[this.sizeIdx[i]];
+    this.hitPerms = this.perms[i];
+    return true;
+  }
+
+  /** Index of a valid entry of asid containing va, or -1. */
+  private find(asid: number, va: number): number {
+    const vaBase = this.vaBase;
+    const span = this.span;
+    const asids = this.asid;
+    if (this.sets === 1) {
+      const n = this.nEntries;
+      for (let i = 0; i < n; i++) {
+        const d = va - vaBase[i];
+        if (d >= 0 && d < span[i] && asids[i] === asid) return i;
+      }
+      return -1;
+    }
+    const ways = this.ways;
+    const sets = this.sets;
+    const invSets = this.invSets;
+    const nSizes = this.nSizes;
+    const sizeInv = this.sizeInv;
+    let prevSet = -1;
+    for (let k = 0; k < nSizes; k++) {
+      const q = va * sizeInv[k]; // va / 2^shift, exact
+      const set = (q - Math.floor(q * invSets) * sets) | 0; // floor(vpn % sets), < 2^31
+      if (set === prevSet) continue; // an entry is found by containment, whatever its size
+      prevSet = set;
+      const end = (set + 1) * ways;
+      for (let i = set * ways; i < end; i++) {
+        const d = va - vaBase[i];
+        if (d >= 0 && d < span[i] && asids[i] === asid) return i;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Caches the translation of the page of size 2^pageShift containing va → paBase.
+   * Replaces an entry for the same (asid, pageShift, page) in place; otherwise fills
+   * an invalid way of the page's set, or evicts one chosen by the policy.
+   */
+  insert(asid: number, va: number, pageShift: number, paBase: number, perms: number): void {
+    const k = pageShift >= 0 && pageShift <= MAX_PAGE_SHIFT && Number.isInteger(pageShift) ? this.sizeIndexOfShift[pageShift] : -1;
+    if (k < 0) {
+      throw new SimInvariantError(`tlb ${this.path}: insert with page shift ${pageShift}, not one of [${this.params.pageShifts.join(', ')}]`);
+    }
+    const size = this.sizeBytes[k];
+    if (!(va >= 0 && va < 2 ** 53) || !(paBase >= 0 && paBase < 2 ** 53) || paBase % size !== 0) {
+      throw new SimInvariantError(`tlb ${this.path}: insert va 0x${va.toString(16)} pa 0x${paBase.toString(16)}: addresses must be in [0, 2^53) and pa aligned to 2^${pageShift}`);
+    }
+    if ((asid | 0) !== asid) throw new SimInvariantError(`tlb ${this.path}: asid ${asid} is not a 32-bit integer`);
+    if ((perms & 0xff) !== perms) throw new SimInvariantError(`tlb ${this.path}: perms ${perms} out of range`);
+
+    const base = va - (va % size);
+    const q = base * this.sizeInv[k];
+    const set = (q - Math.floor(q * this.invSets) * this.sets) | 0;
+    const ways = this.ways;
+    const first = set * ways;
+    const end = first + ways;
+    let i = -1;
+    let free = -1;
+    for (let j = first; j < end; j++) {
+      if (!this.valid[j]) {
+        if (free < 0) free = j;
+      } else if (this.vaBase[j] === base && this.sizeIdx[j] === k && this.asid[j] === asid) {
+        i = j;
+        break;
+      }
+    }
+    if (i < 0) {
+      if (free >= 0) {
+        i = free;
+        this.addValid(i);
+      } else {
+        i = first + this.victim(set);
+        this.cEvictions.value++;
+        this.cEvictionsBySize[this.sizeIdx[i]].value++;
+      }
+    }
+    this.valid[i] = 1;
+    this.asid[i] = asid;
+    this.sizeIdx[i] = k;
+    this.vaBase[i] = base;
+    this.span[i] = size;
+    this.paBase[i] = paBase;
+    this.perms[i] = perms;
+    this.cFills.value++;
+    this.cFillsBySize[k].value++;
+    const policy = this.policy;
+    if (policy === LRU || policy === FIFO) this.stamp[i] = ++this.clock;
+    else if (policy === PLRU) this.plruTouch(i);
+  }
+
+  /** Way to evict from a full set. */
+  private victim(set: number): number {
+    const ways = this.ways;
+    const first = set * ways;
+    switch (this.policy) {
+      case LRU:
+      case FIFO: {
+        let best = 0;
+        let bestStamp = this.stamp[first];
+        for (let w = 1; w < ways; w++) {
+          if (this.stamp[first + w] < bestStamp) {
+            bestStamp = this.stamp[first + w];
+            best = w;
+          }
+        }
+        return best;
+      }
+      case PLRU: {
+        const bits = this.plruBits;
+        let node = 1;
+        while (node < ways) node = 2 * node + bits[first + node];
+        return node - ways;
+      }
+      case ROUND_ROBIN: {
+        const w = this.rrPtr[set];
+        this.rrPtr[set] = w + 1 === ways ? 0 : w + 1;
+        return w;
+      }
+      case RANDOM:
+        return this.rng.nextInt(ways);
+      default:
+        throw new SimInvariantError(`tlb ${this.path}: unknown policy ${this.policy}`);
+    }
+  }
+
+  /** Tree-PLRU: point every node on entry i's path away from it. */
+  private plruTouch(i: number): void {
+    const ways = this.ways;
+    if (ways === 1) return;
+    const set = (i / ways) | 0;
+    const w = i - set * ways;
+    const bits = this.plruBits;
+    const first = set * ways;
+    let node = 1;
+    for (let l = this.waysLog2 - 1; l >= 0; l--) {
+      const b = (w >> l) & 1;
+      bits[first + node] = b ^ 1;
+      node = 2 * node + b;
+    }
+  }
+
+  private addValid(i: number): void {
+    this.validPos[i] = this.nValid;
+    this.validList[this.nValid++] = i;
+  }
+
+  /** Invalidates entry i, which is at slot `slot` of the valid list. */
+  private removeAt(slot: number): void {
+    const i = this.validList[slot];
+    const last = this.validList[--this.nValid];
+    this.validList[slot] = last;
+    this.validPos[last] = slot;
+    this.validPos[i] = -1;
+    this.valid[i] = 0;
+    this.span[i] = 0;
+    this.cInvalidated.value++;
+  }
+
+  /** Invalidates every entry. */
+  invalidateAll(): void {
+    this.cInvalidations.value++;
+    for (let s = this.nValid - 1; s >= 0; s--) this.removeAt(s);
+  }
+
+  /** Invalidates every entry of asid. */
+  invalidateAsid(asid: number): void {
+    this.cInvalidations.value++;
+    // Walk down so the entry swapped into slot s (from the end) has already been seen.
+    for (let s = this.nValid - 1; s >= 0; s--) {
+      if (this.asid[this.validList[s]] === asid) this.removeAt(s);
+    }
+  }
+
+  /** Invalidates every entry of asid overlapping [va, va + size), whatever its page size. */
+  invalidateRange(asid: number, va: number, size: number): void {
+    this.cInvalidations.value++;
+    if (!(size > 0)) return;
+    const end = va + size;
+    for (let s = this.nValid - 1; s >= 0; s--) {
+      const i = this.validList[s];
+      if (this.asid[i] === asid && this.vaBase[i] < end && this.vaBase[i] + this.span[i] > va) this.removeAt(s);
+    }
+  }
+
+  /** Invalidates every entry of asid containing va (at most one per page size, barring conflicts). */
+  invalidatePage(asid: number, va: number): void {
+    this.cInvalidations.value++;
+    const ways = this.ways;
+    for (let k = 0; k < this.nSizes; k++) {
+      const q = va * this.sizeInv[k];
+      const set = this.sets === 1 ? 0 : (q - Math.floor(q * this.invSets) * this.sets) | 0;
+      for (let i = set * ways; i < (set + 1) * ways; i++) {
+        const d = va - this.vaBase[i];
+        if (d >= 0 && d < this.span[i] && this.asid[i] === asid) this.removeAt(this.validPos[i]);
+      }
+      if (this.sets === 1) break;
+    }
+  }
+
+  /** Index of the outstanding miss for (asid, va's smallest-size page), or -1. A hit counts mshr_merges. */
+  mshrFind(asid: number, va: number): number {
+    const page = Math.floor(va * this.mshrInv);
+    const n = this.mshrBusy.length;
+    for (let m = 0; m < n; m++) {
+      if (this.mshrBusy[m] && this.mshrPage[m] === page && this.mshrAsid[m] === asid) {
+        this.cMshrMerges.value++;
+        return m;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Allocates an MSHR for (asid, va's smallest-size page) and returns its index, or -1
+   * (counting mshr_full) when all are busy. Throws if that page already has one.
+   */
+  mshrAlloc(asid: number, va: number): number {
+    const page = Math.floor(va * this.mshrInv);
+    const n = this.mshrBusy.length;
+    let free = -1;
+    for (let m = 0; m < n; m++) {
+      if (!this.mshrBusy[m]) {
+        if (free < 0) free = m;
+      } else if (this.mshrPage[m] === page && this.mshrAsid[m] === asid) {
+        throw new SimInvariantError(`tlb ${this.path}: mshrAlloc for asid ${asid} va 0x${va.toString(16)}, which MSHR ${m} already tracks`);
+      }
+    }
+    if (free < 0) {
+      this.cMshrFull.value++;
+      return -1;
+    }
+    this.mshrBusy[free] = 1;
+    this.mshrAsid[free] = asid;
+    this.mshrPage[free] = page;
+    this.nMshrUsed++;
+    return free;
+  }
+
+  /** Frees MSHR `index` (from mshrAlloc). */
+  mshrRelease(index: number): void {
+    if (!(index >= 0 && index < this.mshrBusy.length && Number.isInteger(index)) || !this.mshrBusy[index]) {
+      throw new SimInvariantError(`tlb ${this.path}: mshrRelease(${index}) of an MSHR that is not allocated`);
+    }
+    this.mshrBusy[index] = 0;
+    this.nMshrUsed--;
+  }
+}

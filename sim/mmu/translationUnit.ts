@@ -1,0 +1,417 @@
+import type { ClockDomain } from '../engine/clock';
+import type { SimContext } from '../engine/context';
+import { SimInvariantError } from '../engine/errors';
+import { hex } from '../engine/addr';
+import type { Counter } from '../engine/stats';
+import type { Tick } from '../engine/time';
+import { RequestPort, ResponsePort, type RequestReceiver, type ResponseReceiver } from '../bus/port';
+import { Cmd, Status, type Transaction } from '../bus/transaction';
+import type { PageTableFormat } from './format/types';
+import { Perm } from './perms';
+import { Tlb, type TlbParams } from './tlb';
+import { FAULT_REASON_NAMES, FaultReason, PageTableWalker, Walk, WalkOutcome, type WalkContext, type WalkerParams } from './walker';
+
+/** How a translation context treats requests. */
+export type TranslationMode = 'translate' | 'bypass' | 'abort';
+
+/** One translation context: an IOMMU stream's, or the CPU's current one. */
+export interface TranslationContext extends WalkContext {
+  mode: TranslationMode;
+  /** Requests in this context are privileged (may use PrivOnly pages). */
+  privileged: boolean;
+  /** Context-wide permissions, on top of the page tables'. */
+  allowRead: boolean;
+  allowWrite: boolean;
+}
+
+export interface TranslationUnitParams {
+  l1Tlb: TlbParams;
+  l2Tlb: TlbParams;
+  walker: WalkerParams;
+  /** Requests per input accepted and not yet answered before back-pressure. */
+  inputQueueDepth: number;
+}
+
+/** A translation fault as software sees it in the fault queue. */
+export interface FaultRecord {
+  tick: Tick;
+  /** Stream id (IOMMU) or 0 (CPU). */
+  streamId: number;
+  device: string;
+  address: number;
+  access: 'read' | 'write';
+  reason: (typeof FAULT_REASON_NAMES)[number];
+  /** Level at which the walk stopped ('' when no walk ran). */
+  level: string;
+}
+
+/** A device-side input: its port, its L1 TLB and its context. */
+export class TranslationInput {
+  outstanding = 0;
+  context: TranslationContext | null = null;
+  constructor(
+    readonly index: number,
+    readonly name: string,
+    readonly streamId: number,
+    readonly port: ResponsePort,
+    readonly l1: Tlb,
+    readonly sFaults: Counter,
+  ) {}
+}
+
+/** MSHR bookkeeping: the transactions waiting for one walk. */
+interface MissEntry {
+  input: TranslationInput;
+  txn: Transaction;
+}
+
+/**
+ * The translation pipeline shared by the IOMMU and the CPU MMU:
+ *
+ *   input ─▶ L1 TLB (per input) ─▶ L2 TLB (shared) ─▶ MSHR ─▶ walker ─▶ fill ─▶ bus
+ *
+ * Lookups happen when a request arrives; their latency is applied by scheduling the
+ * forward at the edge `l1 (+ l2)` cycles later, so a TLB hit costs one event. Misses to
+ * the same page merge in the L2's MSHRs and share one walk. The original VA and input
+ * index travel on the transaction's route stack and are restored on the response, so
+ * devices see their own addresses.
+ *
+ * Faults are data: a fault record goes to the fault handler (`recordFault`, which the
+ * IOMMU bounds in a queue), the transaction completes with `TranslationFault`, and memory
+ * is untouched. Sparse pages read as zeros and drop writes without reaching memory.
+ */
+export abstract class TranslationUnit implements RequestReceiver, ResponseReceiver {
+  /** Translated traffic towards the bus. */
+  readonly busPort: RequestPort;
+  readonly walker: PageTableWalker;
+  readonly l2: Tlb;
+  protected readonly inputs: TranslationInput[] = [];
+  /** Bumped by every invalidation, so walks that started before one do not fill TLBs. */
+  protected invalidationEpoch = 0;
+
+  private readonly sendQueue: Transaction[] = [];
+  private sendHead = 0;
+  private readonly mshrWaiters: MissEntry[][] = [];
+  private readonly missQueue: MissEntry[] = [];
+  private readonly walkScratch = new Walk();
+  private readonly l1Ticks: number;
+  private readonly l2Cycles: number;
+
+  private readonly sTranslations: Counter;
+  private readonly sSparse: Counter;
+  private readonly sFaults: Counter;
+  private readonly sBypass: Counter;
+
+  private readonly onForward = (t: Transaction) => this.forward(t);
+  private readonly onMiss = (m: MissEntry) => this.startMiss(m);
+  private readonly onRespondLocal = (t: Transaction) => this.respondLocal(t);
+  private readonly onWalkDone = (w: Walk) => this.walkDone(w);
+
+  constructor(
+    protected readonly ctx: SimContext,
+    readonly path: string,
+    readonly clock: ClockDomain,
+    readonly format: PageTableFormat,
+    walkerMasterId: number,
+    readonly params: TranslationUnitParams,
+  ) {
+    this.busPort = new RequestPort(`${path}.bus`, this);
+    this.walker = new PageTableWalker(ctx, `${path}.walker`, clock, walkerMasterId, format, params.walker);
+    this.l2 = new Tlb(ctx, `${path}.l2tlb`, params.l2Tlb);
+    for (let i = 0; i < params.l2Tlb.mshrs; i++) this.mshrWaiters.push([]);
+    this.l1Ticks = params.l1Tlb.latencyCycles;
+    this.l2Cycles = params.l2Tlb.latencyCycles;
+    const s = ctx.stats.scope(path);
+    this.sTranslations = s.counter('translations', 'requests translated (any outcome)');
+    this.sSparse = s.counter('sparse_accesses', 'accesses to sparse pages (reads give zeros, writes dropped)');
+    this.sFaults = s.counter('faults', 'requests that ended in a translation fault');
+    this.sBypass = s.counter('bypassed', 'requests passed through untranslated (bypass contexts)');
+  }
+
+  /** Creates an input with its own L1 TLB. */
+  protected addInput(name: string, streamId: number): TranslationInput {
+    const index = this.inputs.length;
+    const port = new ResponsePort(`${this.path}.${name}`, this, index);
+    const l1 = new Tlb(this.ctx, `${this.path}.${name}.l1tlb`, this.params.l1Tlb);
+    const faults = this.ctx.stats.counter(`${this.path}.${name}.faults`, 'translation faults of this device');
+    const input = new TranslationInput(index, name, streamId, port, l1, faults);
+    this.inputs.push(input);
+    return input;
+  }
+
+  protected checkContext(c: TranslationContext): void {
+    if (c.format !== this.format) {
+      throw new SimInvariantError(`${this.path}: context uses format ${c.format.name}, this unit walks ${this.format.name}`);
+    }
+  }
+
+  /** Where faults go (the IOMMU's bounded queue, the CPU's fault register). */
+  protected abstract recordFault(f: FaultRecord): void;
+
+  // ---- timing path ----
+
+  recvRequest(txn: Transaction, port: ResponsePort): boolean {
+    const input = this.inputs[port.index];
+    if (input.outstanding >= this.params.inputQueueDepth) return false;
+    input.outstanding++;
+    txn.route.push(input.index, txn.addr);
+    this.sTranslations.value++;
+    const c = input.context;
+    const now = this.ctx.engine.now;
+    if (c === null || c.mode !== 'translate') {
+      if (c !== null && c.mode === 'bypass') {
+        this.sBypass.value++;
+        this.ctx.engine.schedule(this.clock.edgeAfter(now, this.l1Ticks), this.onForward, txn);
+      } else {
+        this.fault(input, txn, FaultReason.NoContext, '');
+        this.ctx.engine.schedule(this.clock.edgeAfter(now, this.l1Ticks), this.onRespondLocal, txn);
+      }
+      return true;
+    }
+    if (input.l1.lookup(c.asid, txn.addr)) {
+      this.applyHit(input, txn, input.l1);
+      this.ctx.engine.schedule(this.clock.edgeAfter(now, this.l1Ticks), txn.status === Status.Pending ? this.onForward : this.onRespondLocal, txn);
+      return true;
+    }
+    if (this.l2.lookup(c.asid, txn.addr)) {
+      this.fillL1(input, c, txn.addr, this.l2.hitPageShift, this.l2.hitPa - (txn.addr % 2 ** this.l2.hitPageShift), this.l2.hitPerms);
+      this.applyHit(input, txn, this.l2);
+      this.ctx.engine.schedule(this.clock.edgeAfter(now, this.l1Ticks + this.l2Cycles), txn.status === Status.Pending ? this.onForward : this.onRespondLocal, txn);
+      return true;
+    }
+    if (this.ctx.tracer.tlb) this.ctx.tracer.emit('tlb', now, { unit: this.path, dev: input.name, asid: c.asid, va: hex(txn.addr), ev: 'miss' });
+    this.ctx.engine.schedule(this.clock.edgeAfter(now, this.l1Ticks + this.l2Cycles), this.onMiss, { input, txn });
+    return true;
+  }
+
+  /** Applies the translation the TLB just returned: PA, permission check, sparse. */
+  private applyHit(input: TranslationInput, txn: Transaction, tlb: Tlb): void {
+    this.applyTranslation(input, txn, tlb.hitPa, tlb.hitPerms, '');
+  }
+
+  private applyTranslation(input: TranslationInput, txn: Transaction, pa: number, perms: number, level: string): void {
+    const c = input.context!;
+    const write = txn.cmd === Cmd.Write;
+    const allowed = write ? c.allowWrite && (perms & Perm.Write) !== 0 : c.allowRead && (perms & Perm.Read) !== 0;
+    if (!allowed || ((perms & Perm.PrivOnly) !== 0 && !c.privileged)) {
+      this.fault(input, txn, FaultReason.Permission, level);
+      return;
+    }
+    if ((perms & Perm.Sparse) !== 0) {
+      this.sSparse.value++;
+      if (!write) txn.data.fill(0, 0, txn.size);
+      txn.status = Status.Ok;
+      return;
+    }
+    txn.addr = pa;
+  }
+
+  private startMiss(m: MissEntry): void {
+    const c = m.input.context;
+    if (c === null || c.mode !== 'translate') {
+      // The context changed while the request waited: re-run it from the top.
+      this.fault(m.input, m.txn, FaultReason.NoContext, '');
+      this.respondLocal(m.txn);
+      return;
+    }
+    const va = m.txn.addr;
+    const merged = this.l2.mshrFind(c.asid, va);
+    if (merged >= 0) {
+      this.mshrWaiters[merged].push(m);
+      return;
+    }
+    const slot = this.l2.mshrAlloc(c.asid, va);
+    if (slot < 0) {
+      this.missQueue.push(m);
+      return;
+    }
+    this.mshrWaiters[slot].push(m);
+    this.walker.start(c, va, this.onWalkDone, { slot, epoch: this.invalidationEpoch, context: c });
+  }
+
+  private walkDone(w: Walk): void {
+    const { slot, epoch, context } = w.tag as { slot: number; epoch: number; context: TranslationContext };
+    const waiters = this.mshrWaiters[slot];
+    const fresh = epoch === this.invalidationEpoch;
+    if (w.outcome !== WalkOutcome.Fault && fresh) this.fillL2(context, w);
+    for (const m of waiters) {
+      const txn = m.txn;
+      if (w.outcome === WalkOutcome.Fault) {
+        this.fault(m.input, txn, w.faultReason, w.faultLevel);
+        this.respondLocal(txn);
+        continue;
+      }
+      const pa = w.paBase + (txn.addr % 2 ** w.pageShift);
+      if (fresh && m.input.context === context) this.fillL1(m.input, context, txn.addr, w.pageShift, w.paBase, w.perms);
+      this.applyTranslation(m.input, txn, pa, w.perms, w.faultLevel);
+      if (txn.status === Status.Pending) this.forward(txn);
+      else this.respondLocal(txn);
+    }
+    waiters.length = 0;
+    this.l2.mshrRelease(slot);
+    while (this.missQueue.length > 0 && this.l2.mshrsInUse < this.params.l2Tlb.mshrs) this.startMiss(this.missQueue.shift()!);
+  }
+
+  private forward(txn: Transaction): void {
+    if (this.sendHead < this.sendQueue.length || !this.busPort.sendRequest(txn)) this.sendQueue.push(txn);
+  }
+
+  recvRetry(): void {
+    while (this.sendHead < this.sendQueue.length) {
+      if (!this.busPort.sendRequest(this.sendQueue[this.sendHead])) return;
+      this.sendHead++;
+    }
+    this.sendQueue.length = 0;
+    this.sendHead = 0;
+  }
+
+  /** Response from the bus: restore the device's VA and hand it back. */
+  recvResponse(txn: Transaction): void {
+    this.respondLocal(txn);
+  }
+
+  private respondLocal(txn: Transaction): void {
+    const va = txn.route.pop()!;
+    const input = this.inputs[txn.route.pop()!];
+    txn.addr = va;
+    input.outstanding--;
+    input.port.sendResponse(txn);
+    input.port.sendRetry();
+  }
+
+  private fault(input: TranslationInput, txn: Transaction, reason: FaultReason, level: string): void {
+    txn.status = Status.TranslationFault;
+    this.sFaults.value++;
+    input.sFaults.value++;
+    const f: FaultRecord = {
+      tick: this.ctx.engine.now, streamId: input.streamId, device: input.name, address: txn.addr,
+      access: txn.cmd === Cmd.Write ? 'write' : 'read', reason: FAULT_REASON_NAMES[reason], level,
+    };
+    if (this.ctx.tracer.fault) {
+      this.ctx.tracer.emit('fault', f.tick, { unit: this.path, dev: f.device, stream: f.streamId, va: hex(f.address), access: f.access, reason: f.reason, level: f.level });
+    }
+    this.recordFault(f);
+  }
+
+  // ---- TLB fills ----
+
+  private fillL2(c: TranslationContext, w: Walk): void {
+    const shift = this.heldShift(this.l2, w.pageShift);
+    if (shift < 0) return;
+    const base = w.paBase + alignedOffset(w.va, w.pageShift, shift);
+    this.l2.insert(c.asid, w.va, shift, base, w.perms);
+  }
+
+  private fillL1(input: TranslationInput, c: TranslationContext, va: number, pageShift: number, paBase: number, perms: number): void {
+    const shift = this.heldShift(input.l1, pageShift);
+    if (shift < 0) return;
+    input.l1.insert(c.asid, va, shift, paBase + alignedOffset(va, pageShift, shift), perms);
+  }
+
+  /** The largest page size the TLB holds that fits in a `pageShift` page (splintering), or -1. */
+  private heldShift(tlb: Tlb, pageShift: number): number {
+    let best = -1;
+    for (const s of tlb.params.pageShifts) if (s <= pageShift && s > best) best = s;
+    return best;
+  }
+
+  // ---- invalidation (hardware side; commands and their cost belong to the subclass) ----
+
+  protected invalidateAllNow(): void {
+    this.invalidationEpoch++;
+    for (const i of this.inputs) i.l1.invalidateAll();
+    this.l2.invalidateAll();
+    this.walker.invalidateAll();
+  }
+
+  protected invalidateAsidNow(asid: number): void {
+    this.invalidationEpoch++;
+    for (const i of this.inputs) i.l1.invalidateAsid(asid);
+    this.l2.invalidateAsid(asid);
+    this.walker.invalidateAsid(asid);
+  }
+
+  protected invalidateRangeNow(asid: number, va: number, size: number): void {
+    this.invalidationEpoch++;
+    for (const i of this.inputs) i.l1.invalidateRange(asid, va, size);
+    this.l2.invalidateRange(asid, va, size);
+    this.walker.invalidateRange(asid, va, size);
+  }
+
+  // ---- atomic and functional paths ----
+
+  recvAtomic(txn: Transaction, port: ResponsePort): Tick {
+    const input = this.inputs[port.index];
+    const c = input.context;
+    const va = txn.addr;
+    this.sTranslations.value++;
+    let latency = this.clock.cyclesToTicks(this.l1Ticks);
+    if (c === null || c.mode !== 'translate') {
+      if (c === null || c.mode === 'abort') {
+        this.fault(input, txn, FaultReason.NoContext, '');
+        return latency;
+      }
+      this.sBypass.value++;
+      return latency + this.busPort.sendAtomic(txn);
+    }
+    if (input.l1.lookup(c.asid, va)) {
+      this.applyHit(input, txn, input.l1);
+    } else {
+      latency += this.clock.cyclesToTicks(this.l2Cycles);
+      if (this.l2.lookup(c.asid, va)) {
+        this.fillL1(input, c, va, this.l2.hitPageShift, this.l2.hitPa - (va % 2 ** this.l2.hitPageShift), this.l2.hitPerms);
+        this.applyHit(input, txn, this.l2);
+      } else {
+        const w = this.walkScratch;
+        latency += this.walker.walkAtomic(c, va, w);
+        if (w.outcome === WalkOutcome.Fault) {
+          this.fault(input, txn, w.faultReason, w.faultLevel);
+          return latency;
+        }
+        this.fillL2(c, w);
+        this.fillL1(input, c, va, w.pageShift, w.paBase, w.perms);
+        this.applyTranslation(input, txn, w.paBase + (va % 2 ** w.pageShift), w.perms, w.faultLevel);
+      }
+    }
+    if (txn.status === Status.Pending) {
+      latency += this.busPort.sendAtomic(txn);
+      txn.addr = va;
+    }
+    return latency;
+  }
+
+  /** Zero-time access through the page tables, bypassing TLBs and leaving stats alone. */
+  recvFunctional(txn: Transaction, port: ResponsePort): void {
+    const c = this.inputs[port.index].context;
+    const va = txn.addr;
+    if (c === null || c.mode === 'abort') {
+      txn.status = Status.TranslationFault;
+      return;
+    }
+    if (c.mode === 'bypass') {
+      this.busPort.sendFunctional(txn);
+      return;
+    }
+    const w = this.walkScratch;
+    this.walker.walkFunctional(c, va, w);
+    const write = txn.cmd === Cmd.Write;
+    if (w.outcome === WalkOutcome.Fault || (write && (w.perms & Perm.Write) === 0)) {
+      txn.status = Status.TranslationFault;
+      return;
+    }
+    if (w.outcome === WalkOutcome.Sparse) {
+      if (!write) txn.data.fill(0, 0, txn.size);
+      txn.status = Status.Ok;
+      return;
+    }
+    txn.addr = w.paBase + (va % 2 ** w.pageShift);
+    this.busPort.sendFunctional(txn);
+    txn.addr = va;
+  }
+}
+
+/** Offset of the `shift`-sized sub-page holding `va` inside its `pageShift` page. */
+function alignedOffset(va: number, pageShift: number, shift: number): number {
+  const inPage = va % 2 ** pageShift;
+  return inPage - (inPage % 2 ** shift);
+}
