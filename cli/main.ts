@@ -34,6 +34,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         .positional('scenario', { type: 'string', demandOption: true, describe: 'scenario JSON file' })
         .option('seed', { type: 'number', describe: "override the scenario's seed" })
         .option('until', { type: 'string', describe: 'stop at this simulated time, e.g. 10us, 2ms' })
+        .option('mode', { choices: ['timing', 'atomic'] as const, describe: "override the scenario's access mode (atomic = fast-forward)" })
         .option('stats', { choices: ['json', 'table'] as const, default: 'table' as const, describe: 'stats output format' })
         .option('trace', { type: 'string', describe: 'write a JSON Lines trace to this file' })
         .option('trace-filter', { type: 'string', describe: 'comma-separated trace categories (map,unmap,tlb,walk,fault,inval,dma,bus)' })
@@ -80,6 +81,7 @@ interface RunArgs {
   scenario: string;
   seed?: number;
   until?: string;
+  mode?: 'timing' | 'atomic';
   stats: 'json' | 'table';
   trace?: string;
   'trace-filter'?: string;
@@ -108,7 +110,7 @@ function cmdRun(args: RunArgs, io: CliIO): number {
   let result: RunOutput;
   try {
     result = run(args.scenario, {
-      seed: args.seed, until, tracePath: args.trace, traceCategories: categories,
+      seed: args.seed, until, mode: args.mode, tracePath: args.trace, traceCategories: categories,
       onProgress: progress ? (f, t) => progress.update(f, t) : undefined,
     });
   } finally {

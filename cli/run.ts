@@ -3,13 +3,15 @@ import { Priority, type RunResult } from '../sim/engine/engine';
 import type { StatsDump } from '../sim/engine/stats';
 import type { Tick } from '../sim/engine/time';
 import { FileTraceWriter, TRACE_CATEGORIES, Tracer, type TraceCategory, type TraceWriter } from '../sim/engine/trace';
-import { buildSoc, hashJson, type Soc } from '../sim/soc/builder';
+import { buildSoc, hashJson, type AccessMode, type Soc } from '../sim/soc/builder';
 import { applyFill, startJob, type JobResult } from './jobs';
 import { loadScenario, type LoadedScenario } from './scenario';
 
 export interface RunOptions {
   /** Overrides the scenario's seed. */
   seed?: number;
+  /** Overrides the scenario's access mode. */
+  mode?: AccessMode;
   /** Overrides the scenario's stop time (ps). */
   until?: Tick;
   /** Trace destination: a file path or a writer (tests use MemoryTraceWriter). */
@@ -53,8 +55,9 @@ export function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): RunOut
   const configHash = hashJson({ soc: loaded.soc, scenario });
 
   try {
-    const soc = buildSoc(ctx, loaded.soc, loaded.socFile);
-    tracer.start({ configHash, seed, scenario: scenario.name, soc: loaded.soc.name });
+    const mode = opts.mode ?? scenario.mode;
+    const soc = buildSoc(ctx, loaded.soc, loaded.socFile, { mode });
+    tracer.start({ configHash, seed, scenario: scenario.name, soc: loaded.soc.name, mode });
     ctx.stats.formula('sim.time_ns', 'simulated time at the end of the run, ns', () => ctx.engine.now / 1000);
     ctx.stats.formula('sim.events', 'events dispatched', () => ctx.engine.eventsDispatched);
 

@@ -35,6 +35,7 @@ export const ScenarioSchema = z.strictObject({
   notes: Notes,
   soc: z.string().min(1).describe('SoC config file, relative to this scenario'),
   seed: z.number().int().nonnegative().default(1),
+  mode: z.enum(['timing', 'atomic']).default('timing').describe('timing: every latency and contention; atomic: fast-forward with estimated latencies, no event per access'),
   until: Time.optional().describe('stop at this simulated time; default: when all jobs are done'),
   warmup: Time.default(0).describe('stats are reset at this simulated time'),
   init: z.array(InitFillSchema).default([]),

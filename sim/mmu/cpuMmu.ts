@@ -22,6 +22,7 @@ export class CpuMmu extends TranslationUnit {
     super(ctx, path, clock, format, walkerMasterId, params);
     this.cpu = this.addInput('cpu', 0);
     this.cpuPort = this.cpu.port;
+    this.disable(); // out of reset the MMU is off
   }
 
   /** Switches address space: root table, ASID, and whether the CPU runs privileged. */

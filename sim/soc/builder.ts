@@ -123,7 +123,7 @@ export function validateSocConfig(cfg: SocConfig, file: string): void {
     u.walker.walkCaches.forEach((c, k) => {
       const level = format.levels.findIndex((l) => l.name === c.level);
       if (level < 0 || level === format.smallLeaf || level === format.largeLeaf) {
-        const tableLevels = format.levels.filter((_l, i) => i !== format.smallLeaf && i !== format.largeLeaf).map((l) => l.name);
+        const tableLevels = format.levels.filter((_l, i) => i !== format.smallLeaf && i !== format.largeLeaf).map((l) => l.name).reverse();
         throw new ConfigError(file, at([...path, 'walker', 'walkCaches', k, 'level']), `"${c.level}" is not a table level of ${format.name} (choose from ${tableLevels.join(', ')})`);
       }
       const reason = validateWalkCacheParams(c);
@@ -141,8 +141,15 @@ function unitParams(u: IommuConfig | CpuMmuConfig) {
   return { l1Tlb: tlbParams(u.l1Tlb), l2Tlb: tlbParams(u.l2Tlb), walker: u.walker, inputQueueDepth: u.inputQueueDepth };
 }
 
+export interface BuildOptions {
+  /** How devices access memory: `timing` (default, every latency and contention) or `atomic` (fast-forward). */
+  mode?: AccessMode;
+}
+
+export type AccessMode = 'timing' | 'atomic';
+
 /** Constructs and wires the SoC described by an already-validated config. */
-export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>'): Soc {
+export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opts: BuildOptions = {}): Soc {
   const soc = new Soc(ctx, cfg, file);
   const path = (name: string) => `${SOC_ROOT}.${name}`;
 
@@ -184,7 +191,6 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>'): So
   }
   for (const u of cfg.cpuMmus) {
     const mmu = new CpuMmu(ctx, path(u.name), clock(u.clock), FORMATS[u.format], nextMasterId++, unitParams(u));
-    mmu.disable();
     soc.cpuMmus.set(u.name, mmu);
     const bus = soc.buses.get(u.bus)!;
     connectPorts(mmu.busPort, bus.addInput(u.name));
@@ -192,7 +198,7 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>'): So
   }
 
   cfg.devices.forEach((d, masterId) => {
-    const dev = new DmaEngine(ctx, path(d.name), clock(d.clock), masterId, d);
+    const dev = new DmaEngine(ctx, path(d.name), clock(d.clock), masterId, { ...d, mode: opts.mode ?? 'timing' });
     soc.devices.set(d.name, dev);
     const tr = d.translation;
     if (tr.kind === 'iommu') {
