@@ -5,11 +5,15 @@
  */
 import { runEngineBench } from './engine.bench';
 import { runScenarioBench } from './scenario.bench';
+import { runTlbBench } from './tlb.bench';
+import { runTranslationBench } from './translation.bench';
 import { formatResult, type BenchResult } from './result';
 
 const BENCHES: { name: string; run: () => BenchResult[] }[] = [
   { name: 'engine', run: runEngineBench },
   { name: 'scenario', run: () => runScenarioBench() },
+  { name: 'tlb', run: runTlbBench },
+  { name: 'translation', run: runTranslationBench },
 ];
 
 export function runAll(): BenchResult[] {

@@ -8,25 +8,28 @@
  *   `insert`s the result and `mshrRelease`s. The TLB holds no timing and schedules
  *   nothing.
  * - `lookup`/`probe` answer through scratch fields (`hitPa`, `hitPageShift`,
- *   `hitPerms`), valid until the next lookup/probe: nothing is allocated per access.
+ *   `hitPerms`), valid until the next lookup/probe, and allocate nothing. V8 boxes a
+ *   double argument (any va >= 2^31) into a new heap number when the call is not
+ *   inlined; lookup + find are kept small so that it is (check a hot caller with
+ *   `node --trace-turbo-inlining`). `insert` is not small: expect one or two boxed
+ *   numbers per miss, next to the walk that precedes it.
  * - Misuse by the owner (a page size this TLB does not hold, an unaligned `paBase`, a
  *   bad MSHR index) throws `SimInvariantError`: it is a bug in socsim.
  *
  * Model (after v86's TLB: flat typed arrays, a list of valid entries)
  * - Entry i lives in set `floor(i / ways)`, way `i % ways`. Each entry stores its ASID,
- *   page shift, page base VA, page size in bytes (`span`, 0 when invalid), page base PA
- *   and Perm bits. The virtual page number is `vaBase / 2^shift`.
- * - A page of shift s with vpn = floor(va / 2^s) lives in set `vpn % sets`, so a
- *   2 MiB entry is found from any of its 4 KiB sub-pages: the lookup indexes the set
- *   once per page size held, with that size's vpn (unlike gem5's SMMUv3 main TLB,
- *   which indexes by the smallest size only).
- * - A hit is "a valid entry of this ASID whose page contains va" (a range check,
- *   va - vaBase in [0, span)), so the test is the same whatever the entry's size.
- * - Probe order: set-associative TLBs index the sets smallest page size first (the
- *   common 4 KiB case costs one set scan); a fully associative TLB (ways == entries)
- *   scans all entries once, in index order. Two valid entries covering the same va
- *   (software changed a mapping's page size without invalidating: a TLB conflict) are
- *   not detected; the first one found in that order answers.
+ *   page size (as an index into the sorted page sizes), virtual page number
+ *   vpn = floor(va / 2^shift) (-1 when invalid), page base VA and PA, and Perm bits.
+ * - A page of shift s lives in set `vpn % sets`. The lookup probes once per page size
+ *   held: it computes that size's vpn, indexes that set and compares the tag
+ *   (vpn, size, ASID) of each way. So a 2 MiB entry is found from any of its 4 KiB
+ *   sub-pages even in a set-associative TLB (gem5's SMMUv3 main TLB indexes by the
+ *   smallest size only and misses them). A fully associative TLB (one set) is scanned
+ *   once per page size held.
+ * - Probe order: smallest page size first (the common 4 KiB case costs one set scan),
+ *   ways in index order. Two valid entries covering the same va (software changed a
+ *   mapping's page size without invalidating: a TLB conflict) are not detected; the
+ *   smaller page answers.
  * - `insert` replaces an entry with the same (asid, page shift, page) in place; it
  *   does not remove overlapping entries of other sizes (as hardware, software must
  *   invalidate). Otherwise it fills the lowest-numbered invalid way of the set, and
@@ -142,7 +145,12 @@ const ROUND_ROBIN = 4;
 const POLICY_CODE: Record<Replacement, number> = { lru: LRU, plru: PLRU, fifo: FIFO, random: RANDOM, 'round-robin': ROUND_ROBIN };
 
 export class Tlb {
-  readonly params: TlbParams;
+  // Fields set in the constructor are `declare`d: an ES2022 class field without an
+  // initializer is first defined as undefined, and V8 then keeps numeric fields boxed
+  // (tagged), which costs ~10% on lookup.
+  /** Stats prefix, also used in error messages and to fork the RNG. */
+  declare readonly path: string;
+  declare readonly params: TlbParams;
 
   /** Last successful lookup()/probe(): physical address of the va (page base + offset). */
   hitPa = 0;
@@ -151,73 +159,73 @@ export class Tlb {
   /** Last successful lookup()/probe(): the entry's Perm bits. */
   hitPerms = 0;
 
-  private readonly nEntries: number;
-  private readonly ways: number;
-  private readonly waysLog2: number;
-  private readonly sets: number;
-  private readonly invSets: number;
-  private readonly policy: number;
+  private declare readonly ways: number;
+  private declare readonly waysLog2: number;
+  private declare readonly sets: number;
+  private declare readonly invSets: number;
+  private declare readonly policy: number;
 
-  // Page sizes held, ascending (the set-associative probe order).
-  private readonly nSizes: number;
-  private readonly sizeShift: Uint8Array;
-  private readonly sizeBytes: Float64Array;
-  private readonly sizeInv: Float64Array;
+  // Page sizes held, ascending (the probe order).
+  private declare readonly nSizes: number;
+  private declare readonly sizeShift: Uint8Array;
+  private declare readonly sizeBytes: Float64Array;
+  private declare readonly sizeInv: Float64Array;
   /** Page shift → index into the size arrays, -1 when not held. */
   private readonly sizeIndexOfShift = new Int8Array(MAX_PAGE_SHIFT + 1).fill(-1);
 
   // Entries.
-  private readonly valid: Uint8Array;
-  private readonly asid: Int32Array;
-  private readonly sizeIdx: Uint8Array;
-  private readonly vaBase: Float64Array;
-  /** Page size in bytes; 0 for an invalid entry, so the range check never matches it. */
-  private readonly span: Float64Array;
-  private readonly paBase: Float64Array;
-  private readonly perms: Uint8Array;
+  private declare readonly valid: Uint8Array;
+  private declare readonly asid: Int32Array;
+  /** Index into the size arrays of the entry's page size. */
+  private declare readonly sizeIdx: Uint8Array;
+  /** floor(va / 2^shift); -1 for an invalid entry, so no tag compare matches it. */
+  private declare readonly vpn: Float64Array;
+  private declare readonly vaBase: Float64Array;
+  private declare readonly paBase: Float64Array;
+  private declare readonly perms: Uint8Array;
 
   // Replacement state.
   /** lru: stamp of the last fill or hit; fifo: stamp of the fill. */
-  private readonly stamp: Float64Array;
+  private declare readonly stamp: Float64Array;
   private clock = 0;
   /** plru: per set, tree nodes 1..ways-1 at [set*ways + node]. */
-  private readonly plruBits: Uint8Array;
-  private readonly rrPtr: Int32Array;
-  private readonly rng: Rng;
+  private declare readonly plruBits: Uint8Array;
+  private declare readonly rrPtr: Int32Array;
+  private declare readonly rng: Rng;
 
   // Valid-entry list: validList[0..nValid) holds indices; validPos[i] is i's slot or -1.
-  private readonly validList: Int32Array;
-  private readonly validPos: Int32Array;
+  private declare readonly validList: Int32Array;
+  private declare readonly validPos: Int32Array;
   private nValid = 0;
 
   // MSHRs.
-  private readonly mshrBusy: Uint8Array;
-  private readonly mshrAsid: Int32Array;
-  private readonly mshrPage: Float64Array;
-  private readonly mshrInv: number;
+  private declare readonly mshrBusy: Uint8Array;
+  private declare readonly mshrAsid: Int32Array;
+  private declare readonly mshrPage: Float64Array;
+  private declare readonly mshrInv: number;
   private nMshrUsed = 0;
 
   // Stats.
-  private readonly cLookups: Counter;
-  private readonly cHits: Counter;
-  private readonly cMisses: Counter;
-  private readonly cFills: Counter;
-  private readonly cEvictions: Counter;
-  private readonly cInvalidations: Counter;
-  private readonly cInvalidated: Counter;
-  private readonly cMshrMerges: Counter;
-  private readonly cMshrFull: Counter;
-  private readonly cHitsBySize: Counter[];
-  private readonly cFillsBySize: Counter[];
-  private readonly cEvictionsBySize: Counter[];
+  private declare readonly cLookups: Counter;
+  private declare readonly cHits: Counter;
+  private declare readonly cMisses: Counter;
+  private declare readonly cFills: Counter;
+  private declare readonly cEvictions: Counter;
+  private declare readonly cInvalidations: Counter;
+  private declare readonly cInvalidated: Counter;
+  private declare readonly cMshrMerges: Counter;
+  private declare readonly cMshrFull: Counter;
+  private declare readonly cHitsBySize: Counter[];
+  private declare readonly cFillsBySize: Counter[];
+  private declare readonly cEvictionsBySize: Counter[];
 
-  constructor(ctx: SimContext, readonly path: string, params: TlbParams) {
+  constructor(ctx: SimContext, path: string, params: TlbParams) {
+    this.path = path;
     const err = validateTlbParams(params);
     if (err !== null) throw new SimInvariantError(`tlb ${path}: ${err}`);
     this.params = Object.freeze({ ...params, pageShifts: Object.freeze([...params.pageShifts]) });
 
     const n = params.entries;
-    this.nEntries = n;
     this.ways = params.ways;
     this.waysLog2 = Math.round(Math.log2(params.ways));
     this.sets = n / params.ways;
@@ -234,8 +242,8 @@ export class Tlb {
     this.valid = new Uint8Array(n);
     this.asid = new Int32Array(n);
     this.sizeIdx = new Uint8Array(n);
+    this.vpn = new Float64Array(n).fill(-1);
     this.vaBase = new Float64Array(n);
-    this.span = new Float64Array(n);
     this.paBase = new Float64Array(n);
     this.perms = new Uint8Array(n);
     this.stamp = new Float64Array(n);
@@ -312,34 +320,28 @@ export class Tlb {
     return true;
   }
 
-  /** Index of a valid entry of asid containing va, or -1. */
+  /**
+   * Index of the valid entry of asid translating va, or -1: for each page size held,
+   * ascending, the set that size's vpn indexes is searched for the tag (vpn, size,
+   * asid). Kept small so that V8 inlines lookup() + find() into the caller (a call
+   * that is not inlined boxes va, a double, into a new heap number). The vpn compare
+   * comes first: it is almost always false, so the branch predicts well.
+   */
   private find(asid: number, va: number): number {
-    const vaBase = this.vaBase;
-    const span = this.span;
+    const vpns = this.vpn;
     const asids = this.asid;
-    if (this.sets === 1) {
-      const n = this.nEntries;
-      for (let i = 0; i < n; i++) {
-        const d = va - vaBase[i];
-        if (d >= 0 && d < span[i] && asids[i] === asid) return i;
-      }
-      return -1;
-    }
+    const sizeIdx = this.sizeIdx;
     const ways = this.ways;
     const sets = this.sets;
     const invSets = this.invSets;
     const nSizes = this.nSizes;
     const sizeInv = this.sizeInv;
-    let prevSet = -1;
     for (let k = 0; k < nSizes; k++) {
-      const q = va * sizeInv[k]; // va / 2^shift, exact
-      const set = (q - Math.floor(q * invSets) * sets) | 0; // floor(vpn % sets), < 2^31
-      if (set === prevSet) continue; // an entry is found by containment, whatever its size
-      prevSet = set;
+      const vpn = Math.floor(va * sizeInv[k]); // exact: multiplying by 2^-shift
+      const set = (vpn - Math.floor(vpn * invSets) * sets) | 0; // vpn % sets, < 2^31
       const end = (set + 1) * ways;
       for (let i = set * ways; i < end; i++) {
-        const d = va - vaBase[i];
-        if (d >= 0 && d < span[i] && asids[i] === asid) return i;
+        if (vpns[i] === vpn && asids[i] === asid && sizeIdx[i] === k) return i;
       }
     }
     return -1;
@@ -362,9 +364,8 @@ export class Tlb {
     if ((asid | 0) !== asid) throw new SimInvariantError(`tlb ${this.path}: asid ${asid} is not a 32-bit integer`);
     if ((perms & 0xff) !== perms) throw new SimInvariantError(`tlb ${this.path}: perms ${perms} out of range`);
 
-    const base = va - (va % size);
-    const q = base * this.sizeInv[k];
-    const set = (q - Math.floor(q * this.invSets) * this.sets) | 0;
+    const vpn = Math.floor(va * this.sizeInv[k]);
+    const set = this.setOf(vpn);
     const ways = this.ways;
     const first = set * ways;
     const end = first + ways;
@@ -373,7 +374,7 @@ export class Tlb {
     for (let j = first; j < end; j++) {
       if (!this.valid[j]) {
         if (free < 0) free = j;
-      } else if (this.vaBase[j] === base && this.sizeIdx[j] === k && this.asid[j] === asid) {
+      } else if (this.vpn[j] === vpn && this.sizeIdx[j] === k && this.asid[j] === asid) {
         i = j;
         break;
       }
@@ -391,8 +392,8 @@ export class Tlb {
     this.valid[i] = 1;
     this.asid[i] = asid;
     this.sizeIdx[i] = k;
-    this.vaBase[i] = base;
-    this.span[i] = size;
+    this.vpn[i] = vpn;
+    this.vaBase[i] = vpn * size;
     this.paBase[i] = paBase;
     this.perms[i] = perms;
     this.cFills.value++;
@@ -466,7 +467,7 @@ export class Tlb {
     this.validPos[last] = slot;
     this.validPos[i] = -1;
     this.valid[i] = 0;
-    this.span[i] = 0;
+    this.vpn[i] = -1;
     this.cInvalidated.value++;
   }
 
@@ -492,23 +493,26 @@ export class Tlb {
     const end = va + size;
     for (let s = this.nValid - 1; s >= 0; s--) {
       const i = this.validList[s];
-      if (this.asid[i] === asid && this.vaBase[i] < end && this.vaBase[i] + this.span[i] > va) this.removeAt(s);
+      if (this.asid[i] === asid && this.vaBase[i] < end && this.vaBase[i] + this.sizeBytes[this.sizeIdx[i]] > va) this.removeAt(s);
     }
   }
 
-  /** Invalidates every entry of asid containing va (at most one per page size, barring conflicts). */
+  /** Invalidates every entry of asid containing va (at most one per page size). */
   invalidatePage(asid: number, va: number): void {
     this.cInvalidations.value++;
     const ways = this.ways;
     for (let k = 0; k < this.nSizes; k++) {
-      const q = va * this.sizeInv[k];
-      const set = this.sets === 1 ? 0 : (q - Math.floor(q * this.invSets) * this.sets) | 0;
-      for (let i = set * ways; i < (set + 1) * ways; i++) {
-        const d = va - this.vaBase[i];
-        if (d >= 0 && d < this.span[i] && this.asid[i] === asid) this.removeAt(this.validPos[i]);
+      const vpn = Math.floor(va * this.sizeInv[k]);
+      const first = this.setOf(vpn) * ways;
+      for (let i = first; i < first + ways; i++) {
+        if (this.vpn[i] === vpn && this.asid[i] === asid && this.sizeIdx[i] === k) this.removeAt(this.validPos[i]);
       }
-      if (this.sets === 1) break;
     }
+  }
+
+  /** vpn % sets for a vpn below 2^53 (sets is a power of two), without 32-bit operators on vpn. */
+  private setOf(vpn: number): number {
+    return (vpn - Math.floor(vpn * this.invSets) * this.sets) | 0;
   }
 
   /** Index of the outstanding miss for (asid, va's smallest-size page), or -1. A hit counts mshr_merges. */

@@ -117,7 +117,8 @@ export function validateSocConfig(cfg: SocConfig, file: string): void {
           throw new ConfigError(file, at([...path, which, 'pageSizes', k]), `format ${format.name} has no ${size}-byte pages (it has ${format.pageSizes.map((p) => pageSizeName(p.shift)).join(', ')})`);
         }
       });
-      const reason = validateTlbParams(tlbParams(tlb));
+      // The model speaks of pageShifts; the config of pageSizes.
+      const reason = validateTlbParams(tlbParams(tlb))?.replace(/^pageShifts/, 'pageSizes');
       if (reason) throw new ConfigError(file, at([...path, which, ...fieldOf(reason)]), reasonOf(reason));
     }
     u.walker.walkCaches.forEach((c, k) => {
@@ -234,13 +235,17 @@ export function canonicalJson(value: unknown): string {
       : v);
 }
 
-// Model validators return "field: reason"; split it so the field joins the JSON path.
-function fieldOf(reason: string): string[] {
-  const m = /^([A-Za-z0-9_.]+): /.exec(reason);
-  return m ? m[1].split('.') : [];
+// Model validators return "field: reason" (field may be `a.b` or `a[2]`); split it so
+// the field joins the JSON path.
+const FIELD_RE = /^([A-Za-z0-9_.[\]]+): /;
+
+function fieldOf(reason: string): (string | number)[] {
+  const m = FIELD_RE.exec(reason);
+  if (!m) return [];
+  return m[1].split(/\.|(?=\[)/).map((p) => (p.startsWith('[') ? Number(p.slice(1, -1)) : p));
 }
 
 function reasonOf(reason: string): string {
-  const m = /^([A-Za-z0-9_.]+): /.exec(reason);
+  const m = FIELD_RE.exec(reason);
   return m ? reason.slice(m[0].length) : reason;
 }

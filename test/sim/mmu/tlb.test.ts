@@ -370,6 +370,17 @@ describe('insert, ASIDs and invalidation', () => {
     expect(stat(ctx, 'invalidations')).toBe(2);
   });
 
+  test.each([4, 64])('a TLB conflict (overlapping entries of two sizes) answers with the smaller page (%i-way)', (ways) => {
+    const { ctx, tlb } = make({ entries: 64, ways, pageShifts: [12, 21] });
+    tlb.insert(1, 0x40_0000, 21, 0x8000_0000, Perm.Read);
+    tlb.insert(1, 0x40_1000, 12, 0x1234_5000, Perm.Read | Perm.Write);
+    expect(tlb.lookup(1, 0x40_1800)).toBe(true);
+    expect([tlb.hitPa, tlb.hitPageShift, tlb.hitPerms]).toEqual([0x1234_5800, 12, Perm.Read | Perm.Write]);
+    expect(tlb.lookup(1, 0x40_2800)).toBe(true);
+    expect([tlb.hitPa, tlb.hitPageShift, tlb.hitPerms]).toEqual([0x8000_2800, 21, Perm.Read]);
+    expect([stat(ctx, 'hits_4KiB'), stat(ctx, 'hits_2MiB')]).toEqual([1, 1]);
+  });
+
   test('the valid list stays consistent through mixed fills, evictions and invalidations', () => {
     const { ctx, tlb } = make({ entries: 16, ways: 4, replacement: 'random', pageShifts: [12, 21] });
     const rng = ctx.rng.fork('mix');
@@ -506,5 +517,18 @@ describe('params and stats', () => {
     expect(tlb.lookup(1, 0x2000)).toBe(false);
     expect([stat(ctx, 'hits_4KiB'), stat(ctx, 'hits_64KiB'), stat(ctx, 'hits_2MiB')]).toEqual([1, 1, 1]);
     expect(stat(ctx, 'hit_rate')).toBe(0.75);
+  });
+
+  test('evictions are counted by the size of the entry evicted', () => {
+    const { ctx, tlb } = make({ entries: 4, ways: 4, pageShifts: [12, 21] });
+    fill(tlb, 1, 0x20_0000, 21); // least recently used
+    for (const va of [0x1000, 0x2000, 0x3000]) fill(tlb, 1, va);
+    fill(tlb, 1, 0x4000); // evicts the 2 MiB entry
+    expect(tlb.probe(1, 0x20_0000)).toBe(false);
+    expect([stat(ctx, 'evictions'), stat(ctx, 'evictions_2MiB'), stat(ctx, 'evictions_4KiB')]).toEqual([1, 1, 0]);
+    fill(tlb, 1, 0x40_0000, 21); // evicts 0x1000
+    expect(tlb.probe(1, 0x1000)).toBe(false);
+    expect([stat(ctx, 'evictions'), stat(ctx, 'evictions_2MiB'), stat(ctx, 'evictions_4KiB')]).toEqual([2, 1, 1]);
+    expect([stat(ctx, 'fills'), stat(ctx, 'fills_2MiB'), stat(ctx, 'fills_4KiB')]).toEqual([6, 2, 4]);
   });
 });
