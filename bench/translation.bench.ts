@@ -21,7 +21,7 @@ const MEM_BASE = 0x8000_0000;
 const MEM_SIZE = 2 ** 30;
 const lpae = getFormat('arm-lpae-4k');
 
-function params(tlbEntries: number, l2Entries: number): IommuParams {
+export function params(tlbEntries: number, l2Entries: number): IommuParams {
   const tlb = { entries: tlbEntries, ways: Math.min(4, tlbEntries), replacement: 'lru' as const, latencyCycles: 1, pageShifts: [12], mshrs: 16 };
   return {
     l1Tlb: tlb,
@@ -123,7 +123,7 @@ function atomicRate(sink: boolean, n: number): { rate: number; hitRate: number }
   return { rate: n / s, hitRate: r.ctx.stats.value('soc.iommu.dev.l1tlb.hit_rate') };
 }
 
-function timingRate(p: IommuParams, pages: number, total: number): { rate: number; walks: number; reads: number } {
+export function timingRate(p: IommuParams, pages: number, total: number): { rate: number; walks: number; reads: number } {
   let best = Infinity;
   let r!: Rig;
   for (let k = 0; k < 2; k++) {

@@ -26,14 +26,27 @@ export function isAligned(addr: number, align: number): boolean {
   return addr % align === 0;
 }
 
+/**
+ * 2^n and 2^-n for n in 0..63. Multiplying by 2^-n is exact in binary floating point, so
+ * `Math.floor(a * POW2_INV[n])` is a shift without Math.pow or fmod on the hot path.
+ */
+export const POW2 = Float64Array.from({ length: 64 }, (_v, n) => 2 ** n);
+export const POW2_INV = Float64Array.from({ length: 64 }, (_v, n) => 2 ** -n);
+
 /** Page number of `addr` for pages of 2^shift bytes. */
 export function pageIndex(addr: number, shift: number): number {
-  return Math.floor(addr / 2 ** shift);
+  return Math.floor(addr * POW2_INV[shift]);
+}
+
+/** Offset of `addr` inside its 2^shift-byte page. */
+export function pageOffset(addr: number, shift: number): number {
+  return addr - Math.floor(addr * POW2_INV[shift]) * POW2[shift];
 }
 
 /** Bits [lo, lo+count) of `value` as a small integer (count <= 31). */
 export function bitsAt(value: number, lo: number, count: number): number {
-  return Math.floor(value / 2 ** lo) % 2 ** count;
+  const v = Math.floor(value * POW2_INV[lo]);
+  return v - Math.floor(v * POW2_INV[count]) * POW2[count];
 }
 
 export function isPowerOfTwo(n: number): boolean {

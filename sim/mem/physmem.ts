@@ -4,6 +4,10 @@ import { ADDR_LIMIT, hex } from '../engine/addr';
 const FRAME_SHIFT = 12;
 const FRAME_SIZE = 1 << FRAME_SHIFT;
 const TWO_32 = 2 ** 32;
+const FRAME_CACHE = 64;
+/** Copies up to this size go byte by byte: subarray() would allocate a view per access. */
+const SMALL_COPY = 64;
+const FRAME_CACHE_INV = 1 / FRAME_CACHE;
 
 /**
  * Physical memory holding real bytes, stored sparsely: a 4 KiB frame is allocated on
@@ -13,9 +17,10 @@ const TWO_32 = 2 ** 32;
  */
 export class PhysicalMemory {
   private readonly frames = new Map<number, Uint8Array>();
-  // One-entry frame cache: consecutive accesses mostly hit the same frame.
-  private lastFrameNo = -1;
-  private lastFrame: Uint8Array | null = null;
+  // A small direct-mapped cache of frames in front of the Map: page-table walks and
+  // data accesses alternate between a few frames, which a one-entry cache would thrash.
+  private readonly cachedNo = new Float64Array(FRAME_CACHE).fill(-1);
+  private readonly cachedFrame: (Uint8Array | null)[] = new Array(FRAME_CACHE).fill(null);
 
   /** Number of 4 KiB frames that hold data. */
   get framesAllocated(): number {
@@ -30,8 +35,9 @@ export class PhysicalMemory {
       const off = addr - frameNo * FRAME_SIZE;
       const n = Math.min(len, FRAME_SIZE - off);
       const frame = this.frameForRead(frameNo);
-      if (frame) dst.set(frame.subarray(off, off + n), dstOff);
-      else dst.fill(0, dstOff, dstOff + n);
+      if (!frame) dst.fill(0, dstOff, dstOff + n);
+      else if (n <= SMALL_COPY) for (let i = 0; i < n; i++) dst[dstOff + i] = frame[off + i];
+      else dst.set(frame.subarray(off, off + n), dstOff);
       addr += n; dstOff += n; len -= n;
     }
   }
@@ -43,7 +49,9 @@ export class PhysicalMemory {
       const frameNo = Math.floor(addr / FRAME_SIZE);
       const off = addr - frameNo * FRAME_SIZE;
       const n = Math.min(len, FRAME_SIZE - off);
-      this.frameForWrite(frameNo).set(src.subarray(srcOff, srcOff + n), off);
+      const frame = this.frameForWrite(frameNo);
+      if (n <= SMALL_COPY) for (let i = 0; i < n; i++) frame[off + i] = src[srcOff + i];
+      else frame.set(src.subarray(srcOff, srcOff + n), off);
       addr += n; srcOff += n; len -= n;
     }
   }
@@ -145,23 +153,25 @@ export class PhysicalMemory {
   }
 
   private frameForRead(frameNo: number): Uint8Array | null {
-    if (frameNo === this.lastFrameNo) return this.lastFrame;
+    const slot = frameNo - Math.floor(frameNo * FRAME_CACHE_INV) * FRAME_CACHE;
+    if (this.cachedNo[slot] === frameNo) return this.cachedFrame[slot];
     const f = this.frames.get(frameNo);
     if (!f) return null; // do not cache misses: a later write would make the cache stale
-    this.lastFrameNo = frameNo;
-    this.lastFrame = f;
+    this.cachedNo[slot] = frameNo;
+    this.cachedFrame[slot] = f;
     return f;
   }
 
   private frameForWrite(frameNo: number): Uint8Array {
-    if (frameNo === this.lastFrameNo && this.lastFrame) return this.lastFrame;
+    const slot = frameNo - Math.floor(frameNo * FRAME_CACHE_INV) * FRAME_CACHE;
+    if (this.cachedNo[slot] === frameNo) return this.cachedFrame[slot]!;
     let f = this.frames.get(frameNo);
     if (!f) {
       f = new Uint8Array(FRAME_SIZE);
       this.frames.set(frameNo, f);
     }
-    this.lastFrameNo = frameNo;
-    this.lastFrame = f;
+    this.cachedNo[slot] = frameNo;
+    this.cachedFrame[slot] = f;
     return f;
   }
 }

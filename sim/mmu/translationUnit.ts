@@ -1,7 +1,7 @@
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
-import { hex } from '../engine/addr';
+import { hex, pageOffset } from '../engine/addr';
 import type { Counter } from '../engine/stats';
 import type { Tick } from '../engine/time';
 import { RequestPort, ResponsePort, type RequestReceiver, type ResponseReceiver } from '../bus/port';
@@ -174,7 +174,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
       return true;
     }
     if (this.l2.lookup(c.asid, txn.addr)) {
-      this.fillL1(input, c, txn.addr, this.l2.hitPageShift, this.l2.hitPa - (txn.addr % 2 ** this.l2.hitPageShift), this.l2.hitPerms);
+      this.fillL1(input, c, txn.addr, this.l2.hitPageShift, this.l2.hitPa - pageOffset(txn.addr, this.l2.hitPageShift), this.l2.hitPerms);
       this.applyHit(input, txn, this.l2);
       this.ctx.engine.schedule(this.clock.edgeAfter(now, this.l1Ticks + this.l2Cycles), txn.status === Status.Pending ? this.onForward : this.onRespondLocal, txn);
       return true;
@@ -241,7 +241,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
         this.respondLocal(txn);
         continue;
       }
-      const pa = w.paBase + (txn.addr % 2 ** w.pageShift);
+      const pa = w.paBase + pageOffset(txn.addr, w.pageShift);
       if (fresh && m.input.context === context) this.fillL1(m.input, context, txn.addr, w.pageShift, w.paBase, w.perms);
       this.applyTranslation(m.input, txn, pa, w.perms, w.faultLevel);
       if (txn.status === Status.Pending) this.forward(txn);
@@ -359,7 +359,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     } else {
       latency += this.clock.cyclesToTicks(this.l2Cycles);
       if (this.l2.lookup(c.asid, va)) {
-        this.fillL1(input, c, va, this.l2.hitPageShift, this.l2.hitPa - (va % 2 ** this.l2.hitPageShift), this.l2.hitPerms);
+        this.fillL1(input, c, va, this.l2.hitPageShift, this.l2.hitPa - pageOffset(va, this.l2.hitPageShift), this.l2.hitPerms);
         this.applyHit(input, txn, this.l2);
       } else {
         const w = this.walkScratch;
@@ -370,7 +370,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
         }
         this.fillL2(c, w);
         this.fillL1(input, c, va, w.pageShift, w.paBase, w.perms);
-        this.applyTranslation(input, txn, w.paBase + (va % 2 ** w.pageShift), w.perms, w.faultLevel);
+        this.applyTranslation(input, txn, w.paBase + pageOffset(va, w.pageShift), w.perms, w.faultLevel);
       }
     }
     if (txn.status === Status.Pending) {
@@ -404,7 +404,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
       txn.status = Status.Ok;
       return;
     }
-    txn.addr = w.paBase + (va % 2 ** w.pageShift);
+    txn.addr = w.paBase + pageOffset(va, w.pageShift);
     this.busPort.sendFunctional(txn);
     txn.addr = va;
   }
@@ -412,6 +412,6 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
 
 /** Offset of the `shift`-sized sub-page holding `va` inside its `pageShift` page. */
 function alignedOffset(va: number, pageShift: number, shift: number): number {
-  const inPage = va % 2 ** pageShift;
-  return inPage - (inPage % 2 ** shift);
+  const inPage = pageOffset(va, pageShift);
+  return inPage - pageOffset(inPage, shift);
 }

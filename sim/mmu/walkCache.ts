@@ -1,5 +1,6 @@
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
+import { pageIndex } from '../engine/addr';
 import type { Counter } from '../engine/stats';
 import type { LevelDesc } from './format/types';
 
@@ -65,7 +66,7 @@ export class WalkCache {
   }
 
   private tagOf(va: number): number {
-    return Math.floor(va / 2 ** this.level.shift);
+    return pageIndex(va, this.level.shift);
   }
 
   /** Looks up without counting (the walker counts only the level it starts from). */

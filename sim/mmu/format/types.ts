@@ -1,3 +1,5 @@
+import { bitsAt } from '../../engine/addr';
+
 /**
  * Page-table formats described by data (issue 3): levels, page sizes, and a codec for
  * entries. Walkers, drivers and tests all go through this description, so a format is
@@ -118,5 +120,5 @@ export interface PageTableFormat {
 
 /** Index into the table at `level` for `va` (helpers built on division, not bitwise ops). */
 export function levelIndex(level: LevelDesc, va: number): number {
-  return Math.floor(va / 2 ** level.shift) % 2 ** level.indexBits;
+  return bitsAt(va, level.shift, level.indexBits);
 }
