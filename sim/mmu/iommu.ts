@@ -99,6 +99,16 @@ export class Iommu extends TranslationUnit {
     return true;
   }
 
+  /**
+   * Executes a command at once and returns what it costs (atomic path): the kernel's
+   * synchronous API issues a command and spins until CMD_SYNC completes, so the effect
+   * is immediate and the caller accounts the time. Counts like the queued path.
+   */
+  executeAtomic(cmd: IommuCommand): number {
+    this.apply(cmd);
+    return this.clock.cyclesToTicks(this.commandCost(cmd));
+  }
+
   get pendingCommands(): number {
     return this.commands.length;
   }
@@ -125,17 +135,26 @@ export class Iommu extends TranslationUnit {
   private startCommand(): void {
     const cmd = this.commands[0];
     this.commandBusy = true;
+    this.ctx.engine.schedule(this.clock.edgeAfter(this.ctx.engine.now, this.commandCost(cmd)), this.onCommandDone);
+  }
+
+  private commandCost(cmd: IommuCommand): number {
     const c = this.iommuParams.commandCycles;
-    const cycles = cmd.op === 'invalidate-all' ? c.invalidateAll
+    return cmd.op === 'invalidate-all' ? c.invalidateAll
       : cmd.op === 'invalidate-asid' ? c.invalidateAsid
       : cmd.op === 'invalidate-range' ? c.invalidateRange
       : c.sync;
-    this.ctx.engine.schedule(this.clock.edgeAfter(this.ctx.engine.now, cycles), this.onCommandDone);
   }
 
   private completeCommand(): void {
     const cmd = this.commands.shift()!;
     this.commandBusy = false;
+    this.apply(cmd);
+    if (this.commands.length > 0 && !this.commandBusy) this.startCommand();
+  }
+
+  /** A command's effect, on whichever path it arrived. */
+  private apply(cmd: IommuCommand): void {
     this.sCommands.value++;
     this.sCmdByOp[cmd.op].value++;
     if (this.ctx.tracer.inval && cmd.op !== 'sync') {
@@ -152,6 +171,5 @@ export class Iommu extends TranslationUnit {
       case 'invalidate-range': this.invalidateRangeNow(cmd.asid, cmd.va, cmd.size); break;
       case 'sync': cmd.done(); break;
     }
-    if (this.commands.length > 0 && !this.commandBusy) this.startCommand();
   }
 }
