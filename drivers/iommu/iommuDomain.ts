@@ -1,0 +1,152 @@
+/**
+ * An IOMMU domain for the LPAE IOMMU: Linux's `struct iommu_domain` (the iommu core's
+ * map/unmap loops are in PagingDomain) and the arm-smmu-v3 driver glue under it
+ * (arm_smmu_attach_dev, arm_smmu_tlb_inv_range_domain, arm_smmu_tlb_inv_context,
+ * arm_smmu_iotlb_sync): one io-pgtable (ioPgtableArm.ts) and one ASID.
+ *
+ * The driver reaches the hardware only as a kernel does: attach and detach program the
+ * stream's context (a register write: `iommu.setStreamContext`), page tables are stores
+ * to memory, and TLB maintenance is commands that the kernel issues and waits for
+ * (`iommu.executeAtomic`: the synchronous path; each command's cost is added to
+ * `kernel.iommu_time_ps`).
+ *
+ * Invalidation (strict mode, no flush queue):
+ * - unmap gathers the IOVA range of the leaves it cleared (iommu_iotlb_gather_add_page)
+ *   and ends with one INVALIDATE-RANGE for the gathered range + SYNC (arm_smmu_iotlb_sync).
+ *   A page disjoint from the range gathered so far, or of another size, first syncs what
+ *   was gathered.
+ * - a table removed from the tables (a block mapped over it, or a table-sized unmap) is
+ *   flushed at once with INVALIDATE-RANGE + SYNC over its span (arm_smmu_tlb_inv_walk),
+ *   which also drops the walk-cache entries pointing into it.
+ * - flushIotlbAll: INVALIDATE-ASID + SYNC (arm_smmu_flush_iotlb_all → arm_smmu_tlb_inv_context).
+ * One INVALIDATE-RANGE covers a whole range, as SMMUv3.2 range invalidation (RIL) does;
+ * without RIL, Linux sends one CMD_TLBI_NH_VA per granule.
+ *
+ * Stats (shared by the domains on one IOMMU; `<name>` is the IOMMU's config name):
+ *   kernel.iommu.<name>.inval_cmds     invalidation commands sent (range, ASID)
+ *   kernel.iommu.<name>.sync_cmds      SYNC commands sent
+ *   kernel.iommu.<name>.pgtable_pages  page-table pages in use
+ *   kernel.iommu_time_ps               kernel time spent waiting for IOMMU commands, ps
+ */
+
+import type { Counter } from '../../sim/engine/stats';
+import type { Iommu, IommuCommand } from '../../sim/mmu/iommu';
+import { armLpae4k } from '../../sim/mmu/format/armLpae';
+import { Errno, KernelError } from '../errno';
+import type { Kernel } from '../kernel';
+import type { PageAllocator } from './ioPgtableArm';
+import { sharedCounter } from './kstats';
+import { PagingDomain, type PagingDomainConfig } from './pagingDomain';
+
+export { IOMMU_CACHE, IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE } from './ioPgtableArm';
+
+export interface IommuDomainOptions extends PagingDomainConfig {
+  /** Whether the attached streams' transactions are privileged (STE PRIVCFG; default false). */
+  privileged?: boolean;
+}
+
+/**
+ * One set of LPAE page tables for one IOMMU, with its ASID (iommu_domain_alloc +
+ * arm_smmu_domain_finalise). The constructor throws KernelError: EINVAL when the IOMMU
+ * does not walk arm-lpae-4k tables, the ASID is not 16-bit or the configuration is
+ * refused; ENOMEM when the root table cannot be allocated.
+ */
+export class IommuDomain extends PagingDomain {
+  /** The IOMMU's config name (`smmu`), used in stat names. */
+  readonly iommuName: string;
+  private readonly attached = new Set<number>();
+  private readonly privileged: boolean;
+  private readonly sInval: Counter;
+  private readonly sSync: Counter;
+  private readonly sTime: Counter;
+  private readonly syncCmd: IommuCommand = { op: 'sync', done: () => {} };
+
+  constructor(kernel: Kernel, readonly iommu: Iommu, pages: PageAllocator, asid: number, opts: IommuDomainOptions = {}) {
+    const call = 'iommuDomainAlloc';
+    if (iommu.format !== armLpae4k) throw new KernelError('EINVAL', call, `${iommu.path} walks ${iommu.format.name} tables, not arm-lpae-4k`);
+    if (!Number.isInteger(asid) || asid < 0 || asid > 0xffff) throw new KernelError('EINVAL', call, `bad ASID ${asid}`);
+    const name = iommu.path.slice(iommu.path.lastIndexOf('.') + 1);
+    super(kernel, iommu.path, asid, pages, opts, `kernel.iommu.${name}`, call);
+    this.iommuName = name;
+    const stats = kernel.soc.ctx.stats;
+    this.sInval = sharedCounter(stats, `kernel.iommu.${name}.inval_cmds`, 'TLB invalidation commands the kernel sent (range, ASID)');
+    this.sSync = sharedCounter(stats, `kernel.iommu.${name}.sync_cmds`, 'SYNC commands the kernel sent and waited for');
+    this.sTime = sharedCounter(stats, 'kernel.iommu_time_ps', 'kernel time spent waiting for IOMMU commands, ps');
+    this.privileged = opts.privileged ?? false;
+  }
+
+  /** Streams currently attached to this domain. */
+  get attachedStreams(): number[] {
+    return [...this.attached];
+  }
+
+  /**
+   * iommu_attach_device for the device on `streamId`: programs the stream's context
+   * (translate, this domain's root table and ASID). Returns 0, -ENODEV when no device
+   * sits on that stream, or -EINVAL after `free()`.
+   */
+  attachDevice(streamId: number): number {
+    if (this.freed) return -Errno.EINVAL;
+    if (!this.iommu.streamIds.includes(streamId)) return -Errno.ENODEV;
+    this.iommu.setStreamContext(streamId, {
+      format: this.iommu.format, root: this.root, asid: this.asid, mode: 'translate',
+      privileged: this.privileged, allowRead: true, allowWrite: true,
+    });
+    this.attached.add(streamId);
+    return 0;
+  }
+
+  /**
+   * iommu_detach_device: the stream's context goes to abort (every transaction faults
+   * with no_context). A stream not attached to this domain gets a kernel warning.
+   */
+  detachDevice(streamId: number): void {
+    if (!this.attached.delete(streamId)) {
+      this.kernel.warn('iommu', `iommuDetachDevice: stream ${streamId} is not attached to this domain`);
+      return;
+    }
+    this.iommu.setStreamContext(streamId, {
+      format: this.iommu.format, root: 0, asid: 0, mode: 'abort', privileged: false, allowRead: false, allowWrite: false,
+    });
+  }
+
+  /** iommu_flush_iotlb_all: INVALIDATE-ASID for this domain + SYNC. */
+  flushIotlbAll(): void {
+    this.tlbInvAll();
+  }
+
+  /**
+   * iommu_domain_free: frees the page tables (after an ASID flush). Streams still
+   * attached are a driver bug: they are detached (abort) with a kernel warning.
+   */
+  free(): void {
+    if (this.freed) return;
+    for (const s of [...this.attached]) {
+      this.kernel.warn('iommu', `iommuDomainFree: stream ${s} still attached`);
+      this.detachDevice(s);
+    }
+    this.freeTables();
+  }
+
+  /** arm_smmu_tlb_inv_range_domain: INVALIDATE-RANGE for this ASID, then SYNC. */
+  protected tlbInvRange(iova: number, size: number): void {
+    this.command({ op: 'invalidate-range', asid: this.asid, va: iova, size });
+    this.sync();
+  }
+
+  /** arm_smmu_tlb_inv_context: INVALIDATE-ASID, then SYNC. */
+  protected tlbInvAll(): void {
+    this.command({ op: 'invalidate-asid', asid: this.asid });
+    this.sync();
+  }
+
+  private command(cmd: IommuCommand): void {
+    this.sInval.value++;
+    this.sTime.value += this.iommu.executeAtomic(cmd);
+  }
+
+  private sync(): void {
+    this.sSync.value++;
+    this.sTime.value += this.iommu.executeAtomic(this.syncCmd);
+  }
+}
