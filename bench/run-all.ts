@@ -4,6 +4,7 @@
  * Add new benches to BENCHES.
  */
 import { runEngineBench } from './engine.bench';
+import { runNvkmBench } from './nvkm.bench';
 import { runScenarioBench } from './scenario.bench';
 import { runTlbBench } from './tlb.bench';
 import { runTranslationBench } from './translation.bench';
@@ -14,6 +15,7 @@ const BENCHES: { name: string; run: () => BenchResult[] }[] = [
   { name: 'scenario', run: () => runScenarioBench() },
   { name: 'tlb', run: runTlbBench },
   { name: 'translation', run: runTranslationBench },
+  { name: 'nvkm', run: runNvkmBench },
 ];
 
 export function runAll(): BenchResult[] {
