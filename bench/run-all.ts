@@ -8,6 +8,7 @@ import { runNvkmBench } from './nvkm.bench';
 import { runScenarioBench } from './scenario.bench';
 import { runTlbBench } from './tlb.bench';
 import { runTranslationBench } from './translation.bench';
+import { runVcmBench } from './vcm.bench';
 import { formatResult, type BenchResult } from './result';
 
 const BENCHES: { name: string; run: () => BenchResult[] }[] = [
@@ -16,6 +17,7 @@ const BENCHES: { name: string; run: () => BenchResult[] }[] = [
   { name: 'tlb', run: runTlbBench },
   { name: 'translation', run: runTranslationBench },
   { name: 'nvkm', run: runNvkmBench },
+  { name: 'vcm', run: () => runVcmBench() },
 ];
 
 export function runAll(): BenchResult[] {
