@@ -4,6 +4,7 @@
  * Add new benches to BENCHES.
  */
 import { runEngineBench } from './engine.bench';
+import { runIovaBench } from './iova.bench';
 import { runNvkmBench } from './nvkm.bench';
 import { runScenarioBench } from './scenario.bench';
 import { runTlbBench } from './tlb.bench';
@@ -18,6 +19,7 @@ const BENCHES: { name: string; run: () => BenchResult[] }[] = [
   { name: 'translation', run: runTranslationBench },
   { name: 'nvkm', run: runNvkmBench },
   { name: 'vcm', run: () => runVcmBench() },
+  { name: 'iova', run: runIovaBench },
 ];
 
 export function runAll(): BenchResult[] {
