@@ -217,6 +217,17 @@ export class DramController implements RequestReceiver {
   private readonly rowCount: number;
   private readonly colUnit: number;
   private readonly colCount: number;
+  // Reciprocals of the (power-of-two) units and counts: multiplying by them is exact and
+  // avoids division and fmod on the per-access decode.
+  private readonly chUnitInv: number;
+  private readonly chCountInv: number;
+  private readonly bankUnitInv: number;
+  private readonly bankCountInv: number;
+  private readonly rowUnitInv: number;
+  private readonly rowCountInv: number;
+  private readonly colUnitInv: number;
+  private readonly colCountInv: number;
+  private readonly burstInv: number;
   private readonly burstBytes: number;
   private readonly banks: number;
   private readonly queueDepth: number;
@@ -302,6 +313,11 @@ export class DramController implements RequestReceiver {
     this.bankUnit = unit.bank; this.bankCount = count.bank;
     this.rowUnit = unit.row; this.rowCount = count.row;
     this.colUnit = unit.column; this.colCount = count.column;
+    this.chUnitInv = 1 / this.chUnit; this.chCountInv = 1 / this.chCount;
+    this.bankUnitInv = 1 / this.bankUnit; this.bankCountInv = 1 / this.bankCount;
+    this.rowUnitInv = 1 / this.rowUnit; this.rowCountInv = 1 / this.rowCount;
+    this.colUnitInv = 1 / this.colUnit; this.colCountInv = 1 / this.colCount;
+    this.burstInv = 1 / params.burstBytes;
 
     const t = params.timing;
     this.tRCD = nsToTicks(t.tRCD);
@@ -489,10 +505,15 @@ export class DramController implements RequestReceiver {
   }
 
   private decodeOffset(off: number): void {
-    this.dCh = Math.floor(off / this.chUnit) % this.chCount;
-    this.dBank = Math.floor(off / this.bankUnit) % this.bankCount;
-    this.dRow = Math.floor(off / this.rowUnit) % this.rowCount;
-    this.dCol = (Math.floor(off / this.colUnit) % this.colCount) * this.burstBytes + (off % this.burstBytes);
+    const ch = Math.floor(off * this.chUnitInv);
+    this.dCh = ch - Math.floor(ch * this.chCountInv) * this.chCount;
+    const bank = Math.floor(off * this.bankUnitInv);
+    this.dBank = bank - Math.floor(bank * this.bankCountInv) * this.bankCount;
+    const row = Math.floor(off * this.rowUnitInv);
+    this.dRow = row - Math.floor(row * this.rowCountInv) * this.rowCount;
+    const col = Math.floor(off * this.colUnitInv);
+    const inBurst = off - Math.floor(off * this.burstInv) * this.burstBytes;
+    this.dCol = (col - Math.floor(col * this.colCountInv) * this.colCount) * this.burstBytes + inBurst;
   }
 
   private complete(ch: number): void {
