@@ -6,6 +6,8 @@ import type { AddrRange } from '../bus/addrRange';
 import { Bridge } from '../bus/bridge';
 import { Crossbar, validateCrossbarParams } from '../bus/crossbar';
 import { connectPorts } from '../bus/port';
+import { CoherentPort, type CoherentPortParams } from '../devices/coherentPort';
+import { CpuCache, validateCpuCacheParams } from '../devices/cpuCache';
 import { DmaEngine } from '../devices/dmaEngine';
 import { AddressMap, RegionOverlapError } from '../mem/addressMap';
 import { DramController, validateDramParams } from '../mem/dram';
@@ -39,6 +41,10 @@ export class Soc {
   readonly iommus = new Map<string, Iommu>();
   readonly cpuMmus = new Map<string, CpuMmu>();
   readonly directMaps = new Map<string, DirectMap>();
+  /** CPU data caches, by CPU MMU name. */
+  readonly cpuCaches = new Map<string, CpuCache>();
+  /** Snooping ports, by the device (direct-mapped) or IOMMU (shared) whose traffic they see. */
+  readonly coherentPorts = new Map<string, CoherentPort>();
 
   constructor(
     readonly ctx: SimContext,
@@ -67,6 +73,13 @@ export class Soc {
     const u = this.cpuMmus.get(name);
     if (!u) throw new SimInvariantError(`no CPU MMU named ${name}`);
     return u;
+  }
+
+  /** The data cache of CPU MMU `name`; without a name, the first one (the one coherent devices snoop). */
+  cpuCache(name?: string): CpuCache {
+    const c = name === undefined ? this.cpuCaches.values().next().value : this.cpuCaches.get(name);
+    if (!c) throw new SimInvariantError(name === undefined ? 'the SoC has no CPU cache' : `no CPU cache on CPU MMU ${name}`);
+    return c;
   }
 
   dma(name: string): DmaEngine {
@@ -120,6 +133,10 @@ export function validateSocConfig(cfg: SocConfig, file: string): void {
       // The model speaks of pageShifts; the config of pageSizes.
       const reason = validateTlbParams(tlbParams(tlb))?.replace(/^pageShifts/, 'pageSizes');
       if (reason) throw new ConfigError(file, at([...path, which, ...fieldOf(reason)]), reasonOf(reason));
+    }
+    if ('cache' in u && u.cache) {
+      const reason = validateCpuCacheParams(u.cache);
+      if (reason) throw new ConfigError(file, at([...path, 'cache', ...fieldOf(reason)]), reasonOf(reason));
     }
     u.walker.walkCaches.forEach((c, k) => {
       const level = format.levels.findIndex((l) => l.name === c.level);
@@ -179,7 +196,21 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
     connectPorts(bridge.masterPort, soc.buses.get(br.to)!.addInput(br.name));
   }
 
-  // Master ids: devices first (in config order), then walkers.
+  // Master ids: devices first (in config order), then walkers. A CPU cache's line
+  // traffic carries its CPU MMU walker's id: the CPU cluster's one bus interface.
+  const cpuMmuMasterId = (k: number) => cfg.devices.length + cfg.iommus.length + k;
+  // Caches exist before anything that snoops them; they are wired with their CPU MMU below.
+  cfg.cpuMmus.forEach((u, k) => {
+    if (u.cache) soc.cpuCaches.set(u.name, new CpuCache(ctx, path(`${u.name}.cache`), clock(u.clock), cpuMmuMasterId(k), u.cache));
+  });
+  const snooped = soc.cpuCaches.values().next().value;
+  const coherentPort = (name: string, bus: string, params: CoherentPortParams) => {
+    if (!snooped) throw new SimInvariantError(`${name}: coherent, but the SoC has no CPU cache (validateSocConfig checks this)`);
+    const port = new CoherentPort(ctx, path(`${name}.coherent`), clock(cfg.buses.find((b) => b.name === bus)!.clock), snooped, params);
+    soc.coherentPorts.set(name, port);
+    return port;
+  };
+
   let nextMasterId = cfg.devices.length;
   for (const u of cfg.iommus) {
     const iommu = new Iommu(ctx, path(u.name), clock(u.clock), FORMATS[u.format], nextMasterId++, {
@@ -187,14 +218,35 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
     });
     soc.iommus.set(u.name, iommu);
     const bus = soc.buses.get(u.bus)!;
-    connectPorts(iommu.busPort, bus.addInput(u.name));
+    const busInput = bus.addInput(u.name);
+    // Coherent devices behind an IOMMU share one snooping port after translation, selected by master id.
+    const coherent = new Map<number, number>();
+    cfg.devices.forEach((d, masterId) => {
+      if (d.coherent && d.translation.kind === 'iommu' && d.translation.iommu === u.name) coherent.set(masterId, d.snoopLatencyCycles);
+    });
+    if (coherent.size > 0) {
+      const port = coherentPort(u.name, u.bus, { snoopLatencyCycles: 0, masters: coherent });
+      connectPorts(iommu.busPort, port.devicePort);
+      connectPorts(port.busPort, busInput);
+    } else {
+      connectPorts(iommu.busPort, busInput);
+    }
     connectPorts(iommu.walker.port, bus.addInput(`${u.name}_walker`));
   }
   for (const u of cfg.cpuMmus) {
-    const mmu = new CpuMmu(ctx, path(u.name), clock(u.clock), FORMATS[u.format], nextMasterId++, unitParams(u));
+    const masterId = nextMasterId++;
+    const mmu = new CpuMmu(ctx, path(u.name), clock(u.clock), FORMATS[u.format], masterId, unitParams(u));
     soc.cpuMmus.set(u.name, mmu);
     const bus = soc.buses.get(u.bus)!;
-    connectPorts(mmu.busPort, bus.addInput(u.name));
+    const busInput = bus.addInput(u.name);
+    const cache = soc.cpuCaches.get(u.name);
+    if (cache) {
+      if (cache.masterId !== masterId) throw new SimInvariantError(`${cache.path}: master id ${cache.masterId}, its walker has ${masterId}`);
+      connectPorts(mmu.busPort, cache.cpuSidePort);
+      connectPorts(cache.memSidePort, busInput);
+    } else {
+      connectPorts(mmu.busPort, busInput);
+    }
     connectPorts(mmu.walker.port, bus.addInput(`${u.name}_walker`));
   }
 
@@ -210,7 +262,13 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
       }
       return;
     }
-    const busInput = soc.buses.get(d.bus)!.addInput(d.name, { priority: d.priority });
+    let busInput = soc.buses.get(d.bus)!.addInput(d.name, { priority: d.priority });
+    if (d.coherent) {
+      // After the DirectMap (its rejections never reach memory), before the bus.
+      const port = coherentPort(d.name, d.bus, { snoopLatencyCycles: d.snoopLatencyCycles });
+      connectPorts(port.busPort, busInput);
+      busInput = port.devicePort;
+    }
     if (tr.dmaMaskBits >= 64 && !tr.window) {
       connectPorts(dev.port, busInput);
       return;

@@ -113,7 +113,18 @@ export const IommuSchema = z.strictObject({
   }).describe('cycles each command takes'),
 });
 
-export const CpuMmuSchema = z.strictObject({ ...TranslationUnitBase });
+export const CpuCacheSchema = z.strictObject({
+  sizeBytes: Size.describe('capacity: ways × lineBytes × a power-of-two number of sets'),
+  ways: PositiveInt,
+  lineBytes: Size.describe('line size (the cache alignment), a power of two'),
+  hitLatencyCycles: NonNegativeInt.describe('cycles from request to tag lookup (and a hit\'s response)'),
+  mshrs: PositiveInt.default(4).describe('lines being fetched at once'),
+}).describe('CPU data cache: PIPT, write-back, write-allocate, LRU');
+
+export const CpuMmuSchema = z.strictObject({
+  ...TranslationUnitBase,
+  cache: CpuCacheSchema.optional().describe('data cache between this MMU and the bus; none = uncached'),
+});
 
 const DirectTranslation = z.strictObject({
   kind: z.literal('direct'),
@@ -136,6 +147,8 @@ const DeviceBase = {
   clock: Name,
   priority: z.number().int().default(0).describe('fixed-priority arbitration: higher wins'),
   translation: TranslationSchema.default({ kind: 'direct', dmaMaskBits: 64 }).describe('how the device reaches memory'),
+  coherent: z.boolean().default(false).describe('IO-coherent: snoops the CPU data cache (of the first CPU MMU with one)'),
+  snoopLatencyCycles: NonNegativeInt.default(2).describe('bus cycles a snoop adds to each access of a coherent device'),
 };
 
 export const DmaDeviceSchema = z.strictObject({
@@ -170,3 +183,4 @@ export type DeviceConfig = z.output<typeof DeviceSchema>;
 export type TlbConfig = z.output<typeof TlbSchema>;
 export type IommuConfig = z.output<typeof IommuSchema>;
 export type CpuMmuConfig = z.output<typeof CpuMmuSchema>;
+export type CpuCacheConfig = z.output<typeof CpuCacheSchema>;

@@ -3,8 +3,8 @@ import type { SocConfig } from './schema';
 
 /**
  * Cross-reference checks a schema cannot express: unique names, references to clocks
- * and buses, a bus graph without cycles, and a route to memory from every device.
- * Each failure is a ConfigError naming the JSON path (`soc.bridges[0].to`).
+ * and buses, a bus graph without cycles, a route to memory from every device, and a
+ * CPU cache for IO-coherent devices to snoop. Each failure is a ConfigError naming the JSON path (`soc.bridges[0].to`).
  */
 export function validateSocReferences(cfg: SocConfig, file: string): void {
   const fail = (path: (string | number)[], reason: string): never => {
@@ -52,9 +52,13 @@ export function validateSocReferences(cfg: SocConfig, file: string): void {
     needBus(u.bus, [...at, 'bus']);
   }
   const streams = new Map<string, Map<number, string>>();
+  const cached = cfg.cpuMmus.find((u) => u.cache);
   cfg.devices.forEach((d, i) => {
     needClock(d.clock, ['devices', i, 'clock']);
     needBus(d.bus, ['devices', i, 'bus']);
+    if (d.coherent && !cached) {
+      fail(['devices', i, 'coherent'], `device "${d.name}" is IO-coherent, but no CPU MMU has a cache to snoop (add a cache to a cpuMmus entry, or set coherent to false)`);
+    }
     const tr = d.translation;
     if (tr.kind === 'iommu') {
       const iommu = cfg.iommus.find((m) => m.name === tr.iommu);
