@@ -19,3 +19,24 @@ export { run, runLoaded, type RunOptions, type RunOutput } from './cli/run';
 export { loadScenario, type LoadedScenario } from './cli/scenario';
 export { ScenarioSchema, type Scenario } from './cli/scenarioSchema';
 export { main as cliMain } from './cli/main';
+export { CpuMmu } from './sim/mmu/cpuMmu';
+export { Iommu, type IommuCommand, type IommuParams } from './sim/mmu/iommu';
+export { DirectMap } from './sim/mmu/directMap';
+export { Tlb, type TlbParams } from './sim/mmu/tlb';
+export { PageTableWalker } from './sim/mmu/walker';
+export { FORMATS, getFormat } from './sim/mmu/format';
+export type { PageTableFormat } from './sim/mmu/format/types';
+export { CpuCache } from './sim/devices/cpuCache';
+export { CoherentPort } from './sim/devices/coherentPort';
+
+// Kernel layer
+export { Kernel } from './drivers/kernel';
+export { KernelError, Errno } from './drivers/errno';
+export { bootPlatform, Platform, type DevicePlatformData } from './drivers/platform';
+export * as vcm from './drivers/vcm';
+export * as iommu from './drivers/iommu';
+export * as nvkm from './drivers/iommu/nvkm';
+export { BuddyAllocator } from './drivers/mm/buddy';
+export { GenPool } from './drivers/mm/genpool';
+export { ContiguousRegion } from './drivers/mm/contiguous';
+export { IovaDomain, iommuDmaAllocIova, iommuDmaFreeIova } from './drivers/dma/iova';
