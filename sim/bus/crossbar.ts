@@ -91,7 +91,11 @@ import { Cmd, Status, STATUS_NAMES, type Transaction } from './transaction';
  * to the slave and grants the next), and each response one delivery event, so ~2 events
  * per transaction under load; an idle output adds one arbitration event. Nothing is
  * allocated per transaction: per-port state lives in preallocated ring buffers and the
- * two event handlers are bound once.
+ * two event handlers are bound once. (The idle output's arbitration event cannot be
+ * folded into its transfer-end event: a later request may still win that edge, and the
+ * transfer-end event would enter the queue before, not after, other `Late` events of
+ * its tick scheduled in between, which changes same-tick order. Engine overhead per
+ * event is small enough that it is kept.)
  *
  * Stats under `<path>.<port>.` for every input and output: `transactions`, `bytes`,
  * `queue_delay_ns` (arrival at the crossbar → grant, without the fixed L-cycle
@@ -289,12 +293,19 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
   private readonly engine: Engine;
   private readonly tracer: Tracer;
   private readonly scope: StatScope;
-  private readonly width: number;
-  private readonly latency: number;
-  private readonly depth: number;
-  private readonly defaultLimit: number;
-  private readonly roundRobin: boolean;
-  private readonly histBucketNs: number;
+  // `declare`d numeric fields are set in the constructor only: a class field without an
+  // initializer is first defined as undefined, and V8 then keeps the number tagged (tlb.ts).
+  private declare readonly width: number;
+  private declare readonly latency: number;
+  private declare readonly depth: number;
+  private declare readonly defaultLimit: number;
+  private declare readonly roundRobin: boolean;
+  private declare readonly histBucketNs: number;
+  /**
+   * The clock period when it is a whole number of picoseconds, else 0. Edge n is then
+   * exactly n·p, and the edge arithmetic below skips ClockDomain's rounding (same results).
+   */
+  private declare readonly intPeriod: number;
   private readonly ins: XbarInput[] = [];
   private readonly outs: XbarOutput[] = [];
   /** Fixed-priority search order: input indices by priority (high first), then index. */
@@ -326,6 +337,7 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     this.defaultLimit = params.maxOutstandingPerMaster;
     this.roundRobin = params.arbitration === 'round-robin';
     this.histBucketNs = clock.periodPs / PS_PER_NS;
+    this.intPeriod = Number.isInteger(clock.periodPs) ? clock.periodPs : 0;
     this.scope = ctx.stats.scope(path);
     this.decodeErrors = this.scope.counter('decode_errors', 'requests no output decodes (answered with decode_error)');
     this.refused = this.scope.counter('refused', 'requests refused to masters (back-pressure)');
@@ -424,7 +436,6 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     inp.outstanding++;
     inp.transactions.value++;
     inp.bytes.value += txn.size;
-    const clock = this.clock;
     const c0 = this.ceilCycle(now);
     const o = this.decode(txn.addr, txn.size);
     if (o < 0) {
@@ -434,11 +445,11 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
       let start = c0;
       if (inp.respFreeCycle > start) start = inp.respFreeCycle;
       inp.pushResp(txn, -1, 0);
-      this.engine.schedule(clock.cycleToTick(start + this.latency), this.onDeliver, inp.index);
+      this.engine.schedule(this.edge(start + this.latency), this.onDeliver, inp.index);
       return true;
     }
-    const edge0 = clock.cycleToTick(c0);
-    const ready = clock.cycleToTick(c0 + this.latency);
+    const edge0 = this.edge(c0);
+    const ready = this.edge(c0 + this.latency);
     let j = inp.qHead + inp.qCount;
     if (j >= this.depth) j -= this.depth;
     inp.qTxn[j] = txn;
@@ -492,7 +503,6 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     }
     const inp = this.ins[i];
     const out = this.outs[o];
-    const clock = this.clock;
     const occ = txn.cmd === Cmd.Read ? this.beats(txn.size) : 1;
     let start = this.ceilCycle(this.engine.now);
     if (out.respFreeCycle > start) start = out.respFreeCycle;
@@ -500,8 +510,8 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     const end = start + occ;
     out.respFreeCycle = end;
     inp.respFreeCycle = end;
-    inp.pushResp(txn, o, clock.cycleToTick(end) - clock.cycleToTick(start));
-    this.engine.schedule(clock.cycleToTick(end + this.latency), this.onDeliver, i);
+    inp.pushResp(txn, o, this.edge(end) - this.edge(start));
+    this.engine.schedule(this.edge(end + this.latency), this.onDeliver, i);
   }
 
   recvRetry(port: RequestPort): void {
@@ -518,7 +528,7 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     out.stalled.value += now - out.blockedSince;
     this.forwarded(out);
     // Decide the next grant now, for the first edge >= now (see the doc comment).
-    this.arbitrate(out, o, this.clock.nextEdge(now));
+    this.arbitrate(out, o, this.edge(this.ceilCycle(now)));
   }
 
   // ---- events -------------------------------------------------------------------------
@@ -604,8 +614,7 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     inp.qHead = h + 1 === this.depth ? 0 : h + 1;
     inp.qCount--;
     const occ = txn.cmd === Cmd.Write ? this.beats(txn.size) : 1;
-    const clock = this.clock;
-    const done = clock.cycleToTick(clock.cycleAt(at) + occ);
+    const done = this.edge(this.floorCycle(at) + occ);
     const i = inp.index;
     inp.reqFree = done;
     out.held = txn;
@@ -660,8 +669,23 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
 
   /** Number of the first edge at or after `tick`. */
   private ceilCycle(tick: Tick): number {
+    const p = this.intPeriod;
+    // Exact: tick < 2^53 is an integer, so tick / p cannot round across an integer.
+    if (p > 0) return Math.ceil(tick / p);
     const n = this.clock.cycleAt(tick);
     return this.clock.cycleToTick(n) === tick ? n : n + 1;
+  }
+
+  /** Number of the last edge at or before `tick` (ClockDomain.cycleAt). */
+  private floorCycle(tick: Tick): number {
+    const p = this.intPeriod;
+    return p > 0 ? Math.floor(tick / p) : this.clock.cycleAt(tick);
+  }
+
+  /** Tick of edge `cycle` (ClockDomain.cycleToTick). */
+  private edge(cycle: number): Tick {
+    const p = this.intPeriod;
+    return p > 0 ? cycle * p : this.clock.cycleToTick(cycle);
   }
 
   private claimName(name: string): void {

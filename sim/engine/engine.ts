@@ -22,11 +22,33 @@ const PRIORITY_MAX = 511;
 const SEQ_SPAN = 2 ** 42;
 
 /**
+ * Most events a model schedules land a few cycles ahead of `now`, and only a few dozen
+ * are pending at once; those live in a short sorted list (the "near" list). Anything
+ * else goes to a binary heap. NEAR_MAX bounds the list, and so the length of a scan.
+ */
+const NEAR_MAX = 32;
+
+/**
  * The discrete-event engine. Events are ordered by (tick, priority, insertion sequence),
- * FIFO among equals. Storage is a binary heap kept in typed arrays indexed by heap
- * position (tick, order key and slot side by side, so a sift compares neighbouring
- * memory), plus per-slot handler/argument arrays that never move. Scheduling allocates
- * nothing once the arrays have grown to the working-set size.
+ * FIFO among equals.
+ *
+ * Storage, in two tiers with every near key below every heap key:
+ * - near: a doubly linked list of at most NEAR_MAX nodes (typed arrays of fixed size),
+ *   sorted by key. Inserting scans from the head (new events usually belong near the
+ *   front); taking the first event is O(1) with no comparisons. When the list
+ *   overflows, its last event moves to the heap.
+ * - heap: a binary heap kept in typed arrays indexed by heap position (tick, order key
+ *   and slot side by side, so a sift compares neighbouring memory). An event goes there
+ *   when it sorts after the whole near list and the list is full or the heap holds
+ *   something earlier. While the near list is empty, events come from the heap.
+ * Handlers and arguments live in per-slot arrays that never move; slots are recycled
+ * through a free list. Scheduling allocates nothing once the arrays have grown to the
+ * working-set size.
+ *
+ * V8 notes: `schedule` is kept small so that it is inlined into the handlers that call
+ * it; an event heading for the heap takes the same path as before the near list
+ * existed. A double passed to a call V8 does not inline is boxed (an allocation per
+ * event), so the near-list helpers take the key through two scratch fields instead.
  */
 export class Engine {
   /** Current simulated time in ps. */
@@ -39,11 +61,6 @@ export class Engine {
   private running = false;
 
   private capacity = 1024;
-  private size = 0;
-  /** Heap, by position: tick, (priority, seq) order key, and the event's slot. */
-  private hTick = new Float64Array(this.capacity);
-  private hOrder = new Float64Array(this.capacity);
-  private hSlot = new Int32Array(this.capacity);
   /** By slot: handler and argument. Slots are recycled through a free list. */
   private fnOf: (EventFn | undefined)[] = new Array(this.capacity).fill(undefined);
   private argOf: unknown[] = new Array(this.capacity).fill(undefined);
@@ -51,34 +68,54 @@ export class Engine {
   private freeCount = 0;
   private nextSlot = 0;
 
+  /** Heap, by position: tick, (priority, seq) order key, and the event's slot. */
+  private heapSize = 0;
+  private hTick = new Float64Array(this.capacity);
+  private hOrder = new Float64Array(this.capacity);
+  private hSlot = new Int32Array(this.capacity);
+
+  /** Near list nodes (NEAR_MAX + 1, one spare while an overflow is resolved): key, slot, links (-1 = none). */
+  private readonly nTick = new Float64Array(NEAR_MAX + 1);
+  private readonly nOrder = new Float64Array(NEAR_MAX + 1);
+  private readonly nSlot = new Int32Array(NEAR_MAX + 1);
+  private readonly nNext = new Int32Array(NEAR_MAX + 1);
+  private readonly nPrev = new Int32Array(NEAR_MAX + 1);
+  private readonly nFree = Int32Array.from({ length: NEAR_MAX + 1 }, (_v, i) => NEAR_MAX - i);
+  private nFreeCount = NEAR_MAX + 1;
+  private nearHead = -1;
+  private nearTail = -1;
+  private nearCount = 0;
+  /** Key of the event being filed into the near list (initialised to -0, a double, so V8 stores them unboxed). */
+  private newTick = -0;
+  private newOrder = -0;
+
   /** Number of events waiting. */
   get pending(): number {
-    return this.size;
+    return this.nearCount + this.heapSize;
   }
 
   /** Tick of the earliest pending event, or Infinity when idle. */
   peekTick(): Tick {
-    return this.size === 0 ? Infinity : this.hTick[0];
+    if (this.nearCount > 0) return this.nTick[this.nearHead];
+    return this.heapSize === 0 ? Infinity : this.hTick[0];
   }
 
   /** Schedules `fn(arg)` at absolute tick `at` (an integer >= now). */
   schedule<T>(at: Tick, fn: EventFn<T>, arg?: T, priority = 0): void {
-    if (!(at >= this.now) || !Number.isSafeInteger(at)) {
-      throw new SimInvariantError(`event scheduled at tick ${at}, which is before now (${this.now}) or not an integer`);
-    }
-    if (priority !== 0 && (priority < PRIORITY_MIN || priority > PRIORITY_MAX || !Number.isInteger(priority))) {
-      throw new SimInvariantError(`event priority ${priority} outside [${PRIORITY_MIN}, ${PRIORITY_MAX}]`);
-    }
+    if (!(at >= this.now) || !Number.isSafeInteger(at)) badTick(at, this.now);
+    if (priority !== 0) checkPriority(priority);
     if (this.seq >= SEQ_SPAN) this.renumber();
-    let slot: number;
-    if (this.freeCount > 0) slot = this.freeSlots[--this.freeCount];
-    else {
-      if (this.nextSlot === this.capacity) this.grow();
-      slot = this.nextSlot++;
-    }
+    const slot = this.freeCount > 0 ? this.freeSlots[--this.freeCount] : this.newSlot();
     this.fnOf[slot] = fn;
     this.argOf[slot] = arg;
-    this.siftUp(this.size++, at, (priority - PRIORITY_MIN) * SEQ_SPAN + this.seq++, slot);
+    const order = (priority - PRIORITY_MIN) * SEQ_SPAN + this.seq++;
+    // The near list may take it unless it is empty and the heap holds something earlier.
+    if (this.nearTail >= 0 || this.heapSize === 0 || at < this.hTick[0] || (at === this.hTick[0] && order < this.hOrder[0])) {
+      this.newTick = at;
+      this.newOrder = order;
+      if (this.fileNear(slot)) return;
+    }
+    this.siftUp(this.heapSize++, at, order, slot);
   }
 
   /** Schedules `fn(arg)` `delay` ticks from now. */
@@ -122,17 +159,32 @@ export class Engine {
       while (true) {
         if (this.stopRequested) { result = 'stopped'; break; }
         if (dispatched >= maxEvents) { result = 'count'; break; }
-        if (this.size === 0) { result = 'idle'; break; }
-        const at = this.hTick[0];
-        if (at > limit) { result = 'limit'; break; }
-        const slot = this.hSlot[0];
+        const node = this.nearHead;
+        let slot: number;
+        if (node >= 0) {
+          const at = this.nTick[node];
+          if (at > limit) { result = 'limit'; break; }
+          slot = this.nSlot[node];
+          const next = this.nNext[node];
+          this.nearHead = next;
+          if (next >= 0) this.nPrev[next] = -1;
+          else this.nearTail = -1;
+          this.nearCount--;
+          this.nFree[this.nFreeCount++] = node;
+          this.now = at;
+        } else {
+          if (this.heapSize === 0) { result = 'idle'; break; }
+          const at = this.hTick[0];
+          if (at > limit) { result = 'limit'; break; }
+          slot = this.hSlot[0];
+          this.popRoot();
+          this.now = at;
+        }
         const fn = this.fnOf[slot]!;
         const arg = this.argOf[slot];
         this.fnOf[slot] = undefined;
         this.argOf[slot] = undefined;
         this.freeSlots[this.freeCount++] = slot;
-        this.popRoot();
-        this.now = at;
         dispatched++;
         fn(arg);
       }
@@ -142,6 +194,79 @@ export class Engine {
     }
     if ((result === 'limit' || result === 'idle') && limit !== Infinity && limit > this.now) this.now = limit;
     return result;
+  }
+
+  /**
+   * Files event `slot`, key (newTick, newOrder), into the near list and returns true if
+   * it belongs there; false means the heap (the near list is full and the event sorts
+   * after all of it, or the heap holds something earlier).
+   */
+  private fileNear(slot: number): boolean {
+    const nTick = this.nTick, nOrder = this.nOrder;
+    const tick = this.newTick, order = this.newOrder;
+    const tail = this.nearTail;
+    let inside = false;
+    if (tail >= 0) {
+      const tt = nTick[tail];
+      inside = tick < tt || (tick === tt && order < nOrder[tail]);
+      if (!inside) {
+        if (this.nearCount >= NEAR_MAX) return false;
+        if (this.heapSize > 0) {
+          const ht = this.hTick[0];
+          if (tick > ht || (tick === ht && order > this.hOrder[0])) return false;
+        }
+      }
+    }
+    const node = this.nFree[--this.nFreeCount];
+    nTick[node] = tick;
+    nOrder[node] = order;
+    this.nSlot[node] = slot;
+    if (inside) {
+      this.insertNear(node);
+      return true;
+    }
+    this.nNext[node] = -1;
+    this.nPrev[node] = tail;
+    if (tail < 0) this.nearHead = node;
+    else this.nNext[tail] = node;
+    this.nearTail = node;
+    this.nearCount++;
+    return true;
+  }
+
+  /** Links node `node` (key set, sorting before the last near node) into its place. */
+  private insertNear(node: number): void {
+    const nTick = this.nTick, nOrder = this.nOrder, nNext = this.nNext, nPrev = this.nPrev;
+    const tick = nTick[node], order = nOrder[node];
+    // The first node after the new one, scanning from the head.
+    let s = this.nearHead;
+    while (true) {
+      const st = nTick[s];
+      if (tick < st || (tick === st && order < nOrder[s])) break;
+      s = nNext[s];
+    }
+    const p = nPrev[s];
+    nPrev[node] = p;
+    nNext[node] = s;
+    nPrev[s] = node;
+    if (p < 0) this.nearHead = node;
+    else nNext[p] = node;
+    if (++this.nearCount > NEAR_MAX) {
+      // Overflow: the last near event still sorts before everything in the heap.
+      const last = this.nearTail;
+      const before = nPrev[last];
+      nNext[before] = -1;
+      this.nearTail = before;
+      this.nearCount--;
+      this.nFree[this.nFreeCount++] = last;
+      this.siftUp(this.heapSize++, nTick[last], nOrder[last], this.nSlot[last]);
+    }
+  }
+
+  /** A slot never used before (growing the arrays when they are full). */
+  private newSlot(): number {
+    if (this.nextSlot === this.capacity) this.grow();
+    return this.nextSlot++;
   }
 
   private grow(): void {
@@ -174,9 +299,9 @@ export class Engine {
     hSlot[pos] = slot;
   }
 
-  /** Removes the root: moves the last entry into the hole at 0 and sifts it down. */
+  /** Removes the heap's root: moves the last entry into the hole at 0 and sifts it down. */
   private popRoot(): void {
-    const n = --this.size;
+    const n = --this.heapSize;
     if (n === 0) return;
     const hTick = this.hTick, hOrder = this.hOrder, hSlot = this.hSlot;
     const tick = hTick[n], order = hOrder[n], slot = hSlot[n];
@@ -203,17 +328,33 @@ export class Engine {
 
   /**
    * Restarts the insertion sequence at 0 when it would overflow the order key's
-   * 42 bits (after ~4.4e12 schedules), keeping the relative order of pending events.
+   * 42 bits (after ~4.4e12 schedules), keeping the relative order of pending events
+   * (so the near list stays sorted, the heap stays a heap, and near stays below heap).
    */
   private renumber(): void {
-    const n = this.size;
-    const pos = Array.from({ length: n }, (_, i) => i);
-    const seqOf = (i: number): number => this.hOrder[i] % SEQ_SPAN;
-    pos.sort((a, b) => seqOf(a) - seqOf(b));
-    for (let k = 0; k < n; k++) {
-      const i = pos[k];
-      this.hOrder[i] = this.hOrder[i] - seqOf(i) + k;
+    // Pending events: near nodes as n >= 0, heap positions as -1 - pos.
+    const refs: number[] = [];
+    for (let s = this.nearHead; s >= 0; s = this.nNext[s]) refs.push(s);
+    for (let i = 0; i < this.heapSize; i++) refs.push(-1 - i);
+    const orderOf = (r: number): number => (r >= 0 ? this.nOrder[r] : this.hOrder[-1 - r]);
+    const seqOf = (r: number): number => orderOf(r) % SEQ_SPAN;
+    refs.sort((a, b) => seqOf(a) - seqOf(b));
+    const renumbered = refs.map((r, k) => orderOf(r) - seqOf(r) + k);
+    for (let k = 0; k < refs.length; k++) {
+      const r = refs[k];
+      if (r >= 0) this.nOrder[r] = renumbered[k];
+      else this.hOrder[-1 - r] = renumbered[k];
     }
-    this.seq = n;
+    this.seq = refs.length;
+  }
+}
+
+function badTick(at: Tick, now: Tick): never {
+  throw new SimInvariantError(`event scheduled at tick ${at}, which is before now (${now}) or not an integer`);
+}
+
+function checkPriority(priority: number): void {
+  if (priority < PRIORITY_MIN || priority > PRIORITY_MAX || !Number.isInteger(priority)) {
+    throw new SimInvariantError(`event priority ${priority} outside [${PRIORITY_MIN}, ${PRIORITY_MAX}]`);
   }
 }

@@ -79,6 +79,11 @@ export class SimpleMemory implements RequestReceiver {
   private readonly errors = new PendingQueue(4);
   /** Cycle at which the data port is next free. */
   private portFreeCycle = 0;
+  /**
+   * The clock period when it is a whole number of ps (edge n is then exactly n·p), else 0.
+   * `declare`d: set in the constructor only, so V8 keeps it untagged (see tlb.ts).
+   */
+  private declare readonly intPeriod: number;
 
   private readonly access: MemoryAccessStats;
   private readonly sLatency: Histogram;
@@ -100,6 +105,7 @@ export class SimpleMemory implements RequestReceiver {
       throw new SimInvariantError(`${path}: bad region [${hex(region.base)}, +${region.size})`);
     }
     this.port = new ResponsePort(`${path}.port`, this);
+    this.intPeriod = Number.isInteger(clock.periodPs) ? clock.periodPs : 0;
     this.queue = new PendingQueue(params.queueDepth);
     const s = ctx.stats.scope(path);
     this.access = new MemoryAccessStats(s, 'queue full');
@@ -109,8 +115,14 @@ export class SimpleMemory implements RequestReceiver {
   recvRequest(txn: Transaction, _port: ResponsePort): boolean {
     const now = this.ctx.engine.now;
     const clock = this.clock;
-    let start = clock.cycleAt(now);
-    if (clock.cycleToTick(start) < now) start++;
+    const p = this.intPeriod;
+    // First edge at or after now (exact for integer p: now < 2^53 is an integer).
+    let start: number;
+    if (p > 0) start = Math.ceil(now / p);
+    else {
+      start = clock.cycleAt(now);
+      if (clock.cycleToTick(start) < now) start++;
+    }
     const addr = txn.addr, size = txn.size;
     const region = this.region;
 
@@ -130,7 +142,7 @@ export class SimpleMemory implements RequestReceiver {
     if (begin < this.portFreeCycle) begin = this.portFreeCycle;
     const doneCycle = begin + Math.ceil(size / this.params.bytesPerCycle);
     this.portFreeCycle = doneCycle;
-    const done = clock.cycleToTick(doneCycle);
+    const done = p > 0 ? doneCycle * p : clock.cycleToTick(doneCycle);
     this.queue.push(txn, now, done);
     this.ctx.engine.schedule(done, this.onComplete);
     return true;

@@ -172,6 +172,8 @@ export class Tlb {
   private declare readonly sizeInv: Float64Array;
   /** Page shift → index into the size arrays, -1 when not held. */
   private readonly sizeIndexOfShift = new Int8Array(MAX_PAGE_SHIFT + 1).fill(-1);
+  /** Page shift → the largest page shift held that is <= it, -1 when none (see heldShift). */
+  private readonly heldShiftOf = new Int8Array(MAX_PAGE_SHIFT + 1).fill(-1);
 
   // Entries.
   private declare readonly valid: Uint8Array;
@@ -238,6 +240,10 @@ export class Tlb {
     this.sizeBytes = Float64Array.from(shifts, (s) => 2 ** s);
     this.sizeInv = Float64Array.from(shifts, (s) => 2 ** -s);
     shifts.forEach((s, k) => (this.sizeIndexOfShift[s] = k));
+    for (let s = 0, best = -1; s <= MAX_PAGE_SHIFT; s++) {
+      if (this.sizeIndexOfShift[s] >= 0) best = s;
+      this.heldShiftOf[s] = best;
+    }
 
     this.valid = new Uint8Array(n);
     this.asid = new Int32Array(n);
@@ -279,6 +285,15 @@ export class Tlb {
   /** Entries currently valid. */
   get validCount(): number {
     return this.nValid;
+  }
+
+  /**
+   * The largest page size this TLB holds that fits in a page of 2^pageShift (the size a
+   * walk result of that page is splintered to when filled), or -1 if none does.
+   */
+  heldShift(pageShift: number): number {
+    if (pageShift >= 0 && pageShift <= MAX_PAGE_SHIFT) return this.heldShiftOf[pageShift | 0];
+    return pageShift > MAX_PAGE_SHIFT ? this.sizeShift[this.nSizes - 1] : -1;
   }
 
   /** MSHRs currently allocated. */
@@ -358,7 +373,7 @@ export class Tlb {
       throw new SimInvariantError(`tlb ${this.path}: insert with page shift ${pageShift}, not one of [${this.params.pageShifts.join(', ')}]`);
     }
     const size = this.sizeBytes[k];
-    if (!(va >= 0 && va < 2 ** 53) || !(paBase >= 0 && paBase < 2 ** 53) || paBase % size !== 0) {
+    if (!(va >= 0 && va < 2 ** 53) || !(paBase >= 0 && paBase < 2 ** 53) || Math.floor(paBase * this.sizeInv[k]) * size !== paBase) {
       throw new SimInvariantError(`tlb ${this.path}: insert va 0x${va.toString(16)} pa 0x${paBase.toString(16)}: addresses must be in [0, 2^53) and pa aligned to 2^${pageShift}`);
     }
     if ((asid | 0) !== asid) throw new SimInvariantError(`tlb ${this.path}: asid ${asid} is not a 32-bit integer`);

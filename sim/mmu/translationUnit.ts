@@ -59,10 +59,10 @@ export class TranslationInput {
   ) {}
 }
 
-/** MSHR bookkeeping: the transactions waiting for one walk. */
-interface MissEntry {
-  input: TranslationInput;
-  txn: Transaction;
+/** A request that missed both TLBs, from the miss event to the end of its walk. Pooled. */
+class MissEntry {
+  input: TranslationInput | null = null;
+  txn: Transaction | null = null;
 }
 
 /**
@@ -91,11 +91,23 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
 
   private readonly sendQueue: Transaction[] = [];
   private sendHead = 0;
+  // Per L2 MSHR: the misses waiting for its walk, and the walk's invalidation epoch and
+  // context (the walk's tag is the MSHR index, so starting a walk allocates nothing).
   private readonly mshrWaiters: MissEntry[][] = [];
+  private readonly mshrWaiterCount: Int32Array;
+  private readonly mshrEpoch: Float64Array;
+  private readonly mshrContext: (TranslationContext | null)[] = [];
+  /** Misses waiting for a free MSHR, FIFO from missHead. */
   private readonly missQueue: MissEntry[] = [];
+  private missHead = 0;
+  private readonly missPool: MissEntry[] = [];
   private readonly walkScratch = new Walk();
-  private readonly l1Ticks: number;
-  private readonly l2Cycles: number;
+  // `declare`d numeric fields are set in the constructor only: a class field without an
+  // initializer is first defined as undefined, and V8 then keeps the number tagged (tlb.ts).
+  private declare readonly l1Ticks: number;
+  private declare readonly l2Cycles: number;
+  /** The clock period when it is a whole number of ps (edge n is then exactly n·p), else 0. */
+  private declare readonly intPeriod: number;
 
   private readonly sTranslations: Counter;
   private readonly sSparse: Counter;
@@ -118,9 +130,15 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     this.busPort = new RequestPort(`${path}.bus`, this);
     this.walker = new PageTableWalker(ctx, `${path}.walker`, clock, walkerMasterId, format, params.walker);
     this.l2 = new Tlb(ctx, `${path}.l2tlb`, params.l2Tlb);
-    for (let i = 0; i < params.l2Tlb.mshrs; i++) this.mshrWaiters.push([]);
+    for (let i = 0; i < params.l2Tlb.mshrs; i++) {
+      this.mshrWaiters.push([]);
+      this.mshrContext.push(null);
+    }
+    this.mshrWaiterCount = new Int32Array(params.l2Tlb.mshrs);
+    this.mshrEpoch = new Float64Array(params.l2Tlb.mshrs);
     this.l1Ticks = params.l1Tlb.latencyCycles;
     this.l2Cycles = params.l2Tlb.latencyCycles;
+    this.intPeriod = Number.isInteger(clock.periodPs) ? clock.periodPs : 0;
     const s = ctx.stats.scope(path);
     this.sTranslations = s.counter('translations', 'requests translated (any outcome)');
     this.sSparse = s.counter('sparse_accesses', 'accesses to sparse pages (reads give zeros, writes dropped)');
@@ -161,27 +179,37 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     if (c === null || c.mode !== 'translate') {
       if (c !== null && c.mode === 'bypass') {
         this.sBypass.value++;
-        this.ctx.engine.schedule(this.clock.edgeAfter(now, this.l1Ticks), this.onForward, txn);
+        this.ctx.engine.schedule(this.edgeAfter(now, this.l1Ticks), this.onForward, txn);
       } else {
         this.fault(input, txn, FaultReason.NoContext, '');
-        this.ctx.engine.schedule(this.clock.edgeAfter(now, this.l1Ticks), this.onRespondLocal, txn);
+        this.ctx.engine.schedule(this.edgeAfter(now, this.l1Ticks), this.onRespondLocal, txn);
       }
       return true;
     }
     if (input.l1.lookup(c.asid, txn.addr)) {
       this.applyHit(input, txn, input.l1);
-      this.ctx.engine.schedule(this.clock.edgeAfter(now, this.l1Ticks), txn.status === Status.Pending ? this.onForward : this.onRespondLocal, txn);
+      this.ctx.engine.schedule(this.edgeAfter(now, this.l1Ticks), txn.status === Status.Pending ? this.onForward : this.onRespondLocal, txn);
       return true;
     }
     if (this.l2.lookup(c.asid, txn.addr)) {
       this.fillL1(input, c, txn.addr, this.l2.hitPageShift, this.l2.hitPa - pageOffset(txn.addr, this.l2.hitPageShift), this.l2.hitPerms);
       this.applyHit(input, txn, this.l2);
-      this.ctx.engine.schedule(this.clock.edgeAfter(now, this.l1Ticks + this.l2Cycles), txn.status === Status.Pending ? this.onForward : this.onRespondLocal, txn);
+      this.ctx.engine.schedule(this.edgeAfter(now, this.l1Ticks + this.l2Cycles), txn.status === Status.Pending ? this.onForward : this.onRespondLocal, txn);
       return true;
     }
     if (this.ctx.tracer.tlb) this.ctx.tracer.emit('tlb', now, { unit: this.path, dev: input.name, asid: c.asid, va: hex(txn.addr), ev: 'miss' });
-    this.ctx.engine.schedule(this.clock.edgeAfter(now, this.l1Ticks + this.l2Cycles), this.onMiss, { input, txn });
+    const m = this.missPool.pop() ?? new MissEntry();
+    m.input = input;
+    m.txn = txn;
+    this.ctx.engine.schedule(this.edgeAfter(now, this.l1Ticks + this.l2Cycles), this.onMiss, m);
     return true;
+  }
+
+  /** ClockDomain.edgeAfter: the edge `cycles` cycles after the first edge at or after `tick`. */
+  private edgeAfter(tick: Tick, cycles: number): Tick {
+    const p = this.intPeriod;
+    // Exact for integer p: tick < 2^53 is an integer, so tick / p cannot round across an integer.
+    return p > 0 ? (Math.ceil(tick / p) + cycles) * p : this.clock.edgeAfter(tick, cycles);
   }
 
   /** Applies the translation the TLB just returned: PA, permission check, sparse. */
@@ -207,17 +235,20 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
   }
 
   private startMiss(m: MissEntry): void {
-    const c = m.input.context;
+    const input = m.input!;
+    const txn = m.txn!;
+    const c = input.context;
     if (c === null || c.mode !== 'translate') {
       // The context changed while the request waited: re-run it from the top.
-      this.fault(m.input, m.txn, FaultReason.NoContext, '');
-      this.respondLocal(m.txn);
+      this.releaseMiss(m);
+      this.fault(input, txn, FaultReason.NoContext, '');
+      this.respondLocal(txn);
       return;
     }
-    const va = m.txn.addr;
+    const va = txn.addr;
     const merged = this.l2.mshrFind(c.asid, va);
     if (merged >= 0) {
-      this.mshrWaiters[merged].push(m);
+      this.addWaiter(merged, m);
       return;
     }
     const slot = this.l2.mshrAlloc(c.asid, va);
@@ -225,31 +256,63 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
       this.missQueue.push(m);
       return;
     }
-    this.mshrWaiters[slot].push(m);
-    this.walker.start(c, va, this.onWalkDone, { slot, epoch: this.invalidationEpoch, context: c });
+    this.addWaiter(slot, m);
+    this.mshrEpoch[slot] = this.invalidationEpoch;
+    this.mshrContext[slot] = c;
+    this.walker.start(c, va, this.onWalkDone, slot);
+  }
+
+  private addWaiter(slot: number, m: MissEntry): void {
+    const waiters = this.mshrWaiters[slot];
+    const n = this.mshrWaiterCount[slot]++;
+    if (n < waiters.length) waiters[n] = m;
+    else waiters.push(m);
+  }
+
+  private releaseMiss(m: MissEntry): void {
+    m.input = null;
+    m.txn = null;
+    this.missPool.push(m);
   }
 
   private walkDone(w: Walk): void {
-    const { slot, epoch, context } = w.tag as { slot: number; epoch: number; context: TranslationContext };
+    const slot = w.tag as number;
+    const context = this.mshrContext[slot]!;
     const waiters = this.mshrWaiters[slot];
-    const fresh = epoch === this.invalidationEpoch;
-    if (w.outcome !== WalkOutcome.Fault && fresh) this.fillL2(context, w);
-    for (const m of waiters) {
-      const txn = m.txn;
-      if (w.outcome === WalkOutcome.Fault) {
-        this.fault(m.input, txn, w.faultReason, w.faultLevel);
+    const count = this.mshrWaiterCount[slot];
+    const fresh = this.mshrEpoch[slot] === this.invalidationEpoch;
+    const fault = w.outcome === WalkOutcome.Fault;
+    if (!fault && fresh) this.fillL2(context, w);
+    for (let k = 0; k < count; k++) {
+      const m = waiters[k];
+      waiters[k] = null!;
+      const input = m.input!;
+      const txn = m.txn!;
+      this.releaseMiss(m);
+      if (fault) {
+        this.fault(input, txn, w.faultReason, w.faultLevel);
         this.respondLocal(txn);
         continue;
       }
       const pa = w.paBase + pageOffset(txn.addr, w.pageShift);
-      if (fresh && m.input.context === context) this.fillL1(m.input, context, txn.addr, w.pageShift, w.paBase, w.perms);
-      this.applyTranslation(m.input, txn, pa, w.perms, w.faultLevel);
+      if (fresh && input.context === context) this.fillL1(input, context, txn.addr, w.pageShift, w.paBase, w.perms);
+      this.applyTranslation(input, txn, pa, w.perms, w.faultLevel);
       if (txn.status === Status.Pending) this.forward(txn);
       else this.respondLocal(txn);
     }
-    waiters.length = 0;
+    this.mshrWaiterCount[slot] = 0;
+    this.mshrContext[slot] = null;
     this.l2.mshrRelease(slot);
-    while (this.missQueue.length > 0 && this.l2.mshrsInUse < this.params.l2Tlb.mshrs) this.startMiss(this.missQueue.shift()!);
+    const mshrs = this.params.l2Tlb.mshrs;
+    while (this.missHead < this.missQueue.length && this.l2.mshrsInUse < mshrs) {
+      const m = this.missQueue[this.missHead];
+      this.missQueue[this.missHead++] = null!;
+      if (this.missHead === this.missQueue.length) {
+        this.missQueue.length = 0;
+        this.missHead = 0;
+      }
+      this.startMiss(m);
+    }
   }
 
   private forward(txn: Transaction): void {
@@ -296,23 +359,16 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
   // ---- TLB fills ----
 
   private fillL2(c: TranslationContext, w: Walk): void {
-    const shift = this.heldShift(this.l2, w.pageShift);
+    const shift = this.l2.heldShift(w.pageShift);
     if (shift < 0) return;
     const base = w.paBase + alignedOffset(w.va, w.pageShift, shift);
     this.l2.insert(c.asid, w.va, shift, base, w.perms);
   }
 
   private fillL1(input: TranslationInput, c: TranslationContext, va: number, pageShift: number, paBase: number, perms: number): void {
-    const shift = this.heldShift(input.l1, pageShift);
+    const shift = input.l1.heldShift(pageShift);
     if (shift < 0) return;
     input.l1.insert(c.asid, va, shift, paBase + alignedOffset(va, pageShift, shift), perms);
-  }
-
-  /** The largest page size the TLB holds that fits in a `pageShift` page (splintering), or -1. */
-  private heldShift(tlb: Tlb, pageShift: number): number {
-    let best = -1;
-    for (const s of tlb.params.pageShifts) if (s <= pageShift && s > best) best = s;
-    return best;
   }
 
   // ---- invalidation (hardware side; commands and their cost belong to the subclass) ----

@@ -1,7 +1,7 @@
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
-import { hex } from '../engine/addr';
+import { hex, POW2 } from '../engine/addr';
 import type { Counter, Histogram } from '../engine/stats';
 import type { Tick } from '../engine/time';
 import { RequestPort, type ResponseReceiver } from '../bus/port';
@@ -77,7 +77,9 @@ const DONE = 1;
 export class PageTableWalker implements ResponseReceiver {
   readonly port: RequestPort;
   readonly caches: WalkCache[];
-  private readonly cacheLatency: number;
+  // `declare`d numeric fields are set in the constructor only: a class field without an
+  // initializer is first defined as undefined, and V8 then keeps the number tagged (tlb.ts).
+  private declare readonly cacheLatency: number;
   private readonly pool = new TransactionPool(16);
   private readonly walkPool: Walk[] = [];
   private readonly waiting: Walk[] = [];
@@ -96,6 +98,8 @@ export class PageTableWalker implements ResponseReceiver {
   private readonly sLatencyNs: Histogram;
   private readonly sLatencyCycles: Histogram;
   private readonly onStepDue = (w: Walk) => this.issueRead(w);
+  /** The clock period when it is a whole number of ps (edge n is then exactly n·p), else 0. */
+  private declare readonly intPeriod: number;
 
   constructor(
     private readonly ctx: SimContext,
@@ -107,6 +111,7 @@ export class PageTableWalker implements ResponseReceiver {
   ) {
     if (!(params.slots >= 1) || !(params.stepCycles >= 0)) throw new SimInvariantError(`${path}: slots must be >= 1 and stepCycles >= 0`);
     this.port = new RequestPort(`${path}.port`, this);
+    this.intPeriod = Number.isInteger(clock.periodPs) ? clock.periodPs : 0;
     this.caches = params.walkCaches.map((c) => {
       const level = format.levels.findIndex((l) => l.name === c.level);
       if (level < 0) throw new SimInvariantError(`${path}: format ${format.name} has no level ${c.level}`);
@@ -202,7 +207,7 @@ export class PageTableWalker implements ResponseReceiver {
     }
     const cycles = this.cacheLatency + this.params.stepCycles;
     if (cycles === 0) this.issueRead(w);
-    else this.ctx.engine.schedule(this.clock.edgeAfter(this.ctx.engine.now, cycles), this.onStepDue, w);
+    else this.ctx.engine.schedule(this.edgeAfter(this.ctx.engine.now, cycles), this.onStepDue, w);
   }
 
   private issueRead(w: Walk): void {
@@ -214,6 +219,13 @@ export class PageTableWalker implements ResponseReceiver {
       this.ctx.tracer.emit('walk', this.ctx.engine.now, { walker: this.path, asid: w.wctx.asid, va: hex(w.va), level: level.name, read: hex(t.addr) });
     }
     if (this.sendHead < this.sendQueue.length || !this.port.sendRequest(t)) this.sendQueue.push(t);
+  }
+
+  /** ClockDomain.edgeAfter: the edge `cycles` cycles after the first edge at or after `tick`. */
+  private edgeAfter(tick: Tick, cycles: number): Tick {
+    const p = this.intPeriod;
+    // Exact for integer p: tick < 2^53 is an integer, so tick / p cannot round across an integer.
+    return p > 0 ? (Math.ceil(tick / p) + cycles) * p : this.clock.edgeAfter(tick, cycles);
   }
 
   recvRetry(): void {
@@ -234,7 +246,7 @@ export class PageTableWalker implements ResponseReceiver {
     } else if (this.params.stepCycles === 0) {
       this.issueRead(w);
     } else {
-      this.ctx.engine.schedule(this.clock.edgeAfter(this.ctx.engine.now, this.params.stepCycles), this.onStepDue, w);
+      this.ctx.engine.schedule(this.edgeAfter(this.ctx.engine.now, this.params.stepCycles), this.onStepDue, w);
     }
   }
 
@@ -269,7 +281,7 @@ export class PageTableWalker implements ResponseReceiver {
     w.spt = -1;
     w.level = f.root;
     w.table = w.wctx.root;
-    if (w.va >= 2 ** f.vaBits || w.va < 0) return this.fault(w, FaultReason.AddressSize);
+    if (w.va >= POW2[f.vaBits] || w.va < 0) return this.fault(w, FaultReason.AddressSize);
     if (!useCaches) return CONTINUE;
     for (const c of this.caches) {
       if (c.find(w.wctx.asid, w.va)) {
@@ -300,8 +312,9 @@ export class PageTableWalker implements ResponseReceiver {
     const f = w.wctx.format;
     const d = t.data;
     const words = this.words;
-    for (let i = 0; i < t.size / 4; i++) {
-      words[i] = (d[4 * i] | (d[4 * i + 1] << 8) | (d[4 * i + 2] << 16) | (d[4 * i + 3] << 24)) >>> 0;
+    const n = t.size >>> 2;
+    for (let i = 0, b = 0; i < n; i++, b += 4) {
+      words[i] = (d[b] | (d[b + 1] << 8) | (d[b + 2] << 16) | (d[b + 3] << 24)) >>> 0;
     }
     const e = this.decoded;
     f.decode(w.level, words, e);
@@ -310,7 +323,7 @@ export class PageTableWalker implements ResponseReceiver {
         if (fillCaches) this.fillCache(w, e);
         return this.followTable(w, w.level, e.addr, e.addr2);
       case EntryKind.Page:
-        if (e.addr + 2 ** e.pageShift > 2 ** f.paBits) return this.fault(w, FaultReason.AddressSize);
+        if (e.addr + POW2[e.pageShift] > POW2[f.paBits]) return this.fault(w, FaultReason.AddressSize);
         w.outcome = WalkOutcome.Page;
         w.paBase = e.addr;
         w.pageShift = e.pageShift;
