@@ -172,6 +172,8 @@ const TYPE_TABLE = 3; // ARM_LPAE_PTE_TYPE_TABLE
 const TYPE_PAGE = 3; // ARM_LPAE_PTE_TYPE_PAGE
 /** Entries moved by one kernel load or store: 256 bytes, the kernel's largest access. */
 const PTES_PER_ACCESS = 32;
+/** Never written: the source of zero stores. */
+const ZERO_PTES = new Uint32Array(2 * PTES_PER_ACCESS);
 const SUPPORTED_PGSIZES = SZ_4K | SZ_2M | SZ_1G;
 const FMT = armLpae4k;
 
@@ -230,6 +232,10 @@ export class IoPgtableArm {
   private freed = false;
   private readonly buf = new Uint32Array(2 * PTES_PER_ACCESS);
   private readonly one = new Uint32Array(2);
+  // Scratch for the leaf loop of unmapLevel (nothing it calls uses them): no typed-array
+  // allocation per unmap.
+  private readonly unmapBuf = new Uint32Array(2 * PTES_PER_ACCESS);
+  private readonly unmapW = new Uint32Array(2);
   private readonly dec = newDecodedEntry();
   private readonly spec: EntrySpec = { kind: EntryKind.Unmapped, addr: 0, readOnly: false, privileged: false };
   private readonly sPages: Counter | null;
@@ -400,8 +406,8 @@ export class IoPgtableArm {
     // If the size matches this level, we're in the right place.
     if (size === armLpaeBlockSize(lvl)) {
       const num = Math.min(pgcount, PTES_PER_TABLE - idx);
-      const buf = new Uint32Array(2 * PTES_PER_ACCESS);
-      const w = new Uint32Array(2);
+      const buf = this.unmapBuf;
+      const w = this.unmapW;
       let i = 0;
       while (i < num) {
         const n = Math.min(PTES_PER_ACCESS, num - i);
@@ -584,9 +590,9 @@ export class IoPgtableArm {
     }
   }
 
-  /** Clears `n` consecutive entries from `ptep` (one store). */
+  /** Clears `n` consecutive entries from `ptep` (one store; no allocation for up to a batch). */
   private writeZeros(ptep: number, n: number): void {
-    const z = new Uint32Array(2 * n);
+    const z = n <= PTES_PER_ACCESS ? ZERO_PTES : new Uint32Array(2 * n);
     this.kernel.mem.writeWords(ptep, z, 2 * n);
   }
 

@@ -76,7 +76,7 @@ function mmuRes(vcm: Vcm, size: number, _flags: VcmFlags): VcmRes {
   let i = orders.findIndex((o) => PAGE_SIZE * 2 ** o <= size);
   for (; i < orders.length; i++) {
     const addr = mmu.pool.alloc(size, PAGE_SHIFT + orders[i]);
-    if (addr !== null) return { start: addr, resSize: size, boundSize: 0, vcm, phys: null };
+    if (addr !== null) return { start: addr, resSize: size, boundSize: 0, vcm, phys: null, released: false };
   }
   throw new KernelError('ENOSPC', 'vcm_reserve', `${size} bytes in [${hex(vcm.start)}, ${hex(vcm.start + vcm.size)})`);
 }

@@ -78,7 +78,7 @@ const O2O_OPS: VcmDriver = {
         d.free(p.parts[0], b.priv);
       },
     };
-    const res: VcmRes = { start: part.start, resSize: part.size, boundSize: 0, vcm, phys: null };
+    const res: VcmRes = { start: part.start, resSize: part.size, boundSize: 0, vcm, phys: null, released: false };
     const b: O2oBinding = { priv, mapped: false, res, phys };
     byPhys.set(phys, b);
     byRes.set(res, b);

@@ -1,3 +1,4 @@
+import { POW2 } from '../../sim/engine/addr';
 /**
  * Virtual Contiguous Memory types: include/linux/vcm.h and include/linux/vcm-drv.h
  * (reference: Documentation/virtual-contiguous-memory.txt, "Usage Overview" and
@@ -19,7 +20,7 @@ export const PAGE_SIZE = 4096;
 
 /** Bytes in a page of `order` (order 8 = 1 MiB). */
 export function orderSize(order: number): number {
-  return PAGE_SIZE * 2 ** order;
+  return PAGE_SIZE * POW2[order];
 }
 
 /**
@@ -69,6 +70,8 @@ export interface VcmRes {
   start: number;
   boundSize: number;
   resSize: number;
+  /** Set by vcmUnreserve (core bookkeeping: a released reservation may not be used again). */
+  released?: boolean;
   vcm: Vcm;
   phys: VcmPhys | null;
 }

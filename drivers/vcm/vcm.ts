@@ -29,7 +29,6 @@ export function errFromRet(ret: number, call: string): KernelError {
 
 /* Released objects, so a second release warns instead of corrupting an allocator
  * (in C it is a use-after-free). */
-const releasedRes = new WeakSet<VcmRes>();
 const freedPhys = new WeakSet<VcmPhys>();
 
 /* ------------------------------ Devices API ------------------------------ */
@@ -95,7 +94,7 @@ function allocAndReserve(vcm: Vcm, call: string, size: number, wantPhys: boolean
 }
 
 function initRes(res: VcmRes, vcm: Vcm): VcmRes {
-  releasedRes.delete(res); // a driver may hand out a reservation object again
+  res.released = false; // a driver may hand out a reservation object again
   res.boundSize = 0;
   res.vcm = vcm;
   res.phys = null;
@@ -104,7 +103,7 @@ function initRes(res: VcmRes, vcm: Vcm): VcmRes {
 
 /** Records a binding made by the driver's map operation (the core's part of vcm_bind). */
 function recordBinding(res: VcmRes, vcm: Vcm, phys: VcmPhys): VcmRes {
-  releasedRes.delete(res); // e.g. one-to-one: the same reservation each time its memory is mapped
+  res.released = false; // e.g. one-to-one: the same reservation each time its memory is mapped
   res.vcm = vcm;
   res.phys = phys;
   res.boundSize = phys.size;
@@ -129,7 +128,7 @@ export function vcmMakeBinding(vcm: Vcm, size: number, allocFlags: VcmFlags, res
     const { phys, res } = allocAndReserve(vcm, call, size, true, allocFlags, true, resFlags);
     const ret = vcmBind(res!, phys!);
     if (!ret) return res!;
-    releasedRes.add(res!);
+    res!.released = true;
     drv.unreserve(res!);
     freedPhys.add(phys!);
     phys!.free?.(phys!);
@@ -194,7 +193,7 @@ export function vcmReserve(vcm: Vcm, size: number, flags: VcmFlags): VcmRes {
  */
 export function vcmUnreserve(res: VcmRes): void {
   const kernel = res.vcm.kernel;
-  if (releasedRes.has(res)) {
+  if (res.released) {
     kernel.warn(SUBSYS, `vcm_unreserve: reservation ${hex(res.start)} already released`);
     return;
   }
@@ -207,7 +206,7 @@ export function vcmUnreserve(res: VcmRes): void {
     kernel.warn(SUBSYS, 'vcm_unreserve: driver has no unreserve operation');
     return;
   }
-  releasedRes.add(res);
+  res.released = true;
   drv.unreserve(res);
 }
 
@@ -245,8 +244,8 @@ function notePhys(phys: VcmPhys | null, kernel: Kernel): void {
  */
 export function vcmBind(res: VcmRes, phys: VcmPhys): number {
   notePhys(phys, res.vcm.kernel);
-  if (releasedRes.has(res) || freedPhys.has(phys)) {
-    res.vcm.kernel.warn(SUBSYS, `vcm_bind: ${releasedRes.has(res) ? 'reservation released' : 'physical memory freed'}`);
+  if (res.released || freedPhys.has(phys)) {
+    res.vcm.kernel.warn(SUBSYS, `vcm_bind: ${res.released ? 'reservation released' : 'physical memory freed'}`);
     return -Errno.EINVAL;
   }
   if (res.phys === phys) return -Errno.EALREADY;
