@@ -406,13 +406,19 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
 
   /** Output index decoding [addr, addr+size), or -1. */
   decode(addr: number, size: number): number {
+    // The hit on the last range is kept small enough to inline: a call that is not
+    // inlined boxes addr (a double above 2^30) into a new heap number.
+    const k = this.lastRange;
+    if (k >= 0 && addr >= this.rBase[k] && addr + (size > 0 ? size : 1) <= this.rEnd[k]) return this.rOut[k];
+    return this.decodeSearch(addr, size);
+  }
+
+  private decodeSearch(addr: number, size: number): number {
     const end = addr + (size > 0 ? size : 1);
-    let k = this.lastRange;
-    if (k >= 0 && addr >= this.rBase[k] && end <= this.rEnd[k]) return this.rOut[k];
     const base = this.rBase;
     let lo = 0;
     let hi = base.length - 1;
-    k = -1;
+    let k = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
       if (base[mid] <= addr) { k = mid; lo = mid + 1; } else hi = mid - 1;

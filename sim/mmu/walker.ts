@@ -312,7 +312,7 @@ export class PageTableWalker implements ResponseReceiver {
     const f = w.wctx.format;
     const d = t.data;
     const words = this.words;
-    const n = t.size >>> 2;
+    const n = t.size / 4;
     for (let i = 0, b = 0; i < n; i++, b += 4) {
       words[i] = (d[b] | (d[b + 1] << 8) | (d[b + 2] << 16) | (d[b + 3] << 24)) >>> 0;
     }
