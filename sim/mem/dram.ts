@@ -517,14 +517,7 @@ export class DramController implements RequestReceiver {
   }
 
   private complete(ch: number): void {
-    const q = this.queues[ch];
-    const now = this.ctx.engine.now;
-    if (q.headDoneTick() !== now) {
-      throw new SimInvariantError(`${this.path}: channel ${ch} completion at ${now} but head is due at ${q.headDoneTick()}`);
-    }
-    this.sLatency.sample((now - q.headAcceptTick()) / PS_PER_NS);
-    const txn = q.shift();
-    txn.status = Status.Ok;
+    const txn = this.queues[ch].completeHead(this.ctx.engine.now, this.sLatency, `${this.path}: channel ${ch}`);
     this.port.sendResponse(txn);
     this.port.sendRetry();
   }

@@ -1,6 +1,7 @@
 import { SimInvariantError } from '../engine/errors';
-import type { Tick } from '../engine/time';
-import type { Transaction } from '../bus/transaction';
+import { PS_PER_NS, type Tick } from '../engine/time';
+import type { Histogram } from '../engine/stats';
+import { Status, type Transaction } from '../bus/transaction';
 
 /**
  * FIFO of accepted transactions with the tick each was accepted and the tick its
@@ -40,6 +41,21 @@ export class PendingQueue {
   /** Completion tick of the oldest entry. */
   headDoneTick(): Tick {
     return this.doneTicks[this.head];
+  }
+
+  /**
+   * Completes the oldest entry, which must be due at `now`: samples its accept-to-now
+   * latency (ns) into `latency`, marks it Ok and returns it. `owner` names the queue in
+   * the invariant error.
+   */
+  completeHead(now: Tick, latency: Histogram, owner: string): Transaction {
+    if (this.count === 0 || this.headDoneTick() !== now) {
+      throw new SimInvariantError(`${owner}: completion at ${now} but head is due at ${this.count ? this.headDoneTick() : 'never (empty)'}`);
+    }
+    latency.sample((now - this.headAcceptTick()) / PS_PER_NS);
+    const txn = this.shift();
+    txn.status = Status.Ok;
+    return txn;
   }
 
   /** Removes and returns the oldest entry. */

@@ -176,14 +176,7 @@ export class SimpleMemory implements RequestReceiver {
   }
 
   private complete(): void {
-    const q = this.queue;
-    const now = this.ctx.engine.now;
-    if (q.headDoneTick() !== now) {
-      throw new SimInvariantError(`${this.path}: completion at ${now} but head is due at ${q.headDoneTick()}`);
-    }
-    this.sLatency.sample((now - q.headAcceptTick()) / PS_PER_NS);
-    const txn = q.shift();
-    txn.status = Status.Ok;
+    const txn = this.queue.completeHead(this.ctx.engine.now, this.sLatency, this.path);
     this.port.sendResponse(txn);
     this.port.sendRetry();
   }
