@@ -20,7 +20,7 @@ export class KernelMemory {
   private readonly sReads: Counter;
   private readonly sWrites: Counter;
   private readonly sTimePs: Counter;
-  private readonly masterId: number;
+  readonly masterId: number;
 
   constructor(soc: Soc, busName?: string) {
     const bus = busName ? soc.buses.get(busName) : soc.buses.values().next().value;

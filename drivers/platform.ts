@@ -9,6 +9,14 @@ import { BuddyAllocator } from './mm/buddy';
 import { ContiguousRegion } from './mm/contiguous';
 import type { Vcm, VcmEnv } from './vcm/types';
 import { vcmO2oCreate } from './vcm/o2o';
+import { DmaDebug } from './dma/debug';
+import { DmaDevice, type DmaEnv } from './dma/device';
+import { DmaDirectOps } from './dma/direct';
+import { IommuDmaOps } from './dma/iommuDma';
+import { Swiotlb } from './dma/swiotlb';
+import { DMA_BIT_MASK } from './dma/types';
+import { IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE } from './iommu/ioPgtableArm';
+import { KernelCpu, PAGE_OFFSET } from './kernelCpu';
 
 export interface PlatformOptions {
   /** Size of the contiguous (CMA-like) region for one-to-one devices, carved from the bottom of DRAM. */
@@ -19,6 +27,17 @@ export interface PlatformOptions {
   /** Virtual address window of the CPU (VMM) VCM context (vmalloc-like). */
   cpuVaStart?: number;
   cpuVaSize?: number;
+  /**
+   * swiotlb bounce-buffer pool for direct-mapped devices, placed just above the CMA
+   * region (low memory, so narrow DMA masks reach it). Default 64 MiB (Linux's
+   * IO_TLB_DEFAULT_SIZE), at most DRAM/16, rounded down to whole 256 KiB segments;
+   * 0 = no swiotlb. Only allocated when the SoC has a direct-mapped device.
+   */
+  swiotlbSize?: number;
+  /** iommu.strict: invalidate the IOTLB on every unmap (true, arm64's default) or batch through a flush queue (false, lazy). */
+  iommuStrict?: boolean;
+  /** CONFIG_DMA_API_DEBUG with dma_debug=on (default true). */
+  dmaDebug?: boolean;
 }
 
 const DEFAULTS: Required<PlatformOptions> = {
@@ -27,7 +46,13 @@ const DEFAULTS: Required<PlatformOptions> = {
   iovaSize: 1 * GiB,
   cpuVaStart: 64 * GiB,
   cpuVaSize: 1 * GiB,
+  swiotlbSize: 64 * MiB,
+  iommuStrict: true,
+  dmaDebug: true,
 };
+
+/** IO_TLB_SEGSIZE << IO_TLB_SHIFT: the swiotlb pool is a whole number of 256 KiB segments. */
+const SWIOTLB_SEGMENT_BYTES = 128 * 2048;
 
 /** What a device driver receives as platform data (dev_get_platdata). */
 export type DevicePlatformData =
@@ -53,6 +78,12 @@ export interface CpuContext {
  */
 export class Platform {
   readonly kernel: Kernel;
+  /** The kernel's CPU loads/stores through the linear map (and the uncached alias). */
+  readonly kcpu: KernelCpu;
+  /** The DMA API's shared state; `dmaDevice(name)` gives each device's struct device. */
+  readonly dma: DmaEnv;
+  readonly swiotlb: Swiotlb | null;
+  private readonly dmaDevices = new Map<string, DmaDevice>();
   readonly pages: BuddyAllocator;
   readonly cma: ContiguousRegion;
   readonly env: VcmEnv;
@@ -72,16 +103,34 @@ export class Platform {
     this.cma = new ContiguousRegion('cma', dram.base, opts.cmaSize);
     this.env = { kernel: this.kernel, pages: this.pages };
 
+    const hasDirect = soc.config.devices.some((d) => d.translation.kind === 'direct');
+    const swiotlbBytes = Math.floor(Math.min(opts.swiotlbSize, dram.size / 16) / SWIOTLB_SEGMENT_BYTES) * SWIOTLB_SEGMENT_BYTES;
+    this.swiotlb = null;
+    if (hasDirect && swiotlbBytes > 0) {
+      const base = dram.base + opts.cmaSize;
+      this.pages.reserve(base, swiotlbBytes);
+      this.swiotlb = new Swiotlb(this.kernel, base, swiotlbBytes);
+    }
+
     let asid = 1;
     for (const [name, mmu] of soc.cpuMmus) {
       const space = new CpuAddressSpace(this.kernel, mmu, this.pages, asid++);
+      // The kernel's linear map: all of DRAM at PAGE_OFFSET + pa, privileged, the largest blocks alignment allows.
+      const rc = space.map(PAGE_OFFSET + dram.base, dram.base, dram.size, IOMMU_READ | IOMMU_WRITE | IOMMU_PRIV);
+      if (rc !== 0) throw new SimInvariantError(`platform: linear map of ${name} failed (${rc})`);
       space.activate();
       this.cpus.set(name, { mmu: name, space, vcm: vcmIommuCreate(this.env, opts.cpuVaStart, opts.cpuVaSize, space) });
     }
+    const firstCpu = soc.cpuMmus.keys().next().value;
+    this.kcpu = new KernelCpu(this.kernel, firstCpu ? soc.cpuMmus.get(firstCpu)! : null, firstCpu ? soc.cpuCaches.get(firstCpu) ?? null : null);
+    this.dma = { kernel: this.kernel, cpu: this.kcpu, pages: this.pages, cma: this.cma, debug: opts.dmaDebug ? new DmaDebug(this.kernel) : null };
+    const directOps = new DmaDirectOps(this.swiotlb);
 
     soc.config.devices.forEach((d) => {
       const tr = d.translation;
       if (tr.kind === 'direct') {
+        const busDmaLimit = Math.min(DMA_BIT_MASK(tr.dmaMaskBits), tr.window ? tr.window.base + tr.window.size - 1 : Number.MAX_SAFE_INTEGER);
+        this.dmaDevices.set(d.name, new DmaDevice(d.name, this.dma, directOps, { coherent: d.coherent, busDmaLimit }));
         if (tr.dmaMaskBits < 64 && dram.base + opts.cmaSize > 2 ** tr.dmaMaskBits) {
           this.platformData.set(d.name, { kind: 'unsupported', device: d.name, reason: `the CMA region ends above its ${tr.dmaMaskBits}-bit DMA mask` });
           return;
@@ -99,6 +148,9 @@ export class Platform {
       if (ret !== 0) throw new SimInvariantError(`platform: attaching ${d.name} to ${tr.iommu} stream ${tr.streamId} failed (${ret})`);
       const vcm = vcmIommuCreate(this.env, opts.iovaStart, opts.iovaSize, domain);
       this.platformData.set(d.name, { kind: 'iommu', device: d.name, vcm, domain, streamId: tr.streamId });
+      // iommu-dma shares the domain with the VCM context: the VCM window is reserved in its IOVA space.
+      const ops = new IommuDmaOps(this.dma, domain, { strict: opts.iommuStrict, reserved: [{ base: opts.iovaStart, size: opts.iovaSize }] });
+      this.dmaDevices.set(d.name, new DmaDevice(d.name, this.dma, ops, { coherent: d.coherent, busDmaLimit: Number.MAX_SAFE_INTEGER }));
     });
   }
 
@@ -114,6 +166,14 @@ export class Platform {
     const p = this.platdata(device);
     if (p.kind === 'unsupported') throw new SimInvariantError(`platform: ${device} has no VCM context: ${p.reason}`);
     return p.vcm;
+  }
+
+  /** The device's struct device for the DMA API (direct-mapped or behind an LPAE IOMMU). */
+  dmaDevice(device: string): DmaDevice {
+    const d = this.dmaDevices.get(device);
+    if (d) return d;
+    const p = this.platformData.get(device);
+    throw new SimInvariantError(`platform: ${p ? `${device} has no DMA API device: ${p.kind === 'unsupported' ? p.reason : p.kind}` : `no device ${device}`}`);
   }
 
   cpu(name?: string): CpuContext {
