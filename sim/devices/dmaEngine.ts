@@ -4,6 +4,7 @@ import { SimInvariantError } from '../engine/errors';
 import { hex } from '../engine/addr';
 import type { Counter, Histogram } from '../engine/stats';
 import type { Tick } from '../engine/time';
+import { InOrderSender } from '../bus/inOrderSender';
 import { RequestPort, type ResponseReceiver } from '../bus/port';
 import { Cmd, Status, STATUS_NAMES, type Transaction, TransactionPool } from '../bus/transaction';
 
@@ -80,9 +81,7 @@ export class DmaEngine implements ResponseReceiver {
   private failStatus: Status = Status.Ok;
   private faultAddr: number | null = null;
   private startTick: Tick = 0;
-  /** Transactions refused by the bus, re-sent in order on retry. */
-  private readonly sendQueue: Transaction[] = [];
-  private sendHead = 0;
+  private readonly sender: InOrderSender;
 
   private readonly sCopies: Counter;
   private readonly sBytesRead: Counter;
@@ -107,6 +106,7 @@ export class DmaEngine implements ResponseReceiver {
     }
     this.mode = mode;
     this.port = new RequestPort(`${path}.port`, this);
+    this.sender = new InOrderSender(this.port);
     this.pool = new TransactionPool(params.burstBytes);
     const s = ctx.stats.scope(path);
     this.sCopies = s.counter('copies', 'copies completed (any status)');
@@ -208,16 +208,11 @@ export class DmaEngine implements ResponseReceiver {
 
   /** Sends in order: once the bus refuses one, later ones wait behind it. */
   private send(t: Transaction): void {
-    if (this.sendHead < this.sendQueue.length || !this.port.sendRequest(t)) this.sendQueue.push(t);
+    this.sender.send(t);
   }
 
   recvRetry(): void {
-    while (this.sendHead < this.sendQueue.length) {
-      if (!this.port.sendRequest(this.sendQueue[this.sendHead])) return;
-      this.sendHead++;
-    }
-    this.sendQueue.length = 0;
-    this.sendHead = 0;
+    this.sender.retry();
   }
 
   recvResponse(t: Transaction): void {

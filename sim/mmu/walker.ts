@@ -4,6 +4,7 @@ import { SimInvariantError } from '../engine/errors';
 import { hex, POW2 } from '../engine/addr';
 import type { Counter, Histogram } from '../engine/stats';
 import type { Tick } from '../engine/time';
+import { InOrderSender } from '../bus/inOrderSender';
 import { RequestPort, type ResponseReceiver } from '../bus/port';
 import { Cmd, Status, Transaction, TransactionPool } from '../bus/transaction';
 import { EntryKind, levelIndex, newDecodedEntry, type DecodedEntry, type PageTableFormat } from './format/types';
@@ -85,8 +86,7 @@ export class PageTableWalker implements ResponseReceiver {
   private readonly waiting: Walk[] = [];
   private waitHead = 0;
   private active = 0;
-  private readonly sendQueue: Transaction[] = [];
-  private sendHead = 0;
+  private readonly sender: InOrderSender;
   private readonly decoded: DecodedEntry = newDecodedEntry();
   private readonly words = new Uint32Array(4);
   private readonly scratchTxn = new Transaction(16);
@@ -111,6 +111,7 @@ export class PageTableWalker implements ResponseReceiver {
   ) {
     if (!(params.slots >= 1) || !(params.stepCycles >= 0)) throw new SimInvariantError(`${path}: slots must be >= 1 and stepCycles >= 0`);
     this.port = new RequestPort(`${path}.port`, this);
+    this.sender = new InOrderSender(this.port);
     this.intPeriod = Number.isInteger(clock.periodPs) ? clock.periodPs : 0;
     this.caches = params.walkCaches.map((c) => {
       const level = format.levels.findIndex((l) => l.name === c.level);
@@ -218,7 +219,7 @@ export class PageTableWalker implements ResponseReceiver {
     if (this.ctx.tracer.walk) {
       this.ctx.tracer.emit('walk', this.ctx.engine.now, { walker: this.path, asid: w.wctx.asid, va: hex(w.va), level: level.name, read: hex(t.addr) });
     }
-    if (this.sendHead < this.sendQueue.length || !this.port.sendRequest(t)) this.sendQueue.push(t);
+    this.sender.send(t);
   }
 
   /** ClockDomain.edgeAfter: the edge `cycles` cycles after the first edge at or after `tick`. */
@@ -229,12 +230,7 @@ export class PageTableWalker implements ResponseReceiver {
   }
 
   recvRetry(): void {
-    while (this.sendHead < this.sendQueue.length) {
-      if (!this.port.sendRequest(this.sendQueue[this.sendHead])) return;
-      this.sendHead++;
-    }
-    this.sendQueue.length = 0;
-    this.sendHead = 0;
+    this.sender.retry();
   }
 
   recvResponse(t: Transaction): void {
