@@ -305,7 +305,6 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
    * The clock period when it is a whole number of picoseconds, else 0. Edge n is then
    * exactly n·p, and the edge arithmetic below skips ClockDomain's rounding (same results).
    */
-  private declare readonly intPeriod: number;
   private readonly ins: XbarInput[] = [];
   private readonly outs: XbarOutput[] = [];
   /** Fixed-priority search order: input indices by priority (high first), then index. */
@@ -337,7 +336,6 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     this.defaultLimit = params.maxOutstandingPerMaster;
     this.roundRobin = params.arbitration === 'round-robin';
     this.histBucketNs = clock.periodPs / PS_PER_NS;
-    this.intPeriod = Number.isInteger(clock.periodPs) ? clock.periodPs : 0;
     this.scope = ctx.stats.scope(path);
     this.decodeErrors = this.scope.counter('decode_errors', 'requests no output decodes (answered with decode_error)');
     this.refused = this.scope.counter('refused', 'requests refused to masters (back-pressure)');
@@ -442,7 +440,7 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     inp.outstanding++;
     inp.transactions.value++;
     inp.bytes.value += txn.size;
-    const c0 = this.ceilCycle(now);
+    const c0 = this.clock.ceilCycle(now);
     const o = this.decode(txn.addr, txn.size);
     if (o < 0) {
       // The default slave answers; ordered behind earlier responses to this master.
@@ -451,11 +449,11 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
       let start = c0;
       if (inp.respFreeCycle > start) start = inp.respFreeCycle;
       inp.pushResp(txn, -1, 0);
-      this.engine.schedule(this.edge(start + this.latency), this.onDeliver, inp.index);
+      this.engine.schedule(this.clock.cycleToTick(start + this.latency), this.onDeliver, inp.index);
       return true;
     }
-    const edge0 = this.edge(c0);
-    const ready = this.edge(c0 + this.latency);
+    const edge0 = this.clock.cycleToTick(c0);
+    const ready = this.clock.cycleToTick(c0 + this.latency);
     let j = inp.qHead + inp.qCount;
     if (j >= this.depth) j -= this.depth;
     inp.qTxn[j] = txn;
@@ -486,7 +484,7 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     // Request delivered to the slave at the edge L + occupancy after edge 0.
     const atSlave = clock.cycleToTick(this.latency + (isRead ? 1 : this.beats(size)));
     const slaveLatency = out.port.sendAtomic(txn);
-    const respStart = this.ceilCycle(atSlave + slaveLatency);
+    const respStart = this.clock.ceilCycle(atSlave + slaveLatency);
     return clock.cycleToTick(respStart + (isRead ? this.beats(size) : 1) + this.latency);
   }
 
@@ -510,14 +508,14 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     const inp = this.ins[i];
     const out = this.outs[o];
     const occ = txn.cmd === Cmd.Read ? this.beats(txn.size) : 1;
-    let start = this.ceilCycle(this.engine.now);
+    let start = this.clock.ceilCycle(this.engine.now);
     if (out.respFreeCycle > start) start = out.respFreeCycle;
     if (inp.respFreeCycle > start) start = inp.respFreeCycle;
     const end = start + occ;
     out.respFreeCycle = end;
     inp.respFreeCycle = end;
-    inp.pushResp(txn, o, this.edge(end) - this.edge(start));
-    this.engine.schedule(this.edge(end + this.latency), this.onDeliver, i);
+    inp.pushResp(txn, o, this.clock.cycleToTick(end) - this.clock.cycleToTick(start));
+    this.engine.schedule(this.clock.cycleToTick(end + this.latency), this.onDeliver, i);
   }
 
   recvRetry(port: RequestPort): void {
@@ -534,7 +532,7 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     out.stalled.value += now - out.blockedSince;
     this.forwarded(out);
     // Decide the next grant now, for the first edge >= now (see the doc comment).
-    this.arbitrate(out, o, this.edge(this.ceilCycle(now)));
+    this.arbitrate(out, o, this.clock.cycleToTick(this.clock.ceilCycle(now)));
   }
 
   // ---- events -------------------------------------------------------------------------
@@ -620,7 +618,7 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     inp.qHead = h + 1 === this.depth ? 0 : h + 1;
     inp.qCount--;
     const occ = txn.cmd === Cmd.Write ? this.beats(txn.size) : 1;
-    const done = this.edge(this.floorCycle(at) + occ);
+    const done = this.clock.cycleToTick(this.clock.cycleAt(at) + occ);
     const i = inp.index;
     inp.reqFree = done;
     out.held = txn;
@@ -671,27 +669,6 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
   /** Cycles a payload of `size` bytes occupies a layer (at least one). */
   private beats(size: number): number {
     return size <= this.width ? 1 : Math.ceil(size / this.width);
-  }
-
-  /** Number of the first edge at or after `tick`. */
-  private ceilCycle(tick: Tick): number {
-    const p = this.intPeriod;
-    // Exact: tick < 2^53 is an integer, so tick / p cannot round across an integer.
-    if (p > 0) return Math.ceil(tick / p);
-    const n = this.clock.cycleAt(tick);
-    return this.clock.cycleToTick(n) === tick ? n : n + 1;
-  }
-
-  /** Number of the last edge at or before `tick` (ClockDomain.cycleAt). */
-  private floorCycle(tick: Tick): number {
-    const p = this.intPeriod;
-    return p > 0 ? Math.floor(tick / p) : this.clock.cycleAt(tick);
-  }
-
-  /** Tick of edge `cycle` (ClockDomain.cycleToTick). */
-  private edge(cycle: number): Tick {
-    const p = this.intPeriod;
-    return p > 0 ? cycle * p : this.clock.cycleToTick(cycle);
   }
 
   private claimName(name: string): void {

@@ -12,6 +12,12 @@ import { PS_PER_S, type Tick } from './time';
 export class ClockDomain {
   /** Exact period in picoseconds; fractional for some frequencies. */
   readonly periodPs: number;
+  /**
+   * The period when it is a whole number of ps, else 0. Edge n is then exactly n·p and
+   * the edge arithmetic below is one division (tick < 2^53 is an integer, so tick / p
+   * cannot round across an integer); hot paths rely on this.
+   */
+  private intPeriod: number;
 
   constructor(
     readonly name: string,
@@ -21,18 +27,21 @@ export class ClockDomain {
       throw new SimInvariantError(`clock ${name}: frequency ${frequencyHz} Hz outside (0, 1 THz]`);
     }
     this.periodPs = PS_PER_S / frequencyHz;
+    this.intPeriod = Number.isInteger(this.periodPs) ? this.periodPs : 0;
   }
 
   /** A domain with period `periodPs` exactly (10^12 / (10^12 / p) is not always p). */
   static fromPeriodPs(name: string, periodPs: number): ClockDomain {
     const d = new ClockDomain(name, PS_PER_S / periodPs);
     (d as { periodPs: number }).periodPs = periodPs;
+    d.intPeriod = Number.isInteger(periodPs) ? periodPs : 0;
     return d;
   }
 
   /** Tick at which edge `cycle` (an integer, counted from tick 0) falls. */
   cycleToTick(cycle: number): Tick {
-    return Math.round(cycle * this.periodPs);
+    const p = this.intPeriod;
+    return p > 0 ? cycle * p : Math.round(cycle * this.periodPs);
   }
 
   /** Duration in ticks of `cycles` cycles (an integer count of whole ticks). */
@@ -42,6 +51,8 @@ export class ClockDomain {
 
   /** Number of the last edge at or before `tick` (so edge cycleAt(t) <= t < edge cycleAt(t)+1). */
   cycleAt(tick: Tick): number {
+    const p = this.intPeriod;
+    if (p > 0) return Math.floor(tick / p);
     // round(n·p) <= t  ⇔  n·p < t + 0.5 (Math.round rounds halves up).
     let n = Math.ceil((tick + 0.5) / this.periodPs) - 1;
     // Guard the floating-point boundary both ways; at most one step is ever needed.
@@ -60,6 +71,14 @@ export class ClockDomain {
     return this.cycleAt(ticks);
   }
 
+  /** Number of the first edge at or after `tick`. */
+  ceilCycle(tick: Tick): number {
+    const p = this.intPeriod;
+    if (p > 0) return Math.ceil(tick / p);
+    const n = this.cycleAt(tick);
+    return this.cycleToTick(n) === tick ? n : n + 1;
+  }
+
   /** The first edge at or after `tick`. */
   nextEdge(tick: Tick): Tick {
     const n = this.cycleAt(tick);
@@ -69,8 +88,8 @@ export class ClockDomain {
 
   /** The edge `cycles` cycles after the first edge at or after `tick`. */
   edgeAfter(tick: Tick, cycles: number): Tick {
-    const n0 = this.cycleAt(tick);
-    const start = this.cycleToTick(n0) === tick ? n0 : n0 + 1;
-    return this.cycleToTick(start + cycles);
+    const p = this.intPeriod;
+    if (p > 0) return (Math.ceil(tick / p) + cycles) * p;
+    return this.cycleToTick(this.ceilCycle(tick) + cycles);
   }
 }

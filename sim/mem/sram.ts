@@ -83,7 +83,6 @@ export class SimpleMemory implements RequestReceiver {
    * The clock period when it is a whole number of ps (edge n is then exactly n·p), else 0.
    * `declare`d: set in the constructor only, so V8 keeps it untagged (see tlb.ts).
    */
-  private declare readonly intPeriod: number;
 
   private readonly access: MemoryAccessStats;
   private readonly sLatency: Histogram;
@@ -105,7 +104,6 @@ export class SimpleMemory implements RequestReceiver {
       throw new SimInvariantError(`${path}: bad region [${hex(region.base)}, +${region.size})`);
     }
     this.port = new ResponsePort(`${path}.port`, this);
-    this.intPeriod = Number.isInteger(clock.periodPs) ? clock.periodPs : 0;
     this.queue = new PendingQueue(params.queueDepth);
     const s = ctx.stats.scope(path);
     this.access = new MemoryAccessStats(s, 'queue full');
@@ -115,14 +113,7 @@ export class SimpleMemory implements RequestReceiver {
   recvRequest(txn: Transaction, _port: ResponsePort): boolean {
     const now = this.ctx.engine.now;
     const clock = this.clock;
-    const p = this.intPeriod;
-    // First edge at or after now (exact for integer p: now < 2^53 is an integer).
-    let start: number;
-    if (p > 0) start = Math.ceil(now / p);
-    else {
-      start = clock.cycleAt(now);
-      if (clock.cycleToTick(start) < now) start++;
-    }
+    const start = clock.ceilCycle(now);
     const addr = txn.addr, size = txn.size;
     const region = this.region;
 
@@ -142,7 +133,7 @@ export class SimpleMemory implements RequestReceiver {
     if (begin < this.portFreeCycle) begin = this.portFreeCycle;
     const doneCycle = begin + Math.ceil(size / this.params.bytesPerCycle);
     this.portFreeCycle = doneCycle;
-    const done = p > 0 ? doneCycle * p : clock.cycleToTick(doneCycle);
+    const done = clock.cycleToTick(doneCycle);
     this.queue.push(txn, now, done);
     this.ctx.engine.schedule(done, this.onComplete);
     return true;

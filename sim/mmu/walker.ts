@@ -98,8 +98,6 @@ export class PageTableWalker implements ResponseReceiver {
   private readonly sLatencyNs: Histogram;
   private readonly sLatencyCycles: Histogram;
   private readonly onStepDue = (w: Walk) => this.issueRead(w);
-  /** The clock period when it is a whole number of ps (edge n is then exactly n·p), else 0. */
-  private declare readonly intPeriod: number;
 
   constructor(
     private readonly ctx: SimContext,
@@ -112,7 +110,6 @@ export class PageTableWalker implements ResponseReceiver {
     if (!(params.slots >= 1) || !(params.stepCycles >= 0)) throw new SimInvariantError(`${path}: slots must be >= 1 and stepCycles >= 0`);
     this.port = new RequestPort(`${path}.port`, this);
     this.sender = new InOrderSender(this.port);
-    this.intPeriod = Number.isInteger(clock.periodPs) ? clock.periodPs : 0;
     this.caches = params.walkCaches.map((c) => {
       const level = format.levels.findIndex((l) => l.name === c.level);
       if (level < 0) throw new SimInvariantError(`${path}: format ${format.name} has no level ${c.level}`);
@@ -208,7 +205,7 @@ export class PageTableWalker implements ResponseReceiver {
     }
     const cycles = this.cacheLatency + this.params.stepCycles;
     if (cycles === 0) this.issueRead(w);
-    else this.ctx.engine.schedule(this.edgeAfter(this.ctx.engine.now, cycles), this.onStepDue, w);
+    else this.ctx.engine.schedule(this.clock.edgeAfter(this.ctx.engine.now, cycles), this.onStepDue, w);
   }
 
   private issueRead(w: Walk): void {
@@ -220,13 +217,6 @@ export class PageTableWalker implements ResponseReceiver {
       this.ctx.tracer.emit('walk', this.ctx.engine.now, { walker: this.path, asid: w.wctx.asid, va: hex(w.va), level: level.name, read: hex(t.addr) });
     }
     this.sender.send(t);
-  }
-
-  /** ClockDomain.edgeAfter: the edge `cycles` cycles after the first edge at or after `tick`. */
-  private edgeAfter(tick: Tick, cycles: number): Tick {
-    const p = this.intPeriod;
-    // Exact for integer p: tick < 2^53 is an integer, so tick / p cannot round across an integer.
-    return p > 0 ? (Math.ceil(tick / p) + cycles) * p : this.clock.edgeAfter(tick, cycles);
   }
 
   recvRetry(): void {
@@ -242,7 +232,7 @@ export class PageTableWalker implements ResponseReceiver {
     } else if (this.params.stepCycles === 0) {
       this.issueRead(w);
     } else {
-      this.ctx.engine.schedule(this.edgeAfter(this.ctx.engine.now, this.params.stepCycles), this.onStepDue, w);
+      this.ctx.engine.schedule(this.clock.edgeAfter(this.ctx.engine.now, this.params.stepCycles), this.onStepDue, w);
     }
   }
 
