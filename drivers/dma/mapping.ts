@@ -99,7 +99,9 @@ export function dmaFreeAttrs(dev: DmaDevice, size: number, cpuAddr: number, dmaH
   const declared = declaredFor(dev);
   if (declared && declared.release(cpuAddr, size)) return;
   dev.env.debug?.freeCoherent(dev, size, cpuAddr, dmaHandle);
-  dev.coherentAllocations.delete(dmaHandle);
+  // A mismatched free is refused by the ops (with a warning): the allocation stays live.
+  const rec = dev.coherentAllocations.get(dmaHandle);
+  if (rec && rec.cpuAddr === cpuAddr && rec.size === size) dev.coherentAllocations.delete(dmaHandle);
   dev.ops.free(dev, Math.ceil(size / PAGE_SIZE) * PAGE_SIZE, cpuAddr, dmaHandle, attrs);
 }
 

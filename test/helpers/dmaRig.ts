@@ -1,6 +1,6 @@
 import * as path from 'path';
 import { createSimContext } from '../../sim/engine/context';
-import { MemoryTraceWriter, Tracer } from '../../sim/engine/trace';
+import { MemoryTraceWriter, Tracer, type TraceCategory } from '../../sim/engine/trace';
 import { buildSoc, loadSocConfig, type Soc } from '../../sim/soc/builder';
 import { bootPlatform, type Platform, type PlatformOptions } from '../../drivers/platform';
 import type { DmaDevice } from '../../drivers/dma/device';
@@ -23,7 +23,7 @@ export class DmaRig {
   readonly platform: Platform;
   readonly trace: MemoryTraceWriter | null;
 
-  constructor(opts: PlatformOptions & { seed?: number; trace?: string[] } = {}) {
+  constructor(opts: PlatformOptions & { seed?: number; trace?: TraceCategory[] } = {}) {
     this.trace = opts.trace ? new MemoryTraceWriter() : null;
     const tracer = this.trace ? new Tracer(this.trace, opts.trace!) : undefined;
     tracer?.start({ configHash: 'dma-soc', seed: opts.seed ?? 1 });
