@@ -1,0 +1,199 @@
+import type { ClockDomain } from '../engine/clock';
+import type { SimContext } from '../engine/context';
+import { SimInvariantError } from '../engine/errors';
+import type { Counter } from '../engine/stats';
+import type { RequestPort } from '../bus/port';
+import type { Status } from '../bus/transaction';
+import { TrafficGenerator, type TrafficListener, type TrafficMode, type TrafficResult } from './trafficGenerator';
+import { validateWorkloadSpec, type ReadMix, type Tiled2dSpec } from './workload';
+
+/** A 2D surface (texture or framebuffer) in device memory, cut into tiles. */
+export interface GpuSurface {
+  /** Device address of row 0 (a VA behind a GPU MMU, or physical). */
+  base: number;
+  /** Row pitch in bytes: a multiple of tileWidthBytes. */
+  widthBytes: number;
+  /** Rows: a multiple of tileHeight. */
+  height: number;
+  tileWidthBytes: number;
+  tileHeight: number;
+}
+
+/**
+ * - `slice` (default): the surface's tile rows are dealt out in contiguous bands, one
+ *   per stream (stream s gets tile rows [floor(s·R/S), floor((s+1)·R/S)) of the R tile
+ *   rows), so the streams together touch every byte once per pass. Needs S <= R.
+ * - `shared`: every stream walks the whole surface, stream s starting at tile
+ *   floor(s·T/S) of the T tiles (and wrapping), as CTAs of independent draws reading
+ *   one texture would. Each pass moves S × the surface's bytes.
+ */
+export type GpuSharing = 'slice' | 'shared';
+
+export interface GpuEngineParams {
+  /** Concurrent access streams (warps/CTAs), each a tiled 2D walk. */
+  streams: number;
+  /** Transactions in flight for the whole engine (GPUs sustain hundreds). */
+  maxOutstanding: number;
+  surface: GpuSurface;
+  /** Bytes per access: a power of two dividing tileWidthBytes (e.g. 32-byte sectors, 128-byte lines). */
+  accessBytes: number;
+  sharing?: GpuSharing;
+  /** Walks of each stream's region (default 1). */
+  passes?: number;
+  /** Fraction of reads, 0..1 (default 1: texture reads); see workload.ts for the mix. */
+  readFraction?: number;
+  mix?: ReadMix;
+  /** Accesses per µs per stream (default: as fast as maxOutstanding allows). */
+  ratePerUs?: number;
+  /** Default 'timing'. */
+  mode?: TrafficMode;
+}
+
+export interface GpuResult extends TrafficResult {
+  tilesDone: number;
+}
+
+export type GpuDoneCallback = (result: GpuResult) => void;
+
+const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
+const SURFACE_FIELDS = ['base', 'widthBytes', 'height', 'tileWidthBytes', 'tileHeight'];
+
+/** Returns "field: reason" for the first problem in `p`, or null when it is valid. */
+export function validateGpuEngineParams(p: GpuEngineParams): string | null {
+  if (!isPosInt(p.streams)) return `streams: must be a positive integer, got ${p.streams}`;
+  if (!isPosInt(p.maxOutstanding)) return `maxOutstanding: must be a positive integer, got ${p.maxOutstanding}`;
+  if (p.surface === null || typeof p.surface !== 'object') return 'surface: must be an object';
+  if (p.sharing !== undefined && p.sharing !== 'slice' && p.sharing !== 'shared') {
+    return `sharing: must be "slice" or "shared", got ${JSON.stringify(p.sharing)}`;
+  }
+  if (p.passes !== undefined && !isPosInt(p.passes)) return `passes: must be a positive integer, got ${p.passes}`;
+  if (p.ratePerUs !== undefined && !(typeof p.ratePerUs === 'number' && p.ratePerUs > 0 && Number.isFinite(p.ratePerUs))) {
+    return `ratePerUs: must be a positive number, got ${p.ratePerUs}`;
+  }
+  if (p.mode !== undefined && p.mode !== 'timing' && p.mode !== 'atomic') {
+    return `mode: must be "timing" or "atomic", got ${JSON.stringify(p.mode)}`;
+  }
+  const problem = validateWorkloadSpec(surfaceSpec(p, p.surface.base, p.surface.height, 0, 1));
+  if (problem) {
+    const field = problem.slice(0, problem.indexOf(':'));
+    return SURFACE_FIELDS.includes(field) ? `surface.${problem}` : problem;
+  }
+  const tileRows = p.surface.height / p.surface.tileHeight;
+  if ((p.sharing ?? 'slice') === 'slice' && p.streams > tileRows) {
+    return `streams: slice sharing needs at most one stream per tile row (${tileRows} tile rows), got ${p.streams}`;
+  }
+  return null;
+}
+
+function surfaceSpec(p: GpuEngineParams, base: number, height: number, startTile: number, accesses: number): Tiled2dSpec {
+  const spec: Tiled2dSpec = {
+    kind: 'tiled2d',
+    base,
+    accessBytes: p.accessBytes,
+    widthBytes: p.surface.widthBytes,
+    height,
+    tileWidthBytes: p.surface.tileWidthBytes,
+    tileHeight: p.surface.tileHeight,
+    startTile,
+    accesses,
+  };
+  if (p.readFraction !== undefined) spec.readFraction = p.readFraction;
+  if (p.mix !== undefined) spec.mix = p.mix;
+  return spec;
+}
+
+/**
+ * A GPU-like memory client: `streams` concurrent warps/CTAs, each walking its tiles of
+ * a 2D surface (workload `tiled2d`: tile by tile, row by row inside a tile), issuing as
+ * fast as `maxOutstanding` allows, round-robin among the streams. This is the access
+ * pattern of texture fetches and framebuffer (ROP) traffic: many independent streams,
+ * each with good locality inside a tile, together spread over the surface, which is
+ * what stresses a GPU MMU's TLBs (the nv-gf100/nv-gp100 formats with large pages).
+ *
+ * Built on TrafficGenerator (same port, same stats under `path`, same timing and atomic
+ * modes); it adds `tiles_done`: a stream's tile counts as done when as many of that
+ * stream's accesses as a tile holds have completed (exact when each stream's accesses
+ * complete in order, as through an in-order interconnect; any status counts).
+ *
+ * Ignored: shader execution, caches inside the GPU (L1/L2, texture cache),
+ * compression, and the issue bandwidth of the SMs (accesses go out as soon as a slot
+ * is free; the interconnect's back-pressure paces them).
+ */
+export class GpuEngine implements TrafficListener {
+  readonly generator: TrafficGenerator;
+  /** Accesses per tile, tiles each stream walks per pass, tiles in the whole run. */
+  readonly accessesPerTile: number;
+  readonly tilesTotal: number;
+  private readonly completed: Float64Array;
+  private tiles = 0;
+  private readonly sTilesDone: Counter;
+
+  constructor(
+    ctx: SimContext,
+    readonly path: string,
+    clock: ClockDomain,
+    masterId: number,
+    readonly params: GpuEngineParams,
+  ) {
+    const problem = validateGpuEngineParams(params);
+    if (problem) throw new SimInvariantError(`${path}: ${problem}`);
+    const { surface, streams } = params;
+    const passes = params.passes ?? 1;
+    this.accessesPerTile = (surface.tileWidthBytes / params.accessBytes) * surface.tileHeight;
+    const tilesX = surface.widthBytes / surface.tileWidthBytes;
+    const tileRows = surface.height / surface.tileHeight;
+    const tileRowBytes = surface.widthBytes * surface.tileHeight;
+    const specs: Tiled2dSpec[] = [];
+    let tilesTotal = 0;
+    for (let s = 0; s < streams; s++) {
+      let spec: Tiled2dSpec;
+      if ((params.sharing ?? 'slice') === 'slice') {
+        const r0 = Math.floor((s * tileRows) / streams);
+        const r1 = Math.floor(((s + 1) * tileRows) / streams);
+        const tiles = (r1 - r0) * tilesX;
+        spec = surfaceSpec(params, surface.base + r0 * tileRowBytes, (r1 - r0) * surface.tileHeight, 0, passes * tiles * this.accessesPerTile);
+        tilesTotal += passes * tiles;
+      } else {
+        const tiles = tileRows * tilesX;
+        spec = surfaceSpec(params, surface.base, surface.height, Math.floor((s * tiles) / streams), passes * tiles * this.accessesPerTile);
+        tilesTotal += passes * tiles;
+      }
+      specs.push(spec);
+    }
+    this.tilesTotal = tilesTotal;
+    this.completed = new Float64Array(streams);
+    this.generator = new TrafficGenerator(ctx, path, clock, masterId, {
+      streams: specs,
+      maxOutstanding: params.maxOutstanding,
+      ...(params.ratePerUs !== undefined ? { ratePerUs: params.ratePerUs } : {}),
+      mode: params.mode ?? 'timing',
+    }, this);
+    this.sTilesDone = ctx.stats.scope(path).counter('tiles_done', 'tiles whose accesses have all completed');
+  }
+
+  get port(): RequestPort {
+    return this.generator.port;
+  }
+
+  get running(): boolean {
+    return this.generator.running;
+  }
+
+  /** Walks the surface (`passes` times); `done` gets the totals and the tiles done. */
+  start(done?: GpuDoneCallback): void {
+    this.completed.fill(0);
+    this.tiles = 0;
+    this.generator.start((r) => done?.({ ...r, tilesDone: this.tiles }));
+  }
+
+  stop(): void {
+    this.generator.stop();
+  }
+
+  accessDone(stream: number, _status: Status): void {
+    if (++this.completed[stream] % this.accessesPerTile === 0) {
+      this.tiles++;
+      this.sTilesDone.inc();
+    }
+  }
+}

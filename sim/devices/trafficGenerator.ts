@@ -1,0 +1,518 @@
+import type { ClockDomain } from '../engine/clock';
+import type { SimContext } from '../engine/context';
+import { SimInvariantError } from '../engine/errors';
+import type { Counter, Histogram, HistogramSpec } from '../engine/stats';
+import type { Tick } from '../engine/time';
+import { InOrderSender } from '../bus/inOrderSender';
+import { RequestPort, type ResponseReceiver } from '../bus/port';
+import { Cmd, Status, STATUS_NAMES, type Transaction, TransactionPool } from '../bus/transaction';
+import { createWorkload, newAccessSlot, validateWorkloadSpec, type AccessSlot, type Workload, type WorkloadSpec } from './workload';
+
+/** How the generator reaches memory (port.ts): timed transactions, or atomic fast-forward. */
+export type TrafficMode = 'timing' | 'atomic';
+
+export interface TrafficGeneratorParams {
+  /**
+   * The access streams, issued round-robin. A spec is built with
+   * `createWorkload(spec, ctx.rng.fork(`${path}.stream${i}`))`; a Workload object is
+   * used as it is (and reset() at each start()).
+   */
+  streams: ReadonlyArray<WorkloadSpec | Workload>;
+  /** Transactions in flight at once for the whole device (issued, not yet answered). */
+  maxOutstanding: number;
+  /** Accesses per microsecond per stream; absent = as fast as maxOutstanding allows. */
+  ratePerUs?: number;
+  /** Default 'timing'. */
+  mode?: TrafficMode;
+  /** Registers `stream<i>.accesses` and `stream<i>.bytes` per stream (default false). */
+  perStreamStats?: boolean;
+  /** Buckets of `latency_ns` (default 10 ns × 200). */
+  latencyHistogram?: HistogramSpec;
+}
+
+export interface TrafficResult {
+  /** Accesses that completed Ok, and their bytes. */
+  reads: number;
+  writes: number;
+  bytesRead: number;
+  bytesWritten: number;
+  /** Accesses that completed with an error status. */
+  errors: number;
+  /** True when the run ended through stop(). */
+  stopped: boolean;
+  startTick: Tick;
+  endTick: Tick;
+}
+
+export type TrafficDoneCallback = (result: TrafficResult) => void;
+
+/** Told about every completed access (for models built on the generator, e.g. GpuEngine). */
+export interface TrafficListener {
+  accessDone(stream: number, status: Status): void;
+}
+
+/** Byte written at device address `addr` by every TrafficGenerator write. */
+export function writePatternByte(addr: number): number {
+  return ((addr % 65521) * 167 + 13) & 0xff;
+}
+
+/** Fills buf[0..size) with the write pattern of the `size` bytes at `addr`. */
+export function fillWritePattern(buf: Uint8Array, addr: number, size: number): void {
+  let r = addr % 65521;
+  for (let i = 0; i < size; i++) {
+    buf[i] = (r * 167 + 13) & 0xff;
+    if (++r === 65521) r = 0;
+  }
+}
+
+const isPosInt = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
+
+function isWorkload(s: WorkloadSpec | Workload): s is Workload {
+  return typeof (s as Workload).next === 'function';
+}
+
+/** Returns "field: reason" for the first problem in `p`, or null when it is valid. */
+export function validateTrafficGeneratorParams(p: TrafficGeneratorParams): string | null {
+  if (!Array.isArray(p.streams) || p.streams.length === 0) return 'streams: must be a non-empty array';
+  for (let i = 0; i < p.streams.length; i++) {
+    const s = p.streams[i];
+    if (s === null || typeof s !== 'object') return `streams[${i}]: must be a workload spec`;
+    if (isWorkload(s)) continue;
+    const problem = validateWorkloadSpec(s);
+    if (problem) return `streams[${i}].${problem}`;
+  }
+  if (!isPosInt(p.maxOutstanding)) return `maxOutstanding: must be a positive integer, got ${p.maxOutstanding}`;
+  if (p.ratePerUs !== undefined && !(typeof p.ratePerUs === 'number' && p.ratePerUs > 0 && Number.isFinite(p.ratePerUs))) {
+    return `ratePerUs: must be a positive number, got ${p.ratePerUs}`;
+  }
+  if (p.mode !== undefined && p.mode !== 'timing' && p.mode !== 'atomic') {
+    return `mode: must be "timing" or "atomic", got ${JSON.stringify(p.mode)}`;
+  }
+  return null;
+}
+
+/**
+ * A synthetic bus master, after gem5's traffic generators: it runs one or more
+ * workload streams (workload.ts) and turns their accesses into bus transactions.
+ *
+ * - Streams issue round-robin: after a stream issues, the next ready stream in index
+ *   order goes next. A stream is ready when it has an access left and its rate allows.
+ * - At most `maxOutstanding` transactions are in flight for the whole device
+ *   (counting those the bus has refused and that wait to be re-sent, in order, by an
+ *   InOrderSender). Without `ratePerUs` a freed slot is refilled at once, so the
+ *   device runs at the outstanding limit and its throughput follows Little's law
+ *   (maxOutstanding × size / latency) until the interconnect pushes back.
+ * - `ratePerUs` paces each stream: its k-th access is due 1e6/rate ps after the
+ *   (k−1)-th was due, and issues at the first edge of `clock` at or after that. A stream
+ *   that fell more than a cycle behind (it waited for an outstanding slot) is next due
+ *   1e6/rate ps after it actually issued, so it does not burst to catch up.
+ * - Writes carry a deterministic pattern (`writePatternByte(addr)` per byte); read
+ *   data is dropped.
+ * - Errors are data: an access completing with an error status is counted in `errors`
+ *   and `errors.<status>` and the run goes on.
+ *
+ * `start(done)` runs until every stream is exhausted (then `done` gets the totals), or
+ * until `stop()`: no new access issues and `done` runs once the in-flight ones have
+ * completed. Streams with no access limit run until stop() (or until the caller stops
+ * the engine). A new start() after the end resets the streams.
+ *
+ * Atomic mode (fast-forward, as DmaEngine): the generator issues in waves, one event
+ * each. A wave takes up to maxOutstanding ready accesses round-robin, performs each
+ * with sendAtomic at once (data effect, stats, estimated latency in `latency_ns`), and
+ * the next wave comes after max(longest latency, ceil(Σ latencies / maxOutstanding)):
+ * the idle-system estimate of maxOutstanding overlapped round trips. Rate pacing
+ * applies per wave. The same workloads move the same bytes as in timing mode (and, when
+ * not rate-paced, in the same order); only time differs (no contention, no
+ * back-pressure). Here `outstanding_stalls` counts full waves that left a ready access
+ * for the next wave, and `outstanding_stall_ns` those waves' durations.
+ *
+ * Stats (under `path`): `issued`, `reads`, `writes`, `bytes_read`, `bytes_written`
+ * (completed Ok), `errors` and `errors.decode_error|access_error|translation_fault`,
+ * `latency_ns` (issue to response, including waiting for the bus to accept),
+ * `throughput_gbps` (Ok bytes / simulated time since start, or since the last stats
+ * reset if later, up to the end of the run), `outstanding_stalls` (times an access
+ * ready to issue found every outstanding slot taken) and `outstanding_stall_ns` (time
+ * spent so). Optional per-stream `stream<i>.accesses`, `stream<i>.bytes`.
+ */
+export class TrafficGenerator implements ResponseReceiver {
+  readonly port: RequestPort;
+  readonly mode: TrafficMode;
+  private readonly sender: InOrderSender;
+  private readonly pool: TransactionPool;
+  private readonly workloads: Workload[];
+  private readonly nStreams: number;
+  private readonly maxOutstanding: number;
+  /** Per stream: its prefetched access (valid when has[s]), exhausted flag, rate pacing. */
+  private readonly slots: AccessSlot[];
+  private readonly has: Uint8Array;
+  private readonly exhausted: Uint8Array;
+  /** Rate pacing: the k-th access after dueBase[s] is due at dueBase[s] + k·interval (k = dueCount[s]). */
+  private readonly dueBase: Float64Array;
+  private readonly dueCount: Float64Array;
+  private readonly readyAt: Float64Array;
+  private readonly interval: number;
+  private live = 0;
+  private rr = 0;
+  private nextReady = Infinity;
+
+  private isRunning = false;
+  private stopping = false;
+  private finishScheduled = false;
+  private wakePending = false;
+  private wakeAt: Tick = 0;
+  private waitingSlot = false;
+  private stallStart: Tick = 0;
+  private outstanding = 0;
+  private peakOutstanding = 0;
+  private startTick: Tick = 0;
+  private endTick: Tick = 0;
+  private done: TrafficDoneCallback | undefined;
+  private reads = 0;
+  private writes = 0;
+  private bytesRead = 0;
+  private bytesWritten = 0;
+  private errorCount = 0;
+
+  private readonly sIssued: Counter;
+  private readonly sReads: Counter;
+  private readonly sWrites: Counter;
+  private readonly sBytesRead: Counter;
+  private readonly sBytesWritten: Counter;
+  private readonly sErrors: Counter;
+  private readonly sErrorsBy: Counter[] = [];
+  private readonly sLatency: Histogram;
+  private readonly sStalls: Counter;
+  private readonly sStallNs: Counter;
+  private readonly sStreamAccesses: Counter[] | null = null;
+  private readonly sStreamBytes: Counter[] | null = null;
+
+  constructor(
+    private readonly ctx: SimContext,
+    readonly path: string,
+    readonly clock: ClockDomain,
+    readonly masterId: number,
+    readonly params: TrafficGeneratorParams,
+    private readonly listener: TrafficListener | null = null,
+  ) {
+    const problem = validateTrafficGeneratorParams(params);
+    if (problem) throw new SimInvariantError(`${path}: ${problem}`);
+    this.mode = params.mode ?? 'timing';
+    this.maxOutstanding = params.maxOutstanding;
+    this.port = new RequestPort(`${path}.port`, this);
+    this.sender = new InOrderSender(this.port);
+    const n = params.streams.length;
+    this.nStreams = n;
+    let maxBytes = 64;
+    this.workloads = params.streams.map((s, i) => {
+      if (isWorkload(s)) return s;
+      if (s.kind === 'trace') for (const r of s.records) maxBytes = Math.max(maxBytes, r.size);
+      else maxBytes = Math.max(maxBytes, s.accessBytes);
+      return createWorkload(s, ctx.rng.fork(`${path}.stream${i}`));
+    });
+    this.pool = new TransactionPool(maxBytes);
+    this.slots = Array.from({ length: n }, newAccessSlot);
+    this.has = new Uint8Array(n);
+    this.exhausted = new Uint8Array(n);
+    this.dueBase = new Float64Array(n);
+    this.dueCount = new Float64Array(n);
+    this.readyAt = new Float64Array(n);
+    this.interval = params.ratePerUs === undefined ? 0 : 1e6 / params.ratePerUs;
+
+    const s = ctx.stats.scope(path);
+    this.sIssued = s.counter('issued', 'accesses issued');
+    this.sReads = s.counter('reads', 'reads completed Ok');
+    this.sWrites = s.counter('writes', 'writes completed Ok');
+    this.sBytesRead = s.counter('bytes_read', 'bytes read (Ok)');
+    this.sBytesWritten = s.counter('bytes_written', 'bytes written (Ok)');
+    this.sErrors = s.counter('errors', 'accesses that completed with an error');
+    for (let st = Status.DecodeError; st < STATUS_NAMES.length; st++) {
+      this.sErrorsBy[st] = s.counter(`errors.${STATUS_NAMES[st]}`, `accesses that completed with ${STATUS_NAMES[st]}`);
+    }
+    this.sLatency = s.histogram('latency_ns', 'issue to response of each access, ns', params.latencyHistogram ?? { bucketWidth: 10, buckets: 200 });
+    this.sStalls = s.counter('outstanding_stalls', 'times a ready access found all outstanding slots taken');
+    this.sStallNs = s.counter('outstanding_stall_ns', 'time a ready access waited for an outstanding slot, ns');
+    s.formula('throughput_gbps', 'Ok bytes per simulated time since start, GB/s', () => this.throughputGBps(s.elapsedTicks()));
+    if (params.perStreamStats) {
+      this.sStreamAccesses = [];
+      this.sStreamBytes = [];
+      for (let i = 0; i < n; i++) {
+        this.sStreamAccesses.push(s.counter(`stream${i}.accesses`, `stream ${i}: accesses completed`));
+        this.sStreamBytes.push(s.counter(`stream${i}.bytes`, `stream ${i}: bytes moved (Ok)`));
+      }
+    }
+  }
+
+  /** True from start() until the done callback. */
+  get running(): boolean {
+    return this.isRunning;
+  }
+
+  /** Transactions issued and not yet answered (including those waiting for the bus). */
+  get inFlight(): number {
+    return this.outstanding;
+  }
+
+  /** The most transactions ever in flight at once. */
+  get peakInFlight(): number {
+    return this.peakOutstanding;
+  }
+
+  /** Starts (or restarts, resetting the streams) the run; `done` runs when it ends. */
+  start(done?: TrafficDoneCallback): void {
+    if (this.isRunning) throw new SimInvariantError(`${this.path}: start() while running`);
+    const now = this.ctx.engine.now;
+    this.isRunning = true;
+    this.stopping = false;
+    this.finishScheduled = false;
+    this.done = done;
+    this.startTick = now;
+    this.endTick = now;
+    this.reads = this.writes = this.bytesRead = this.bytesWritten = this.errorCount = 0;
+    this.waitingSlot = false;
+    this.rr = 0;
+    this.live = this.nStreams;
+    for (let i = 0; i < this.nStreams; i++) {
+      this.workloads[i].reset();
+      this.has[i] = 0;
+      this.exhausted[i] = 0;
+      this.dueBase[i] = now;
+      this.dueCount[i] = 0;
+      this.readyAt[i] = this.clock.nextEdge(now);
+    }
+    // The first issue is an event, so `done` never runs inside start().
+    this.ctx.engine.schedule(now, this.mode === 'atomic' ? this.onWave : this.onWake);
+  }
+
+  /** Issues nothing more; `done` runs once the in-flight accesses have completed. */
+  stop(): void {
+    if (!this.isRunning || this.stopping) return;
+    this.stopping = true;
+    if (this.mode === 'timing' && this.outstanding === 0) this.scheduleFinish();
+    // Atomic: the pending wave event sees `stopping` and finishes.
+  }
+
+  private scheduleFinish(): void {
+    if (this.finishScheduled) return;
+    this.finishScheduled = true;
+    this.ctx.engine.schedule(this.ctx.engine.now, this.onFinish);
+  }
+
+  private readonly onFinish = (): void => {
+    if (this.isRunning && this.outstanding === 0) this.finish();
+  };
+
+  private readonly onWake = (): void => {
+    if (this.ctx.engine.now >= this.wakeAt) this.wakePending = false;
+    this.issue();
+  };
+
+  /**
+   * The next stream with an access ready now, in round-robin order from `rr`, or −1
+   * (then `nextReady` is the earliest tick a rate-limited stream becomes ready, or
+   * Infinity). Fetches each stream's next access ahead, to learn whether it has one.
+   */
+  private pick(now: Tick): number {
+    const n = this.nStreams;
+    let earliest = Infinity;
+    for (let k = 0, s = this.rr; k < n; k++, s = s + 1 === n ? 0 : s + 1) {
+      if (this.exhausted[s]) continue;
+      if (!this.has[s]) {
+        if (!this.workloads[s].next(this.slots[s])) {
+          this.exhausted[s] = 1;
+          this.live--;
+          continue;
+        }
+        this.has[s] = 1;
+      }
+      const ready = this.readyAt[s];
+      if (ready <= now) return s;
+      if (ready < earliest) earliest = ready;
+    }
+    this.nextReady = earliest;
+    return -1;
+  }
+
+  /** Takes stream s's prefetched access: advances round-robin and its rate pacing. */
+  private take(s: number, now: Tick): AccessSlot {
+    this.has[s] = 0;
+    this.rr = s + 1 === this.nStreams ? 0 : s + 1;
+    if (this.interval > 0) {
+      // Due ticks are dueBase + k·interval, multiplied rather than summed so they do not
+      // drift. Issuing on the first edge at or after the due tick is up to a cycle late;
+      // a stream later than that (it waited for a slot) restarts its count from now.
+      let k = this.dueCount[s] + 1;
+      if (this.dueBase[s] + (k - 1) * this.interval < now - this.clock.periodPs) {
+        this.dueBase[s] = now;
+        k = 1;
+      }
+      this.dueCount[s] = k;
+      const due = this.dueBase[s] + k * this.interval;
+      // (The tolerance absorbs rounding in k·interval, e.g. 12 × 333 333.33… = 3 999 999.999….)
+      this.readyAt[s] = this.clock.nextEdge(Math.ceil(due - 1e-6));
+    }
+    this.sIssued.inc();
+    return this.slots[s];
+  }
+
+  private alloc(a: AccessSlot, s: number, now: Tick): Transaction {
+    const t = this.pool.alloc(a.write ? Cmd.Write : Cmd.Read, a.addr, a.size, this.masterId, now);
+    t.tag = s;
+    if (a.write) fillWritePattern(t.data, a.addr, a.size);
+    return t;
+  }
+
+  // ---- timing mode
+
+  private issue(): void {
+    if (!this.isRunning || this.stopping) return;
+    const engine = this.ctx.engine;
+    const now = engine.now;
+    if (this.waitingSlot && this.outstanding < this.maxOutstanding) {
+      this.sStallNs.inc((now - this.stallStart) / 1000);
+      this.waitingSlot = false;
+    }
+    while (true) {
+      const s = this.pick(now);
+      if (s < 0) break;
+      if (this.outstanding >= this.maxOutstanding) {
+        if (!this.waitingSlot) {
+          this.waitingSlot = true;
+          this.stallStart = now;
+          this.sStalls.inc();
+        }
+        return;
+      }
+      const t = this.alloc(this.take(s, now), s, now);
+      if (++this.outstanding > this.peakOutstanding) this.peakOutstanding = this.outstanding;
+      this.sender.send(t);
+    }
+    if (this.live === 0) {
+      if (this.outstanding === 0) this.finish();
+      return;
+    }
+    const at = this.nextReady;
+    if (at !== Infinity && (!this.wakePending || at < this.wakeAt)) {
+      this.wakePending = true;
+      this.wakeAt = at;
+      engine.schedule(at, this.onWake);
+    }
+  }
+
+  recvRetry(): void {
+    this.sender.retry();
+  }
+
+  recvResponse(t: Transaction): void {
+    this.complete(t, this.ctx.engine.now - t.issueTick);
+    this.pool.release(t);
+    this.outstanding--;
+    if (this.stopping) {
+      if (this.outstanding === 0) this.finish();
+    } else {
+      this.issue();
+    }
+  }
+
+  /** Stats and listener for one finished access (both modes). */
+  private complete(t: Transaction, latency: Tick): void {
+    this.sLatency.sample(latency / 1000);
+    const s = t.tag;
+    if (t.status === Status.Ok) {
+      if (t.cmd === Cmd.Read) {
+        this.reads++;
+        this.bytesRead += t.size;
+        this.sReads.inc();
+        this.sBytesRead.inc(t.size);
+      } else {
+        this.writes++;
+        this.bytesWritten += t.size;
+        this.sWrites.inc();
+        this.sBytesWritten.inc(t.size);
+      }
+      if (this.sStreamBytes) this.sStreamBytes[s].inc(t.size);
+    } else {
+      this.errorCount++;
+      this.sErrors.inc();
+      const by = this.sErrorsBy[t.status];
+      if (!by) throw new SimInvariantError(`${this.path}: access completed with status ${t.status}`);
+      by.inc();
+    }
+    if (this.sStreamAccesses) this.sStreamAccesses[s].inc();
+    if (this.listener) this.listener.accessDone(s, t.status);
+  }
+
+  // ---- atomic mode
+
+  private readonly onWave = (): void => {
+    if (!this.isRunning) return;
+    if (this.stopping) {
+      this.finish();
+      return;
+    }
+    const engine = this.ctx.engine;
+    const now = engine.now;
+    const max = this.maxOutstanding;
+    let count = 0;
+    let sum = 0;
+    let longest = 0;
+    let s = -1;
+    while (count < max && (s = this.pick(now)) >= 0) {
+      const t = this.alloc(this.take(s, now), s, now);
+      const trip = this.port.sendAtomic(t);
+      this.complete(t, trip);
+      this.pool.release(t);
+      sum += trip;
+      if (trip > longest) longest = trip;
+      count++;
+    }
+    if (count > 0) {
+      const overlapped = Math.ceil(sum / max);
+      const duration = overlapped > longest ? overlapped : longest;
+      if (count === max && this.pick(now) >= 0) {
+        this.sStalls.inc();
+        this.sStallNs.inc(duration / 1000);
+      }
+      engine.schedule(now + duration, this.onWave);
+    } else if (this.live > 0) {
+      engine.schedule(this.nextReady, this.onWave);
+    } else {
+      this.finish();
+    }
+  };
+
+  // ---- end of run
+
+  private finish(): void {
+    const now = this.ctx.engine.now;
+    if (this.waitingSlot) {
+      this.sStallNs.inc((now - this.stallStart) / 1000);
+      this.waitingSlot = false;
+    }
+    this.isRunning = false;
+    this.endTick = now;
+    const done = this.done;
+    this.done = undefined;
+    if (done) {
+      done({
+        reads: this.reads,
+        writes: this.writes,
+        bytesRead: this.bytesRead,
+        bytesWritten: this.bytesWritten,
+        errors: this.errorCount,
+        stopped: this.stopping,
+        startTick: this.startTick,
+        endTick: now,
+      });
+    }
+  }
+
+  private throughputGBps(elapsed: Tick): number {
+    const now = this.ctx.engine.now;
+    const end = this.isRunning ? now : this.endTick;
+    const windowStart = Math.max(this.startTick, now - elapsed);
+    const ticks = end - windowStart;
+    if (!(ticks > 0)) return 0;
+    // bytes per ps × 1e12 ps/s ÷ 1e9 B/GB
+    return ((this.sBytesRead.value + this.sBytesWritten.value) / ticks) * 1000;
+  }
+}
