@@ -1,0 +1,421 @@
+import type { ClockDomain } from '../engine/clock';
+import type { SimContext } from '../engine/context';
+import { Priority } from '../engine/engine';
+import { SimInvariantError } from '../engine/errors';
+import { ADDR_LIMIT } from '../engine/addr';
+import type { Counter, Histogram } from '../engine/stats';
+import { PS_PER_S, type Tick } from '../engine/time';
+import { InOrderSender } from '../bus/inOrderSender';
+import { RequestPort, type ResponseReceiver } from '../bus/port';
+import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
+
+/** How the writer reaches memory (port.ts): timed transactions, or atomic fast-forward. */
+export type CameraAccessMode = 'timing' | 'atomic';
+
+export interface CameraIspParams {
+  /** Device address of frame buffer 0. */
+  base: number;
+  /** Pixels per line. */
+  width: number;
+  /** Lines per frame. */
+  height: number;
+  bytesPerPixel: number;
+  /** Bytes from one line's start to the next's (>= width × bytesPerPixel). */
+  pitchBytes: number;
+  /** Frames per second from the sensor. */
+  fps: number;
+  /** Largest write; writes never cross a burstBytes-aligned boundary. */
+  burstBytes: number;
+  /** Writes in flight at once. */
+  maxOutstanding: number;
+  /** Frame buffers written round-robin; buffer b starts at base + b × pitchBytes × height. */
+  buffers: number;
+  /** Receiver buffer: bytes accepted from the sensor and not yet acknowledged by memory (>= one line). */
+  lineBufferBytes: number;
+  /** Stop after this many frames; absent = until stop(). */
+  frames?: number;
+  /** Default 'timing'. */
+  mode?: CameraAccessMode;
+}
+
+/**
+ * Checks camera parameters; returns "field: reason" for the first bad one, or null. The
+ * SoC config loader turns the reason into a ConfigError with a JSON path.
+ */
+export function validateCameraIspParams(p: CameraIspParams): string | null {
+  const posInt = (v: number) => Number.isSafeInteger(v) && v > 0;
+  if (!Number.isSafeInteger(p.base) || p.base < 0) return `base: must be a non-negative integer address, got ${p.base}`;
+  if (!posInt(p.width)) return `width: must be a positive integer, got ${p.width}`;
+  if (!posInt(p.height)) return `height: must be a positive integer, got ${p.height}`;
+  if (!posInt(p.bytesPerPixel)) return `bytesPerPixel: must be a positive integer, got ${p.bytesPerPixel}`;
+  const lineBytes = p.width * p.bytesPerPixel;
+  if (!Number.isSafeInteger(p.pitchBytes) || p.pitchBytes < lineBytes) {
+    return `pitchBytes: must be an integer >= width × bytesPerPixel (${lineBytes}), got ${p.pitchBytes}`;
+  }
+  if (!posInt(p.buffers)) return `buffers: must be a positive integer, got ${p.buffers}`;
+  if (p.base + p.buffers * p.pitchBytes * p.height > ADDR_LIMIT) {
+    return `base: the frame buffers must end below 2^53, got base ${p.base} with ${p.buffers} buffers of ${p.pitchBytes * p.height} bytes`;
+  }
+  if (!(Number.isFinite(p.fps) && p.fps > 0)) return `fps: must be a positive number, got ${p.fps}`;
+  if (PS_PER_S / p.fps / p.height < 1) return `fps: a line must last at least 1 ps, got ${PS_PER_S / p.fps / p.height} ps`;
+  if (!posInt(p.burstBytes)) return `burstBytes: must be a positive integer, got ${p.burstBytes}`;
+  if (!posInt(p.maxOutstanding)) return `maxOutstanding: must be a positive integer, got ${p.maxOutstanding}`;
+  if (!Number.isSafeInteger(p.lineBufferBytes) || p.lineBufferBytes < lineBytes) {
+    return `lineBufferBytes: must be an integer >= one line (width × bytesPerPixel = ${lineBytes}), got ${p.lineBufferBytes}`;
+  }
+  if (p.frames !== undefined && !posInt(p.frames)) return `frames: must be a positive integer, got ${p.frames}`;
+  if (p.mode !== undefined && p.mode !== 'timing' && p.mode !== 'atomic') {
+    return `mode: must be "timing" or "atomic", got ${JSON.stringify(p.mode)}`;
+  }
+  return null;
+}
+
+/**
+ * The byte the camera writes at byte `x` of line `line` of frame `frame` (frames counted
+ * from start()): (67·frame + 29·line + 13·x + floor(x / 256)) mod 256. Every byte of a
+ * 256-byte run differs, and shifted lines, swapped 256-byte blocks and frames written to
+ * the wrong buffer all show.
+ */
+export function cameraPixelByte(frame: number, line: number, x: number): number {
+  return (frame * 67 + line * 29 + x * 13 + Math.floor(x / 256)) % 256;
+}
+
+/**
+ * A camera capture path: sensor → CSI-2 receiver → ISP → memory writer, like the DMA of
+ * a MIPI CSI-2 receiver (i.MX8 MIPI-CSI + ISI, Raspberry Pi Unicam, Rockchip VICAP).
+ *
+ * Sensor. Lines arrive at a fixed rate, `height` per frame period 1/fps (blanking
+ * ignored). A whole line enters the receiver when its line time ends: line m (counted
+ * from 1 at start()) arrives at start + ceil(m / (fps × height)) s, on whole
+ * picoseconds rounded up, so the frames counted by tick T are exactly floor((T −
+ * start) × fps) (exact for integer fps × height).
+ *
+ * Receiver buffer. An arriving line is accepted if the buffer holds `lineBufferBytes`
+ * minus at least one line of free space; otherwise the whole line is DROPPED (counted
+ * in `overflows`, one per line, and `dropped_bytes`), as a CSI receiver drops data when
+ * its FIFO overflows; memory keeps its old contents there. Bytes stay in the buffer
+ * until their write is acknowledged. Dropping whole lines is a simplification: real
+ * receivers lose the words that arrive while the FIFO is full, so part of a line.
+ *
+ * Writer. Accepted lines are written in order, line j of frame k to buffer k mod
+ * `buffers` at base + (k mod buffers)·pitch·height + j·pitch, split at
+ * burstBytes-aligned addresses, at most `maxOutstanding` writes in flight. The data is
+ * `cameraPixelByte(frame, line, x)`, so tests can check memory. A write that completes
+ * with an error counts in `errors` (its bytes are not in `bytes_written`) and the
+ * stream goes on.
+ *
+ * Stats (under `path`): `frames`, `lines` (received from the sensor, dropped or not),
+ * `bytes_written`, `overflows`, `dropped_bytes`, `errors`, `latency_ns` (issue to
+ * response of each write, histogram).
+ *
+ * Atomic mode (fast-forward): each accepted line is written with `sendAtomic` at the
+ * event of its arrival. Issue times are computed from the same rules with the atomic
+ * latency estimates as round trips (a write goes out once the line has arrived and a
+ * slot is free), and the buffer holds a write's bytes until its estimated completion,
+ * so overflows follow. Against a memory whose latency is fixed and uncontended, atomic
+ * and timing mode give the same stats; in general atomic ignores bandwidth limits and
+ * under-reports overflows. Events: one per line.
+ *
+ * Not modelled: CSI-2 packets, lanes and virtual channels; ISP processing time and
+ * formats; horizontal/vertical blanking; frame-done interrupts and buffer queues.
+ */
+export class CameraIsp implements ResponseReceiver {
+  readonly port: RequestPort;
+  readonly mode: CameraAccessMode;
+  private readonly sender: InOrderSender;
+  private readonly pool: TransactionPool;
+
+  private readonly lineBytes: number;
+  private readonly height: number;
+  private readonly frameBytes: number;
+  private readonly burstBytes: number;
+  private readonly maxOutstanding: number;
+  /** Lines per run (frames × height), Infinity without a frame limit. */
+  private readonly lineLimit: number;
+
+  /** Accepted lines (global index from start) not yet fully sent, a ring. */
+  private readonly queue: Float64Array;
+  private qHead = 0;
+  private qCount = 0;
+  /** Bytes of the head line already sent. */
+  private sendOff = 0;
+  /** Bytes accepted and not yet acknowledged. */
+  private buffered = 0;
+  private inFlight = 0;
+
+  private active = false;
+  private generation = 0;
+  private t0: Tick = 0;
+  private sensorLine = 0;
+  private sensorDone = true;
+  private onDone: (() => void) | null = null;
+
+  // Atomic mode: virtual issue cursor; completions (and sizes) of writes still holding buffer space; of writes maybe in flight.
+  private vCursor: Tick = 0;
+  private readonly heldAt: Float64Array;
+  private readonly heldSize: Int32Array;
+  private heldCount = 0;
+  private readonly outstanding: Float64Array;
+  private outCount = 0;
+
+  private readonly sFrames: Counter;
+  private readonly sLines: Counter;
+  private readonly sBytesWritten: Counter;
+  private readonly sOverflows: Counter;
+  private readonly sDroppedBytes: Counter;
+  private readonly sErrors: Counter;
+  private readonly sLatency: Histogram;
+
+  constructor(
+    private readonly ctx: SimContext,
+    readonly path: string,
+    /** The writer's clock domain (the builder's uniform device signature); line timing comes from fps. */
+    readonly clock: ClockDomain,
+    readonly masterId: number,
+    readonly params: CameraIspParams,
+  ) {
+    const reason = validateCameraIspParams(params);
+    if (reason) throw new SimInvariantError(`${path}: ${reason}`);
+    this.mode = params.mode ?? 'timing';
+    this.port = new RequestPort(`${path}.port`, this);
+    this.sender = new InOrderSender(this.port);
+    this.pool = new TransactionPool(params.burstBytes);
+    this.lineBytes = params.width * params.bytesPerPixel;
+    this.height = params.height;
+    this.frameBytes = params.pitchBytes * params.height;
+    this.burstBytes = params.burstBytes;
+    this.maxOutstanding = params.maxOutstanding;
+    this.lineLimit = params.frames === undefined ? Infinity : params.frames * params.height;
+    const lines = Math.floor(params.lineBufferBytes / this.lineBytes);
+    this.queue = new Float64Array(lines + 1);
+    // Held writes cover at most lineBufferBytes, in at most `lines` lines of which only the first and last write can be short.
+    const held = Math.ceil(params.lineBufferBytes / params.burstBytes) + 2 * lines + 1;
+    this.heldAt = new Float64Array(held);
+    this.heldSize = new Int32Array(held);
+    this.outstanding = new Float64Array(params.maxOutstanding);
+
+    const s = ctx.stats.scope(path);
+    this.sFrames = s.counter('frames', 'frames received from the sensor (dropped lines included)');
+    this.sLines = s.counter('lines', 'lines received from the sensor (dropped ones included)');
+    this.sBytesWritten = s.counter('bytes_written', 'bytes written to memory successfully');
+    this.sOverflows = s.counter('overflows', 'lines dropped because the receiver buffer was full');
+    this.sDroppedBytes = s.counter('dropped_bytes', 'bytes of dropped lines');
+    this.sErrors = s.counter('errors', 'writes that completed with an error');
+    this.sLatency = s.histogram('latency_ns', 'issue to response of each write, ns', { bucketWidth: 10, buckets: 200 });
+  }
+
+  /** True from start() until stop() or until the frame limit has arrived and every write has completed. */
+  get running(): boolean {
+    return this.active;
+  }
+
+  /**
+   * Starts capturing from frame 0 (into buffer 0) now. `done` runs once the frame limit
+   * has arrived and every write has completed (never without a limit).
+   */
+  start(done?: () => void): void {
+    if (this.active) throw new SimInvariantError(`${this.path}: start() while already running`);
+    const now = this.ctx.engine.now;
+    this.active = true;
+    this.generation++;
+    this.onDone = done ?? null;
+    this.t0 = now;
+    this.sensorLine = 0;
+    this.sensorDone = false;
+    this.vCursor = now;
+    this.ctx.engine.schedule(this.t0 + ceilRatio(1, this.params.fps * this.height), this.onLine, this.generation, Priority.Late);
+  }
+
+  /** Stops capturing: no more lines; lines not yet sent are discarded; writes in flight complete. */
+  stop(): void {
+    if (!this.active) return;
+    this.active = false;
+    this.generation++;
+    this.onDone = null;
+    this.buffered -= this.qCount * this.lineBytes - this.sendOff;
+    this.qCount = 0;
+    this.sendOff = 0;
+    if (this.mode === 'atomic') {
+      this.heldCount = 0;
+      this.buffered = 0;
+    }
+  }
+
+  private readonly onLine = (gen: number): void => {
+    if (gen !== this.generation) return;
+    const now = this.ctx.engine.now;
+    const g = this.sensorLine;
+    if (this.mode === 'atomic') this.releaseHeld(now);
+    this.sLines.inc();
+    if (this.buffered + this.lineBytes <= this.params.lineBufferBytes) {
+      this.buffered += this.lineBytes;
+      if (this.mode === 'atomic') this.writeLineAtomic(g, now);
+      else this.enqueue(g);
+    } else {
+      this.sOverflows.inc();
+      this.sDroppedBytes.inc(this.lineBytes);
+    }
+    if (g % this.height === this.height - 1) this.sFrames.inc();
+    this.sensorLine = g + 1;
+    if (this.sensorLine >= this.lineLimit) {
+      this.sensorDone = true;
+    } else {
+      this.ctx.engine.schedule(this.t0 + ceilRatio(g + 2, this.params.fps * this.height), this.onLine, gen, Priority.Late);
+    }
+    if (this.mode === 'timing') this.issue();
+    this.maybeFinish();
+  };
+
+  private maybeFinish(): void {
+    if (!this.active || !this.sensorDone || this.qCount > 0 || this.inFlight > 0) return;
+    this.active = false;
+    const done = this.onDone;
+    this.onDone = null;
+    if (done) done();
+  }
+
+  /** Address of byte `off` of global line g. */
+  private addrOf(g: number, off: number): number {
+    const k = Math.floor(g / this.height);
+    const j = g - k * this.height;
+    return this.params.base + (k % this.params.buffers) * this.frameBytes + j * this.params.pitchBytes + off;
+  }
+
+  /** Size of the write at `addr` with `left` bytes of the line to go. */
+  private sizeAt(addr: number, left: number): number {
+    const toBoundary = this.burstBytes - (addr % this.burstBytes);
+    return toBoundary < left ? toBoundary : left;
+  }
+
+  /** Fills t.data with the line's bytes [off, off + t.size). */
+  private fill(t: Transaction, g: number, off: number): void {
+    const k = Math.floor(g / this.height);
+    const j = g - k * this.height;
+    const base = (k * 67 + j * 29) % 256;
+    const d = t.data;
+    if (this.lineBytes * 14 + 256 < 2 ** 31) {
+      // Every intermediate fits in 31 bits: integer operators are exact.
+      for (let i = 0, x = off; i < t.size; i++, x++) d[i] = (base + x * 13 + (x >>> 8)) & 255;
+    } else {
+      for (let i = 0, x = off; i < t.size; i++, x++) d[i] = (base + x * 13 + Math.floor(x / 256)) % 256;
+    }
+  }
+
+  // ---- timing mode ----
+
+  private enqueue(g: number): void {
+    let slot = this.qHead + this.qCount;
+    if (slot >= this.queue.length) slot -= this.queue.length;
+    if (this.qCount === this.queue.length) throw new SimInvariantError(`${this.path}: line queue overflow`);
+    this.queue[slot] = g;
+    this.qCount++;
+  }
+
+  private issue(): void {
+    const now = this.ctx.engine.now;
+    while (this.qCount > 0 && this.inFlight < this.maxOutstanding) {
+      const g = this.queue[this.qHead];
+      const off = this.sendOff;
+      const addr = this.addrOf(g, off);
+      const size = this.sizeAt(addr, this.lineBytes - off);
+      const t = this.pool.alloc(Cmd.Write, addr, size, this.masterId, now);
+      this.fill(t, g, off);
+      this.sendOff = off + size;
+      if (this.sendOff === this.lineBytes) {
+        this.sendOff = 0;
+        this.qHead = this.qHead + 1 === this.queue.length ? 0 : this.qHead + 1;
+        this.qCount--;
+      }
+      this.inFlight++;
+      this.sender.send(t);
+    }
+  }
+
+  recvRetry(): void {
+    this.sender.retry();
+  }
+
+  recvResponse(t: Transaction): void {
+    const now = this.ctx.engine.now;
+    this.sLatency.sample((now - t.issueTick) / 1000);
+    if (t.status === Status.Ok) this.sBytesWritten.inc(t.size);
+    else this.sErrors.inc();
+    this.buffered -= t.size;
+    this.inFlight--;
+    this.pool.release(t);
+    this.issue();
+    this.maybeFinish();
+  }
+
+  // ---- atomic mode ----
+
+  /** Frees the buffer space of writes whose estimated completion is at or before `now`. */
+  private releaseHeld(now: Tick): void {
+    let kept = 0;
+    for (let i = 0; i < this.heldCount; i++) {
+      if (this.heldAt[i] <= now) {
+        this.buffered -= this.heldSize[i];
+      } else {
+        this.heldAt[kept] = this.heldAt[i];
+        this.heldSize[kept] = this.heldSize[i];
+        kept++;
+      }
+    }
+    this.heldCount = kept;
+  }
+
+  /**
+   * Writes global line g, which arrived at `arrival`, with atomic accesses. Each write
+   * issues at max(previous issue, arrival, the earliest completion that frees a slot).
+   */
+  private writeLineAtomic(g: number, arrival: Tick): void {
+    const mo = this.maxOutstanding;
+    const out = this.outstanding;
+    if (arrival > this.vCursor) this.vCursor = arrival;
+    for (let off = 0; off < this.lineBytes;) {
+      const addr = this.addrOf(g, off);
+      const size = this.sizeAt(addr, this.lineBytes - off);
+      if (this.outCount === mo) {
+        let mi = 0;
+        for (let i = 1; i < mo; i++) if (out[i] < out[mi]) mi = i;
+        if (out[mi] > this.vCursor) this.vCursor = out[mi];
+        out[mi] = out[--this.outCount];
+      }
+      const at = this.vCursor;
+      const t = this.pool.alloc(Cmd.Write, addr, size, this.masterId, at);
+      this.fill(t, g, off);
+      const latency = this.port.sendAtomic(t);
+      this.sLatency.sample(latency / 1000);
+      if (t.status === Status.Ok) this.sBytesWritten.inc(size);
+      else this.sErrors.inc();
+      this.pool.release(t);
+      out[this.outCount++] = at + latency;
+      if (this.heldCount === this.heldAt.length) throw new SimInvariantError(`${this.path}: held-write ring overflow`);
+      this.heldAt[this.heldCount] = at + latency;
+      this.heldSize[this.heldCount++] = size;
+      off += size;
+    }
+  }
+}
+
+/** ceil(x / d) for non-negative integers x, d with x < 2^53. */
+function ceilDiv(x: number, d: number): number {
+  let q = Math.floor(x / d);
+  if (q * d < x) q++;
+  else if (q > 0 && (q - 1) * d >= x) q--;
+  return q;
+}
+
+/**
+ * ceil(m × 10^12 / rate): the tick of the m-th edge of a `rate` Hz sequence. Exact for an
+ * integer rate while m × (10^12 mod rate) < 2^53; otherwise in floating point.
+ * (Same helper as in display.ts; a candidate for sim/engine/time.ts.)
+ */
+function ceilRatio(m: number, rate: number): Tick {
+  if (Number.isSafeInteger(rate)) {
+    const q = Math.floor(PS_PER_S / rate);
+    const r = PS_PER_S - q * rate;
+    if (m * r < ADDR_LIMIT) return m * q + ceilDiv(m * r, rate);
+  }
+  return Math.ceil((m * PS_PER_S) / rate);
+}

@@ -1,0 +1,573 @@
+import type { ClockDomain } from '../engine/clock';
+import type { SimContext } from '../engine/context';
+import { Priority } from '../engine/engine';
+import { SimInvariantError } from '../engine/errors';
+import { ADDR_LIMIT } from '../engine/addr';
+import type { Counter, Histogram } from '../engine/stats';
+import { PS_PER_S, type Tick } from '../engine/time';
+import { InOrderSender } from '../bus/inOrderSender';
+import { RequestPort, type ResponseReceiver } from '../bus/port';
+import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
+
+/** How the controller reaches memory (port.ts): timed transactions, or atomic fast-forward. */
+export type DisplayAccessMode = 'timing' | 'atomic';
+
+export interface DisplayControllerParams {
+  /** Device address of the frame buffer (its first line). */
+  base: number;
+  /** Pixels per line. */
+  width: number;
+  /** Lines per frame. */
+  height: number;
+  bytesPerPixel: number;
+  /** Bytes from one line's start to the next's (>= width × bytesPerPixel). */
+  pitchBytes: number;
+  /** Frames per second. */
+  refreshHz: number;
+  /** Largest read; reads never cross a burstBytes-aligned boundary. */
+  burstBytes: number;
+  /** Reads in flight at once. */
+  maxOutstanding: number;
+  /** Line/latency buffer: bytes in flight plus bytes arrived and not yet shown (>= burstBytes). */
+  fifoBytes: number;
+  /** Stop after this many frames; absent = until stop(). */
+  frames?: number;
+  /** Share of each frame period spent in vertical blanking, in [0, 1); default 0 (blanking ignored). */
+  vblankFraction?: number;
+  /** Time from start() to the start of frame 0, ns; default one active line time. */
+  startDelayNs?: number;
+  /** Default 'timing'. */
+  mode?: DisplayAccessMode;
+}
+
+/**
+ * Checks display controller parameters; returns "field: reason" for the first bad one,
+ * or null. The SoC config loader turns the reason into a ConfigError with a JSON path.
+ */
+export function validateDisplayControllerParams(p: DisplayControllerParams): string | null {
+  const posInt = (v: number) => Number.isSafeInteger(v) && v > 0;
+  if (!Number.isSafeInteger(p.base) || p.base < 0) return `base: must be a non-negative integer address, got ${p.base}`;
+  if (!posInt(p.width)) return `width: must be a positive integer, got ${p.width}`;
+  if (!posInt(p.height)) return `height: must be a positive integer, got ${p.height}`;
+  if (!posInt(p.bytesPerPixel)) return `bytesPerPixel: must be a positive integer, got ${p.bytesPerPixel}`;
+  const lineBytes = p.width * p.bytesPerPixel;
+  if (!Number.isSafeInteger(p.pitchBytes) || p.pitchBytes < lineBytes) {
+    return `pitchBytes: must be an integer >= width × bytesPerPixel (${lineBytes}), got ${p.pitchBytes}`;
+  }
+  if (p.base + p.pitchBytes * (p.height - 1) + lineBytes > ADDR_LIMIT) {
+    return `base: the frame buffer must end below 2^53, got base ${p.base} with ${p.height} lines of pitch ${p.pitchBytes}`;
+  }
+  if (!(Number.isFinite(p.refreshHz) && p.refreshHz > 0)) return `refreshHz: must be a positive number, got ${p.refreshHz}`;
+  const v = p.vblankFraction ?? 0;
+  if (!(Number.isFinite(v) && v >= 0 && v < 1)) return `vblankFraction: must be in [0, 1), got ${p.vblankFraction}`;
+  if ((PS_PER_S / p.refreshHz) * (1 - v) / p.height < 1) {
+    return `refreshHz: an active line must last at least 1 ps, got ${(PS_PER_S / p.refreshHz) * (1 - v) / p.height} ps`;
+  }
+  if (!posInt(p.burstBytes)) return `burstBytes: must be a positive integer, got ${p.burstBytes}`;
+  if (!posInt(p.maxOutstanding)) return `maxOutstanding: must be a positive integer, got ${p.maxOutstanding}`;
+  if (!Number.isSafeInteger(p.fifoBytes) || p.fifoBytes < p.burstBytes) {
+    return `fifoBytes: must be an integer >= burstBytes (${p.burstBytes}), got ${p.fifoBytes}`;
+  }
+  if (p.frames !== undefined && !posInt(p.frames)) return `frames: must be a positive integer, got ${p.frames}`;
+  if (p.startDelayNs !== undefined && !(Number.isFinite(p.startDelayNs) && p.startDelayNs >= 0)) {
+    return `startDelayNs: must be a non-negative number, got ${p.startDelayNs}`;
+  }
+  if (p.mode !== undefined && p.mode !== 'timing' && p.mode !== 'atomic') {
+    return `mode: must be "timing" or "atomic", got ${JSON.stringify(p.mode)}`;
+  }
+  return null;
+}
+
+/** Burst record flag: the read completed with an error. */
+const FAILED = 1;
+
+/**
+ * A display controller's scanout DMA: it reads a frame buffer, line after line, into a
+ * FIFO that a panel drains at a fixed pixel rate, like the fetch unit of a display
+ * engine (NXP i.MX8 DCSS DPR/DTG, an ARM Mali-DP or Qualcomm DPU SSPP layer).
+ *
+ * Panel timing. Frame k occupies [T0 + k·F, T0 + (k+1)·F) with F = 1/refreshHz, T0 =
+ * start() + startDelay (default one active line: the pipe is enabled ahead of its first
+ * frame, as a real one starts fetching in the blanking before it). Each frame is
+ * `vblankFraction`·F of vertical blanking (default 0: blanking ignored) followed by
+ * `height` active lines of equal length; horizontal blanking is ignored. The panel
+ * consumes a line's bytes at a constant rate across the line, so byte o of a line of
+ * `width × bytesPerPixel` bytes is due at lineStart + o·lineTime/lineBytes. Edges fall
+ * on whole picoseconds, rounded up (a frame therefore ends at the first tick at or after
+ * its exact end, and the frames counted by tick T are floor((T − T0)·refreshHz)); with
+ * no blanking and integer refreshHz × height every line edge is exact.
+ *
+ * Fetch. Reads go out in scan order (line j of every frame at base + j·pitch; the same
+ * buffer each frame), split at burstBytes-aligned addresses, as soon as both
+ * (a) fewer than maxOutstanding reads are in flight and (b) the FIFO has room: a read
+ * reserves its bytes at issue, and they are freed once the panel has consumed them
+ * (the tick at which its last byte has been shown, rounded up) and the data has
+ * arrived, in order. So the FIFO bounds how far ahead the controller runs, and reads in
+ * flight count against it. The controller never skips data to catch up: a late read is
+ * still fetched and its bytes are dropped on arrival.
+ *
+ * Underruns. A read is late when its data arrives after its first byte was due; its
+ * lateness (arrival − due tick) is summed in `lateness_total_ns` and sampled in
+ * `lateness_ns`. A read that completes with an error (decode, access or translation
+ * fault) counts in `errors` and `late_bursts` (its data never arrives, so it adds no
+ * lateness). The unit of `underruns` is the line: at each line's end the panel counts
+ * one underrun if any byte of the line was not on time; `underrun_frames` counts frames
+ * with at least one. Late reads are counted when they complete, underrun lines when
+ * the line ends.
+ *
+ * Stats (under `path`): `frames`, `lines` (scanned by the panel), `bytes_read` (read
+ * successfully), `errors`, `late_bursts`, `underruns`, `underrun_frames`,
+ * `lateness_total_ns`, `lateness_ns` (histogram), `latency_ns` (issue to response of
+ * each read, histogram) and `fifo_level_bytes` (histogram): at each line end, the bytes
+ * of later lines that have arrived and wait in the FIFO; sampled only while reads are
+ * still to be issued, since the FIFO drains by design once the last one is out. Its
+ * min shows how close the stream came to underrunning.
+ *
+ * Atomic mode (fast-forward): the same model with no event per read. At each line end
+ * (and at start) the controller performs, with `sendAtomic`, every read whose issue
+ * time has come, computing issue times from the same two rules with the atomic latency
+ * estimates as round trips; lateness, underruns and the FIFO level follow from those
+ * times. Against a memory whose latency is fixed and uncontended, atomic and timing mode
+ * give identical stats; in general atomic ignores bandwidth limits and contention, so it
+ * under-reports underruns. The data effect of a read happens at the line end after its
+ * estimated issue time. Events: one per line.
+ *
+ * Not modelled: pixel formats, compression, scaling and planes; horizontal blanking;
+ * vsync-latched base-address updates; recovering from an underrun by skipping ahead.
+ */
+export class DisplayController implements ResponseReceiver {
+  readonly port: RequestPort;
+  readonly mode: DisplayAccessMode;
+  private readonly sender: InOrderSender;
+  private readonly pool: TransactionPool;
+
+  private readonly lineBytes: number;
+  private readonly height: number;
+  private readonly fifoBytes: number;
+  private readonly burstBytes: number;
+  private readonly maxOutstanding: number;
+  /** Lines per run (frames × height), Infinity without a frame limit. */
+  private readonly lineLimit: number;
+  private readonly framePs: number;
+  private readonly vblankPs: number;
+  private readonly activeLinePs: number;
+  private readonly startDelay: Tick;
+
+  // Reads not yet retired, in scan order: a ring of records indexed by slot.
+  private readonly cap: number;
+  private readonly rSize: Int32Array;
+  /** Global line index (from start), or -1 for reads of a stopped scanout. */
+  private readonly rLine: Float64Array;
+  private readonly rDue: Float64Array;
+  private readonly rRelease: Float64Array;
+  /** Tick the response arrived (virtual in atomic mode), -1 while in flight. */
+  private readonly rArrival: Float64Array;
+  private readonly rFlags: Uint8Array;
+  private rHead = 0;
+  private rCount = 0;
+  /** Bytes reserved in the FIFO by unretired reads. */
+  private fifoUsed = 0;
+  private inFlight = 0;
+  private retirePending = false;
+
+  /** Bytes of line g that arrived on time, at index g mod onTime.length. */
+  private readonly onTime: Float64Array;
+
+  // Fetch cursor.
+  private fetchLine = 0;
+  private fetchOff = 0;
+  private fetchDone = true;
+  private lineAddr = 0;
+  private lineStart: Tick = 0;
+  private lineDur: Tick = 0;
+
+  // Panel.
+  private active = false;
+  private generation = 0;
+  private t0: Tick = 0;
+  private panelLine = 0;
+  private panelDone = true;
+  private frameUnderrun = false;
+  private onDone: (() => void) | null = null;
+
+  // Atomic mode: virtual issue cursor, completion ticks of the reads that may still be in flight.
+  private vCursor: Tick = 0;
+  private lastRetire: Tick = 0;
+  private readonly outstanding: Float64Array;
+  private outCount = 0;
+
+  private readonly sFrames: Counter;
+  private readonly sLines: Counter;
+  private readonly sBytesRead: Counter;
+  private readonly sErrors: Counter;
+  private readonly sLateBursts: Counter;
+  private readonly sUnderruns: Counter;
+  private readonly sUnderrunFrames: Counter;
+  private readonly sLatenessTotal: Counter;
+  private readonly sLateness: Histogram;
+  private readonly sLatency: Histogram;
+  private readonly sFifoLevel: Histogram;
+
+  constructor(
+    private readonly ctx: SimContext,
+    readonly path: string,
+    /** The controller's clock domain (the builder's uniform device signature); scanout timing comes from refreshHz. */
+    readonly clock: ClockDomain,
+    readonly masterId: number,
+    readonly params: DisplayControllerParams,
+  ) {
+    const reason = validateDisplayControllerParams(params);
+    if (reason) throw new SimInvariantError(`${path}: ${reason}`);
+    this.mode = params.mode ?? 'timing';
+    this.port = new RequestPort(`${path}.port`, this);
+    this.sender = new InOrderSender(this.port);
+    this.pool = new TransactionPool(params.burstBytes);
+    this.lineBytes = params.width * params.bytesPerPixel;
+    this.height = params.height;
+    this.fifoBytes = params.fifoBytes;
+    this.burstBytes = params.burstBytes;
+    this.maxOutstanding = params.maxOutstanding;
+    this.lineLimit = params.frames === undefined ? Infinity : params.frames * params.height;
+    this.framePs = PS_PER_S / params.refreshHz;
+    this.vblankPs = this.framePs * (params.vblankFraction ?? 0);
+    this.activeLinePs = (this.framePs - this.vblankPs) / params.height;
+    this.startDelay = params.startDelayNs === undefined ? Math.round(this.activeLinePs) : Math.round(params.startDelayNs * 1000);
+
+    // Unretired reads hold at most fifoBytes; only a line's first and last read can be
+    // shorter than a burst, and fifoBytes spans at most fifoBytes/lineBytes + 2 lines.
+    const linesSpanned = Math.ceil(this.fifoBytes / this.lineBytes) + 2;
+    this.cap = Math.ceil(this.fifoBytes / this.burstBytes) + 2 * linesSpanned + 1;
+    this.rSize = new Int32Array(this.cap);
+    this.rLine = new Float64Array(this.cap);
+    this.rDue = new Float64Array(this.cap);
+    this.rRelease = new Float64Array(this.cap);
+    this.rArrival = new Float64Array(this.cap);
+    this.rFlags = new Uint8Array(this.cap);
+    // On-time arrivals are for lines not yet ended, at most linesSpanned - 1 beyond the panel's.
+    this.onTime = new Float64Array(linesSpanned);
+    this.outstanding = new Float64Array(this.maxOutstanding);
+
+    const s = ctx.stats.scope(path);
+    this.sFrames = s.counter('frames', 'frames scanned out by the panel');
+    this.sLines = s.counter('lines', 'lines scanned out by the panel');
+    this.sBytesRead = s.counter('bytes_read', 'frame-buffer bytes read successfully');
+    this.sErrors = s.counter('errors', 'reads that completed with an error');
+    this.sLateBursts = s.counter('late_bursts', 'reads whose data arrived after its first byte was due, or never (errors)');
+    this.sUnderruns = s.counter('underruns', 'lines with at least one byte not on time');
+    this.sUnderrunFrames = s.counter('underrun_frames', 'frames with at least one underrun line');
+    this.sLatenessTotal = s.counter('lateness_total_ns', 'sum over late reads of arrival minus due time, ns');
+    this.sLateness = s.histogram('lateness_ns', 'arrival minus due time of each late read, ns', { bucketWidth: 100, buckets: 100 });
+    this.sLatency = s.histogram('latency_ns', 'issue to response of each read, ns', { bucketWidth: 10, buckets: 200 });
+    const levelWidth = Math.max(1, Math.ceil(this.fifoBytes / 32));
+    this.sFifoLevel = s.histogram('fifo_level_bytes', 'bytes of later lines waiting in the FIFO at each line end', { bucketWidth: levelWidth, buckets: 33 });
+  }
+
+  /** True from start() until stop() or until the frame limit is reached and every read has completed. */
+  get running(): boolean {
+    return this.active;
+  }
+
+  /**
+   * Starts a scanout from frame 0; frame 0 begins startDelay from now. `done` runs once
+   * the frame limit has been scanned and every read has completed (never without a limit).
+   */
+  start(done?: () => void): void {
+    if (this.active) throw new SimInvariantError(`${this.path}: start() while already running`);
+    const now = this.ctx.engine.now;
+    this.active = true;
+    this.generation++;
+    this.onDone = done ?? null;
+    this.t0 = now + this.startDelay;
+    this.panelLine = 0;
+    this.panelDone = false;
+    this.frameUnderrun = false;
+    this.onTime.fill(0);
+    this.fetchLine = 0;
+    this.fetchOff = 0;
+    this.fetchDone = false;
+    this.setupFetchLine();
+    this.vCursor = now;
+    this.lastRetire = now;
+    this.outCount = 0;
+    this.ctx.engine.schedule(this.lineEdge(0, 1), this.onLineEnd, this.generation, Priority.Late);
+    if (this.mode === 'atomic') this.fetchAtomic(now);
+    else this.issue();
+  }
+
+  /**
+   * Stops the scanout: no more reads or line ends. Reads in flight complete (counted in
+   * bytes_read, latency and errors) but no longer count as late.
+   */
+  stop(): void {
+    if (!this.active) return;
+    this.active = false;
+    this.generation++;
+    this.onDone = null;
+    if (this.mode === 'atomic') {
+      this.rCount = 0;
+      this.fifoUsed = 0;
+    } else {
+      for (let i = 0, s = this.rHead; i < this.rCount; i++, s = s + 1 === this.cap ? 0 : s + 1) this.rLine[s] = -1;
+      this.retire();
+    }
+  }
+
+  // ---- panel timing ----
+
+  /** Tick at which active line j (0..height; height = the frame's end) of frame k starts. */
+  private lineEdge(k: number, j: number): Tick {
+    if (j === this.height) return this.t0 + ceilRatio(k + 1, this.params.refreshHz);
+    if (this.vblankPs === 0) return this.t0 + ceilRatio(k * this.height + j, this.params.refreshHz * this.height);
+    return this.t0 + Math.ceil(k * this.framePs + this.vblankPs + j * this.activeLinePs);
+  }
+
+  private readonly onLineEnd = (gen: number): void => {
+    if (gen !== this.generation) return;
+    const now = this.ctx.engine.now;
+    if (this.mode === 'atomic') this.fetchAtomic(now);
+    const g = this.panelLine;
+    const slot = g % this.onTime.length;
+    this.sLines.inc();
+    if (this.onTime[slot] < this.lineBytes) {
+      this.sUnderruns.inc();
+      this.frameUnderrun = true;
+    }
+    this.onTime[slot] = 0;
+    if (!this.fetchDone) this.sFifoLevel.sample(this.fifoLevel(now));
+    const k = Math.floor(g / this.height);
+    const j = g - k * this.height;
+    if (j === this.height - 1) {
+      this.sFrames.inc();
+      if (this.frameUnderrun) this.sUnderrunFrames.inc();
+      this.frameUnderrun = false;
+    }
+    this.panelLine = g + 1;
+    if (this.panelLine >= this.lineLimit) {
+      this.panelDone = true;
+      if (this.mode === 'atomic') this.fetchAtomic(Infinity);
+      this.maybeFinish();
+    } else {
+      const n = j + 1 === this.height ? this.lineEdge(k + 1, 1) : this.lineEdge(k, j + 2);
+      this.ctx.engine.schedule(n, this.onLineEnd, gen, Priority.Late);
+    }
+  };
+
+  /** Bytes arrived by `now` (successfully) whose consumption has not finished. */
+  private fifoLevel(now: Tick): number {
+    let level = 0;
+    for (let i = 0, s = this.rHead; i < this.rCount; i++, s = s + 1 === this.cap ? 0 : s + 1) {
+      const a = this.rArrival[s];
+      if (a >= 0 && a <= now && this.rRelease[s] > now && this.rLine[s] >= 0 && this.rFlags[s] === 0) level += this.rSize[s];
+    }
+    return level;
+  }
+
+  private maybeFinish(): void {
+    if (!this.active || !this.panelDone || !this.fetchDone || this.inFlight > 0) return;
+    this.active = false;
+    const done = this.onDone;
+    this.onDone = null;
+    if (done) done();
+  }
+
+  // ---- fetch cursor ----
+
+  private setupFetchLine(): void {
+    const g = this.fetchLine;
+    const k = Math.floor(g / this.height);
+    const j = g - k * this.height;
+    this.lineAddr = this.params.base + j * this.params.pitchBytes;
+    this.lineStart = this.lineEdge(k, j);
+    this.lineDur = this.lineEdge(k, j + 1) - this.lineStart;
+  }
+
+  /** Size of the next read: to the next burst boundary or the line's end. */
+  private nextSize(): number {
+    const addr = this.lineAddr + this.fetchOff;
+    const toBoundary = this.burstBytes - (addr % this.burstBytes);
+    const left = this.lineBytes - this.fetchOff;
+    return toBoundary < left ? toBoundary : left;
+  }
+
+  /** Records the next read (of `size` bytes) in the ring and advances the cursor; returns its slot. */
+  private pushNext(size: number): number {
+    if (this.rCount === this.cap) throw new SimInvariantError(`${this.path}: FIFO record ring overflow`);
+    let slot = this.rHead + this.rCount;
+    if (slot >= this.cap) slot -= this.cap;
+    this.rCount++;
+    const off = this.fetchOff;
+    this.rSize[slot] = size;
+    this.rLine[slot] = this.fetchLine;
+    this.rDue[slot] = this.lineStart + floorDiv(off * this.lineDur, this.lineBytes);
+    this.rRelease[slot] = this.lineStart + ceilDiv((off + size) * this.lineDur, this.lineBytes);
+    this.rArrival[slot] = -1;
+    this.rFlags[slot] = 0;
+    this.fifoUsed += size;
+    this.fetchOff = off + size;
+    if (this.fetchOff === this.lineBytes) {
+      this.fetchOff = 0;
+      this.fetchLine++;
+      if (this.fetchLine >= this.lineLimit) this.fetchDone = true;
+      else this.setupFetchLine();
+    }
+    return slot;
+  }
+
+  private popHead(): void {
+    this.fifoUsed -= this.rSize[this.rHead];
+    this.rHead = this.rHead + 1 === this.cap ? 0 : this.rHead + 1;
+    this.rCount--;
+  }
+
+  /** Books the completion of the read in `slot` at tick `arrival` with `status`. */
+  private complete(slot: number, arrival: Tick, status: Status, latency: Tick): void {
+    this.sLatency.sample(latency / 1000);
+    this.rArrival[slot] = arrival;
+    const line = this.rLine[slot];
+    if (status !== Status.Ok) {
+      this.sErrors.inc();
+      this.rFlags[slot] = FAILED;
+      if (line >= 0) this.sLateBursts.inc();
+      return;
+    }
+    this.sBytesRead.inc(this.rSize[slot]);
+    if (line < 0) return;
+    const due = this.rDue[slot];
+    if (arrival > due) {
+      this.sLateBursts.inc();
+      const ns = (arrival - due) / 1000;
+      this.sLatenessTotal.inc(ns);
+      this.sLateness.sample(ns);
+    } else {
+      this.onTime[line % this.onTime.length] += this.rSize[slot];
+    }
+  }
+
+  // ---- timing mode ----
+
+  private issue(): void {
+    const now = this.ctx.engine.now;
+    while (this.active && !this.fetchDone && this.inFlight < this.maxOutstanding) {
+      const size = this.nextSize();
+      if (this.fifoUsed + size > this.fifoBytes) break;
+      const addr = this.lineAddr + this.fetchOff;
+      const slot = this.pushNext(size);
+      const t = this.pool.alloc(Cmd.Read, addr, size, this.masterId, now);
+      t.tag = slot;
+      this.inFlight++;
+      this.sender.send(t);
+    }
+    this.scheduleRetire();
+  }
+
+  /** Frees, in order, the reads that have arrived and been consumed (or belong to a stopped scanout). */
+  private retire(): void {
+    const now = this.ctx.engine.now;
+    while (this.rCount > 0) {
+      const h = this.rHead;
+      if (this.rArrival[h] < 0) break;
+      if (this.rLine[h] >= 0 && this.rRelease[h] > now) break;
+      this.popHead();
+    }
+  }
+
+  /** Arms the retire event for the head read if it has arrived and is still being shown; an arrival retires otherwise. */
+  private scheduleRetire(): void {
+    if (this.retirePending || this.rCount === 0) return;
+    const h = this.rHead;
+    if (this.rArrival[h] < 0 || this.rLine[h] < 0) return;
+    this.retirePending = true;
+    this.ctx.engine.schedule(this.rRelease[h], this.onRetire);
+  }
+
+  private readonly onRetire = (): void => {
+    this.retirePending = false;
+    this.retire();
+    this.issue();
+  };
+
+  recvRetry(): void {
+    this.sender.retry();
+  }
+
+  recvResponse(t: Transaction): void {
+    const now = this.ctx.engine.now;
+    this.complete(t.tag, now, t.status, now - t.issueTick);
+    this.pool.release(t);
+    this.inFlight--;
+    this.retire();
+    this.issue();
+    this.maybeFinish();
+  }
+
+  // ---- atomic mode ----
+
+  /**
+   * Performs, with atomic accesses, every read whose issue time is at most `limit`. A
+   * read issues at the first tick when a slot is free (fewer than maxOutstanding
+   * completions pending) and the FIFO has room (heads retire at max(consumed, arrived,
+   * previous retire)); vCursor carries the bound found so far.
+   */
+  private fetchAtomic(limit: Tick): void {
+    const mo = this.maxOutstanding;
+    const out = this.outstanding;
+    while (this.active && !this.fetchDone) {
+      const size = this.nextSize();
+      if (this.outCount === mo) {
+        let mi = 0;
+        for (let i = 1; i < mo; i++) if (out[i] < out[mi]) mi = i;
+        const free = out[mi];
+        if (free > limit) return;
+        if (free > this.vCursor) this.vCursor = free;
+        out[mi] = out[--this.outCount];
+      }
+      while (this.fifoUsed + size > this.fifoBytes) {
+        const h = this.rHead;
+        let rt = this.rRelease[h] > this.rArrival[h] ? this.rRelease[h] : this.rArrival[h];
+        if (this.lastRetire > rt) rt = this.lastRetire;
+        if (rt > limit) return;
+        this.lastRetire = rt;
+        if (rt > this.vCursor) this.vCursor = rt;
+        this.popHead();
+      }
+      const at = this.vCursor;
+      if (at > limit) return;
+      const addr = this.lineAddr + this.fetchOff;
+      const slot = this.pushNext(size);
+      const t = this.pool.alloc(Cmd.Read, addr, size, this.masterId, at);
+      const latency = this.port.sendAtomic(t);
+      this.complete(slot, at + latency, t.status, latency);
+      this.pool.release(t);
+      out[this.outCount++] = at + latency;
+    }
+  }
+}
+
+/** ceil(x / d) for non-negative integers x, d with x < 2^53. */
+function ceilDiv(x: number, d: number): number {
+  let q = Math.floor(x / d);
+  if (q * d < x) q++;
+  else if (q > 0 && (q - 1) * d >= x) q--;
+  return q;
+}
+
+/** floor(x / d) for non-negative integers x, d with x < 2^53. */
+function floorDiv(x: number, d: number): number {
+  let q = Math.floor(x / d);
+  if (q * d > x) q--;
+  else if ((q + 1) * d <= x) q++;
+  return q;
+}
+
+/**
+ * ceil(m × 10^12 / rate): the tick of the m-th edge of a `rate` Hz sequence. Exact for an
+ * integer rate while m × (10^12 mod rate) < 2^53; otherwise in floating point.
+ */
+function ceilRatio(m: number, rate: number): Tick {
+  if (Number.isSafeInteger(rate)) {
+    const q = Math.floor(PS_PER_S / rate);
+    const r = PS_PER_S - q * rate;
+    if (m * r < ADDR_LIMIT) return m * q + ceilDiv(m * r, rate);
+  }
+  return Math.ceil((m * PS_PER_S) / rate);
+}
