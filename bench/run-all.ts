@@ -3,6 +3,7 @@
  * Run compiled: `npm run bench` (= `tsc -p tsconfig.build.json && node dist/bench/run-all.js`).
  * Add new benches to BENCHES.
  */
+import { runDmaBench } from './dma.bench';
 import { runEngineBench } from './engine.bench';
 import { runIovaBench } from './iova.bench';
 import { runNvkmBench } from './nvkm.bench';
@@ -20,6 +21,7 @@ const BENCHES: { name: string; run: () => BenchResult[] }[] = [
   { name: 'nvkm', run: runNvkmBench },
   { name: 'vcm', run: () => runVcmBench() },
   { name: 'iova', run: runIovaBench },
+  { name: 'dma', run: () => runDmaBench() },
 ];
 
 export function runAll(): BenchResult[] {

@@ -81,7 +81,7 @@ export interface IommuIotlbGather {
   end: number;
   /** Granule of the pages gathered (0: nothing gathered). */
   pgsize: number;
-  /** The invalidation is deferred to a flush queue (not modelled: always false). */
+  /** The invalidation is deferred to a flush queue (lazy iommu-dma): the io-pgtable then adds no pages. */
   queued: boolean;
 }
 

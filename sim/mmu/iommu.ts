@@ -40,6 +40,12 @@ export type IommuCommand =
  *
  * Faults go to a bounded queue (overflow is counted and the record dropped, as in an
  * SMMU event queue) and raise the interrupt callback.
+ *
+ * With `countStaleTlbHits` (config, default off) every TLB hit is also checked against
+ * the page tables as they are now (TranslationUnit.checkStaleHit): hits the tables no
+ * longer allow - an unmapped page still cached because its invalidation was deferred -
+ * count in `<path>.stale_tlb_hits` and `<path>.<device>.stale_tlb_hits`. The access
+ * still uses the cached translation, as the hardware would.
  */
 export class Iommu extends TranslationUnit {
   private readonly streams = new Map<number, TranslationInput>();
@@ -81,6 +87,11 @@ export class Iommu extends TranslationUnit {
     if (!input) throw new SimInvariantError(`${this.path}: no device on stream ${streamId}`);
     if (context) this.checkContext(context);
     input.context = context;
+  }
+
+  /** Name of the device attached on `streamId`, or null. */
+  streamDevice(streamId: number): string | null {
+    return this.streams.get(streamId)?.name ?? null;
   }
 
   streamContext(streamId: number): TranslationContext | null {

@@ -30,6 +30,11 @@ export interface TranslationUnitParams {
   walker: WalkerParams;
   /** Requests per input accepted and not yet answered before back-pressure. */
   inputQueueDepth: number;
+  /**
+   * Stale-TLB oracle (IOMMU config `countStaleTlbHits`, default off): every TLB hit is
+   * checked against a functional walk of the current page tables; see `checkStaleHit`.
+   */
+  countStaleTlbHits?: boolean;
 }
 
 /** A translation fault as software sees it in the fault queue. */
@@ -56,6 +61,8 @@ export class TranslationInput {
     readonly port: ResponsePort,
     readonly l1: Tlb,
     readonly sFaults: Counter,
+    /** `<unit>.<input>.stale_tlb_hits`, registered only when the stale-TLB oracle is on. */
+    readonly sStaleHits: Counter | null = null,
   ) {}
 }
 
@@ -102,17 +109,22 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
   private missHead = 0;
   private readonly missPool: MissEntry[] = [];
   private readonly walkScratch = new Walk();
+  /** The stale-TLB oracle's walk: never the one a real walk or recvFunctional is using. */
+  private readonly staleWalk = new Walk();
   // `declare`d numeric fields are set in the constructor only: a class field without an
   // initializer is first defined as undefined, and V8 then keeps the number tagged (tlb.ts).
   private declare readonly l1Ticks: number;
   private declare readonly l2Cycles: number;
   /** The clock period when it is a whole number of ps (edge n is then exactly n·p), else 0. */
   private declare readonly intPeriod: number;
+  /** params.countStaleTlbHits: the only test a TLB hit pays when the oracle is off. */
+  private declare readonly checkStale: boolean;
 
   private readonly sTranslations: Counter;
   private readonly sSparse: Counter;
   private readonly sFaults: Counter;
   private readonly sBypass: Counter;
+  private readonly sStaleHits: Counter | null;
 
   private readonly onForward = (t: Transaction) => this.forward(t);
   private readonly onMiss = (m: MissEntry) => this.startMiss(m);
@@ -144,6 +156,8 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     this.sSparse = s.counter('sparse_accesses', 'accesses to sparse pages (reads give zeros, writes dropped)');
     this.sFaults = s.counter('faults', 'requests that ended in a translation fault');
     this.sBypass = s.counter('bypassed', 'requests passed through untranslated (bypass contexts)');
+    this.checkStale = params.countStaleTlbHits === true;
+    this.sStaleHits = this.checkStale ? s.counter('stale_tlb_hits', 'TLB hits whose translation the page tables no longer give (all inputs)') : null;
   }
 
   /** Creates an input with its own L1 TLB. */
@@ -152,7 +166,10 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     const port = new ResponsePort(`${this.path}.${name}`, this, index);
     const l1 = new Tlb(this.ctx, `${this.path}.${name}.l1tlb`, this.params.l1Tlb);
     const faults = this.ctx.stats.counter(`${this.path}.${name}.faults`, 'translation faults of this device');
-    const input = new TranslationInput(index, name, streamId, port, l1, faults);
+    const stale = this.checkStale
+      ? this.ctx.stats.counter(`${this.path}.${name}.stale_tlb_hits`, 'TLB hits of this device whose translation the page tables no longer give')
+      : null;
+    const input = new TranslationInput(index, name, streamId, port, l1, faults, stale);
     this.inputs.push(input);
     return input;
   }
@@ -187,11 +204,13 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
       return true;
     }
     if (input.l1.lookup(c.asid, txn.addr)) {
+      if (this.checkStale) this.checkStaleHit(input, c, txn.addr, input.l1);
       this.applyHit(input, txn, input.l1);
       this.ctx.engine.schedule(this.edgeAfter(now, this.l1Ticks), txn.status === Status.Pending ? this.onForward : this.onRespondLocal, txn);
       return true;
     }
     if (this.l2.lookup(c.asid, txn.addr)) {
+      if (this.checkStale) this.checkStaleHit(input, c, txn.addr, this.l2);
       this.fillL1(input, c, txn.addr, this.l2.hitPageShift, this.l2.hitPa - pageOffset(txn.addr, this.l2.hitPageShift), this.l2.hitPerms);
       this.applyHit(input, txn, this.l2);
       this.ctx.engine.schedule(this.edgeAfter(now, this.l1Ticks + this.l2Cycles), txn.status === Status.Pending ? this.onForward : this.onRespondLocal, txn);
@@ -215,6 +234,34 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
   /** Applies the translation the TLB just returned: PA, permission check, sparse. */
   private applyHit(input: TranslationInput, txn: Transaction, tlb: Tlb): void {
     this.applyTranslation(input, txn, tlb.hitPa, tlb.hitPerms, '');
+  }
+
+  /**
+   * The stale-TLB oracle (hardware has no such thing; it measures the hazard a lazy
+   * IOTLB flush leaves open). `tlb` just hit for `va`: walk the current page tables
+   * functionally (zero time, no walk caches, no stats) and count the hit as stale when
+   * the walk faults, or gives another physical page, or takes away a permission the
+   * TLB entry grants (read, write, unprivileged use) or its sparse/non-sparse kind. The
+   * access itself goes on with the TLB's translation: that is the hazard.
+   */
+  private checkStaleHit(input: TranslationInput, c: TranslationContext, va: number, tlb: Tlb): void {
+    const w = this.staleWalk;
+    this.walker.walkFunctional(c, va, w);
+    const perms = tlb.hitPerms;
+    let stale: boolean;
+    if (w.outcome === WalkOutcome.Fault) stale = true;
+    else if (((perms ^ w.perms) & Perm.Sparse) !== 0) stale = true;
+    else if ((w.perms & Perm.Sparse) === 0 && w.paBase + pageOffset(va, w.pageShift) !== tlb.hitPa) stale = true;
+    else {
+      const lost = perms & ~w.perms & (Perm.Read | Perm.Write);
+      stale = lost !== 0 || ((w.perms & Perm.PrivOnly) !== 0 && (perms & Perm.PrivOnly) === 0);
+    }
+    if (!stale) return;
+    this.sStaleHits!.value++;
+    input.sStaleHits!.value++;
+    if (this.ctx.tracer.tlb) {
+      this.ctx.tracer.emit('tlb', this.ctx.engine.now, { unit: this.path, dev: input.name, asid: c.asid, va: hex(va), pa: hex(tlb.hitPa), ev: 'stale-hit' });
+    }
   }
 
   private applyTranslation(input: TranslationInput, txn: Transaction, pa: number, perms: number, level: string): void {
@@ -411,10 +458,12 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
       return latency + this.busPort.sendAtomic(txn);
     }
     if (input.l1.lookup(c.asid, va)) {
+      if (this.checkStale) this.checkStaleHit(input, c, va, input.l1);
       this.applyHit(input, txn, input.l1);
     } else {
       latency += this.clock.cyclesToTicks(this.l2Cycles);
       if (this.l2.lookup(c.asid, va)) {
+        if (this.checkStale) this.checkStaleHit(input, c, va, this.l2);
         this.fillL1(input, c, va, this.l2.hitPageShift, this.l2.hitPa - pageOffset(va, this.l2.hitPageShift), this.l2.hitPerms);
         this.applyHit(input, txn, this.l2);
       } else {
