@@ -3,6 +3,8 @@ import type { Rng } from '../sim/engine/rng';
 import { STATUS_NAMES, Status } from '../sim/bus/transaction';
 import type { Soc } from '../sim/soc/builder';
 import type { DmaCopyResult } from '../sim/devices/dmaEngine';
+import { SimInvariantError } from '../sim/engine/errors';
+import { startDeviceJob, type DeviceJobEnv } from './deviceJobs';
 import type { InitFill, Job } from './scenarioSchema';
 
 /** What a job reports when the run ends. */
@@ -40,11 +42,10 @@ export function applyFill(soc: Soc, fill: InitFill, rng: Rng): void {
 }
 
 /** Schedules a job on the SoC and registers its stats under `scenario.<name>`. */
-export function startJob(ctx: SimContext, soc: Soc, job: Job): RunningJob {
-  switch (job.kind) {
-    case 'dma-copy':
-      return startDmaCopy(ctx, soc, job);
-  }
+export function startJob(ctx: SimContext, soc: Soc, job: Job, devices: DeviceJobEnv | null): RunningJob {
+  if (job.kind === 'dma-copy') return startDmaCopy(ctx, soc, job);
+  if (!devices) throw new SimInvariantError(`job ${job.name}: device jobs need the booted platform`);
+  return startDeviceJob(devices, job);
 }
 
 function startDmaCopy(ctx: SimContext, soc: Soc, job: Extract<Job, { kind: 'dma-copy' }>): RunningJob {

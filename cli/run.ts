@@ -4,6 +4,15 @@ import type { StatsDump } from '../sim/engine/stats';
 import type { Tick } from '../sim/engine/time';
 import { FileTraceWriter, TRACE_CATEGORIES, Tracer, type TraceCategory, type TraceWriter } from '../sim/engine/trace';
 import { buildSoc, hashJson, type AccessMode, type Soc } from '../sim/soc/builder';
+import * as path from 'path';
+import { ConfigError, formatJsonPath } from '../sim/engine/errors';
+import type { SimContext } from '../sim/engine/context';
+import type { Rng } from '../sim/engine/rng';
+import { DeviceContexts, type DeviceBuffer } from '../drivers/devices/buffers';
+import { DeviceDriver } from '../drivers/devices/driver';
+import { KernelError } from '../drivers/errno';
+import { bootPlatform, type Platform } from '../drivers/platform';
+import type { DeviceJobEnv } from './deviceJobs';
 import { applyFill, startJob, type JobResult } from './jobs';
 import { loadScenario, type LoadedScenario } from './scenario';
 
@@ -32,6 +41,47 @@ export interface RunOutput {
   stopReason: RunResult;
   seed: number;
   configHash: string;
+  /** The booted kernel, when the scenario needed one (buffers or device jobs). */
+  platform: Platform | null;
+}
+
+/** Scenarios with buffers or device jobs boot the kernel; plain DMA copies do not. */
+function needsPlatform(s: LoadedScenario['scenario']): boolean {
+  return s.buffers.length > 0 || s.jobs.some((j) => j.kind !== 'dma-copy');
+}
+
+/** Boots the platform, probes a driver per device with buffers, and obtains and fills the buffers. */
+function bootDevices(ctx: SimContext, soc: Soc, loaded: LoadedScenario, mode: AccessMode, rng: Rng): DeviceJobEnv {
+  const { scenario } = loaded;
+  const k = scenario.kernel;
+  const platform = bootPlatform(soc, {
+    iommuStrict: k.iommuStrict, dmaDebug: k.dmaDebug,
+    ...(k.swiotlbSize !== undefined ? { swiotlbSize: k.swiotlbSize } : {}),
+    ...(k.cmaSize !== undefined ? { cmaSize: k.cmaSize } : {}),
+  });
+  const contexts = new DeviceContexts(platform);
+  const drivers = new Map<string, DeviceDriver>();
+  const buffers = new Map<string, DeviceBuffer>();
+  const atExit: Array<() => void> = [];
+  scenario.buffers.forEach((b, i) => {
+    let drv = drivers.get(b.device);
+    if (!drv) {
+      drv = new DeviceDriver(`socsim_${soc.attachPoint(b.device).config.kind}`, contexts, b.device);
+      drv.probe();
+      drivers.set(b.device, drv);
+      atExit.push(() => drv!.remove());
+    }
+    let buf: DeviceBuffer;
+    try {
+      buf = drv.obtain({ name: b.name, device: b.device, size: b.size, via: b.via, direction: b.direction, pageSize: b.pageSize });
+    } catch (e) {
+      if (e instanceof KernelError) throw new ConfigError(loaded.file, formatJsonPath('scenario', ['buffers', i]), `the kernel could not provide buffer "${b.name}": ${e.message}`);
+      throw e;
+    }
+    if (b.fill) for (const [pa, bytes] of buf.backing) applyFill(soc, { kind: 'fill', addr: pa, bytes, pattern: b.fill }, rng);
+    buffers.set(b.name, buf);
+  });
+  return { ctx, soc, mode, platform, buffers, scenarioDir: path.dirname(loaded.file), atExit };
 }
 
 /** Events dispatched between progress callbacks (and stop-condition checks). */
@@ -63,7 +113,8 @@ export function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): RunOut
 
     const initRng = ctx.rng.fork('scenario.init');
     for (const fill of scenario.init) applyFill(soc, fill, initRng);
-    const jobs = scenario.jobs.map((j) => startJob(ctx, soc, j));
+    const devices = needsPlatform(scenario) ? bootDevices(ctx, soc, loaded, mode, initRng) : null;
+    const jobs = scenario.jobs.map((j) => startJob(ctx, soc, j, devices));
     if (scenario.warmup > 0) ctx.engine.schedule(scenario.warmup, () => ctx.stats.reset(), undefined, Priority.Control);
 
     // The stop event runs after every other event of its tick (Priority.Late).
@@ -75,13 +126,18 @@ export function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): RunOut
     } while (stopReason === 'count');
     if (stopReason === 'stopped') stopReason = 'limit';
 
-    return {
+    const output: RunOutput = {
       loaded, soc, seed, configHash, stopReason,
       jobs: jobs.map((j) => j.result()),
       stats: ctx.stats.dump(),
       endTick: ctx.engine.now,
       events: ctx.engine.eventsDispatched,
+      platform: devices?.platform ?? null,
     };
+    // Teardown after the stats are taken: processes exit, drivers are removed (their
+    // buffers unmapped and freed; dma-debug reports any leak to the kernel log).
+    if (devices) for (const f of devices.atExit.reverse()) f();
+    return output;
   } finally {
     tracer.close();
   }

@@ -26,7 +26,108 @@ export const DmaCopyJobSchema = z.strictObject({
   verify: z.boolean().default(true).describe('compare destination with source bytes at the end'),
 });
 
-export const JobSchema = z.discriminatedUnion('kind', [DmaCopyJobSchema]);
+const JobBase = {
+  name: Name.describe('job name; stats appear under scenario.<name>'),
+  at: Time.default(0).describe('simulated time at which the job starts'),
+};
+
+export const BufferSchema = z.strictObject({
+  name: Name,
+  device: Name.describe('the device whose address space the buffer is mapped into'),
+  size: Size,
+  via: z.enum(['dma-alloc-coherent', 'dma-map-single', 'dma-map-sg', 'vcm', 'nvkm', 'physical'])
+    .describe('how the driver obtains it: dma_alloc_coherent, a kernel buffer + dma_map_single, pages + dma_map_sg, vcm_make_binding, nvkm_vmm_get + nvkm_vmm_map, or raw physical memory'),
+  direction: z.enum(['to-device', 'from-device', 'bidirectional']).default('bidirectional').describe('for dma-map-single and dma-map-sg'),
+  pageSize: Size.optional().describe('nvkm: GPU page size (4KiB, a large page, 2MiB)'),
+  fill: FillPattern.optional().describe('initial contents (functional write before the run)'),
+});
+
+const WorkloadCommon = {
+  accessBytes: Size.describe('bytes per access (a power of two)'),
+  readFraction: z.number().min(0).max(1).optional(),
+  mix: z.enum(['random', 'exact']).optional(),
+  accesses: z.number().int().positive().optional().describe('accesses to issue (default: one pass over the footprint)'),
+  offset: Size.default(0).describe('start of the workload inside the buffer'),
+  footprint: Size.optional().describe('bytes of the buffer used (default: the rest of the buffer)'),
+};
+
+export const WorkloadSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('sequential'), ...WorkloadCommon }),
+  z.strictObject({ kind: z.literal('strided'), ...WorkloadCommon, strideBytes: Size }),
+  z.strictObject({ kind: z.literal('random'), ...WorkloadCommon }),
+  z.strictObject({ kind: z.literal('zipf'), ...WorkloadCommon, theta: z.number().min(0).lt(1) }),
+  z.strictObject({ kind: z.literal('ring'), ...WorkloadCommon }),
+  z.strictObject({ kind: z.literal('tiled2d'), ...WorkloadCommon, widthBytes: Size, height: z.number().int().positive(), tileWidthBytes: Size, tileHeight: z.number().int().positive() }),
+]);
+
+export const TrafficJobSchema = z.strictObject({
+  kind: z.literal('traffic'),
+  ...JobBase,
+  device: Name.describe('a device of kind "traffic" (or "gpu") in the SoC'),
+  buffer: Name,
+  streams: z.array(WorkloadSchema).min(1),
+  ratePerUs: z.number().positive().optional().describe('accesses per microsecond per stream (default: as fast as outstanding requests allow)'),
+});
+
+export const GpuJobSchema = z.strictObject({
+  kind: z.literal('gpu'),
+  ...JobBase,
+  device: Name.describe('a device of kind "gpu"'),
+  buffer: Name,
+  streams: z.number().int().positive().describe('concurrent streams (warps/CTAs)'),
+  widthBytes: Size.describe('surface pitch'),
+  height: z.number().int().positive(),
+  tileWidthBytes: Size,
+  tileHeight: z.number().int().positive(),
+  accessBytes: Size,
+  sharing: z.enum(['slice', 'shared']).default('slice'),
+  passes: z.number().int().positive().default(1),
+  readFraction: z.number().min(0).max(1).default(1),
+});
+
+export const DisplayJobSchema = z.strictObject({
+  kind: z.literal('display'),
+  ...JobBase,
+  device: Name.describe('a device of kind "display"'),
+  buffer: Name.describe('the frame buffer'),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  bytesPerPixel: z.number().int().positive(),
+  pitchBytes: Size.optional().describe('default width × bytesPerPixel'),
+  refreshHz: z.number().positive(),
+  frames: z.number().int().positive().optional().describe('stop after this many frames (default: until the run ends)'),
+  vblankFraction: z.number().min(0).lt(1).default(0),
+});
+
+export const CameraJobSchema = z.strictObject({
+  kind: z.literal('camera'),
+  ...JobBase,
+  device: Name.describe('a device of kind "camera"'),
+  buffer: Name.describe('holds `buffers` frames back to back'),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  bytesPerPixel: z.number().int().positive(),
+  fps: z.number().positive(),
+  buffers: z.number().int().positive().default(2),
+  frames: z.number().int().positive().optional(),
+});
+
+export const CpuTraceJobSchema = z.strictObject({
+  kind: z.literal('cpu-trace'),
+  ...JobBase,
+  core: Name.describe('a CPU core declared under cpuMmus[].cores'),
+  trace: z.string().min(1).describe('trace file, relative to the scenario: valgrind lackey --trace-mem=yes output or the compact socsim format'),
+  includeFetches: z.boolean().default(false).describe('replay instruction fetches (lackey "I" records) as loads'),
+});
+
+export const JobSchema = z.discriminatedUnion('kind', [DmaCopyJobSchema, TrafficJobSchema, GpuJobSchema, DisplayJobSchema, CameraJobSchema, CpuTraceJobSchema]);
+
+export const KernelOptionsSchema = z.strictObject({
+  iommuStrict: z.boolean().default(true).describe('iommu.strict: invalidate on every unmap (true) or batch through the flush queue (false, lazy)'),
+  dmaDebug: z.boolean().default(true).describe('dma-debug checks on'),
+  swiotlbSize: Size.optional().describe('swiotlb bounce pool (default 64 MiB, at most DRAM/16)'),
+  cmaSize: Size.optional().describe('contiguous region for direct-mapped devices and large GPU pages (default 64 MiB)'),
+}).describe('kernel boot options (the platform is booted only when a scenario has buffers or device jobs)');
 
 export const ScenarioSchema = z.strictObject({
   $schema: z.string().optional(),
@@ -38,10 +139,14 @@ export const ScenarioSchema = z.strictObject({
   mode: z.enum(['timing', 'atomic']).default('timing').describe('timing: every latency and contention; atomic: fast-forward with estimated latencies, no event per access'),
   until: Time.optional().describe('stop at this simulated time; default: when all jobs are done'),
   warmup: Time.default(0).describe('stats are reset at this simulated time'),
+  kernel: KernelOptionsSchema.default({ iommuStrict: true, dmaDebug: true }),
   init: z.array(InitFillSchema).default([]),
+  buffers: z.array(BufferSchema).default([]).describe('device buffers the drivers obtain before the jobs start'),
   jobs: z.array(JobSchema).min(1),
 });
 
 export type Scenario = z.output<typeof ScenarioSchema>;
 export type Job = z.output<typeof JobSchema>;
 export type InitFill = z.output<typeof InitFillSchema>;
+export type BufferConfig = z.output<typeof BufferSchema>;
+export type WorkloadConfig = z.output<typeof WorkloadSchema>;

@@ -5,7 +5,7 @@ import { ConfigError, formatJsonPath, SimInvariantError } from '../engine/errors
 import type { AddrRange } from '../bus/addrRange';
 import { Bridge } from '../bus/bridge';
 import { Crossbar, validateCrossbarParams } from '../bus/crossbar';
-import { connectPorts } from '../bus/port';
+import { connectPorts, type RequestPort, type ResponsePort } from '../bus/port';
 import { CoherentPort, type CoherentPortParams } from '../devices/coherentPort';
 import { CpuCache, validateCpuCacheParams } from '../devices/cpuCache';
 import { DmaEngine } from '../devices/dmaEngine';
@@ -14,7 +14,7 @@ import { DramController, validateDramParams } from '../mem/dram';
 import { PhysicalMemory } from '../mem/physmem';
 import { SimpleMemory, validateSramParams } from '../mem/sram';
 import { readJsonFile, parseWithSchema } from './loadJson';
-import { SocConfigSchema, type CpuMmuConfig, type IommuConfig, type SocConfig, type TlbConfig } from './schema';
+import { SocConfigSchema, type CpuCoreConfig, type CpuMmuConfig, type DeviceConfig, type IommuConfig, type SocConfig, type TlbConfig } from './schema';
 import { CpuMmu } from '../mmu/cpuMmu';
 import { DirectMap } from '../mmu/directMap';
 import { FORMATS, FORMAT_NAMES } from '../mmu/format';
@@ -28,6 +28,21 @@ export const SOC_ROOT = 'soc';
 
 export type MemoryModel = DramController | SimpleMemory;
 export type DeviceModel = DmaEngine;
+
+export interface DeviceAttachPoint {
+  port: ResponsePort;
+  masterId: number;
+  clock: ClockDomain;
+  config: DeviceConfig;
+}
+
+export interface CoreAttachPoint {
+  port: ResponsePort;
+  masterId: number;
+  clock: ClockDomain;
+  mmu: string;
+  config: CpuCoreConfig;
+}
 
 /** A built SoC: every part constructed, wired and registered with the context. */
 export class Soc {
@@ -45,6 +60,16 @@ export class Soc {
   readonly cpuCaches = new Map<string, CpuCache>();
   /** Snooping ports, by the device (direct-mapped) or IOMMU (shared) whose traffic they see. */
   readonly coherentPorts = new Map<string, CoherentPort>();
+  /**
+   * Where each device's RequestPort connects (its translation path), with its master id
+   * and clock. DMA engines are built and connected with the SoC; other device models
+   * (GPU, display, camera, NIC, traffic generators) are created by the scenario with
+   * their run-time programming and connected with `attach`.
+   */
+  readonly attachPoints = new Map<string, DeviceAttachPoint>();
+  /** CPU cores declared under `cpuMmus[].cores`: their MMU port, master id and clock. */
+  readonly corePorts = new Map<string, CoreAttachPoint>();
+  private readonly attached = new Set<string>();
 
   constructor(
     readonly ctx: SimContext,
@@ -80,6 +105,29 @@ export class Soc {
     const c = name === undefined ? this.cpuCaches.values().next().value : this.cpuCaches.get(name);
     if (!c) throw new SimInvariantError(name === undefined ? 'the SoC has no CPU cache' : `no CPU cache on CPU MMU ${name}`);
     return c;
+  }
+
+  /** The attach point of device `name` (throws naming it when there is none). */
+  attachPoint(name: string): DeviceAttachPoint {
+    const a = this.attachPoints.get(name);
+    if (!a) throw new SimInvariantError(`no device named ${name}`);
+    return a;
+  }
+
+  /** Connects a device model's request port to device `name`'s translation path (once). */
+  attach(name: string, port: RequestPort): void {
+    if (this.attached.has(name)) throw new SimInvariantError(`device ${name} already has a model attached`);
+    connectPorts(port, this.attachPoint(name).port);
+    this.attached.add(name);
+  }
+
+  /** Connects a CPU core model to core `name` of its CPU MMU (once). */
+  attachCore(name: string, port: RequestPort): void {
+    const c = this.corePorts.get(name);
+    if (!c) throw new SimInvariantError(`no CPU core named ${name}`);
+    if (this.attached.has(name)) throw new SimInvariantError(`CPU core ${name} already has a model attached`);
+    connectPorts(port, c.port);
+    this.attached.add(name);
   }
 
   dma(name: string): DmaEngine {
@@ -215,6 +263,7 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
   for (const u of cfg.iommus) {
     const iommu = new Iommu(ctx, path(u.name), clock(u.clock), FORMATS[u.format], nextMasterId++, {
       ...unitParams(u), faultQueueDepth: u.faultQueueDepth, commandQueueDepth: u.commandQueueDepth, commandCycles: u.commandCycles,
+      countStaleTlbHits: u.countStaleTlbHits,
     });
     soc.iommus.set(u.name, iommu);
     const bus = soc.buses.get(u.bus)!;
@@ -251,16 +300,33 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
   }
 
   cfg.devices.forEach((d, masterId) => {
-    const dev = new DmaEngine(ctx, path(d.name), clock(d.clock), masterId, { ...d, mode: opts.mode ?? 'timing' });
-    soc.devices.set(d.name, dev);
+    const point = attachPoint(d);
+    soc.attachPoints.set(d.name, { port: point, masterId, clock: clock(d.clock), config: d });
+    if (d.kind === 'dma') {
+      const dev = new DmaEngine(ctx, path(d.name), clock(d.clock), masterId, { ...d, mode: opts.mode ?? 'timing' });
+      soc.devices.set(d.name, dev);
+      soc.attach(d.name, dev.port);
+    }
+  });
+  // CPU cores: trace-driven masters on their CPU MMU (each a core with its own L1 DTLB).
+  // nextMasterId is the kernel's bus master (KernelMemory); cores come after it.
+  let coreMasterId = nextMasterId + 1;
+  for (const u of cfg.cpuMmus) {
+    for (const core of u.cores) {
+      soc.corePorts.set(core.name, { port: soc.cpuMmu(u.name).addCore(core.name), masterId: coreMasterId++, clock: clock(u.clock), mmu: u.name, config: core });
+    }
+  }
+
+  /** Where a device's requests enter: its IOMMU stream, or (snoop port →) DMA-mask check → bus. */
+  function attachPoint(d: SocConfig['devices'][number]): ResponsePort {
     const tr = d.translation;
     if (tr.kind === 'iommu') {
       const iommu = soc.iommus.get(tr.iommu)!;
-      connectPorts(dev.port, iommu.attachDevice(d.name, tr.streamId));
+      const port = iommu.attachDevice(d.name, tr.streamId);
       if (tr.initialMode === 'bypass') {
         iommu.setStreamContext(tr.streamId, { format: iommu.format, root: 0, asid: 0, mode: 'bypass', privileged: false, allowRead: true, allowWrite: true });
       }
-      return;
+      return port;
     }
     let busInput = soc.buses.get(d.bus)!.addInput(d.name, { priority: d.priority });
     if (d.coherent) {
@@ -269,15 +335,12 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
       connectPorts(port.busPort, busInput);
       busInput = port.devicePort;
     }
-    if (tr.dmaMaskBits >= 64 && !tr.window) {
-      connectPorts(dev.port, busInput);
-      return;
-    }
+    if (tr.dmaMaskBits >= 64 && !tr.window) return busInput;
     const direct = new DirectMap(ctx, path(`${d.name}.direct`), { dmaMaskBits: tr.dmaMaskBits, window: tr.window ?? null });
     soc.directMaps.set(d.name, direct);
-    connectPorts(dev.port, direct.devicePort);
     connectPorts(direct.busPort, busInput);
-  });
+    return direct.devicePort;
+  }
   return soc;
 }
 

@@ -111,6 +111,9 @@ export const IommuSchema = z.strictObject({
     invalidateRange: NonNegativeInt,
     sync: NonNegativeInt,
   }).describe('cycles each command takes'),
+  countStaleTlbHits: z.boolean().default(false).describe(
+    'stale-TLB oracle: check every TLB hit against a functional walk of the current page tables and count hits the tables no longer allow (<iommu>.stale_tlb_hits); costs a walk per hit',
+  ),
 });
 
 export const CpuCacheSchema = z.strictObject({
@@ -121,9 +124,17 @@ export const CpuCacheSchema = z.strictObject({
   mshrs: PositiveInt.default(4).describe('lines being fetched at once'),
 }).describe('CPU data cache: PIPT, write-back, write-allocate, LRU');
 
+export const CpuCoreSchema = z.strictObject({
+  name: Name,
+  maxOutstanding: PositiveInt.default(1).describe('loads (and unposted stores) in flight: 1 = a blocking in-order core'),
+  storeBuffer: NonNegativeInt.default(0).describe('posted stores in flight; 0 = stores block like loads'),
+  cyclesBetween: NonNegativeInt.default(0).describe('compute cycles before each trace record (added to the trace\'s own gaps)'),
+}).describe('a trace-driven CPU core on this MMU (scenarios replay traces on it)');
+
 export const CpuMmuSchema = z.strictObject({
   ...TranslationUnitBase,
   cache: CpuCacheSchema.optional().describe('data cache between this MMU and the bus; none = uncached'),
+  cores: z.array(CpuCoreSchema).default([]).describe('CPU cores sharing this MMU\'s L2 TLB, walker and cache'),
 });
 
 const DirectTranslation = z.strictObject({
@@ -158,7 +169,53 @@ export const DmaDeviceSchema = z.strictObject({
   maxOutstanding: PositiveInt.describe('transactions in flight (reads + writes)'),
 });
 
-export const DeviceSchema = z.discriminatedUnion('kind', [DmaDeviceSchema]);
+export const TrafficDeviceSchema = z.strictObject({
+  ...DeviceBase,
+  kind: z.literal('traffic'),
+  maxOutstanding: PositiveInt.describe('requests in flight'),
+}).describe('a traffic generator: runs the workloads a scenario gives it');
+
+export const GpuDeviceSchema = z.strictObject({
+  ...DeviceBase,
+  kind: z.literal('gpu'),
+  maxOutstanding: PositiveInt.describe('memory requests in flight across all streams'),
+}).describe('a GPU-like engine: many concurrent streams sweeping tiled 2D surfaces');
+
+export const DisplayDeviceSchema = z.strictObject({
+  ...DeviceBase,
+  kind: z.literal('display'),
+  burstBytes: Size.describe('bytes per scanout read'),
+  maxOutstanding: PositiveInt,
+  fifoBytes: Size.describe('pixel FIFO (latency buffer) between memory and the panel'),
+}).describe('a display controller scanning a frame buffer at the refresh rate the scenario sets');
+
+export const CameraDeviceSchema = z.strictObject({
+  ...DeviceBase,
+  kind: z.literal('camera'),
+  burstBytes: Size.describe('bytes per write'),
+  maxOutstanding: PositiveInt,
+  lineBufferBytes: Size.describe('buffer between the sensor and memory; a line that does not fit is dropped'),
+}).describe('a camera/ISP writing frames at the frame rate the scenario sets');
+
+export const NicDeviceSchema = z.strictObject({
+  ...DeviceBase,
+  kind: z.literal('nic'),
+  burstBytes: Size.describe('bytes per DMA transaction'),
+  maxOutstanding: PositiveInt,
+  lineRateGbps: z.number().positive().describe('wire speed (transmit pacing)'),
+  rxFifoBytes: Size.describe('receive packet buffer on the NIC; packets that do not fit are missed'),
+}).describe('a NIC with e1000-style RX/TX descriptor rings in memory');
+
+export const DescDmaDeviceSchema = z.strictObject({
+  ...DeviceBase,
+  kind: z.literal('descdma'),
+  burstBytes: Size,
+  maxOutstanding: PositiveInt,
+}).describe('a DMA engine driven by linked descriptors (scatter-gather) in memory');
+
+export const DeviceSchema = z.discriminatedUnion('kind', [
+  DmaDeviceSchema, TrafficDeviceSchema, GpuDeviceSchema, DisplayDeviceSchema, CameraDeviceSchema, NicDeviceSchema, DescDmaDeviceSchema,
+]);
 
 export const SocConfigSchema = z.strictObject({
   $schema: z.string().optional(),
@@ -184,3 +241,4 @@ export type TlbConfig = z.output<typeof TlbSchema>;
 export type IommuConfig = z.output<typeof IommuSchema>;
 export type CpuMmuConfig = z.output<typeof CpuMmuSchema>;
 export type CpuCacheConfig = z.output<typeof CpuCacheSchema>;
+export type CpuCoreConfig = z.output<typeof CpuCoreSchema>;

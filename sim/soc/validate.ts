@@ -21,7 +21,10 @@ export function validateSocReferences(cfg: SocConfig, file: string): void {
   cfg.memories.forEach((m, i) => claim(m.name, ['memories', i]));
   cfg.bridges.forEach((b, i) => claim(b.name, ['bridges', i]));
   cfg.iommus.forEach((m, i) => claim(m.name, ['iommus', i]));
-  cfg.cpuMmus.forEach((m, i) => claim(m.name, ['cpuMmus', i]));
+  cfg.cpuMmus.forEach((m, i) => {
+    claim(m.name, ['cpuMmus', i]);
+    m.cores.forEach((c, k) => claim(c.name, ['cpuMmus', i, 'cores', k]));
+  });
   cfg.devices.forEach((d, i) => claim(d.name, ['devices', i]));
 
   const clocks = Object.keys(cfg.clocks);

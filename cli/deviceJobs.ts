@@ -1,0 +1,175 @@
+/**
+ * Scenario jobs that run a device model on buffers its driver obtained: traffic
+ * generators, the GPU engine, the display controller, the camera and trace-driven CPU
+ * cores. This is the composition root's part: it builds each model from the SoC
+ * config's hardware parameters plus the job's programming, attaches it to the device's
+ * translation path, and starts it at the job's time.
+ */
+import * as path from 'path';
+import type { SimContext } from '../sim/engine/context';
+import { SimInvariantError } from '../sim/engine/errors';
+import type { Soc } from '../sim/soc/builder';
+import type { AccessMode } from '../sim/soc/builder';
+import { CameraIsp } from '../sim/devices/camera';
+import { CpuCore, type CpuTraceResult } from '../sim/devices/cpuCore';
+import { DisplayController } from '../sim/devices/display';
+import { GpuEngine } from '../sim/devices/gpuEngine';
+import { readTraceFile } from '../sim/devices/memTrace';
+import { TrafficGenerator } from '../sim/devices/trafficGenerator';
+import type { WorkloadSpec } from '../sim/devices/workload';
+import type { DeviceBuffer } from '../drivers/devices/buffers';
+import { UserProcess } from '../drivers/devices/cpuProcess';
+import type { Platform } from '../drivers/platform';
+import type { JobResult, RunningJob } from './jobs';
+import type { Job, WorkloadConfig } from './scenarioSchema';
+
+export interface DeviceJobEnv {
+  ctx: SimContext;
+  soc: Soc;
+  mode: AccessMode;
+  platform: Platform;
+  buffers: Map<string, DeviceBuffer>;
+  /** Directory of the scenario file (trace paths are relative to it). */
+  scenarioDir: string;
+  /** Called when the run ends (process exit, driver remove). */
+  atExit: Array<() => void>;
+}
+
+type DeviceJob = Exclude<Job, { kind: 'dma-copy' }>;
+
+/** A job whose device signals completion once; result details come from `detail()`. */
+function running(job: DeviceJob, startAt: number, ctx: SimContext, start: (done: () => void) => void, detail: () => JobResult['detail']): RunningJob {
+  let started = false;
+  let done = false;
+  const scope = ctx.stats.scope(`scenario.${job.name}`);
+  const sDone = scope.counter('done', '1 when the job completed');
+  const sDuration = scope.counter('duration_ps', 'start to completion, ps');
+  ctx.engine.schedule(startAt, () => {
+    started = true;
+    const t0 = ctx.engine.now;
+    start(() => {
+      done = true;
+      sDone.value = 1;
+      sDuration.value = ctx.engine.now - t0;
+    });
+  });
+  return {
+    name: job.name,
+    progress: () => (done ? 1 : started ? 0.5 : 0),
+    isDone: () => done,
+    result: () => ({ name: job.name, kind: job.kind, done, status: done ? 'ok' : started ? 'not_finished' : 'not_started', verified: null, detail: detail() }),
+  };
+}
+
+function hw<K extends string>(soc: Soc, device: string, kind: K) {
+  const a = soc.attachPoint(device);
+  if (a.config.kind !== kind) throw new SimInvariantError(`device ${device} is a ${a.config.kind}, not a ${kind}`);
+  return { ...a, config: a.config as Extract<typeof a.config, { kind: K }> };
+}
+
+function buffer(env: DeviceJobEnv, name: string): DeviceBuffer {
+  const b = env.buffers.get(name);
+  if (!b) throw new SimInvariantError(`no buffer ${name} (the scenario loader checks this)`);
+  return b;
+}
+
+/** A workload spec on a buffer: base and footprint from the buffer, one pass unless `accesses` says otherwise. */
+function workloadOn(buf: DeviceBuffer, w: WorkloadConfig): WorkloadSpec {
+  const base = buf.deviceAddr + w.offset;
+  const { offset: _offset, footprint, ...rest } = w;
+  if (w.kind === 'tiled2d') {
+    const pass = (w.widthBytes * w.height) / w.accessBytes;
+    return { ...rest, kind: 'tiled2d', base, accesses: w.accesses ?? pass } as WorkloadSpec;
+  }
+  const bytes = footprint ?? buf.size - w.offset;
+  return { ...rest, base, footprint: bytes, accesses: w.accesses ?? bytes / w.accessBytes } as WorkloadSpec;
+}
+
+export function startDeviceJob(env: DeviceJobEnv, job: DeviceJob): RunningJob {
+  const { ctx, soc, mode } = env;
+  const statsPath = (device: string) => `soc.${device}`;
+  switch (job.kind) {
+    case 'traffic': {
+      const a = hw(soc, job.device, 'traffic');
+      const buf = buffer(env, job.buffer);
+      const gen = new TrafficGenerator(ctx, statsPath(job.device), a.clock, a.masterId, {
+        streams: job.streams.map((w) => workloadOn(buf, w)), maxOutstanding: a.config.maxOutstanding, ratePerUs: job.ratePerUs, mode,
+      });
+      soc.attach(job.device, gen.port);
+      return running(job, job.at, ctx, (done) => gen.start(() => done()), () => ({}));
+    }
+    case 'gpu': {
+      const a = hw(soc, job.device, 'gpu');
+      const buf = buffer(env, job.buffer);
+      const gpu = new GpuEngine(ctx, statsPath(job.device), a.clock, a.masterId, {
+        streams: job.streams, maxOutstanding: a.config.maxOutstanding, accessBytes: job.accessBytes, sharing: job.sharing, passes: job.passes,
+        readFraction: job.readFraction, mode,
+        surface: { base: buf.deviceAddr, widthBytes: job.widthBytes, height: job.height, tileWidthBytes: job.tileWidthBytes, tileHeight: job.tileHeight },
+      });
+      soc.attach(job.device, gpu.port);
+      return running(job, job.at, ctx, (done) => gpu.start(() => done()), () => ({}));
+    }
+    case 'display': {
+      const a = hw(soc, job.device, 'display');
+      const buf = buffer(env, job.buffer);
+      const disp = new DisplayController(ctx, statsPath(job.device), a.clock, a.masterId, {
+        base: buf.deviceAddr, width: job.width, height: job.height, bytesPerPixel: job.bytesPerPixel,
+        pitchBytes: job.pitchBytes ?? job.width * job.bytesPerPixel, refreshHz: job.refreshHz, frames: job.frames,
+        vblankFraction: job.vblankFraction, burstBytes: a.config.burstBytes, maxOutstanding: a.config.maxOutstanding,
+        fifoBytes: a.config.fifoBytes, mode,
+      });
+      soc.attach(job.device, disp.port);
+      return running(job, job.at, ctx, (done) => disp.start(done), () => ({}));
+    }
+    case 'camera': {
+      const a = hw(soc, job.device, 'camera');
+      const buf = buffer(env, job.buffer);
+      const cam = new CameraIsp(ctx, statsPath(job.device), a.clock, a.masterId, {
+        base: buf.deviceAddr, width: job.width, height: job.height, bytesPerPixel: job.bytesPerPixel,
+        pitchBytes: job.width * job.bytesPerPixel, fps: job.fps, buffers: job.buffers, frames: job.frames,
+        burstBytes: a.config.burstBytes, maxOutstanding: a.config.maxOutstanding, lineBufferBytes: a.config.lineBufferBytes, mode,
+      });
+      soc.attach(job.device, cam.port);
+      return running(job, job.at, ctx, (done) => cam.start(done), () => ({}));
+    }
+    case 'cpu-trace':
+      return startCpuTrace(env, job);
+  }
+}
+
+/** ASIDs of trace processes: 1000 + the core's index (deterministic, clear of the platform's). */
+const PROCESS_ASID_BASE = 1000;
+
+function startCpuTrace(env: DeviceJobEnv, job: Extract<DeviceJob, { kind: 'cpu-trace' }>): RunningJob {
+  const { ctx, soc, mode, platform } = env;
+  const core = soc.corePorts.get(job.core);
+  if (!core) throw new SimInvariantError(`no CPU core ${job.core} (the scenario loader checks this)`);
+  const file = path.resolve(env.scenarioDir, job.trace);
+  const opts = { includeFetches: job.includeFetches, source: file };
+  // The process's pages exist before it runs (its page faults, done up front).
+  const process = new UserProcess(platform, core.mmu, PROCESS_ASID_BASE + [...soc.corePorts.keys()].indexOf(job.core));
+  const addrs = function* () {
+    for (const r of readTraceFile(file, opts)) {
+      yield r.addr;
+      yield r.addr + r.size - 1;
+    }
+  };
+  process.prefault(addrs());
+  env.atExit.push(() => process.exit());
+  const lineBytes = soc.cpuCaches.get(core.mmu)?.lineBytes ?? 64;
+  const cpu = new CpuCore(ctx, `soc.${job.core}`, core.clock, core.masterId, {
+    maxOutstanding: core.config.maxOutstanding, storeBuffer: core.config.storeBuffer, cyclesBetween: core.config.cyclesBetween, lineBytes, mode,
+  });
+  soc.attachCore(job.core, cpu.port);
+  let result: CpuTraceResult | null = null;
+  return running(job, job.at, ctx, (done) => {
+    process.activate();
+    cpu.runTrace(readTraceFile(file, opts), (r) => {
+      result = r;
+      done();
+    });
+  }, (): JobResult['detail'] => {
+    const r = result as CpuTraceResult | null;
+    return r ? { records: r.records, loads: r.loads, stores: r.stores, faults: r.faults, pages: process.residentPages } : { pages: process.residentPages };
+  });
+}
