@@ -6,6 +6,7 @@ import { Tracer } from '../sim/engine/trace';
 import { parseTime, UnitError } from '../sim/engine/units';
 import { loadSocConfig } from '../sim/soc/builder';
 import { readJsonFile } from '../sim/soc/loadJson';
+import { formatList, listBundled, socConfigsDir } from './list';
 import { RunProgress, formatSimTime } from './progress';
 import { run, type RunOutput } from './run';
 import { loadScenario } from './scenario';
@@ -52,7 +53,16 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         code = cmdValidate(args.file, io);
       },
     )
-    .demandCommand(1, 'name a command: run or validate')
+    .command(
+      'list',
+      'list the bundled SoC configs and scenarios with one-line descriptions',
+      (y) => y,
+      () => {
+        const root = socConfigsDir();
+        io.out(formatList(listBundled(root), root));
+      },
+    )
+    .demandCommand(1, 'name a command: run, validate or list')
     .strict()
     .help()
     .version(false)

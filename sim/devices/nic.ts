@@ -45,6 +45,8 @@ export interface NicParams {
   interruptTimerNs?: number;
   /** Descriptors read per descriptor fetch (at most); default 1. */
   descPrefetch?: number;
+  /** Only 'timing' (the default): the NIC has no atomic fast-forward path. */
+  mode?: 'timing';
 }
 
 /**
@@ -83,6 +85,9 @@ export function validateNicParams(p: NicParams): string | null {
   const pf = p.descPrefetch;
   if (pf !== undefined && !(Number.isSafeInteger(pf) && pf >= 1 && pf <= 64)) {
     return `descPrefetch: must be an integer in [1, 64], got ${pf}`;
+  }
+  if (p.mode !== undefined && p.mode !== 'timing') {
+    return `mode: the NIC model runs in timing mode only (no atomic fast-forward), got ${JSON.stringify(p.mode)}`;
   }
   return null;
 }
@@ -145,7 +150,8 @@ const TX = 1;
  * FIFO. The NIC moves one packet at a time, in order:
  *   1. descriptor: if none is prefetched, read min(descPrefetch, owned and not yet
  *      fetched, up to the ring's end) descriptors in ONE read of 16·n bytes (a
- *      `desc_fetches`), and keep them (the e1000 prefetches descriptors the same way);
+ *      `desc_fetches`), and keep them (the e1000 also fetches descriptors in bursts,
+ *      governed by its RXDCTL/TXDCTL thresholds);
  *   2. payload: write the packet (bytes `packetByte(seq, i)`) to the descriptor's buffer
  *      in writes split at burstBytes-aligned addresses, at most `maxOutstanding` in
  *      flight; once all are acknowledged the packet leaves the FIFO;
@@ -165,11 +171,12 @@ const TX = 1;
  * packet buffer, then, if CMD.RS is set, write the descriptor back with STA.DD (16
  * bytes); then the head advances. A packet is the descriptors up to one with CMD.EOP;
  * once its last buffer is read it is handed to the wire, which sends it in
- * ceil(bytes × 8 / lineRateGbps) ns (ps resolution; preamble, inter-frame gap and FCS
- * are not modelled), back to back with the packet before. The NIC holds two packet
- * buffers: it starts reading a packet only once the previous one has started on the
- * wire, so a slow line backs up the ring. When a packet's last bit has left,
- * `onTransmit(cb)` receives its bytes and it counts in `tx_packets`/`tx_bytes`.
+ * bytes × 8 / lineRateGbps ns, rounded up to a whole ps (preamble, inter-frame gap and
+ * FCS are not modelled), back to back with the packet before. The NIC holds two packet
+ * buffers: it starts reading a packet's buffers only once the previous packet has
+ * started on the wire (its first descriptor may already be fetched), so a slow line
+ * backs up the ring. When a packet's last bit has left, `onTransmit(cb)` receives its
+ * bytes and it counts in `tx_packets`/`tx_bytes`.
  *
  * Interrupts. A completion is a received packet (cause 'rx') or a written-back TX
  * descriptor (CMD.RS, cause 'tx', the e1000 TXDW). Every `interruptEvery` completions of
@@ -190,7 +197,8 @@ const TX = 1;
  * ring, a tail before the ring is programmed, reprogramming a ring while its DMA is in
  * flight. `clock` is the device's clock domain (the builder's uniform device signature);
  * the model's timing comes from memory latency, the wire and the arrival rate, and does
- * not round to its edges. Timing mode only: there is no atomic fast-forward path.
+ * not round to its edges. Timing mode only: there is no atomic fast-forward path
+ * (`mode: 'atomic'` fails validation).
  *
  * Not modelled: checksums, VLANs, multiple queues, receive filtering, PCIe ordering rules
  * (the model waits for each write's acknowledgement before the next step instead),
@@ -227,8 +235,8 @@ export class Nic implements ResponseReceiver {
   private rxCacheHead = 0;
   private rxCacheCount = 0;
   /** Receive FIFO: packets accepted and not yet written to memory, a ring. */
-  private readonly fifoSeq: Float64Array;
-  private readonly fifoArrival: Float64Array;
+  private fifoSeq: Float64Array;
+  private fifoArrival: Float64Array;
   private fifoHead = 0;
   private fifoCount = 0;
   private fifoUsed = 0;
@@ -239,7 +247,8 @@ export class Nic implements ResponseReceiver {
   private rxFailed = false;
   private rxDoneArrival: Tick = 0;
   // The wire.
-  private readonly packetBytes: number;
+  private rx: NicRxTraffic | null;
+  private packetBytes: number;
   private rxEnabled = false;
   private rxGen = 0;
   private rxT0: Tick = 0;
@@ -247,7 +256,7 @@ export class Nic implements ResponseReceiver {
   private rxSinceEnable = 0;
   /** Sequence number of the next packet on the wire (never reset). */
   private rxSeq = 0;
-  private readonly rxLimit: number;
+  private rxLimit: number;
 
   // ---- transmit ----
   private txBase = 0;
@@ -315,6 +324,7 @@ export class Nic implements ResponseReceiver {
     this.psPerByte = 8000 / params.lineRateGbps;
     this.rxCache = new Float64Array(this.prefetch);
     this.txCache = new Uint8Array(this.prefetch * E1000_TX_DESC_BYTES);
+    this.rx = params.rx;
     this.packetBytes = params.rx ? params.rx.packetBytes : 0;
     this.rxLimit = params.rx?.packets ?? Infinity;
     const fifoSlots = params.rx ? Math.floor(params.rxFifoBytes / params.rx.packetBytes) : 1;
@@ -381,10 +391,32 @@ export class Nic implements ResponseReceiver {
     if (enabled === this.rxEnabled) return;
     this.rxEnabled = enabled;
     this.rxGen++;
-    if (!enabled || !this.params.rx) return;
+    if (!enabled || !this.rx) return;
     this.rxT0 = this.ctx.engine.now;
     this.rxSinceEnable = 0;
     this.scheduleArrival();
+  }
+
+  /**
+   * Not a register: sets the link partner's traffic (as `params.rx`) when it is chosen
+   * after the NIC is built (a scenario, not the SoC config). Only while receive is
+   * disabled and the FIFO is empty; sequence numbers and `packets` count afresh.
+   * Throws SimInvariantError with the validation reason for bad traffic.
+   */
+  setRxTraffic(rx: NicRxTraffic | null): void {
+    if (this.rxEnabled || this.fifoCount > 0 || this.rxPhase === DATA || this.rxPhase === WRITEBACK) {
+      throw new SimInvariantError(`${this.path}: setRxTraffic while receive is enabled or packets are queued`);
+    }
+    const reason = validateNicParams({ ...this.params, rx });
+    if (reason) throw new SimInvariantError(`${this.path}: ${reason}`);
+    this.rx = rx;
+    this.packetBytes = rx ? rx.packetBytes : 0;
+    this.rxLimit = rx?.packets ?? Infinity;
+    const slots = rx ? Math.floor(this.params.rxFifoBytes / rx.packetBytes) : 1;
+    this.fifoSeq = new Float64Array(slots);
+    this.fifoArrival = new Float64Array(slots);
+    this.fifoHead = 0;
+    this.rxSeq = 0;
   }
 
   /** TDBAL/TDBAH + TDLEN: programs the transmit ring and resets TDH = TDT = 0; clears a halt. */
@@ -468,7 +500,7 @@ export class Nic implements ResponseReceiver {
 
   private scheduleArrival(): void {
     if (this.rxSeq >= this.rxLimit) return;
-    const at = this.rxT0 + ceilRatio(this.rxSinceEnable + 1, this.params.rx!.packetsPerSecond);
+    const at = this.rxT0 + ceilRatio(this.rxSinceEnable + 1, this.rx!.packetsPerSecond);
     this.ctx.engine.schedule(at, this.onArrival, this.rxGen, Priority.Late);
   }
 
@@ -688,7 +720,9 @@ export class Nic implements ResponseReceiver {
     for (let i = 0; i < count; i++) {
       let slot = this.txCacheHead + this.txCacheCount;
       if (slot >= this.prefetch) slot -= this.prefetch;
-      this.txCache.set(t.data.subarray(i * E1000_TX_DESC_BYTES, (i + 1) * E1000_TX_DESC_BYTES), slot * E1000_TX_DESC_BYTES);
+      const from = i * E1000_TX_DESC_BYTES;
+      const to = slot * E1000_TX_DESC_BYTES;
+      for (let j = 0; j < E1000_TX_DESC_BYTES; j++) this.txCache[to + j] = t.data[from + j];
       this.txCacheCount++;
     }
     this.txFetchIdx = (this.txFetchIdx + count) % this.txEntries;
