@@ -17,7 +17,9 @@ import { GpuEngine } from '../sim/devices/gpuEngine';
 import { readTraceFile } from '../sim/devices/memTrace';
 import { TrafficGenerator } from '../sim/devices/trafficGenerator';
 import type { WorkloadSpec } from '../sim/devices/workload';
+import { Nic } from '../sim/devices/nic';
 import type { DeviceBuffer } from '../drivers/devices/buffers';
+import { NicDriver } from '../drivers/devices/nicDriver';
 import { UserProcess } from '../drivers/devices/cpuProcess';
 import type { Platform } from '../drivers/platform';
 import type { JobResult, RunningJob } from './jobs';
@@ -38,7 +40,11 @@ export interface DeviceJobEnv {
 type DeviceJob = Exclude<Job, { kind: 'dma-copy' }>;
 
 /** A job whose device signals completion once; result details come from `detail()`. */
-function running(job: DeviceJob, startAt: number, ctx: SimContext, start: (done: () => void) => void, detail: () => JobResult['detail']): RunningJob {
+function running(
+  job: DeviceJob, startAt: number, ctx: SimContext, start: (done: () => void) => void, detail: () => JobResult['detail'],
+  /** Completion the device does not signal (e.g. the last packets dropped on the wire). */
+  finishedAnyway: () => boolean = () => false,
+): RunningJob {
   let started = false;
   let done = false;
   const scope = ctx.stats.scope(`scenario.${job.name}`);
@@ -53,11 +59,16 @@ function running(job: DeviceJob, startAt: number, ctx: SimContext, start: (done:
       sDuration.value = ctx.engine.now - t0;
     });
   });
+  const isDone = () => done || (started && finishedAnyway());
   return {
     name: job.name,
-    progress: () => (done ? 1 : started ? 0.5 : 0),
-    isDone: () => done,
-    result: () => ({ name: job.name, kind: job.kind, done, status: done ? 'ok' : started ? 'not_finished' : 'not_started', verified: null, detail: detail() }),
+    progress: () => (isDone() ? 1 : started ? 0.5 : 0),
+    isDone,
+    result: () => {
+      const d = isDone();
+      if (d && !done) sDone.value = 1;
+      return { name: job.name, kind: job.kind, done: d, status: d ? 'ok' : started ? 'not_finished' : 'not_started', verified: null, detail: detail() };
+    },
   };
 }
 
@@ -134,7 +145,34 @@ export function startDeviceJob(env: DeviceJobEnv, job: DeviceJob): RunningJob {
     }
     case 'cpu-trace':
       return startCpuTrace(env, job);
+    case 'nic':
+      return startNic(env, job);
   }
+}
+
+function startNic(env: DeviceJobEnv, job: Extract<DeviceJob, { kind: 'nic' }>): RunningJob {
+  const { ctx, soc, platform } = env;
+  const a = hw(soc, job.device, 'nic');
+  const nic = new Nic(ctx, `soc.${job.device}`, a.clock, a.masterId, {
+    burstBytes: a.config.burstBytes, maxOutstanding: a.config.maxOutstanding, lineRateGbps: a.config.lineRateGbps,
+    rxFifoBytes: a.config.rxFifoBytes, interruptEvery: job.interruptEvery, interruptTimerNs: job.interruptDelay / 1000,
+    rx: { packetBytes: job.packetBytes, packetsPerSecond: job.packetsPerSecond, packets: job.packets },
+    ...(job.rogueLagPackets !== undefined ? { rogue: { lagPackets: job.rogueLagPackets } } : {}),
+  });
+  soc.attach(job.device, nic.port);
+  const driver = new NicDriver(platform, job.device, nic, { rxRingEntries: job.rxRingEntries, rxBufferBytes: job.rxBufferBytes, mapping: job.mapping, verify: job.verify });
+  env.atExit.push(() => driver.remove());
+  const missed = () => ctx.stats.value(`soc.${job.device}.rx_missed`);
+  return running(job, job.at, ctx, (done) => {
+    let finished = false;
+    driver.onCleaned = () => {
+      if (!finished && driver.rxPackets + missed() >= job.packets) {
+        finished = true;
+        done();
+      }
+    };
+    driver.probe();
+  }, () => ({ rx_packets: driver.rxPackets, rx_missed: missed() }), () => driver.rxPackets + missed() >= job.packets);
 }
 
 /** ASIDs of trace processes: 1000 + the core's index (deterministic, clear of the platform's). */

@@ -120,7 +120,25 @@ export const CpuTraceJobSchema = z.strictObject({
   includeFetches: z.boolean().default(false).describe('replay instruction fetches (lackey "I" records) as loads'),
 });
 
-export const JobSchema = z.discriminatedUnion('kind', [DmaCopyJobSchema, TrafficJobSchema, GpuJobSchema, DisplayJobSchema, CameraJobSchema, CpuTraceJobSchema]);
+export const NicJobSchema = z.strictObject({
+  kind: z.literal('nic'),
+  ...JobBase,
+  device: Name.describe('a device of kind "nic"; its driver allocates the ring and buffers itself'),
+  rxRingEntries: z.number().int().positive().multipleOf(8).default(256).describe('receive descriptors (a multiple of 8)'),
+  rxBufferBytes: Size.default(2048).describe('bytes per receive buffer (e1000: 2048)'),
+  mapping: z.enum(['per-packet', 'reuse']).default('per-packet')
+    .describe('per-packet: dma_unmap_single + dma_map_single for every packet (e1000); reuse: buffers stay mapped and are synced (ixgbe page reuse)'),
+  packetBytes: z.number().int().positive().max(65535),
+  packetsPerSecond: z.number().positive().describe('offered load on the wire'),
+  packets: z.number().int().positive().describe('packets the wire delivers'),
+  interruptEvery: z.number().int().positive().default(1).describe('interrupt moderation: packets per interrupt'),
+  interruptDelay: Time.default(10_000_000).describe('moderation timer (e1000 RADV): an interrupt this long after the first packet not yet signalled; default 10us'),
+  verify: z.boolean().default(true).describe('the driver checks each payload through the CPU'),
+  rogueLagPackets: z.number().int().positive().max(4096).optional()
+    .describe('a malicious NIC (Thunderclap): after each packet it also writes to the buffer it used this many packets earlier, which its driver has unmapped'),
+});
+
+export const JobSchema = z.discriminatedUnion('kind', [DmaCopyJobSchema, TrafficJobSchema, GpuJobSchema, DisplayJobSchema, CameraJobSchema, CpuTraceJobSchema, NicJobSchema]);
 
 export const KernelOptionsSchema = z.strictObject({
   iommuStrict: z.boolean().default(true).describe('iommu.strict: invalidate on every unmap (true) or batch through the flush queue (false, lazy)'),

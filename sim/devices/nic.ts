@@ -47,7 +47,26 @@ export interface NicParams {
   descPrefetch?: number;
   /** Only 'timing' (the default): the NIC has no atomic fast-forward path. */
   mode?: 'timing';
+  /**
+   * A malicious NIC (absent = an honest one): after finishing received packet k it also
+   * writes into the buffer it used for packet k − lagPackets, the Thunderclap attack on
+   * lazily invalidated IOMMU mappings. See `NicRogueParams` and the class comment.
+   */
+  rogue?: NicRogueParams;
 }
+
+/** The rogue-write behaviour of a malicious NIC (`NicParams.rogue`). */
+export interface NicRogueParams {
+  /** How many packets back the NIC reaches: an integer in [1, 4096]. */
+  lagPackets: number;
+  /** Bytes per rogue write, in [1, burstBytes]; default 64 (clipped as described on Nic). */
+  bytes?: number;
+}
+
+/** Every byte of a rogue write (`NicParams.rogue`): easy to spot in a memory dump. */
+export const ROGUE_BYTE = 0xee;
+/** Largest `rogue.lagPackets`: the NIC's memory of old buffer addresses. */
+export const ROGUE_MAX_LAG = 4096;
 
 /**
  * Checks NIC parameters; returns "field: reason" for the first bad one, or null. The SoC
@@ -89,6 +108,16 @@ export function validateNicParams(p: NicParams): string | null {
   if (p.mode !== undefined && p.mode !== 'timing') {
     return `mode: the NIC model runs in timing mode only (no atomic fast-forward), got ${JSON.stringify(p.mode)}`;
   }
+  if (p.rogue !== undefined) {
+    const r = p.rogue;
+    if (r === null || typeof r !== 'object') return `rogue: must be an object, got ${JSON.stringify(r)}`;
+    if (!(Number.isSafeInteger(r.lagPackets) && r.lagPackets >= 1 && r.lagPackets <= ROGUE_MAX_LAG)) {
+      return `rogue.lagPackets: must be an integer in [1, ${ROGUE_MAX_LAG}], got ${r.lagPackets}`;
+    }
+    if (r.bytes !== undefined && !(Number.isSafeInteger(r.bytes) && r.bytes >= 1 && r.bytes <= p.burstBytes)) {
+      return `rogue.bytes: must be an integer in [1, burstBytes = ${p.burstBytes}], got ${r.bytes}`;
+    }
+  }
   return null;
 }
 
@@ -112,6 +141,7 @@ const K_RX_WB = 2;
 const K_TX_FETCH = 3;
 const K_TX_DATA = 4;
 const K_TX_WB = 5;
+const K_ROGUE = 6;
 
 // Per-direction engine phases.
 const IDLE = 0;
@@ -200,6 +230,31 @@ const TX = 1;
  * not round to its edges. Timing mode only: there is no atomic fast-forward path
  * (`mode: 'atomic'` fails validation).
  *
+ * Rogue mode (`params.rogue`, off by default; with it off nothing below happens and the
+ * rogue_* stats do not exist). A malicious peripheral as in Markettos et al.,
+ * "Thunderclap: Exploring Vulnerabilities in Operating System IOMMU Protection via DMA
+ * from Untrustworthy Peripherals" (NDSS 2019): it keeps writing to buffer addresses after
+ * the driver has unmapped them. The NIC remembers the buffer addresses of its last
+ * `lagPackets` received packets in a fixed ring (no allocation per packet). When the
+ * write-back of received packet k is acknowledged (k counts completed packets from 0
+ * since construction, across ring reprogramming), and k >= lagPackets, it issues one
+ * write of `bytes` bytes, all ROGUE_BYTE, at the start of the buffer packet
+ * k − lagPackets used, through its own port (so through an IOMMU if there is one). The
+ * write is clipped at the next burstBytes-aligned boundary (as every NIC burst is, so it
+ * never crosses a page) and at 2^53; buffers aligned to burstBytes are never clipped. It
+ * is issued before the NIC looks at the next packet and then not waited for (a posted
+ * write: the NIC never needs its outcome), so it delays packet processing only by its own
+ * place in the port's in-order send queue (a memory that refuses requests makes the next
+ * descriptor fetch wait behind it). Its response is counted: `rogue_writes` (issued),
+ * `rogue_writes_ok` (completed Ok), `rogue_writes_faulted` (completed with an error
+ * status: an IOMMU translation fault, a decode error); a faulted rogue write is not a
+ * `dma_errors` and does not halt receive. Packets lost to a failed DMA are not completed
+ * and leave no address behind. Behind an IOMMU in strict mode the unmapped buffer's
+ * IOVA faults (unless it was already mapped again); in lazy mode the stale IOTLB entry
+ * still translates it and the write lands in memory the kernel has taken back. A driver
+ * with interrupt moderation unmaps a buffer only at the next interrupt, so lagPackets
+ * should exceed interruptEvery for every rogue write to target an unmapped buffer.
+ *
  * Not modelled: checksums, VLANs, multiple queues, receive filtering, PCIe ordering rules
  * (the model waits for each write's acknowledgement before the next step instead),
  * descriptor write-back batching, ITR throttling, link state.
@@ -207,7 +262,8 @@ const TX = 1;
  * Stats (under `path`): `rx_arrivals`, `rx_packets`, `rx_bytes`, `rx_missed`,
  * `rx_no_descriptor`, `tx_packets`, `tx_bytes`, `interrupts`, `desc_fetches` (both
  * directions), `dma_errors`, `packet_latency_ns` (histogram), and the formulas
- * `rx_throughput_gbps` (rx_bytes × 8 / elapsed time) and `tx_throughput_gbps`.
+ * `rx_throughput_gbps` (rx_bytes × 8 / elapsed time) and `tx_throughput_gbps`; with
+ * `rogue` also `rogue_writes`, `rogue_writes_ok` and `rogue_writes_faulted`.
  */
 export class Nic implements ResponseReceiver {
   readonly port: RequestPort;
@@ -286,6 +342,18 @@ export class Nic implements ResponseReceiver {
   /** Start of transmission of the last packet handed to the wire. */
   private txPrevStart: Tick = -1;
 
+  // ---- rogue mode ----
+  /** lagPackets, or 0 when the NIC is honest. */
+  private readonly rogueLag: number;
+  private readonly rogueBytes: number;
+  /** Buffer addresses of the last rogueLag completed packets, a ring; oldest at rogueIdx once full. */
+  private readonly rogueHist: Float64Array;
+  private rogueIdx = 0;
+  private rogueFilled = 0;
+  private readonly sRogueWrites: Counter | null = null;
+  private readonly sRogueOk: Counter | null = null;
+  private readonly sRogueFaulted: Counter | null = null;
+
   // ---- interrupts ----
   private readonly irqPending = new Float64Array(2);
   private readonly irqTimerGen = new Float64Array(2);
@@ -330,6 +398,9 @@ export class Nic implements ResponseReceiver {
     const fifoSlots = params.rx ? Math.floor(params.rxFifoBytes / params.rx.packetBytes) : 1;
     this.fifoSeq = new Float64Array(fifoSlots);
     this.fifoArrival = new Float64Array(fifoSlots);
+    this.rogueLag = params.rogue ? params.rogue.lagPackets : 0;
+    this.rogueBytes = params.rogue?.bytes ?? 64;
+    this.rogueHist = new Float64Array(this.rogueLag);
 
     const s = ctx.stats.scope(path);
     this.sRxArrivals = s.counter('rx_arrivals', 'packets offered by the wire (accepted or dropped)');
@@ -345,6 +416,11 @@ export class Nic implements ResponseReceiver {
     this.sLatency = s.histogram('packet_latency_ns', 'receive: packet arrival to descriptor write-back acknowledged, ns', { bucketWidth: 100, buckets: 500 });
     s.formula('rx_throughput_gbps', 'rx_bytes × 8 / elapsed time, Gbit/s', () => (this.sRxBytes.value * 8000) / s.elapsedTicks());
     s.formula('tx_throughput_gbps', 'tx_bytes × 8 / elapsed time, Gbit/s', () => (this.sTxBytes.value * 8000) / s.elapsedTicks());
+    if (this.rogueLag > 0) {
+      this.sRogueWrites = s.counter('rogue_writes', 'rogue mode: writes issued to the buffers of packets lagPackets back');
+      this.sRogueOk = s.counter('rogue_writes_ok', 'rogue mode: rogue writes that completed Ok');
+      this.sRogueFaulted = s.counter('rogue_writes_faulted', 'rogue mode: rogue writes that completed with an error (not dma_errors)');
+    }
   }
 
   // ======================= registers =======================
@@ -655,8 +731,33 @@ export class Nic implements ResponseReceiver {
     this.sRxBytes.inc(this.packetBytes);
     this.sLatency.sample((now - this.rxDoneArrival) / 1000);
     this.rxPhase = IDLE;
+    if (this.rogueLag > 0) this.rogueAfterPacket(this.rxBuf);
     this.completion(RX);
     this.rxKick();
+  }
+
+  /**
+   * Rogue mode: the packet that used buffer `buf` is complete. Writes ROGUE_BYTE into the
+   * buffer of the packet rogueLag completions back (if there was one), then remembers
+   * `buf` in its place. The write is posted: its response only updates the counters.
+   */
+  private rogueAfterPacket(buf: number): void {
+    const slot = this.rogueIdx;
+    if (this.rogueFilled === this.rogueLag) {
+      const addr = this.rogueHist[slot];
+      let size = this.burstBytes - (addr % this.burstBytes);
+      if (size > this.rogueBytes) size = this.rogueBytes;
+      if (size > ADDR_LIMIT - addr) size = ADDR_LIMIT - addr;
+      const t = this.pool.alloc(Cmd.Write, addr, size, this.masterId, this.ctx.engine.now);
+      t.data.fill(ROGUE_BYTE, 0, size);
+      t.tag = K_ROGUE;
+      this.sRogueWrites!.inc();
+      this.sender.send(t);
+    } else {
+      this.rogueFilled++;
+    }
+    this.rogueHist[slot] = buf;
+    this.rogueIdx = slot + 1 === this.rogueLag ? 0 : slot + 1;
   }
 
   // ======================= transmit DMA =======================
@@ -864,6 +965,10 @@ export class Nic implements ResponseReceiver {
         break;
       case K_TX_WB:
         this.txWrittenBack(t);
+        break;
+      case K_ROGUE:
+        if (t.status === Status.Ok) this.sRogueOk!.inc();
+        else this.sRogueFaulted!.inc();
         break;
       default:
         throw new SimInvariantError(`${this.path}: response with unknown tag ${t.tag}`);
