@@ -4,7 +4,7 @@ import { Priority } from '../engine/engine';
 import { SimInvariantError } from '../engine/errors';
 import { ADDR_LIMIT } from '../engine/addr';
 import type { Counter, Histogram } from '../engine/stats';
-import { PS_PER_S, type Tick } from '../engine/time';
+import { ceilRatio, PS_PER_S, type Tick } from '../engine/time';
 import { InOrderSender } from '../bus/inOrderSender';
 import { RequestPort, type ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
@@ -398,24 +398,3 @@ export class CameraIsp implements ResponseReceiver {
   }
 }
 
-/** ceil(x / d) for non-negative integers x, d with x < 2^53. */
-function ceilDiv(x: number, d: number): number {
-  let q = Math.floor(x / d);
-  if (q * d < x) q++;
-  else if (q > 0 && (q - 1) * d >= x) q--;
-  return q;
-}
-
-/**
- * ceil(m × 10^12 / rate): the tick of the m-th edge of a `rate` Hz sequence. Exact for an
- * integer rate while m × (10^12 mod rate) < 2^53; otherwise in floating point.
- * (Same helper as in display.ts; a candidate for sim/engine/time.ts.)
- */
-function ceilRatio(m: number, rate: number): Tick {
-  if (Number.isSafeInteger(rate)) {
-    const q = Math.floor(PS_PER_S / rate);
-    const r = PS_PER_S - q * rate;
-    if (m * r < ADDR_LIMIT) return m * q + ceilDiv(m * r, rate);
-  }
-  return Math.ceil((m * PS_PER_S) / rate);
-}
