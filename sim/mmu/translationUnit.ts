@@ -4,6 +4,7 @@ import { SimInvariantError } from '../engine/errors';
 import { hex, pageOffset } from '../engine/addr';
 import type { Counter } from '../engine/stats';
 import type { Tick } from '../engine/time';
+import { InOrderSender } from '../bus/inOrderSender';
 import { RequestPort, ResponsePort, type RequestReceiver, type ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction } from '../bus/transaction';
 import type { PageTableFormat } from './format/types';
@@ -96,8 +97,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
   /** Bumped by every invalidation, so walks that started before one do not fill TLBs. */
   protected invalidationEpoch = 0;
 
-  private readonly sendQueue: Transaction[] = [];
-  private sendHead = 0;
+  private readonly sender: InOrderSender;
   // Per L2 MSHR: the misses waiting for its walk, and the walk's invalidation epoch and
   // context (the walk's tag is the MSHR index, so starting a walk allocates nothing).
   private readonly mshrWaiters: MissEntry[][] = [];
@@ -115,8 +115,6 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
   // initializer is first defined as undefined, and V8 then keeps the number tagged (tlb.ts).
   private declare readonly l1Ticks: number;
   private declare readonly l2Cycles: number;
-  /** The clock period when it is a whole number of ps (edge n is then exactly n·p), else 0. */
-  private declare readonly intPeriod: number;
   /** params.countStaleTlbHits: the only test a TLB hit pays when the oracle is off. */
   private declare readonly checkStale: boolean;
 
@@ -140,6 +138,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     readonly params: TranslationUnitParams,
   ) {
     this.busPort = new RequestPort(`${path}.bus`, this);
+    this.sender = new InOrderSender(this.busPort);
     this.walker = new PageTableWalker(ctx, `${path}.walker`, clock, walkerMasterId, format, params.walker);
     this.l2 = new Tlb(ctx, `${path}.l2tlb`, params.l2Tlb);
     for (let i = 0; i < params.l2Tlb.mshrs; i++) {
@@ -150,7 +149,6 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     this.mshrEpoch = new Float64Array(params.l2Tlb.mshrs);
     this.l1Ticks = params.l1Tlb.latencyCycles;
     this.l2Cycles = params.l2Tlb.latencyCycles;
-    this.intPeriod = Number.isInteger(clock.periodPs) ? clock.periodPs : 0;
     const s = ctx.stats.scope(path);
     this.sTranslations = s.counter('translations', 'requests translated (any outcome)');
     this.sSparse = s.counter('sparse_accesses', 'accesses to sparse pages (reads give zeros, writes dropped)');
@@ -196,40 +194,35 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     if (c === null || c.mode !== 'translate') {
       if (c !== null && c.mode === 'bypass') {
         this.sBypass.value++;
-        this.ctx.engine.schedule(this.edgeAfter(now, this.l1Ticks), this.onForward, txn);
+        this.ctx.engine.schedule(this.clock.edgeAfter(now, this.l1Ticks), this.onForward, txn);
       } else {
         this.fault(input, txn, FaultReason.NoContext, '');
-        this.ctx.engine.schedule(this.edgeAfter(now, this.l1Ticks), this.onRespondLocal, txn);
+        this.ctx.engine.schedule(this.clock.edgeAfter(now, this.l1Ticks), this.onRespondLocal, txn);
       }
       return true;
     }
     if (input.l1.lookup(c.asid, txn.addr)) {
       if (this.checkStale) this.checkStaleHit(input, c, txn.addr, input.l1);
       this.applyHit(input, txn, input.l1);
-      this.ctx.engine.schedule(this.edgeAfter(now, this.l1Ticks), txn.status === Status.Pending ? this.onForward : this.onRespondLocal, txn);
+      this.ctx.engine.schedule(this.clock.edgeAfter(now, this.l1Ticks), txn.status === Status.Pending ? this.onForward : this.onRespondLocal, txn);
       return true;
     }
     if (this.l2.lookup(c.asid, txn.addr)) {
       if (this.checkStale) this.checkStaleHit(input, c, txn.addr, this.l2);
       this.fillL1(input, c, txn.addr, this.l2.hitPageShift, this.l2.hitPa - pageOffset(txn.addr, this.l2.hitPageShift), this.l2.hitPerms);
       this.applyHit(input, txn, this.l2);
-      this.ctx.engine.schedule(this.edgeAfter(now, this.l1Ticks + this.l2Cycles), txn.status === Status.Pending ? this.onForward : this.onRespondLocal, txn);
+      this.ctx.engine.schedule(this.clock.edgeAfter(now, this.l1Ticks + this.l2Cycles), txn.status === Status.Pending ? this.onForward : this.onRespondLocal, txn);
       return true;
     }
     if (this.ctx.tracer.tlb) this.ctx.tracer.emit('tlb', now, { unit: this.path, dev: input.name, asid: c.asid, va: hex(txn.addr), ev: 'miss' });
     const m = this.missPool.pop() ?? new MissEntry();
     m.input = input;
     m.txn = txn;
-    this.ctx.engine.schedule(this.edgeAfter(now, this.l1Ticks + this.l2Cycles), this.onMiss, m);
+    this.ctx.engine.schedule(this.clock.edgeAfter(now, this.l1Ticks + this.l2Cycles), this.onMiss, m);
     return true;
   }
 
-  /** ClockDomain.edgeAfter: the edge `cycles` cycles after the first edge at or after `tick`. */
-  private edgeAfter(tick: Tick, cycles: number): Tick {
-    const p = this.intPeriod;
-    // Exact for integer p: tick < 2^53 is an integer, so tick / p cannot round across an integer.
-    return p > 0 ? (Math.ceil(tick / p) + cycles) * p : this.clock.edgeAfter(tick, cycles);
-  }
+
 
   /** Applies the translation the TLB just returned: PA, permission check, sparse. */
   private applyHit(input: TranslationInput, txn: Transaction, tlb: Tlb): void {
@@ -363,16 +356,11 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
   }
 
   private forward(txn: Transaction): void {
-    if (this.sendHead < this.sendQueue.length || !this.busPort.sendRequest(txn)) this.sendQueue.push(txn);
+    this.sender.send(txn);
   }
 
   recvRetry(): void {
-    while (this.sendHead < this.sendQueue.length) {
-      if (!this.busPort.sendRequest(this.sendQueue[this.sendHead])) return;
-      this.sendHead++;
-    }
-    this.sendQueue.length = 0;
-    this.sendHead = 0;
+    this.sender.retry();
   }
 
   /** Response from the bus: restore the device's VA and hand it back. */
