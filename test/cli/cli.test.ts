@@ -104,3 +104,19 @@ describe('socsim CLI', () => {
     expect(io4.stderr).toMatch(/cannot read file/);
   });
 });
+
+describe('socsim list', () => {
+  test('lists every bundled SoC config and scenario with its description', async () => {
+    const fs = await import('fs');
+    const path = await import('path');
+    const io = collect();
+    expect(await main(['list'], io)).toBe(0);
+    const dir = path.join(__dirname, '..', '..', 'soc-configs');
+    const socs = fs.readdirSync(dir).filter((f) => f.endsWith('.json') && !f.endsWith('schema.json'));
+    const scenarios = fs.readdirSync(path.join(dir, 'scenarios')).filter((f) => f.endsWith('.json'));
+    expect(socs.length).toBeGreaterThanOrEqual(4);
+    for (const f of socs) expect(io.stdout).toMatch(new RegExp(`^  ${f.replace('.', '\\.')}\\s+\\S`, 'm'));
+    for (const f of scenarios) expect(io.stdout).toMatch(new RegExp(`^  scenarios/${f.replace('.', '\\.')}\\s+\\[[a-z0-9-]+\\] \\S`, 'm'));
+    expect(io.stdout).toMatch(/scenarios\/mobile-display\.json\s+\[mobile\] The display controller scans/);
+  });
+});
