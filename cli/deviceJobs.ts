@@ -7,6 +7,7 @@
  */
 import * as path from 'path';
 import type { SimContext } from '../sim/engine/context';
+import { ceilRatio } from '../sim/engine/time';
 import { SimInvariantError } from '../sim/engine/errors';
 import type { Soc } from '../sim/soc/builder';
 import type { AccessMode } from '../sim/soc/builder';
@@ -153,26 +154,42 @@ export function startDeviceJob(env: DeviceJobEnv, job: DeviceJob): RunningJob {
 function startNic(env: DeviceJobEnv, job: Extract<DeviceJob, { kind: 'nic' }>): RunningJob {
   const { ctx, soc, platform } = env;
   const a = hw(soc, job.device, 'nic');
+  const { rx, tx } = job;
   const nic = new Nic(ctx, `soc.${job.device}`, a.clock, a.masterId, {
     burstBytes: a.config.burstBytes, maxOutstanding: a.config.maxOutstanding, lineRateGbps: a.config.lineRateGbps,
     rxFifoBytes: a.config.rxFifoBytes, interruptEvery: job.interruptEvery, interruptTimerNs: job.interruptDelay / 1000,
-    rx: { packetBytes: job.packetBytes, packetsPerSecond: job.packetsPerSecond, packets: job.packets },
-    ...(job.rogueLagPackets !== undefined ? { rogue: { lagPackets: job.rogueLagPackets } } : {}),
+    rx: rx ? { packetBytes: rx.packetBytes, packetsPerSecond: rx.packetsPerSecond, packets: rx.packets } : null,
+    ...(rx?.rogueLagPackets !== undefined ? { rogue: { lagPackets: rx.rogueLagPackets } } : {}),
   });
   soc.attach(job.device, nic.port);
-  const driver = new NicDriver(platform, job.device, nic, { rxRingEntries: job.rxRingEntries, rxBufferBytes: job.rxBufferBytes, mapping: job.mapping, verify: job.verify });
+  const driver = new NicDriver(platform, job.device, nic, {
+    rxRingEntries: rx?.ringEntries ?? 0, rxBufferBytes: rx?.bufferBytes ?? 2048, mapping: rx?.mapping ?? 'per-packet',
+    txRingEntries: tx?.ringEntries ?? 0, verify: job.verify,
+  });
   env.atExit.push(() => driver.remove());
-  const missed = () => ctx.stats.value(`soc.${job.device}.rx_missed`);
+  const missed = () => (rx ? ctx.stats.value(`soc.${job.device}.rx_missed`) : 0);
+  const finished = () => (!rx || driver.rxPackets + missed() >= rx.packets) && (!tx || driver.txPackets + driver.txBusy >= tx.packets);
   return running(job, job.at, ctx, (done) => {
-    let finished = false;
+    let signalled = false;
     driver.onCleaned = () => {
-      if (!finished && driver.rxPackets + missed() >= job.packets) {
-        finished = true;
+      if (!signalled && finished()) {
+        signalled = true;
         done();
       }
     };
     driver.probe();
-  }, () => ({ rx_packets: driver.rxPackets, rx_missed: missed() }), () => driver.rxPackets + missed() >= job.packets);
+    if (tx) {
+      // The stack hands the driver a packet every 1/rate seconds (e1000_xmit_frame per packet).
+      let sent = 0;
+      const t0 = ctx.engine.now;
+      const next = () => {
+        driver.xmit(tx.packetBytes);
+        sent++;
+        if (sent < tx.packets) ctx.engine.schedule(t0 + ceilRatio(sent, tx.packetsPerSecond), next);
+      };
+      next();
+    }
+  }, () => ({ rx_packets: driver.rxPackets, rx_missed: missed(), tx_packets: driver.txPackets, tx_busy: driver.txBusy }), finished);
 }
 
 /** ASIDs of trace processes: 1000 + the core's index (deterministic, clear of the platform's). */

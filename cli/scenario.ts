@@ -91,7 +91,8 @@ function checkScenarioAgainstSoc(s: Scenario, soc: SocConfig, file: string): voi
     if (modelled.has(j.device)) throw new ConfigError(file, at(['jobs', i, 'device']), `device "${j.device}" already runs job "${modelled.get(j.device)}"`);
     modelled.set(j.device, j.name);
     if (j.kind === 'nic') {
-      if (j.packetBytes > j.rxBufferBytes) throw new ConfigError(file, at(['jobs', i, 'packetBytes']), `a packet (${j.packetBytes} bytes) must fit in a receive buffer (${j.rxBufferBytes} bytes)`);
+      if (!j.rx && !j.tx) throw new ConfigError(file, at(['jobs', i]), 'a NIC job needs rx, tx or both');
+      if (j.rx && j.rx.packetBytes > j.rx.bufferBytes) throw new ConfigError(file, at(['jobs', i, 'rx', 'packetBytes']), `a packet (${j.rx.packetBytes} bytes) must fit in a receive buffer (${j.rx.bufferBytes} bytes)`);
       if (formatOf(dev).startsWith('nv-')) throw new ConfigError(file, at(['jobs', i, 'device']), `the NIC driver uses the DMA API; "${j.device}" is behind a GPU MMU`);
       return;
     }

@@ -120,22 +120,34 @@ export const CpuTraceJobSchema = z.strictObject({
   includeFetches: z.boolean().default(false).describe('replay instruction fetches (lackey "I" records) as loads'),
 });
 
-export const NicJobSchema = z.strictObject({
-  kind: z.literal('nic'),
-  ...JobBase,
-  device: Name.describe('a device of kind "nic"; its driver allocates the ring and buffers itself'),
-  rxRingEntries: z.number().int().positive().multipleOf(8).default(256).describe('receive descriptors (a multiple of 8)'),
-  rxBufferBytes: Size.default(2048).describe('bytes per receive buffer (e1000: 2048)'),
+export const NicRxSchema = z.strictObject({
+  ringEntries: z.number().int().positive().multipleOf(8).default(256).describe('receive descriptors (a multiple of 8)'),
+  bufferBytes: Size.default(2048).describe('bytes per receive buffer (e1000: 2048)'),
   mapping: z.enum(['per-packet', 'reuse']).default('per-packet')
     .describe('per-packet: dma_unmap_single + dma_map_single for every packet (e1000); reuse: buffers stay mapped and are synced (ixgbe page reuse)'),
   packetBytes: z.number().int().positive().max(65535),
   packetsPerSecond: z.number().positive().describe('offered load on the wire'),
   packets: z.number().int().positive().describe('packets the wire delivers'),
-  interruptEvery: z.number().int().positive().default(1).describe('interrupt moderation: packets per interrupt'),
-  interruptDelay: Time.default(10_000_000).describe('moderation timer (e1000 RADV): an interrupt this long after the first packet not yet signalled; default 10us'),
-  verify: z.boolean().default(true).describe('the driver checks each payload through the CPU'),
   rogueLagPackets: z.number().int().positive().max(4096).optional()
     .describe('a malicious NIC (Thunderclap): after each packet it also writes to the buffer it used this many packets earlier, which its driver has unmapped'),
+}).describe('receive: packets arrive from the wire at a fixed rate');
+
+export const NicTxSchema = z.strictObject({
+  ringEntries: z.number().int().positive().multipleOf(8).default(256).describe('transmit descriptors (a multiple of 8)'),
+  packetBytes: z.number().int().positive().max(4096).describe('bytes per packet (one page at most)'),
+  packetsPerSecond: z.number().positive().describe('rate at which the stack hands packets to the driver'),
+  packets: z.number().int().positive(),
+}).describe('transmit: the driver maps each packet, the NIC sends it at line rate');
+
+export const NicJobSchema = z.strictObject({
+  kind: z.literal('nic'),
+  ...JobBase,
+  device: Name.describe('a device of kind "nic"; its driver allocates its rings and buffers itself'),
+  rx: NicRxSchema.optional(),
+  tx: NicTxSchema.optional(),
+  interruptEvery: z.number().int().positive().default(1).describe('interrupt moderation: completions per interrupt'),
+  interruptDelay: Time.default(10_000_000).describe('moderation timer (e1000 RADV/TADV): an interrupt this long after the first completion not yet signalled; default 10us'),
+  verify: z.boolean().default(true).describe('the driver checks each received payload through the CPU'),
 });
 
 export const JobSchema = z.discriminatedUnion('kind', [DmaCopyJobSchema, TrafficJobSchema, GpuJobSchema, DisplayJobSchema, CameraJobSchema, CpuTraceJobSchema, NicJobSchema]);

@@ -94,6 +94,19 @@ describe('bundled scenarios', () => {
     expect(stat(lazy, 'soc.iommu.nic.stale_tlb_hits')).toBeGreaterThan(1000);
   });
 
+  test('NIC transmit and receive together: every packet built, mapped, sent intact and cleaned', () => {
+    const out = runBundled('server-io-nic-tx');
+    expect(stat(out, 'soc.nic.tx_packets')).toBe(5000);
+    expect(stat(out, 'soc.nic.tx_bytes')).toBe(5000 * 1500);
+    expect(stat(out, 'kernel.nic.nic.tx_packets')).toBe(5000);
+    expect(stat(out, 'kernel.nic.nic.tx_corrupt')).toBe(0);
+    expect(stat(out, 'kernel.nic.nic.rx_packets')).toBe(5000);
+    // One map and one unmap per packet in each direction, plus the receive ring's initial
+    // buffers and the two descriptor rings (dma_alloc_coherent maps them too).
+    expect(stat(out, 'kernel.iommu_dma.nic.maps')).toBe(5000 + 5000 + 256 + 2);
+    expect(stat(out, 'kernel.iommu_dma.nic.unmaps')).toBe(5000 + 5000);
+  });
+
   test('NIC throughput drops when its IOVA working set outgrows the 64-entry IOTLB', () => {
     const small = runBundled('server-io-nic-ring-32');
     const large = runBundled('server-io-nic-ring-1024');
