@@ -7,6 +7,7 @@ import { parseTime, UnitError } from '../sim/engine/units';
 import { loadSocConfig } from '../sim/soc/builder';
 import { readJsonFile } from '../sim/soc/loadJson';
 import { formatList, listBundled, socConfigsDir } from './list';
+import { traceDiffCommand } from './traceDiff';
 import { RunProgress, formatSimTime } from './progress';
 import { run, type RunOutput } from './run';
 import { loadScenario } from './scenario';
@@ -51,6 +52,22 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       (y) => y.positional('file', { type: 'string', demandOption: true }),
       (args) => {
         code = cmdValidate(args.file, io);
+      },
+    )
+    .command(
+      'trace diff <a> <b>',
+      'compare two socsim traces: the first divergence with context, and per-category counts (exit 0 identical, 1 different)',
+      (y) => y
+        .positional('a', { type: 'string', demandOption: true })
+        .positional('b', { type: 'string', demandOption: true })
+        .option('context', { type: 'number', default: 3, describe: 'records shown around the divergence' }),
+      (args) => {
+        try {
+          code = traceDiffCommand(args.a, args.b, (line) => io.out(`${line}\n`), { context: args.context });
+        } catch (e) {
+          io.err(`error: ${(e as Error).message}\n`);
+          code = 2;
+        }
       },
     )
     .command(
