@@ -12,3 +12,31 @@ describe('golden traces of the bundled scenarios', () => {
     if (!r.ok) throw new Error(r.report);
   });
 });
+
+describe('a deliberate change', () => {
+  test('one TLB parameter changed: the golden check fails with a readable first divergence; regenerating makes it pass', async () => {
+    const fs = await import('fs');
+    const { goldenDir, goldenTrace } = await import('../../cli/golden');
+    const { traceDiffCommand } = await import('../../cli/traceDiff');
+    const { readConfig, writeTemp, REPO } = await import('../helpers/configFiles');
+    const soc = readConfig(path.join(REPO, 'soc-configs', 'mobile.json'));
+    soc.iommus.find((u: { name: string }) => u.name === 'gpu_mmu').l2Tlb.latencyCycles = 12; // was 10
+    const socFile = writeTemp(soc, 'mobile-small-tlb.json');
+    const scenario = readConfig(path.join(REPO, 'soc-configs', 'scenarios', 'mobile-gpu-texture-4k.json'));
+    scenario.soc = socFile;
+    const trace = goldenTrace(writeTemp(scenario, 'mobile-gpu-texture-4k.json'));
+    const now = writeTemp(trace, 'now.trace.jsonl');
+    const golden = path.join(goldenDir(), 'mobile-gpu-texture-4k.trace.jsonl');
+    const lines: string[] = [];
+    expect(traceDiffCommand(golden, now, (l) => lines.push(l))).toBe(1);
+    const report = lines.join('\n');
+    expect(report).toMatch(/config_hash: "[0-9a-f]{16}" vs "[0-9a-f]{16}"/);
+    expect(report).toMatch(/first divergence at record \d+ \(line \d+\)/);
+    expect(report).toMatch(/differing fields:/);
+    expect(report).toMatch(/records per category \(b - a\):/);
+    // "Regenerating": the new trace as the golden file passes.
+    const regenerated = writeTemp(trace, 'regenerated.trace.jsonl');
+    expect(traceDiffCommand(regenerated, now, () => {})).toBe(0);
+    expect(fs.readFileSync(regenerated, 'utf8')).toBe(trace);
+  });
+});
