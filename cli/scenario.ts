@@ -79,7 +79,7 @@ function checkScenarioAgainstSoc(s: Scenario, soc: SocConfig, file: string): voi
       return;
     }
     const dev = deviceAt(j.device, ['jobs', i, 'device']);
-    const want = j.kind === 'dma-copy' ? 'dma' : j.kind;
+    const want = j.kind === 'dma-copy' ? 'dma' : j.kind === 'sg-copy' ? 'descdma' : j.kind;
     if (dev.kind !== want) throw new ConfigError(file, at(['jobs', i, 'device']), `device "${j.device}" is a ${dev.kind}, a "${j.kind}" job needs a ${want}`);
     if (j.kind === 'dma-copy') {
       if (j.bytes === 0) throw new ConfigError(file, at(['jobs', i, 'bytes']), 'must be positive');
@@ -90,6 +90,10 @@ function checkScenarioAgainstSoc(s: Scenario, soc: SocConfig, file: string): voi
     }
     if (modelled.has(j.device)) throw new ConfigError(file, at(['jobs', i, 'device']), `device "${j.device}" already runs job "${modelled.get(j.device)}"`);
     modelled.set(j.device, j.name);
+    if (j.kind === 'sg-copy') {
+      if (j.bytes === 0 || j.bytes % 4096 !== 0) throw new ConfigError(file, at(['jobs', i, 'bytes']), `must be a positive multiple of 4096, got ${j.bytes}`);
+      return;
+    }
     if (j.kind === 'nic') {
       if (!j.rx && !j.tx) throw new ConfigError(file, at(['jobs', i]), 'a NIC job needs rx, tx or both');
       if (j.rx && j.rx.packetBytes > j.rx.bufferBytes) throw new ConfigError(file, at(['jobs', i, 'rx', 'packetBytes']), `a packet (${j.rx.packetBytes} bytes) must fit in a receive buffer (${j.rx.bufferBytes} bytes)`);

@@ -150,7 +150,16 @@ export const NicJobSchema = z.strictObject({
   verify: z.boolean().default(true).describe('the driver checks each received payload through the CPU'),
 });
 
-export const JobSchema = z.discriminatedUnion('kind', [DmaCopyJobSchema, TrafficJobSchema, GpuJobSchema, DisplayJobSchema, CameraJobSchema, CpuTraceJobSchema, NicJobSchema]);
+export const SgCopyJobSchema = z.strictObject({
+  kind: z.literal('sg-copy'),
+  ...JobBase,
+  device: Name.describe('a device of kind "descdma"'),
+  bytes: Size.describe('bytes per transfer: a multiple of 4 KiB'),
+  transfers: z.number().int().positive().default(1).describe('transfers, each between freshly allocated scattered pages'),
+  verify: z.boolean().default(true).describe('compare destination with source through the CPU after each transfer'),
+});
+
+export const JobSchema = z.discriminatedUnion('kind', [SgCopyJobSchema, DmaCopyJobSchema, TrafficJobSchema, GpuJobSchema, DisplayJobSchema, CameraJobSchema, CpuTraceJobSchema, NicJobSchema]);
 
 export const KernelOptionsSchema = z.strictObject({
   iommuStrict: z.boolean().default(true).describe('iommu.strict: invalidate on every unmap (true) or batch through the flush queue (false, lazy)'),

@@ -107,6 +107,14 @@ describe('bundled scenarios', () => {
     expect(stat(out, 'kernel.iommu_dma.nic.unmaps')).toBe(5000 + 5000);
   });
 
+  test('storage scatter-gather copies: one descriptor per transfer behind the IOMMU, data intact', () => {
+    const out = runBundled('server-io-storage-sg');
+    expect(stat(out, 'scenario.copies.bytes')).toBe(32 * 64 * 1024);
+    expect(stat(out, 'scenario.copies.mismatches')).toBe(0);
+    expect(stat(out, 'soc.storage.descriptors')).toBe(32); // 16 scattered pages per list merge into one IOVA range
+    expect(stat(out, 'kernel.dmapool.storage-desc.pages')).toBe(1);
+  });
+
   test('NIC throughput drops when its IOVA working set outgrows the 64-entry IOTLB', () => {
     const small = runBundled('server-io-nic-ring-32');
     const large = runBundled('server-io-nic-ring-1024');
