@@ -168,7 +168,10 @@ function startSgCopy(env: DeviceJobEnv, job: Extract<DeviceJob, { kind: 'sg-copy
   const engine = new DescDma(ctx, `soc.${job.device}`, a.clock, a.masterId, { burstBytes: a.config.burstBytes, maxOutstanding: a.config.maxOutstanding, mode });
   soc.attach(job.device, engine.port);
   const driver = new DescDmaDriver(platform, job.device, engine);
-  env.atExit.push(() => driver.remove());
+  // A run cut short by `until` may end mid-transfer: the driver then stays bound (its remove would refuse, EBUSY).
+  env.atExit.push(() => {
+    if (!driver.busy) driver.remove();
+  });
   const scope = ctx.stats.scope(`scenario.${job.name}`);
   const sBytes = scope.counter('bytes', 'bytes copied');
   const sMismatches = scope.counter('mismatches', 'transfers whose destination differed from the source');

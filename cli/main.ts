@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { ConfigError } from '../sim/engine/errors';
 import { LOG_LEVELS, setLogLevel, type LogLevel } from '../sim/engine/log';
 import { Tracer } from '../sim/engine/trace';
+import { TRACE_OUTPUT_FORMATS, type TraceOutputFormat } from '../sim/engine/chromeTrace';
 import { parseTime, UnitError } from '../sim/engine/units';
 import { loadSocConfig } from '../sim/soc/builder';
 import { readJsonFile } from '../sim/soc/loadJson';
@@ -39,6 +40,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         .option('mode', { choices: ['timing', 'atomic'] as const, describe: "override the scenario's access mode (atomic = fast-forward)" })
         .option('stats', { choices: ['json', 'table'] as const, default: 'table' as const, describe: 'stats output format' })
         .option('trace', { type: 'string', describe: 'write a JSON Lines trace to this file' })
+        .option('trace-format', { choices: TRACE_OUTPUT_FORMATS, default: 'jsonl' as const, describe: 'jsonl: socsim JSON Lines (diffable, golden traces); chrome: Chrome trace-event JSON for Perfetto / chrome://tracing' })
         .option('trace-filter', { type: 'string', describe: 'comma-separated trace categories (map,unmap,tlb,walk,fault,inval,dma,bus)' })
         .option('log-level', { choices: LOG_LEVELS, default: 'warn' as LogLevel })
         .option('progress', { type: 'boolean', default: true, describe: 'progress bar on stderr when it is a terminal' }),
@@ -112,6 +114,7 @@ interface RunArgs {
   stats: 'json' | 'table';
   trace?: string;
   'trace-filter'?: string;
+  'trace-format': TraceOutputFormat;
   'log-level': LogLevel;
   progress: boolean;
 }
@@ -137,7 +140,7 @@ function cmdRun(args: RunArgs, io: CliIO): number {
   let result: RunOutput;
   try {
     result = run(args.scenario, {
-      seed: args.seed, until, mode: args.mode, tracePath: args.trace, traceCategories: categories,
+      seed: args.seed, until, mode: args.mode, tracePath: args.trace, traceFormat: args['trace-format'], traceCategories: categories,
       onProgress: progress ? (f, t) => progress.update(f, t) : undefined,
     });
   } finally {

@@ -2,7 +2,8 @@ import { createSimContext } from '../sim/engine/context';
 import { Priority, type RunResult } from '../sim/engine/engine';
 import type { StatsDump } from '../sim/engine/stats';
 import type { Tick } from '../sim/engine/time';
-import { FileTraceWriter, TRACE_CATEGORIES, Tracer, type TraceCategory, type TraceWriter } from '../sim/engine/trace';
+import { TRACE_CATEGORIES, Tracer, type TraceCategory, type TraceWriter } from '../sim/engine/trace';
+import { ChromeTraceWriter, createTraceWriter, socMasterNames, type TraceOutputFormat } from '../sim/engine/chromeTrace';
 import { buildSoc, hashJson, type AccessMode, type Soc } from '../sim/soc/builder';
 import * as path from 'path';
 import { ConfigError, formatJsonPath } from '../sim/engine/errors';
@@ -25,6 +26,8 @@ export interface RunOptions {
   until?: Tick;
   /** Trace destination: a file path or a writer (tests use MemoryTraceWriter). */
   tracePath?: string;
+  /** Format of the file at tracePath: socsim JSON Lines (default) or Chrome trace-event JSON (Perfetto). */
+  traceFormat?: TraceOutputFormat;
   traceWriter?: TraceWriter;
   traceCategories?: readonly TraceCategory[];
   /** Called between slices of events with the jobs' mean progress in [0, 1]. */
@@ -99,7 +102,7 @@ export function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): RunOut
   const { scenario } = loaded;
   const seed = opts.seed ?? scenario.seed;
   const until = opts.until ?? scenario.until;
-  const writer = opts.traceWriter ?? (opts.tracePath ? new FileTraceWriter(opts.tracePath) : null);
+  const writer = opts.traceWriter ?? (opts.tracePath ? createTraceWriter(opts.tracePath, opts.traceFormat ?? 'jsonl') : null);
   const tracer = new Tracer(writer, opts.traceCategories ?? TRACE_CATEGORIES);
   const ctx = createSimContext(seed, tracer);
   const configHash = hashJson({ soc: loaded.soc, scenario });
@@ -107,6 +110,7 @@ export function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): RunOut
   try {
     const mode = opts.mode ?? scenario.mode;
     const soc = buildSoc(ctx, loaded.soc, loaded.socFile, { mode });
+    if (writer instanceof ChromeTraceWriter) writer.setMasterNames(socMasterNames(soc));
     tracer.start({ configHash, seed, scenario: scenario.name, soc: loaded.soc.name, mode });
     ctx.stats.formula('sim.time_ns', 'simulated time at the end of the run, ns', () => ctx.engine.now / 1000);
     ctx.stats.formula('sim.events', 'events dispatched', () => ctx.engine.eventsDispatched);

@@ -120,3 +120,23 @@ describe('socsim list', () => {
     expect(io.stdout).toMatch(/scenarios\/mobile-display\.json\s+\[mobile\] The display controller scans/);
   });
 });
+
+describe('socsim run --trace-format chrome', () => {
+  test('writes Chrome trace-event JSON with named tracks, slices, instants and counters', async () => {
+    const fs = await import('fs');
+    const path = await import('path');
+    const out = writeTemp('', 'timeline.json');
+    const io = collect();
+    const scenario = path.join(__dirname, '..', '..', 'soc-configs', 'scenarios', 'server-io-nic-lazy.json');
+    expect(await main(['run', scenario, '--until', '20us', '--trace', out, '--trace-format', 'chrome', '--stats', 'json'], io)).toBe(0);
+    const t = JSON.parse(fs.readFileSync(out, 'utf8'));
+    const phases = new Set(t.traceEvents.map((e: { ph: string }) => e.ph));
+    for (const ph of ['M', 'X', 'i', 'C']) expect(phases.has(ph)).toBe(true);
+    const tracks = t.traceEvents.filter((e: { ph: string; name: string }) => e.ph === 'M' && e.name === 'thread_name').map((e: { args: { name: string } }) => e.args.name);
+    expect(tracks).toEqual(expect.arrayContaining(['kernel', 'soc.iommu.walker', 'soc.xbar ← soc.nic']));
+    for (const e of t.traceEvents.filter((x: { ph: string }) => x.ph === 'X')) {
+      expect(e.dur).toBeGreaterThanOrEqual(0);
+      expect(e.ts + e.dur).toBeLessThanOrEqual(20 + 1e-9);
+    }
+  });
+});
