@@ -7,6 +7,7 @@ import { TRACE_OUTPUT_FORMATS, type TraceOutputFormat } from '../sim/engine/chro
 import { parseTime, UnitError } from '../sim/engine/units';
 import { loadSocConfig } from '../sim/soc/builder';
 import { readJsonFile } from '../sim/soc/loadJson';
+import { benchCommand } from './bench';
 import { formatList, listBundled, socConfigsDir } from './list';
 import { traceDiffCommand } from './traceDiff';
 import { RunProgress, formatSimTime } from './progress';
@@ -70,6 +71,19 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
           io.err(`error: ${(e as Error).message}\n`);
           code = 2;
         }
+      },
+    )
+    .command(
+      'bench',
+      'run the bundled scenarios: TLB, walk, fault and invalidation counts and simulator speed, compared with bench/baseline.json (exit 1 when a count changed)',
+      (y) => y
+        .option('json', { type: 'boolean', default: false, describe: 'one JSON object instead of tables' })
+        .option('quick', { type: 'boolean', default: false, describe: 'short runs (what CI and the baseline use)' })
+        .option('scenario', { type: 'string', array: true, describe: 'only these scenarios (file names without .json)' })
+        .option('baseline', { type: 'string', describe: 'baseline file (default bench/baseline.json)' })
+        .option('update-baseline', { type: 'boolean', default: false, describe: 'rewrite the baseline with this run' }),
+      (args) => {
+        code = benchCommand({ json: args.json, quick: args.quick, scenarios: args.scenario, baseline: args.baseline, updateBaseline: args['update-baseline'] }, io.out);
       },
     )
     .command(

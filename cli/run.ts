@@ -81,7 +81,15 @@ function bootDevices(ctx: SimContext, soc: Soc, loaded: LoadedScenario, mode: Ac
       if (e instanceof KernelError) throw new ConfigError(loaded.file, formatJsonPath('scenario', ['buffers', i]), `the kernel could not provide buffer "${b.name}": ${e.message}`);
       throw e;
     }
-    if (b.fill) for (const [pa, bytes] of buf.backing) applyFill(soc, { kind: 'fill', addr: pa, bytes, pattern: b.fill }, rng);
+    if (b.fill) {
+      // The fill is written straight to memory (as a loader would): first flush the CPU
+      // cache over it so no cached line shadows it, then hand it to the device.
+      for (const [pa, bytes] of buf.backing) {
+        platform.kcpu.flushRange(pa, bytes);
+        applyFill(soc, { kind: 'fill', addr: pa, bytes, pattern: b.fill }, rng);
+      }
+      buf.syncForDevice();
+    }
     buffers.set(b.name, buf);
   });
   return { ctx, soc, mode, platform, buffers, scenarioDir: path.dirname(loaded.file), atExit };

@@ -168,6 +168,11 @@ export class Platform {
     return p.vcm;
   }
 
+  /** Whether the device has a struct device for the DMA API (GPUs behind nv MMUs have none). */
+  hasDmaDevice(device: string): boolean {
+    return this.dmaDevices.has(device);
+  }
+
   /** The device's struct device for the DMA API (direct-mapped or behind an LPAE IOMMU). */
   dmaDevice(device: string): DmaDevice {
     const d = this.dmaDevices.get(device);

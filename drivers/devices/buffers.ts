@@ -17,8 +17,9 @@
  * scenario runner reports with the buffer's name.
  */
 import { hex } from '../../sim/engine/addr';
+import { PageFlag } from '../../sim/mmu/format/types';
 import { KernelError } from '../errno';
-import { dmaAllocCoherent, dmaFreeCoherent, dmaMapSingle, dmaMapSg, dmaMappingError, dmaUnmapSg, dmaUnmapSingle } from '../dma/mapping';
+import { dmaAllocCoherent, dmaFreeCoherent, dmaMapSingle, dmaMapSg, dmaMappingError, dmaSyncSgForDevice, dmaSyncSingleForDevice, dmaUnmapSg, dmaUnmapSingle } from '../dma/mapping';
 import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, sgInitTable, sgSetPage, type DmaDataDirection } from '../dma/types';
 import {
   NvkmMmu,
@@ -59,9 +60,17 @@ export interface DeviceBuffer {
   readonly cpuAddr: number | null;
   /** Physical pages (or blocks) behind it, in device-address order: [pa, bytes]. */
   readonly backing: ReadonlyArray<readonly [number, number]>;
+  /**
+   * Hands memory the CPU (or a test) wrote through `backing` to the device: for
+   * streaming mappings dma_sync_*_for_device, which also copies into a swiotlb bounce
+   * slot; nothing for coherent and IOMMU-only buffers.
+   */
+  syncForDevice(): void;
   /** Unmaps and frees, as the driver's remove would. */
   release(): void;
 }
+
+const NO_SYNC = (): void => {};
 
 const DIRS: Record<BufferDirection, DmaDataDirection> = {
   'to-device': DMA_TO_DEVICE,
@@ -124,7 +133,7 @@ function coherentBuffer(p: Platform, spec: BufferSpec): DeviceBuffer {
   if (!buf) throw new KernelError('ENOMEM', 'dma_alloc_coherent', `${spec.name}: ${spec.size} bytes for ${spec.device}`);
   const pa = p.kcpu.virtToPhys(buf.cpuAddr);
   return {
-    spec, deviceAddr: buf.dmaHandle, size: spec.size, cpuAddr: buf.cpuAddr, backing: [[pa, spec.size]],
+    spec, deviceAddr: buf.dmaHandle, size: spec.size, cpuAddr: buf.cpuAddr, backing: [[pa, spec.size]], syncForDevice: NO_SYNC,
     release: () => dmaFreeCoherent(dev, spec.size, buf.cpuAddr, buf.dmaHandle),
   };
 }
@@ -154,6 +163,7 @@ function mapSingleBuffer(p: Platform, spec: BufferSpec): DeviceBuffer {
   }
   return {
     spec, deviceAddr: addr, size: spec.size, cpuAddr: va, backing: [[mem.pa, spec.size]],
+    syncForDevice: () => dmaSyncSingleForDevice(dev, addr, spec.size, dir),
     release: () => {
       dmaUnmapSingle(dev, addr, spec.size, dir);
       mem.free();
@@ -191,6 +201,7 @@ function mapSgBuffer(p: Platform, spec: BufferSpec): DeviceBuffer {
   }
   return {
     spec, deviceAddr: sgl[0].dmaAddress, size: spec.size, cpuAddr: null, backing: pages.map((pa) => [pa, PAGE] as const),
+    syncForDevice: () => dmaSyncSgForDevice(dev, sgl, n, dir),
     release: () => {
       dmaUnmapSg(dev, sgl, n, dir);
       freeAll();
@@ -207,7 +218,7 @@ function vcmBuffer(p: Platform, spec: BufferSpec): DeviceBuffer {
   const res = vcmMakeBinding(vcm, spec.size, 0, 0);
   const backing: Array<readonly [number, number]> = [];
   for (const part of res.phys?.parts ?? []) backing.push([part.start, part.size] as const);
-  return { spec, deviceAddr: res.start, size: spec.size, cpuAddr: null, backing, release: () => vcmDestroyBinding(res) };
+  return { spec, deviceAddr: res.start, size: spec.size, cpuAddr: null, backing, syncForDevice: NO_SYNC, release: () => vcmDestroyBinding(res) };
 }
 
 function nvkmBuffer(ctx: DeviceContexts, spec: BufferSpec): DeviceBuffer {
@@ -215,18 +226,26 @@ function nvkmBuffer(ctx: DeviceContexts, spec: BufferSpec): DeviceBuffer {
   const vmm = ctx.gpuVmm(spec.device);
   const pageSize = spec.pageSize ?? PAGE;
   const shift = Math.log2(pageSize);
-  if (!vmm.page.some((pg) => pg.shift === shift)) {
-    throw new KernelError('EINVAL', 'nvkm_vmm_get', `${spec.name}: ${vmm.iommu.format.name} has no ${pageSize}-byte pages (it has ${vmm.page.map((pg) => 2 ** pg.shift).join(', ')})`);
+  // Only page sizes that can map memory (VRAM or host); the sparse-only levels cannot.
+  const mappable = vmm.page.filter((pg) => (pg.type & (PageFlag.VRAM | PageFlag.HOST)) !== 0);
+  if (!mappable.some((pg) => pg.shift === shift)) {
+    throw new KernelError('EINVAL', 'nvkm_vmm_get', `${spec.name}: ${vmm.iommu.format.name} has no ${pageSize}-byte pages (it has ${mappable.map((pg) => 2 ** pg.shift).sort((a, b) => a - b).join(', ')})`);
   }
   const size = Math.ceil(spec.size / pageSize) * pageSize;
-  let memory: NvkmMemory;
   const frees: Array<() => void> = [];
+  const undo = () => {
+    while (frees.length > 0) frees.pop()!();
+  };
   const backing: Array<readonly [number, number]> = [];
+  let memory: NvkmMemory;
   if (shift === 12) {
     const pages: number[] = [];
     for (let i = 0; i < size / PAGE; i++) {
       const pa = p.pages.allocPages(0);
-      if (pa === null) throw new KernelError('ENOMEM', 'alloc_page', spec.name);
+      if (pa === null) {
+        undo();
+        throw new KernelError('ENOMEM', 'alloc_page', `${spec.name}: page ${i} of ${size / PAGE}`);
+      }
       pages.push(pa);
       backing.push([pa, PAGE]);
       frees.push(() => p.pages.freePages(pa, 0));
@@ -235,26 +254,35 @@ function nvkmBuffer(ctx: DeviceContexts, spec: BufferSpec): DeviceBuffer {
   } else {
     // Large pages need physically contiguous, page-aligned memory (VRAM on a real GPU).
     const pa = p.cma.alloc(size, Math.min(shift - 12, 9));
-    if (pa === null || pa % pageSize !== 0) throw new KernelError('ENOMEM', 'nvkm_mem_new', `${spec.name}: ${size} contiguous bytes aligned to ${pageSize}`);
+    if (pa !== null) frees.push(() => p.cma.release(pa, size));
+    if (pa === null || pa % pageSize !== 0) {
+      undo();
+      throw new KernelError('ENOMEM', 'nvkm_mem_new', `${spec.name}: ${size} contiguous bytes aligned to ${pageSize}`);
+    }
     backing.push([pa, size]);
-    frees.push(() => p.cma.release(pa, size));
     memory = nvkmMemoryContig('vram', pa, size, shift);
   }
   const vma = nvkmVmmGet(vmm, shift, size);
-  if (typeof vma === 'number') throw new KernelError('ENOSPC', 'nvkm_vmm_get', `${spec.name}: ${vma}`);
+  if (typeof vma === 'number') {
+    undo();
+    throw new KernelError('ENOSPC', 'nvkm_vmm_get', `${spec.name}: ${vma}`);
+  }
+  frees.push(() => nvkmVmmPut(vmm, vma));
   const rc = nvkmVmmMap(vmm, vma, null, { memory });
-  if (rc !== 0) throw new KernelError('EINVAL', 'nvkm_vmm_map', `${spec.name}: ${rc}`);
+  if (rc !== 0) {
+    undo();
+    throw new KernelError('EINVAL', 'nvkm_vmm_map', `${spec.name}: ${rc}`);
+  }
   return {
-    spec, deviceAddr: vma.addr, size: spec.size, cpuAddr: null, backing,
+    spec, deviceAddr: vma.addr, size: spec.size, cpuAddr: null, backing, syncForDevice: NO_SYNC,
     release: () => {
       nvkmVmmUnmap(vmm, vma);
-      nvkmVmmPut(vmm, vma);
-      frees.forEach((f) => f());
+      undo();
     },
   };
 }
 
 function physicalBuffer(p: Platform, spec: BufferSpec): DeviceBuffer {
   const mem = contiguous(p, spec.size, 'alloc_pages');
-  return { spec, deviceAddr: mem.pa, size: spec.size, cpuAddr: p.kcpu.physToVirt(mem.pa), backing: [[mem.pa, spec.size]], release: mem.free };
+  return { spec, deviceAddr: mem.pa, size: spec.size, cpuAddr: p.kcpu.physToVirt(mem.pa), backing: [[mem.pa, spec.size]], syncForDevice: NO_SYNC, release: mem.free };
 }

@@ -43,7 +43,9 @@ export class UserProcess {
       if (this.frames.has(page)) continue;
       const pa = this.platform.pages.allocPages(0);
       if (pa === null) throw new KernelError('ENOMEM', 'process: page fault', `no memory for page ${page.toString(16)}`);
-      this.platform.kernel.mem.zero(pa, PAGE);
+      // clear_user_highpage: through the linear map, so no stale cached line survives.
+      const kcpu = this.platform.kcpu;
+      kcpu.memset(kcpu.physToVirt(pa), 0, PAGE);
       const rc = this.space.map(page, pa, PAGE, IOMMU_READ | IOMMU_WRITE | IOMMU_PRIV);
       if (rc !== 0) throw new KernelError('EINVAL', 'process: page fault', `map of ${page.toString(16)} failed (${rc})`);
       this.frames.set(page, pa);

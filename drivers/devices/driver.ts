@@ -1,3 +1,5 @@
+import { dmaSetMaskAndCoherent } from '../dma/mapping';
+import { DMA_BIT_MASK } from '../dma/types';
 import { obtainBuffer, type BufferSpec, type DeviceBuffer, type DeviceContexts } from './buffers';
 
 /**
@@ -14,12 +16,26 @@ export class DeviceDriver {
 
   /** The device's DMA API device, when the platform gives it one (GPUs behind nv MMUs have none). */
   private dmaDevice() {
-    const p = this.ctx.platform.platdata(this.device);
-    return p.kind === 'unsupported' ? null : this.ctx.platform.dmaDevice(this.device);
+    const p = this.ctx.platform;
+    return p.hasDmaDevice(this.device) ? p.dmaDevice(this.device) : null;
   }
 
+  /**
+   * Binds the driver and, as a driver's probe does with dma_set_mask_and_coherent, sets
+   * the DMA masks to what the hardware drives: its configured address bits for a
+   * direct-mapped device, 64 bits behind an IOMMU. A mask the platform refuses leaves
+   * the default 32 bits (logged).
+   */
   probe(): void {
-    this.dmaDevice()?.bindDriver(this.driverName);
+    const dev = this.dmaDevice();
+    if (dev) {
+      dev.bindDriver(this.driverName);
+      const cfg = this.ctx.platform.soc.attachPoint(this.device).config;
+      const bits = cfg.translation.kind === 'direct' ? cfg.translation.dmaMaskBits : 64;
+      if (dmaSetMaskAndCoherent(dev, DMA_BIT_MASK(bits)) !== 0) {
+        this.ctx.platform.kernel.info('dma', `${this.driverName} ${this.device}: no suitable DMA mask for ${bits} bits, using the 32-bit default`);
+      }
+    }
     this.bound = true;
   }
 

@@ -84,10 +84,12 @@ interface TxSlot {
 }
 
 interface RxSlot {
-  /** Kernel virtual address and physical address of the buffer. */
+  /** Kernel virtual address of the buffer. */
   va: number;
   /** Its DMA address while mapped, else null. */
   dma: number | null;
+  /** Holds a mapped buffer and a fresh descriptor (false: taken by the driver, waiting for a buffer). */
+  posted: boolean;
 }
 
 export class NicDriver {
@@ -95,6 +97,8 @@ export class NicDriver {
   private readonly slots: RxSlot[] = [];
   private readonly pages: number[] = [];
   private nextToClean = 0;
+  /** The first slot waiting for a buffer (e1000's next_to_use); equals nextToClean when every slot is posted. */
+  private nextToUse = 0;
   private readonly desc = new Uint8Array(E1000_RX_DESC_BYTES);
   private readonly payload = new Uint8Array(VERIFY_BYTES);
   private readonly dev: DmaDevice;
@@ -178,8 +182,8 @@ export class NicDriver {
         this.pages.push(pa);
       }
       const pa = this.pages[this.pages.length - 1] + (i % perPage) * rxBufferBytes;
-      this.slots.push({ va: kcpu.physToVirt(pa), dma: null });
-      this.refill(i);
+      this.slots.push({ va: kcpu.physToVirt(pa), dma: null, posted: true });
+      if (!this.refill(i)) throw new KernelError('ENOMEM', 'e1000_alloc_rx_buffers', `${this.device}: cannot map receive buffer ${i}`);
     }
     this.nic.setRxRing(this.ring.dmaHandle, n);
     this.nic.setRxTail(n - 1);
@@ -187,48 +191,62 @@ export class NicDriver {
   }
 
   /** Maps the slot's buffer (if needed) and posts its descriptor to the ring. */
-  private refill(i: number): void {
+  /** Maps (or syncs) slot i's buffer and posts its descriptor; false when the mapping failed. */
+  private refill(i: number): boolean {
     const slot = this.slots[i];
     if (slot.dma === null) {
       const dma = dmaMapSingle(this.dev, slot.va, this.opts.rxBufferBytes, DMA_FROM_DEVICE);
       if (dmaMappingError(this.dev, dma)) {
         this.sMapErrors.value++;
-        return;
+        return false;
       }
       slot.dma = dma;
     } else {
       dmaSyncSingleForDevice(this.dev, slot.dma, this.opts.rxBufferBytes, DMA_FROM_DEVICE);
     }
     this.platform.kcpu.write(this.ring!.cpuAddr + i * E1000_RX_DESC_BYTES, encodeE1000RxDesc(slot.dma));
+    return true;
   }
 
-  /** e1000_clean_rx_irq: takes every completed descriptor, then gives the slots back. */
+  /**
+   * e1000_clean_rx_irq + e1000_alloc_rx_buffers: takes every completed descriptor, then
+   * gives the taken slots back with fresh buffers from next_to_use on. A buffer that
+   * cannot be mapped stops the refill there: that slot keeps no buffer, the tail is not
+   * moved past it (the NIC is never handed an unmapped buffer), and the next interrupt
+   * retries it. Cleaning never waits for refilling.
+   */
   private cleanRxIrq(): void {
+    if (!this.ring) return; // removed (free_irq): nothing to clean
     const n = this.opts.rxRingEntries;
     const kcpu = this.platform.kcpu;
-    let cleaned = -1;
     for (let budget = 0; budget < n; budget++) {
       const i = this.nextToClean;
-      kcpu.read(this.ring!.cpuAddr + i * E1000_RX_DESC_BYTES, this.desc);
+      const slot = this.slots[i];
+      if (!slot.posted) break; // waiting for a buffer: the NIC does not own it
+      kcpu.read(this.ring.cpuAddr + i * E1000_RX_DESC_BYTES, this.desc);
       const d = decodeE1000RxDesc(this.desc);
       if ((d.status & E1000_RXD_STAT_DD) === 0) break;
-      const slot = this.slots[i];
-      if (slot.dma !== null) {
-        if (this.opts.mapping === 'per-packet') {
-          dmaUnmapSingle(this.dev, slot.dma, this.opts.rxBufferBytes, DMA_FROM_DEVICE);
-          slot.dma = null;
-        } else {
-          dmaSyncSingleForCpu(this.dev, slot.dma, this.opts.rxBufferBytes, DMA_FROM_DEVICE);
-        }
-        if (this.opts.verify ?? true) this.verify(slot.va, d.length);
-        this.sPackets.value++;
-        this.sBytes.value += d.length;
+      if (this.opts.mapping === 'per-packet') {
+        dmaUnmapSingle(this.dev, slot.dma!, this.opts.rxBufferBytes, DMA_FROM_DEVICE);
+        slot.dma = null;
+      } else {
+        dmaSyncSingleForCpu(this.dev, slot.dma!, this.opts.rxBufferBytes, DMA_FROM_DEVICE);
       }
-      this.refill(i);
-      cleaned = i;
+      if (this.opts.verify ?? true) this.verify(slot.va, d.length);
+      this.sPackets.value++;
+      this.sBytes.value += d.length;
+      slot.posted = false;
       this.nextToClean = (i + 1) % n;
     }
-    if (cleaned >= 0) this.nic.setRxTail(cleaned);
+    let filled = -1;
+    while (!this.slots[this.nextToUse].posted) {
+      const j = this.nextToUse;
+      if (!this.refill(j)) break;
+      this.slots[j].posted = true;
+      filled = j;
+      this.nextToUse = (j + 1) % n;
+    }
+    if (filled >= 0) this.nic.setRxTail(filled);
   }
 
   /**
@@ -308,6 +326,8 @@ export class NicDriver {
 
   /** e1000_close + e1000_remove: receive off, buffers unmapped and freed, ring freed, driver unbound. */
   remove(): void {
+    // free_irq: a late interrupt (a moderation timer) must not reach a removed driver.
+    this.nic.onInterrupt(() => {});
     if (this.txRing) {
       const n = this.opts.txRingEntries ?? 0;
       for (const slot of this.txSlots) {

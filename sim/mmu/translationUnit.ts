@@ -122,6 +122,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
   private readonly sSparse: Counter;
   private readonly sFaults: Counter;
   private readonly sBypass: Counter;
+  private readonly sLateFills: Counter;
   private readonly sStaleHits: Counter | null;
 
   private readonly onForward = (t: Transaction) => this.forward(t);
@@ -154,6 +155,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     this.sSparse = s.counter('sparse_accesses', 'accesses to sparse pages (reads give zeros, writes dropped)');
     this.sFaults = s.counter('faults', 'requests that ended in a translation fault');
     this.sBypass = s.counter('bypassed', 'requests passed through untranslated (bypass contexts)');
+    this.sLateFills = s.counter('late_fills', 'L2 misses served by a walk that filled the L2 while they waited (no walk of their own)');
     this.checkStale = params.countStaleTlbHits === true;
     this.sStaleHits = this.checkStale ? s.counter('stale_tlb_hits', 'TLB hits whose translation the page tables no longer give (all inputs)') : null;
   }
@@ -286,6 +288,17 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
       return;
     }
     const va = txn.addr;
+    // A walk for this page may have filled the L2 while the request waited out the TLB
+    // latency: use it rather than walking the same page again.
+    if (this.l2.probe(c.asid, va)) {
+      this.sLateFills.value++;
+      this.releaseMiss(m);
+      this.fillL1(input, c, va, this.l2.hitPageShift, this.l2.hitPa - pageOffset(va, this.l2.hitPageShift), this.l2.hitPerms);
+      this.applyHit(input, txn, this.l2);
+      if (txn.status === Status.Pending) this.forward(txn);
+      else this.respondLocal(txn);
+      return;
+    }
     const merged = this.l2.mshrFind(c.asid, va);
     if (merged >= 0) {
       this.addWaiter(merged, m);

@@ -59,9 +59,15 @@ describe('scenario errors name the JSON path', () => {
   });
 
   test('a NIC packet larger than its receive buffer', () => {
-    const e = errorOf({ name: 'bad', soc: SERVER, jobs: [{ kind: 'nic', name: 'rx', device: 'nic', packetBytes: 4000, packetsPerSecond: 1000, packets: 1 }] });
-    expect(e.message).toContain('scenario.jobs[0].packetBytes');
+    const e = errorOf({ name: 'bad', soc: SERVER, jobs: [{ kind: 'nic', name: 'rx', device: 'nic', rx: { packetBytes: 4000, packetsPerSecond: 1000, packets: 1 } }] });
+    expect(e.message).toContain('scenario.jobs[0].rx.packetBytes');
     expect(e.message).toMatch(/must fit in a receive buffer \(2048 bytes\)/);
+  });
+
+  test('a NIC job with neither rx nor tx', () => {
+    const e = errorOf({ name: 'bad', soc: SERVER, jobs: [{ kind: 'nic', name: 'rx', device: 'nic' }] });
+    expect(e.message).toContain('scenario.jobs[0]');
+    expect(e.message).toMatch(/needs rx, tx or both/);
   });
 
   test('a buffer the kernel cannot provide is a ConfigError naming the buffer', async () => {

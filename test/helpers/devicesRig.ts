@@ -191,6 +191,7 @@ export class DevicesRig {
     const bytes = pattern(total, seed);
     let off = 0;
     for (const [pa, n] of buf.backing) {
+      this.platform.kcpu.flushRange(pa, n); // nothing cached may shadow what is written behind the cache
       this.soc.physmem.write(pa, bytes.subarray(off, off + n));
       off += n;
     }

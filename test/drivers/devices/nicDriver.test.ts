@@ -320,7 +320,7 @@ describe('NicDriver: failures', () => {
   // stale IOTLB entry), and the packet is never counted by the driver (DD is ignored for a
   // slot without a mapping) nor by the NIC as missed. e1000_alloc_rx_buffers stops at the
   // first failed buffer and writes the tail only up to the last filled descriptor.
-  test.failing('a failed dma_map_single leaves the slot to the driver: the NIC is never handed an unmapped buffer, no packet vanishes', () => {
+  test('a failed dma_map_single leaves the slot to the driver: the NIC is never handed an unmapped buffer, no packet vanishes', () => {
     const s = setup({ packets: 100, mapping: 'per-packet', ring: 64, strict: false });
     const { r, drv, nic } = s;
     const dev = r.platform.dmaDevice('nic');
@@ -358,7 +358,7 @@ describe('NicDriver: failures', () => {
   // (no free_irq) and the NIC is not quiesced, so an interrupt raised after remove (here
   // the moderation timer for completions not yet signalled) runs cleanRxIrq on the freed
   // ring: `this.ring!.cpuAddr` throws a TypeError out of the event loop.
-  test.failing('remove while completions are still unsignalled: the late interrupt finds no driver, the run goes on', () => {
+  test('remove while completions are still unsignalled: the late interrupt finds no driver, the run goes on', () => {
     const s = setup({ packets: 300, mapping: 'per-packet', ring: 64, interruptEvery: 4, interruptTimerNs: 5000 });
     const { r, drv } = s;
     drv.probe();

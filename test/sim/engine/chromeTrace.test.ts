@@ -214,8 +214,9 @@ describe('ChromeTraceWriter on a run', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socsim-chrome-'));
     const jsonl = path.join(dir, 'run.jsonl');
     const chrome = path.join(dir, 'run.json');
-    run(NIC_LAZY, { tracePath: jsonl, until: 20_000_000 });
-    const res = chromeTraceFromJsonl(jsonl, chrome);
+    const traced = run(NIC_LAZY, { tracePath: jsonl, until: 20_000_000 });
+    // A run names the bus masters from its SoC (cli/run.ts); a conversion is told them.
+    const res = chromeTraceFromJsonl(jsonl, chrome, { masterNames: socMasterNames(traced.soc) });
     const direct = chromeRun(NIC_LAZY, 20_000_000);
     expect(fs.readFileSync(chrome, 'utf8')).toBe(direct.text);
     expect(res.events).toBe(direct.events.length);

@@ -1,0 +1,28 @@
+import { formatValidation, MAX_RELATIVE_ERROR, runValidation, type ValidationResult } from '../../bench/validation';
+
+describe('validation benches: socsim against closed forms', () => {
+  let results: ValidationResult[];
+  beforeAll(() => {
+    // 250 K lookups per TLB case (the bench itself uses 1 M): sampling error ~0.2-0.5%,
+    // and jest runs hot loops far slower than node does.
+    results = runValidation({ tlbLookups: 250_000 });
+  });
+
+  test('cover TLB hit rates, page-walk reads and DRAM row hits', () => {
+    const kinds = new Set(results.map((r) => r.name.split('.')[0]));
+    expect([...kinds].sort()).toEqual(['dram', 'tlb', 'walk']);
+    expect(results.filter((r) => r.name.startsWith('walk.')).map((r) => r.name)).toEqual([
+      'walk.lpae4k.no_walk_cache', 'walk.lpae4k.l2_walk_cache', 'walk.lpae4k.l0_l1_l2_walk_caches',
+    ]);
+  });
+
+  test('every relative error is below 2%', () => {
+    const bad = results.filter((r) => !(r.error < MAX_RELATIVE_ERROR)).map(formatValidation);
+    expect(bad).toEqual([]);
+    for (const r of results) expect(r.expected).toBeGreaterThan(0);
+  });
+
+  test('prints name: expected X, socsim Y, error Z%', () => {
+    for (const r of results) expect(formatValidation(r)).toMatch(new RegExp(`^${r.name.replace(/\./g, '\\.')}: expected [0-9.]+, socsim [0-9.]+, error [0-9.]+%`));
+  });
+});
