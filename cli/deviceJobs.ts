@@ -281,6 +281,7 @@ function startCpuTrace(env: DeviceJobEnv, job: Extract<DeviceJob, { kind: 'cpu-t
     }
   };
   process.prefault(addrs());
+  ctx.stats.scope(`scenario.${job.name}`).counter('pages', 'pages of the process (mapped before the run)').value = process.residentPages;
   env.atExit.push(() => process.exit());
   const lineBytes = soc.cpuCaches.get(core.mmu)?.lineBytes ?? 64;
   const cpu = new CpuCore(ctx, `soc.${job.core}`, core.clock, core.masterId, {
