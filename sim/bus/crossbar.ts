@@ -577,6 +577,8 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
       this.tracer.emit('bus', now, {
         xbar: this.path, master: txn.masterId, op: txn.cmd === Cmd.Read ? 'R' : 'W', addr: hex(txn.addr),
         size: txn.size, status: STATUS_NAMES[txn.status], lat_ps: now - txn.issueTick,
+        // Queue depths at delivery (timeline counters): the master's requests still in the crossbar, and waiting in its input queue.
+        q_out: inp.outstanding, q_in: inp.qCount,
       });
     }
     inp.port.sendResponse(txn);

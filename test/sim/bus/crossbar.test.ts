@@ -510,10 +510,13 @@ describe('crossbar stats and trace', () => {
     const first = m0.completed.concat(m1.completed).sort((a, b) => a.doneTick - b.doneTick)[0];
     expect(w.lines[1]).toBe(JSON.stringify({
       t: first.doneTick, cat: 'bus', xbar: 'soc.xbar', master: 4, op: 'R', addr: '0x0', size: 8,
-      status: 'decode_error', lat_ps: first.doneTick,
+      status: 'decode_error', lat_ps: first.doneTick, q_out: 1, q_in: 1, // its second request is still queued
     }));
     const rd = recs.find((r) => r.addr === '0x1000');
-    expect(Object.keys(rd)).toEqual(['t', 'cat', 'xbar', 'master', 'op', 'addr', 'size', 'status', 'lat_ps']);
+    expect(Object.keys(rd)).toEqual(['t', 'cat', 'xbar', 'master', 'op', 'addr', 'size', 'status', 'lat_ps', 'q_out', 'q_in']);
+    // Queue depths after this delivery: master 3 still has its write in the crossbar.
+    expect(rd.q_out).toBeGreaterThanOrEqual(0);
+    expect(rd.q_out).toBeLessThanOrEqual(1);
     expect(rd).toMatchObject({ master: 3, op: 'R', size: 64, status: 'ok' });
     expect(rd.lat_ps).toBe(m0.completed.find((c) => c.addr === 0x1000)!.doneTick);
     expect(recs.find((r) => r.addr === '0x1040')).toMatchObject({ op: 'W', size: 32, master: 3 });

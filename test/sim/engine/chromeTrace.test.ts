@@ -175,9 +175,14 @@ describe('ChromeTraceWriter on a run', () => {
     const tidOf = (name: string) => a.events.find((e) => e.name === 'thread_name' && e.args!.name === name)!.tid;
     expect(a.events.filter((e) => e.cat === 'tlb').every((e) => e.tid === tidOf('soc.iommu'))).toBe(true);
     expect(a.events.filter((e) => e.cat === 'map' && e.ph === 'i').every((e) => e.tid === tidOf('kernel'))).toBe(true);
-    // Counters: crossbar bandwidth, TLB misses per µs, and bytes mapped per unit (map - unmap).
+    // Counters: crossbar bandwidth, queue depths per master (the bus records' q_out/q_in),
+    // TLB misses per µs, and bytes mapped per unit (map - unmap).
     const counterNames = new Set(a.events.filter((e) => e.ph === 'C').map((e) => e.name));
-    expect(counterNames).toEqual(new Set(['soc.xbar bandwidth', 'soc.iommu tlb misses', 'soc.iommu mapped', 'soc.cpu_mmu mapped']));
+    expect(counterNames).toEqual(new Set([
+      'soc.xbar bandwidth', 'soc.xbar ← soc.iommu queue', 'soc.xbar ← soc.nic queue', 'soc.iommu tlb misses', 'soc.iommu mapped', 'soc.cpu_mmu mapped',
+    ]));
+    const queue = a.events.filter((e) => e.name === 'soc.xbar ← soc.nic queue');
+    expect(queue.every((e) => typeof e.args!.q_out === 'number' && typeof e.args!.q_in === 'number')).toBe(true);
     const mappedEnd = a.events.filter((e) => e.name === 'soc.iommu mapped').pop()!.args!.bytes;
     const mapRecs = j.records.filter((r) => r.unit === 'soc.iommu');
     const expected = mapRecs.reduce((v, r) => v + (r.cat === 'map' ? r.size : r.cat === 'unmap' ? -r.unmapped : 0), 0);
