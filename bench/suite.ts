@@ -32,18 +32,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { runLoaded, type RunOutput } from '../cli/run';
 import { loadScenario } from '../cli/scenario';
-import { ClockDomain } from '../sim/engine/clock';
-import { createSimContext } from '../sim/engine/context';
 import type { StatsDump, StatValue } from '../sim/engine/stats';
 import { PS_PER_US, type Tick } from '../sim/engine/time';
-import { connectPorts, RequestPort, ResponsePort, type RequestReceiver } from '../sim/bus/port';
-import { Cmd, Status, Transaction } from '../sim/bus/transaction';
-import { PhysicalMemory } from '../sim/mem/physmem';
-import { getFormat } from '../sim/mmu/format';
-import { Iommu } from '../sim/mmu/iommu';
-import { PageTableBuilder } from '../test/helpers/pageTableBuilder';
 import { bundled } from './paths';
-import { params as translationParams } from './translation.bench';
+import { atomicTranslations } from './translation.bench';
 
 /** Bumped when the meaning or the names of the figures change (old baselines then differ). */
 export const SUITE_VERSION = 1;
@@ -245,51 +237,13 @@ export function runScenario(s: ScenarioFile, quick: boolean): ScenarioFigures {
 // ---------------------------------------------------------------------------------
 // Micro-run: atomic translations
 
-/** A slave that completes atomically in zero time; with `mem` it serves table reads. */
-class AtomicSink implements RequestReceiver {
-  readonly port = new ResponsePort('sink', this);
-  constructor(private readonly mem: PhysicalMemory | null = null) {}
-  recvRequest(): boolean { return false; }
-  recvAtomic(t: Transaction): number { this.recvFunctional(t); return 0; }
-  recvFunctional(t: Transaction): void {
-    if (this.mem && t.cmd === Cmd.Read) this.mem.read(t.addr, t.data, 0, t.size);
-    t.status = Status.Ok;
-  }
-}
-
 /**
  * Atomic IOMMU translations per host second: 16 pages in a 64-entry L1 TLB, so after
  * the first 16 walks every translation hits (translation only: the bus side is a
- * sink). The same rig as translation.bench.ts's `translation.atomic.tlb_hit`.
+ * sink). The rig of translation.bench.ts's `translation.atomic.tlb_hit`.
  */
 export function atomicTranslationMicro(n: number): MicroFigures {
-  const lpae = getFormat('arm-lpae-4k');
-  const ctx = createSimContext(1);
-  const mem = new PhysicalMemory();
-  const iommu = new Iommu(ctx, 'soc.iommu', new ClockDomain('sys', 1e9), lpae, 9, translationParams(64, 512));
-  const tables = new PageTableBuilder(mem, lpae, 0x8000_0000 + 2 ** 30 - 2 ** 28);
-  for (let i = 0; i < 16; i++) tables.map(i * 4096, 0x8000_0000 + i * 4096, 12);
-  connectPorts(iommu.busPort, new AtomicSink().port);
-  connectPorts(iommu.walker.port, new AtomicSink(mem).port);
-  const port = new RequestPort('probe', { recvResponse() {}, recvRetry() {} });
-  connectPorts(port, iommu.attachDevice('dev', 0));
-  iommu.setStreamContext(0, { format: lpae, root: tables.root, asid: 1, mode: 'translate', privileged: false, allowRead: true, allowWrite: true });
-  const t = new Transaction(64);
-  t.cmd = Cmd.Read;
-  t.size = 64;
-  const loop = (k: number) => {
-    for (let i = 0; i < k; i++) {
-      t.addr = (i & 15) * 4096 + ((i * 64) & 4095);
-      t.status = Status.Pending;
-      port.sendAtomic(t);
-      if ((t.status as Status) !== Status.Ok) throw new Error(`atomic translation micro-run: status ${t.status}`);
-    }
-  };
-  loop(n); // warm up the JIT and the TLBs
-  const t0 = process.hrtime.bigint();
-  loop(n);
-  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const st = ctx.stats;
+  const { secs, stats: st } = atomicTranslations(n, true);
   return {
     counts: {
       translations: st.value('soc.iommu.translations'),

@@ -7,6 +7,7 @@
  */
 import { ClockDomain } from '../sim/engine/clock';
 import { createSimContext, type SimContext } from '../sim/engine/context';
+import type { StatsRegistry } from '../sim/engine/stats';
 import { Crossbar } from '../sim/bus/crossbar';
 import { connectPorts, RequestPort, ResponsePort, type RequestReceiver, type ResponseReceiver } from '../sim/bus/port';
 import { Cmd, Status, Transaction, TransactionPool } from '../sim/bus/transaction';
@@ -106,7 +107,14 @@ function time(fn: () => void): number {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-function atomicRate(sink: boolean, n: number): { rate: number; hitRate: number } {
+/**
+ * Atomic translations on 16 pages through a 64-entry L1 TLB (every one hits after the
+ * first 16 walks): `n` to warm up the JIT and the TLBs, then `n` timed. With `sink` the
+ * bus side completes at once (translation only); otherwise a crossbar and SRAM answer.
+ * Returns the timed seconds and the rig's stats (`soc.iommu.*`). The suite's micro-run
+ * (bench/suite.ts) uses it too.
+ */
+export function atomicTranslations(n: number, sink = true): { secs: number; stats: StatsRegistry } {
   const r = rig(params(64, 512), 16, sink);
   const t = new Transaction(64);
   t.cmd = Cmd.Read;
@@ -118,9 +126,15 @@ function atomicRate(sink: boolean, n: number): { rate: number; hitRate: number }
       r.port.sendAtomic(t);
     }
   };
-  loop(); // warm the JIT and the TLBs
-  const s = time(loop);
-  return { rate: n / s, hitRate: r.ctx.stats.value('soc.iommu.dev.l1tlb.hit_rate') };
+  loop();
+  const secs = time(loop);
+  if ((t.status as Status) !== Status.Ok) throw new Error(`atomic translation bench: status ${t.status}`);
+  return { secs, stats: r.ctx.stats };
+}
+
+function atomicRate(sink: boolean, n: number): { rate: number; hitRate: number } {
+  const { secs, stats } = atomicTranslations(n, sink);
+  return { rate: n / secs, hitRate: stats.value('soc.iommu.dev.l1tlb.hit_rate') };
 }
 
 export function timingRate(p: IommuParams, pages: number, total: number): { rate: number; walks: number; reads: number } {
