@@ -39,4 +39,21 @@ export * as nvkm from './drivers/iommu/nvkm';
 export { BuddyAllocator } from './drivers/mm/buddy';
 export { GenPool } from './drivers/mm/genpool';
 export { ContiguousRegion } from './drivers/mm/contiguous';
-export { IovaDomain, iommuDmaAllocIova, iommuDmaFreeIova } from './drivers/dma/iova';
+export * as dma from './drivers/dma';
+export * as deviceDrivers from './drivers/devices';
+export { KernelCpu, PAGE_OFFSET, UNCACHED_OFFSET } from './drivers/kernelCpu';
+
+// Device models and workloads
+export { TrafficGenerator, type TrafficGeneratorParams } from './sim/devices/trafficGenerator';
+export { createWorkload, validateWorkloadSpec, type Workload, type WorkloadSpec } from './sim/devices/workload';
+export { GpuEngine, type GpuEngineParams } from './sim/devices/gpuEngine';
+export { DisplayController, type DisplayControllerParams } from './sim/devices/display';
+export { CameraIsp, type CameraIspParams } from './sim/devices/camera';
+export { Nic, type NicParams } from './sim/devices/nic';
+export { DescDma } from './sim/devices/descDma';
+export { CpuCore, type CpuCoreParams } from './sim/devices/cpuCore';
+export * as memTrace from './sim/devices/memTrace';
+
+// Traces and benchmarks
+export { ChromeTraceWriter, chromeTraceFromJsonl } from './sim/engine/chromeTrace';
+export { traceDiffCommand } from './cli/traceDiff';
