@@ -6,22 +6,14 @@ import { ADDR_LIMIT } from '../engine/addr';
 import type { Counter, Histogram } from '../engine/stats';
 import { ceilRatio, PS_PER_S, type Tick } from '../engine/time';
 import { InOrderSender } from '../bus/inOrderSender';
+import { validateFrameGeometry, type FrameGeometry } from './frameGeometry';
 import { RequestPort, type ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
 
 /** How the writer reaches memory (port.ts): timed transactions, or atomic fast-forward. */
 export type CameraAccessMode = 'timing' | 'atomic';
 
-export interface CameraIspParams {
-  /** Device address of frame buffer 0. */
-  base: number;
-  /** Pixels per line. */
-  width: number;
-  /** Lines per frame. */
-  height: number;
-  bytesPerPixel: number;
-  /** Bytes from one line's start to the next's (>= width × bytesPerPixel). */
-  pitchBytes: number;
+export interface CameraIspParams extends FrameGeometry {
   /** Frames per second from the sensor. */
   fps: number;
   /** Largest write; writes never cross a burstBytes-aligned boundary. */
@@ -44,14 +36,9 @@ export interface CameraIspParams {
  */
 export function validateCameraIspParams(p: CameraIspParams): string | null {
   const posInt = (v: number) => Number.isSafeInteger(v) && v > 0;
-  if (!Number.isSafeInteger(p.base) || p.base < 0) return `base: must be a non-negative integer address, got ${p.base}`;
-  if (!posInt(p.width)) return `width: must be a positive integer, got ${p.width}`;
-  if (!posInt(p.height)) return `height: must be a positive integer, got ${p.height}`;
-  if (!posInt(p.bytesPerPixel)) return `bytesPerPixel: must be a positive integer, got ${p.bytesPerPixel}`;
+  const geometry = validateFrameGeometry(p);
+  if (geometry) return geometry;
   const lineBytes = p.width * p.bytesPerPixel;
-  if (!Number.isSafeInteger(p.pitchBytes) || p.pitchBytes < lineBytes) {
-    return `pitchBytes: must be an integer >= width × bytesPerPixel (${lineBytes}), got ${p.pitchBytes}`;
-  }
   if (!posInt(p.buffers)) return `buffers: must be a positive integer, got ${p.buffers}`;
   if (p.base + p.buffers * p.pitchBytes * p.height > ADDR_LIMIT) {
     return `base: the frame buffers must end below 2^53, got base ${p.base} with ${p.buffers} buffers of ${p.pitchBytes * p.height} bytes`;

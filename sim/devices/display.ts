@@ -6,22 +6,14 @@ import { ADDR_LIMIT } from '../engine/addr';
 import type { Counter, Histogram } from '../engine/stats';
 import { ceilDiv, ceilRatio, floorDiv, PS_PER_S, type Tick } from '../engine/time';
 import { InOrderSender } from '../bus/inOrderSender';
+import { validateFrameGeometry, type FrameGeometry } from './frameGeometry';
 import { RequestPort, type ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
 
 /** How the controller reaches memory (port.ts): timed transactions, or atomic fast-forward. */
 export type DisplayAccessMode = 'timing' | 'atomic';
 
-export interface DisplayControllerParams {
-  /** Device address of the frame buffer (its first line). */
-  base: number;
-  /** Pixels per line. */
-  width: number;
-  /** Lines per frame. */
-  height: number;
-  bytesPerPixel: number;
-  /** Bytes from one line's start to the next's (>= width × bytesPerPixel). */
-  pitchBytes: number;
+export interface DisplayControllerParams extends FrameGeometry {
   /** Frames per second. */
   refreshHz: number;
   /** Largest read; reads never cross a burstBytes-aligned boundary. */
@@ -46,14 +38,9 @@ export interface DisplayControllerParams {
  */
 export function validateDisplayControllerParams(p: DisplayControllerParams): string | null {
   const posInt = (v: number) => Number.isSafeInteger(v) && v > 0;
-  if (!Number.isSafeInteger(p.base) || p.base < 0) return `base: must be a non-negative integer address, got ${p.base}`;
-  if (!posInt(p.width)) return `width: must be a positive integer, got ${p.width}`;
-  if (!posInt(p.height)) return `height: must be a positive integer, got ${p.height}`;
-  if (!posInt(p.bytesPerPixel)) return `bytesPerPixel: must be a positive integer, got ${p.bytesPerPixel}`;
+  const geometry = validateFrameGeometry(p);
+  if (geometry) return geometry;
   const lineBytes = p.width * p.bytesPerPixel;
-  if (!Number.isSafeInteger(p.pitchBytes) || p.pitchBytes < lineBytes) {
-    return `pitchBytes: must be an integer >= width × bytesPerPixel (${lineBytes}), got ${p.pitchBytes}`;
-  }
   if (p.base + p.pitchBytes * (p.height - 1) + lineBytes > ADDR_LIMIT) {
     return `base: the frame buffer must end below 2^53, got base ${p.base} with ${p.height} lines of pitch ${p.pitchBytes}`;
   }
