@@ -3,8 +3,8 @@
  * to DDR4), in simulated bus transactions per host second, plus the simulated figures
  * for two buffer placements. Prints; never asserts.
  */
-import { runLoaded, type RunOutput } from '../cli/run';
-import { loadScenario } from '../cli/scenario';
+import { runLoaded, type RunOutput } from '../scenario/run';
+import { loadScenario } from '../scenario/load';
 import { bundled } from './paths';
 import type { BenchResult } from './result';
 

@@ -30,8 +30,8 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
-import { runLoaded, type RunOutput } from '../cli/run';
-import { loadScenario } from '../cli/scenario';
+import { runLoaded, type RunOutput } from '../scenario/run';
+import { loadScenario } from '../scenario/load';
 import type { StatsDump, StatValue } from '../sim/engine/stats';
 import { PS_PER_US, type Tick } from '../sim/engine/time';
 import { bundled } from './paths';

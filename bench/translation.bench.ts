@@ -15,7 +15,7 @@ import { PhysicalMemory } from '../sim/mem/physmem';
 import { SimpleMemory } from '../sim/mem/sram';
 import { getFormat } from '../sim/mmu/format';
 import { Iommu, type IommuParams } from '../sim/mmu/iommu';
-import { PageTableBuilder } from '../test/helpers/pageTableBuilder';
+import { PageTableBuilder } from '../sim/mmu/pageTableBuilder';
 import type { BenchResult } from './result';
 
 const MEM_BASE = 0x8000_0000;

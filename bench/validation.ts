@@ -39,7 +39,7 @@ import type { WorkloadSpec } from '../sim/devices/workload';
 import { parseWithSchema } from '../sim/soc/loadJson';
 import { SocConfigSchema } from '../sim/soc/schema';
 import { buildSoc, validateSocConfig, type Soc } from '../sim/soc/builder';
-import { PageTableBuilder } from '../test/helpers/pageTableBuilder';
+import { PageTableBuilder } from '../sim/mmu/pageTableBuilder';
 
 export interface ValidationResult {
   name: string;

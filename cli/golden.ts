@@ -11,7 +11,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { MemoryTraceWriter } from '../sim/engine/trace';
-import { run } from './run';
+import { run } from '../scenario/run';
 import { socConfigsDir } from './list';
 import { traceDiffCommand } from './traceDiff';
 

@@ -11,8 +11,8 @@ import { benchCommand } from './bench';
 import { formatList, listBundled, socConfigsDir } from './list';
 import { traceDiffCommand } from './traceDiff';
 import { RunProgress, formatSimTime } from './progress';
-import { run, type RunOutput } from './run';
-import { loadScenario } from './scenario';
+import { run, type RunOutput } from '../scenario/run';
+import { loadScenario } from '../scenario/load';
 
 /** Where the CLI writes; tests pass collectors. */
 export interface CliIO {

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
 import { SocConfigSchema } from '../sim/soc/schema';
-import { ScenarioSchema } from './scenarioSchema';
+import { ScenarioSchema } from '../scenario/schema';
 
 /**
  * JSON Schema files for editors, generated from the zod schemas (input side: what a

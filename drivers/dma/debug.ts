@@ -59,7 +59,7 @@
  */
 import type { Kernel } from '../kernel';
 import type { Counter } from '../../sim/engine/stats';
-import type { DmaDevice } from './device';
+import type { DmaDevice, DmaDebugHooks } from './device';
 import {
   DMA_ATTR_SKIP_CPU_SYNC,
   DMA_BIDIRECTIONAL,
@@ -69,7 +69,6 @@ import {
   DMA_TO_DEVICE,
   sgPhys,
   type DmaDataDirection,
-  type DmaDebugHooks,
   type ScatterlistEntry,
 } from './types';
 

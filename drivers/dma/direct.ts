@@ -27,7 +27,7 @@
  */
 import { hex } from '../../sim/engine/addr';
 import { archSyncDmaForCpu, archSyncDmaForDevice } from './arch';
-import type { DmaDevice } from './device';
+import type { DmaDevice, DmaMapOps } from './device';
 import { busLimitText, devPrefix, formatPad, type Swiotlb } from './swiotlb';
 import {
   DMA_ATTR_NON_CONSISTENT,
@@ -36,7 +36,6 @@ import {
   DMA_MAPPING_ERROR,
   type DmaCoherentBuffer,
   type DmaDataDirection,
-  type DmaMapOps,
   type ScatterlistEntry,
 } from './types';
 

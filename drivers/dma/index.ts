@@ -4,7 +4,7 @@ export * from './mapping';
 export * from './pool';
 export * from './declared';
 export * from './pci';
-export { DmaDevice, type DmaEnv, type DmaDeviceOptions } from './device';
+export { DmaDevice, type DmaEnv, type DmaDeviceOptions, type DmaMapOps, type DmaDebugHooks } from './device';
 export { DmaDebug } from './debug';
 export { DmaDirectOps } from './direct';
 export { IommuDmaOps } from './iommuDma';

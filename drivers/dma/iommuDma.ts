@@ -58,9 +58,9 @@ import {
   sgPhys,
   type DmaCoherentBuffer,
   type DmaDataDirection,
-  type DmaMapOps,
   type ScatterlistEntry,
 } from './types';
+import type { DmaMapOps } from './device';
 
 /** IOVA granule: the smallest IOMMU page (__ffs(domain->pgsize_bitmap)). */
 export const IOMMU_DMA_GRANULE = 4096;

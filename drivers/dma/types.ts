@@ -5,7 +5,6 @@
  * Numbers, not BigInt (DESIGN.md "Addresses"): a DMA address or mask is an integer below
  * 2^53. DMA_BIT_MASK(n) for n >= 53 is 2^53 - 1, which covers every simulated address.
  */
-import type { DmaDevice } from './device';
 
 /** enum dma_data_direction. */
 export const DMA_BIDIRECTIONAL = 0;
@@ -96,33 +95,6 @@ export interface DmaCoherentBuffer {
   dmaHandle: number;
 }
 
-/**
- * struct dma_map_ops: how one kind of device reaches memory. `dma-direct` (one-to-one,
- * with swiotlb bouncing) and `iommu-dma` implement it; the public calls in mapping.ts
- * add argument checks, declared memory and dma-debug around them.
- *
- * Conventions: addresses are physical (`phys`) or DMA (`addr`); map calls return
- * DMA_MAPPING_ERROR or 0 entries on failure, as the kernel does.
- */
-export interface DmaMapOps {
-  readonly name: string;
-  /** A coherent allocation of `size` bytes (already page-rounded), or null. */
-  alloc(dev: DmaDevice, size: number, gfp: number, attrs: number): DmaCoherentBuffer | null;
-  free(dev: DmaDevice, size: number, cpuAddr: number, dmaHandle: number, attrs: number): void;
-  mapPage(dev: DmaDevice, phys: number, size: number, dir: DmaDataDirection, attrs: number): number;
-  unmapPage(dev: DmaDevice, addr: number, size: number, dir: DmaDataDirection, attrs: number): void;
-  /** Fills dmaAddress/dmaLength of the first n entries and returns n (<= nents), or 0 on failure. */
-  mapSg(dev: DmaDevice, sgl: ScatterlistEntry[], nents: number, dir: DmaDataDirection, attrs: number): number;
-  unmapSg(dev: DmaDevice, sgl: ScatterlistEntry[], nents: number, dir: DmaDataDirection, attrs: number): void;
-  syncSingleForCpu(dev: DmaDevice, addr: number, size: number, dir: DmaDataDirection): void;
-  syncSingleForDevice(dev: DmaDevice, addr: number, size: number, dir: DmaDataDirection): void;
-  syncSgForCpu(dev: DmaDevice, sgl: ScatterlistEntry[], nents: number, dir: DmaDataDirection): void;
-  syncSgForDevice(dev: DmaDevice, sgl: ScatterlistEntry[], nents: number, dir: DmaDataDirection): void;
-  /** dma_supported: whether `mask` can reach the memory this device needs. */
-  dmaSupported(dev: DmaDevice, mask: number): boolean;
-  /** dma_get_required_mask: the smallest mask covering all memory this device may be handed. */
-  getRequiredMask(dev: DmaDevice): number;
-}
 
 /**
  * A region declared with dma_declare_coherent_memory (declared.ts implements it): where
@@ -144,22 +116,3 @@ export interface DeclaredCoherentMemory {
   containsDma(addr: number): boolean;
 }
 
-/**
- * The dma-debug hooks (lib/dma-debug.c's debug_dma_* calls) that mapping.ts invokes
- * after each operation; debug.ts implements them. Addresses: `phys` physical,
- * `dmaAddr` DMA, `cpuAddr` kernel virtual.
- */
-export interface DmaDebugHooks {
-  mapPage(dev: DmaDevice, phys: number, size: number, dir: DmaDataDirection, dmaAddr: number, mapSingle: boolean, attrs: number): void;
-  mappingError(dev: DmaDevice, dmaAddr: number): void;
-  unmapPage(dev: DmaDevice, dmaAddr: number, size: number, dir: DmaDataDirection, mapSingle: boolean): void;
-  mapSg(dev: DmaDevice, sgl: ScatterlistEntry[], nents: number, mappedEnts: number, dir: DmaDataDirection, attrs: number): void;
-  unmapSg(dev: DmaDevice, sgl: ScatterlistEntry[], nents: number, dir: DmaDataDirection): void;
-  allocCoherent(dev: DmaDevice, size: number, dmaAddr: number, cpuAddr: number, attrs: number): void;
-  freeCoherent(dev: DmaDevice, size: number, cpuAddr: number, dmaAddr: number): void;
-  /** `offset` is 0 for dma_sync_single_for_*; dma_sync_single_range_for_* pass theirs. */
-  syncSingle(dev: DmaDevice, dmaHandle: number, offset: number, size: number, dir: DmaDataDirection, toCpu: boolean): void;
-  syncSg(dev: DmaDevice, sgl: ScatterlistEntry[], nelems: number, dir: DmaDataDirection, toCpu: boolean): void;
-  /** BUS_NOTIFY_UNBOUND_DRIVER: the device's driver was removed; its mappings should be gone. */
-  driverUnbound(dev: DmaDevice): void;
-}

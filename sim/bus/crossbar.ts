@@ -1,7 +1,7 @@
 import type { SimContext } from '../engine/context';
 import type { ClockDomain } from '../engine/clock';
 import type { Engine } from '../engine/engine';
-import { Priority } from '../engine/engine';
+import { EventHandle, Priority } from '../engine/engine';
 import { SimInvariantError } from '../engine/errors';
 import { ADDR_LIMIT, hex, isPowerOfTwo } from '../engine/addr';
 import type { Counter, Histogram, StatScope } from '../engine/stats';
@@ -241,8 +241,8 @@ class XbarInput {
 /** Per-output state: the request layer, the held (granted) request, the response channel, stats. */
 class XbarOutput {
   readonly port: RequestPort;
-  /** Tick of the live scheduled event, or -1. Older events that fire at another tick are ignored. */
-  evtTick = -1;
+  /** The output's arbitration/transfer event (set by the crossbar once its handler exists). */
+  declare event: EventHandle<number>;
   /** Granted request: in transfer until heldReady, then offered to the slave; null when the layer is free. */
   held: Transaction | null = null;
   heldIn = -1;
@@ -384,6 +384,7 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     this.claimName(name);
     const o = this.outs.length;
     const out = new XbarOutput(name, o, this, `${this.path}.${name}`, this.scope.scope(name), this.histBucketNs);
+    out.event = new EventHandle(this.engine, this.onOutputEvent, Priority.Late);
     this.outs.push(out);
     const all: { base: number; end: number; out: number }[] = [];
     for (let k = 0; k < this.rBase.length; k++) all.push({ base: this.rBase[k], end: this.rEnd[k], out: this.rOut[k] });
@@ -541,8 +542,6 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
   private readonly onOutputEvent = (o: number): void => {
     const out = this.outs[o];
     const now = this.engine.now;
-    if (out.evtTick !== now) return; // superseded by an earlier event
-    out.evtTick = -1;
     if (out.held !== null) {
       if (out.blocked) return;
       if (out.heldReady > now) { this.kickAt(out, o, out.heldReady); return; }
@@ -659,9 +658,9 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
   }
 
   private kickAt(out: XbarOutput, o: number, at: Tick): void {
-    if (out.evtTick >= 0 && out.evtTick <= at) return;
-    out.evtTick = at;
-    this.engine.schedule(at, this.onOutputEvent, o, Priority.Late);
+    // An earlier pending event will arbitrate anyway; a later one is moved up.
+    if (out.event.scheduled && out.event.when <= at) return;
+    out.event.reschedule(at, o);
   }
 
   private canAccept(inp: XbarInput): boolean {

@@ -358,3 +358,65 @@ function checkPriority(priority: number): void {
     throw new SimInvariantError(`event priority ${priority} outside [${PRIORITY_MIN}, ${PRIORITY_MAX}]`);
   }
 }
+
+/**
+ * A reusable event owned by a component (gem5's Event object): `schedule`, `reschedule`
+ * and `cancel` act through the handle, so models keep no generation counters or
+ * "which tick is live" fields of their own. At most one occurrence is pending; a
+ * cancelled or superseded occurrence stays in the queue and is dropped when it comes
+ * up (the engine counts it as dispatched), which keeps scheduling O(log n) and
+ * allocation-free.
+ */
+export class EventHandle<T = undefined> {
+  /** Token of the live occurrence; occurrences carrying another token are stale. */
+  private live = 0;
+  private at = -1;
+  private arg: T | undefined = undefined;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly fn: EventFn<T>,
+    private readonly priority = 0,
+  ) {}
+
+  /** Whether an occurrence is pending. */
+  get scheduled(): boolean {
+    return this.at >= 0;
+  }
+
+  /** Tick of the pending occurrence, or -1. */
+  get when(): Tick {
+    return this.at;
+  }
+
+  /** Schedules the event at `at`; it must not be pending already (use `reschedule`). */
+  schedule(at: Tick, arg?: T): void {
+    if (this.at >= 0) throw new SimInvariantError(`EventHandle.schedule(${at}): already scheduled at ${this.at}; use reschedule`);
+    this.at = at;
+    this.arg = arg;
+    this.engine.schedule(at, this.fire, this.live, this.priority);
+  }
+
+  /** Moves the pending occurrence (if any) to `at`. */
+  reschedule(at: Tick, arg?: T): void {
+    this.cancel();
+    this.schedule(at, arg);
+  }
+
+  /** Drops the pending occurrence, if any. */
+  cancel(): void {
+    if (this.at < 0) return;
+    this.at = -1;
+    this.arg = undefined;
+    this.live++;
+  }
+
+  private readonly fire = (token: number): void => {
+    if (token !== this.live) return;
+    const arg = this.arg as T;
+    this.at = -1;
+    this.arg = undefined;
+    this.live++;
+    this.fn(arg);
+  };
+}

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { run } from '../../cli/run';
+import { run } from '../../scenario/run';
 import { MemoryTraceWriter } from '../../sim/engine/trace';
 import { copyScenario, MINIMAL, readConfig, writeTemp } from '../helpers/configFiles';
 

@@ -1,6 +1,6 @@
 /** Bad scenario files fail with a ConfigError naming the JSON path and the reason. */
 import * as path from 'path';
-import { loadScenario } from '../../cli/scenario';
+import { loadScenario } from '../../scenario/load';
 import { ConfigError } from '../../sim/engine/errors';
 import { REPO, writeTemp } from '../helpers/configFiles';
 
@@ -71,7 +71,7 @@ describe('scenario errors name the JSON path', () => {
   });
 
   test('a buffer the kernel cannot provide is a ConfigError naming the buffer', async () => {
-    const { run } = await import('../../cli/run');
+    const { run } = await import('../../scenario/run');
     const file = writeTemp(base({ buffers: [{ name: 'fb', device: 'display', size: '200MiB', via: 'dma-alloc-coherent' }], jobs: [{ kind: 'display', name: 'scan', device: 'display', buffer: 'fb', width: 8, height: 8, bytesPerPixel: 4, refreshHz: 60, frames: 1 }] }));
     expect(() => run(file)).toThrow(/scenario\.buffers\[0\].*could not provide buffer "fb"/);
   });

@@ -6,7 +6,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { run } from '../../cli/run';
+import { run } from '../../scenario/run';
 import { newParseCounts, parseLackey, fileLines } from '../../sim/devices/memTrace';
 import { MINIMAL, REPO, writeTemp } from '../helpers/configFiles';
 

@@ -9,7 +9,7 @@ import { Iommu, type IommuParams } from '../../sim/mmu/iommu';
 import type { PageTableFormat } from '../../sim/mmu/format/types';
 import type { TranslationContext } from '../../sim/mmu/translationUnit';
 import type { TlbParams } from '../../sim/mmu/tlb';
-import { PageTableBuilder } from './pageTableBuilder';
+import { PageTableBuilder } from '../../sim/mmu/pageTableBuilder';
 import { TrafficMaster, type TrafficRequest } from './trafficMaster';
 
 export const MEM_BASE = 0x8000_0000;

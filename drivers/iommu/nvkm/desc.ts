@@ -18,9 +18,8 @@ import { Aperture, EntryKind, PageFlag, type EntrySpec, type PageTableFormat } f
 import type { KernelMemory } from '../../kernelMemory';
 import type { NvkmMmuPt, NvkmVmmPt } from './pt';
 
-/** enum { PGD, PGT, SPT, LPT } of struct nvkm_vmm_desc (order matters: `type > PGT`). */
-export const DescType = { PGD: 0, PGT: 1, SPT: 2, LPT: 3 } as const;
-export type DescType = (typeof DescType)[keyof typeof DescType];
+export { DescType } from './pt';
+import { DescType } from './pt';
 
 /** The GPU generations whose VMM backends are modelled (what their tables can express). */
 export type NvkmChip = 'gf100' | 'gk104' | 'gm200' | 'gp100';

@@ -11,27 +11,20 @@
  *   that drive the LPTE state machine of dual page tables.
  */
 
-import type { NvkmMmuPtc, NvkmMmuPtp } from './ptc';
-import type { NvkmVmmDesc } from './desc';
-import { DescType } from './desc';
+import { NvkmMmuPt } from './ptc';
 
-/** struct nvkm_mmu_pt: one hardware page table. */
-export class NvkmMmuPt {
-  /** Physical address of the table (pt->addr = memory address + base). */
-  addr = 0;
-  /** Offset inside the parent page of a sub-allocated table (pt->base). */
-  base = 0;
-  /** Sub-allocated from a shared 4 KiB page (pt->sub). */
-  sub = false;
-  /** The shared page this table is a slot of (pt->ptp), for sub-allocated tables. */
-  ptp: NvkmMmuPtp | null = null;
-  /** The cache bucket of its exact size (pt->ptc), for whole tables. */
-  ptc: NvkmMmuPtc | null = null;
-  /** Physical address of the backing page block (whole tables). */
-  memAddr = 0;
-  /** Buddy order of the backing block (whole tables). */
-  memOrder = 0;
+export { NvkmMmuPt };
+
+/** enum { PGD, PGT, SPT, LPT } of struct nvkm_vmm_desc (order matters: `type > PGT`). */
+export const DescType = { PGD: 0, PGT: 1, SPT: 2, LPT: 3 } as const;
+export type DescType = (typeof DescType)[keyof typeof DescType];
+
+/** What a software table needs of its level's nvkm_vmm_desc (desc.ts's NvkmVmmDesc has these). */
+interface NvkmVmmDesc {
+  readonly type: DescType;
+  readonly bits: number;
 }
+
 
 /**
  * NVKM_VMM_PDE_SPARSE: the value a directory's `pde[]` slot holds when the PDE is

@@ -20,7 +20,6 @@ import { SimInvariantError } from '../../../sim/engine/errors';
 import type { Counter } from '../../../sim/engine/stats';
 import type { Kernel } from '../../kernel';
 import { sharedCounter } from '../kstats';
-import { NvkmMmuPt } from './pt';
 
 /** The kernel page allocator as the MMU uses it (drivers/mm/buddy.ts BuddyAllocator). */
 export interface NvkmPageAllocator {
@@ -37,6 +36,24 @@ export const NVKM_PAGE_SIZE = 4096;
 export const NVKM_PTC_MAX = 8;
 
 /** struct nvkm_mmu_ptp: a shared 4 KiB page cut into slots of 2^shift bytes. */
+/** struct nvkm_mmu_pt: one hardware page table. */
+export class NvkmMmuPt {
+  /** Physical address of the table (pt->addr = memory address + base). */
+  addr = 0;
+  /** Offset inside the parent page of a sub-allocated table (pt->base). */
+  base = 0;
+  /** Sub-allocated from a shared 4 KiB page (pt->sub). */
+  sub = false;
+  /** The shared page this table is a slot of (pt->ptp), for sub-allocated tables. */
+  ptp: NvkmMmuPtp | null = null;
+  /** The cache bucket of its exact size (pt->ptc), for whole tables. */
+  ptc: NvkmMmuPtc | null = null;
+  /** Physical address of the backing page block (whole tables). */
+  memAddr = 0;
+  /** Buddy order of the backing block (whole tables). */
+  memOrder = 0;
+}
+
 export class NvkmMmuPtp {
   constructor(
     /** The whole-page table that backs the slots. */

@@ -8,7 +8,7 @@ import { CpuCore, storePatternByte, validateCpuCoreParams, type CpuCoreParams, t
 import { TraceOp, fileLines, parseLackey, type TraceRecord } from '../../../sim/devices/memTrace';
 import { CacheRig, MEM_BASE } from '../../helpers/cacheRig';
 import { TABLE_ARENA } from '../../helpers/mmuRig';
-import { PageTableBuilder } from '../../helpers/pageTableBuilder';
+import { PageTableBuilder } from '../../../sim/mmu/pageTableBuilder';
 
 const lpae = getFormat('arm-lpae-4k');
 /** 32 KiB, 8 ways, 64-byte lines: nothing in these traces is evicted. */

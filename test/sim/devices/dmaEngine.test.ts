@@ -1,4 +1,4 @@
-import { run } from '../../../cli/run';
+import { run } from '../../../scenario/run';
 import { copyScenario, MINIMAL, readConfig, writeTemp } from '../../helpers/configFiles';
 
 const MiB = 1 << 20;

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { run, type RunOutput } from '../../../cli/run';
+import { run, type RunOutput } from '../../../scenario/run';
 import {
   ChromeTraceWriter, MemoryChromeSink, chromeTraceFromJsonl, createTraceWriter, socMasterNames, type ChromeTraceOptions,
 } from '../../../sim/engine/chromeTrace';

@@ -8,7 +8,7 @@ import { SimpleMemory } from '../../../sim/mem/sram';
 import { CpuMmu } from '../../../sim/mmu/cpuMmu';
 import { getFormat } from '../../../sim/mmu/format';
 import { MEM_BASE, MEM_SIZE, TABLE_ARENA, iommuParams } from '../../helpers/mmuRig';
-import { PageTableBuilder } from '../../helpers/pageTableBuilder';
+import { PageTableBuilder } from '../../../sim/mmu/pageTableBuilder';
 import { TrafficMaster, type TrafficRequest } from '../../helpers/trafficMaster';
 
 const lpae = getFormat('arm-lpae-4k');

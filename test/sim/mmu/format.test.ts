@@ -17,7 +17,7 @@ import {
   type EntrySpec,
   type PageTableFormat,
 } from '../../../sim/mmu/format';
-import { PageTableBuilder } from '../../helpers/pageTableBuilder';
+import { PageTableBuilder } from '../../../sim/mmu/pageTableBuilder';
 
 const KiB = 1024;
 

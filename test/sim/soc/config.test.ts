@@ -1,6 +1,6 @@
 import { ConfigError } from '../../../sim/engine/errors';
 import { loadSocConfig } from '../../../sim/soc/builder';
-import { loadScenario } from '../../../cli/scenario';
+import { loadScenario } from '../../../scenario/load';
 import { copyScenario, MINIMAL, readConfig, writeTemp } from '../../helpers/configFiles';
 
 /** Loads a mutated minimal config and returns the ConfigError it must raise. */

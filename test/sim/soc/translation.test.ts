@@ -1,4 +1,4 @@
-import { run } from '../../../cli/run';
+import { run } from '../../../scenario/run';
 import { ConfigError } from '../../../sim/engine/errors';
 import { loadSocConfig } from '../../../sim/soc/builder';
 import { copyScenario, readConfig, writeTemp } from '../../helpers/configFiles';

@@ -15,7 +15,7 @@ import { KernelError } from '../drivers/errno';
 import { bootPlatform, type Platform } from '../drivers/platform';
 import type { DeviceJobEnv } from './deviceJobs';
 import { applyFill, startJob, type JobResult } from './jobs';
-import { loadScenario, type LoadedScenario } from './scenario';
+import { loadScenario, type LoadedScenario } from './load';
 
 export interface RunOptions {
   /** Overrides the scenario's seed. */

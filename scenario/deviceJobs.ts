@@ -26,8 +26,8 @@ import type { DeviceBuffer } from '../drivers/devices/buffers';
 import { NicDriver } from '../drivers/devices/nicDriver';
 import { UserProcess } from '../drivers/devices/cpuProcess';
 import type { Platform } from '../drivers/platform';
-import type { JobResult, RunningJob } from './jobs';
-import type { Job, WorkloadConfig } from './scenarioSchema';
+import type { JobResult, RunningJob } from './jobTypes';
+import type { Job, WorkloadConfig } from './schema';
 
 export interface DeviceJobEnv {
   ctx: SimContext;

@@ -10,8 +10,8 @@
  * it with an empty table (no block splitting, unlike io-pgtable-arm).
  */
 
-import { alignUp, hex } from '../../sim/engine/addr';
-import type { PhysicalMemory } from '../../sim/mem/physmem';
+import { alignUp, hex } from '../engine/addr';
+import type { PhysicalMemory } from '../mem/physmem';
 import {
   Aperture,
   EntryKind,
@@ -21,7 +21,7 @@ import {
   type DecodedEntry,
   type EntrySpec,
   type PageTableFormat,
-} from '../../sim/mmu/format/types';
+} from '../mmu/format/types';
 
 export interface MapOptions {
   readOnly?: boolean;

@@ -5,7 +5,7 @@ import { rangesOverlap } from '../sim/bus/addrRange';
 import { loadSocConfig } from '../sim/soc/builder';
 import { parseWithSchema, readJsonFile } from '../sim/soc/loadJson';
 import type { SocConfig } from '../sim/soc/schema';
-import { ScenarioSchema, type Scenario } from './scenarioSchema';
+import { ScenarioSchema, type Scenario } from './schema';
 
 export interface LoadedScenario {
   file: string;

@@ -5,26 +5,10 @@ import type { Soc } from '../sim/soc/builder';
 import type { DmaCopyResult } from '../sim/devices/dmaEngine';
 import { SimInvariantError } from '../sim/engine/errors';
 import { startDeviceJob, type DeviceJobEnv } from './deviceJobs';
-import type { InitFill, Job } from './scenarioSchema';
+import type { InitFill, Job } from './schema';
+import type { JobResult, RunningJob } from './jobTypes';
 
-/** What a job reports when the run ends. */
-export interface JobResult {
-  name: string;
-  kind: Job['kind'];
-  done: boolean;
-  status: string;
-  /** null when not verified (verification off, or the job did not finish). */
-  verified: boolean | null;
-  detail: Record<string, number | string | null>;
-}
-
-/** A started job: its progress, and its result once the run is over. */
-export interface RunningJob {
-  readonly name: string;
-  progress(): number;
-  isDone(): boolean;
-  result(): JobResult;
-}
+export type { JobResult, RunningJob } from './jobTypes';
 
 const FILL_CHUNK = 1 << 20;
 
