@@ -1,7 +1,14 @@
 /**
- * Linux errno values (include/uapi/asm-generic/errno-base.h and errno.h) and the
- * KernelError that carries one (DESIGN.md "Errors"): where the kernel returns an error
- * pointer we throw a KernelError; where it returns an int we return 0 or -errno.
+ * Linux errno values (include/uapi/asm-generic/errno-base.h and errno.h), the
+ * KernelError that carries one, and the one way to convert between the two contracts
+ * (DESIGN.md "Errors"): where the kernel returns an error pointer we throw a
+ * KernelError; where it returns an int we return 0 or -errno.
+ *
+ *   int → KernelError      errFromRet(ret, call)         a failed int call, as an exception
+ *   ERR_PTR → value/error  unwrapErrPtr(ptr, call)       `T | -errno` results (nvkmVmmNew, nvkmVmmGet)
+ *   KernelError → int      err.errno                     PTR_ERR: the -errno an int call returns
+ *
+ * The errno name and value survive every conversion.
  */
 export const Errno = {
   ENOENT: 2,
@@ -37,7 +44,21 @@ export class KernelError extends Error {
   }
 }
 
-/** Throws the KernelError for `-errno`-style return value `ret` (for wrapping int returns). */
-export function errPtr(name: ErrnoName, call: string, detail = ''): never {
-  throw new KernelError(name, call, detail);
+/**
+ * The KernelError for the failed int result `ret` (-errno) of kernel call `call`. A value
+ * that is not a negative known errno (a driver bug) becomes EIO naming the value.
+ */
+export function errFromRet(ret: number, call: string, detail = ''): KernelError {
+  const name = ret < 0 ? errnoName(ret) : undefined;
+  if (name) return new KernelError(name, call, detail);
+  return new KernelError('EIO', call, `${detail ? `${detail}: ` : ''}returned ${ret}`);
+}
+
+/**
+ * IS_ERR / PTR_ERR for calls that return an object or a negative errno: the object, or
+ * throws the KernelError for the errno.
+ */
+export function unwrapErrPtr<T extends object>(ptr: T | number, call: string, detail = ''): T {
+  if (typeof ptr === 'number') throw errFromRet(ptr, call, detail);
+  return ptr;
 }

@@ -3,7 +3,7 @@ import { hex } from '../sim/engine/addr';
 import type { Counter } from '../sim/engine/stats';
 import { connectPorts, RequestPort } from '../sim/bus/port';
 import { Cmd, Status, Transaction } from '../sim/bus/transaction';
-import type { Soc } from '../sim/soc/builder';
+import { KERNEL_MASTER, type Soc } from '../sim/soc/builder';
 
 const CHUNK = 256;
 
@@ -27,7 +27,8 @@ export class KernelMemory {
     if (!bus) throw new SimInvariantError(`kernel: no bus ${busName ?? '(SoC has none)'}`);
     this.port = new RequestPort('kernel.mem', { recvResponse() {}, recvRetry() {} });
     connectPorts(this.port, bus.addInput('kernel'));
-    this.masterId = soc.config.devices.length + soc.config.iommus.length + soc.config.cpuMmus.length;
+    // Registered by the builder (after the walkers, before the cores), so ids do not depend on when the kernel boots.
+    this.masterId = soc.masters.id(KERNEL_MASTER);
     const stats = soc.ctx.stats;
     this.sReads = stats.counter('kernel.mem_reads', 'kernel loads from memory (atomic bus reads)');
     this.sWrites = stats.counter('kernel.mem_writes', 'kernel stores to memory (atomic bus writes)');

@@ -3,6 +3,7 @@ import { MiB, GiB } from '../sim/engine/addr';
 import type { Soc } from '../sim/soc/builder';
 import { CpuAddressSpace } from './iommu/cpuPgtable';
 import { IommuDomain } from './iommu/iommuDomain';
+import { pgtableOps } from './iommu/pgtableOps';
 import { vcmIommuCreate } from './iommu/vcmIommuDriver';
 import { Kernel } from './kernel';
 import { BuddyAllocator } from './mm/buddy';
@@ -73,8 +74,10 @@ export interface CpuContext {
  * context per direct-mapped device, and a VMM context for each CPU MMU. Device drivers
  * get theirs through `platdata(device)`.
  *
- * Streams of IOMMUs whose format is not arm-lpae-4k (the nv GPU MMUs) are programmed by
- * the nvkm VMM instead, so their platform data says so rather than inventing a VCM.
+ * Which kernel code drives an IOMMU's tables comes from its format's entry in the
+ * page-table ops table (iommu/pgtableOps.ts): streams of IOMMUs whose tables an nvkm VMM
+ * builds (the nv GPU MMUs) get no domain, so their platform data says so rather than
+ * inventing a VCM.
  */
 export class Platform {
   readonly kernel: Kernel;
@@ -139,8 +142,9 @@ export class Platform {
         return;
       }
       const iommu = soc.iommu(tr.iommu);
-      if (iommu.format.name !== 'arm-lpae-4k') {
-        this.platformData.set(d.name, { kind: 'unsupported', device: d.name, reason: `IOMMU ${tr.iommu} walks ${iommu.format.name} tables: use the nvkm VMM` });
+      const ops = pgtableOps(iommu.format);
+      if (ops.family !== 'io-pgtable') {
+        this.platformData.set(d.name, { kind: 'unsupported', device: d.name, reason: `IOMMU ${tr.iommu} walks ${iommu.format.name} tables: use the ${ops.family} VMM` });
         return;
       }
       const domain = new IommuDomain(this.kernel, iommu, this.pages, asid++);
@@ -148,9 +152,10 @@ export class Platform {
       if (ret !== 0) throw new SimInvariantError(`platform: attaching ${d.name} to ${tr.iommu} stream ${tr.streamId} failed (${ret})`);
       const vcm = vcmIommuCreate(this.env, opts.iovaStart, opts.iovaSize, domain);
       this.platformData.set(d.name, { kind: 'iommu', device: d.name, vcm, domain, streamId: tr.streamId });
+      if (!ops.usesDmaApi) return;
       // iommu-dma shares the domain with the VCM context: the VCM window is reserved in its IOVA space.
-      const ops = new IommuDmaOps(this.dma, domain, { strict: opts.iommuStrict, reserved: [{ base: opts.iovaStart, size: opts.iovaSize }] });
-      this.dmaDevices.set(d.name, new DmaDevice(d.name, this.dma, ops, { coherent: d.coherent, busDmaLimit: Number.MAX_SAFE_INTEGER }));
+      const dmaOps = new IommuDmaOps(this.dma, domain, { strict: opts.iommuStrict, reserved: [{ base: opts.iovaStart, size: opts.iovaSize }] });
+      this.dmaDevices.set(d.name, new DmaDevice(d.name, this.dma, dmaOps, { coherent: d.coherent, busDmaLimit: Number.MAX_SAFE_INTEGER }));
     });
   }
 

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ConfigError, formatJsonPath } from '../sim/engine/errors';
 import { rangesOverlap } from '../sim/bus/addrRange';
+import { pgtableOps } from '../drivers/iommu/pgtableOps';
 import { loadSocConfig } from '../sim/soc/builder';
 import { parseWithSchema, readJsonFile } from '../sim/soc/loadJson';
 import type { SocConfig } from '../sim/soc/schema';
@@ -46,7 +47,7 @@ function checkScenarioAgainstSoc(s: Scenario, soc: SocConfig, file: string): voi
     if (buffers.has(b.name)) throw new ConfigError(file, at(['buffers', i, 'name']), `buffer name "${b.name}" is used twice`);
     const dev = deviceAt(b.device, ['buffers', i, 'device']);
     const format = formatOf(dev);
-    const nv = format.startsWith('nv-');
+    const nv = format !== 'direct' && pgtableOps(format, { file, jsonPath: at(['buffers', i, 'device']) }).family === 'nvkm';
     if (b.via === 'nvkm' && !nv) throw new ConfigError(file, at(['buffers', i, 'via']), `"nvkm" needs a device behind an nv-format GPU MMU; "${b.device}" is ${format === 'direct' ? 'direct-mapped' : `behind a ${format} IOMMU`}`);
     if (b.via !== 'nvkm' && nv) throw new ConfigError(file, at(['buffers', i, 'via']), `"${b.device}" is behind an ${format} GPU MMU: its buffers come from the nvkm VMM (via "nvkm")`);
     if (b.via === 'physical' && format !== 'direct') throw new ConfigError(file, at(['buffers', i, 'via']), `"physical" needs a direct-mapped device; "${b.device}" is behind an IOMMU`);
@@ -97,7 +98,7 @@ function checkScenarioAgainstSoc(s: Scenario, soc: SocConfig, file: string): voi
     if (j.kind === 'nic') {
       if (!j.rx && !j.tx) throw new ConfigError(file, at(['jobs', i]), 'a NIC job needs rx, tx or both');
       if (j.rx && j.rx.packetBytes > j.rx.bufferBytes) throw new ConfigError(file, at(['jobs', i, 'rx', 'packetBytes']), `a packet (${j.rx.packetBytes} bytes) must fit in a receive buffer (${j.rx.bufferBytes} bytes)`);
-      if (formatOf(dev).startsWith('nv-')) throw new ConfigError(file, at(['jobs', i, 'device']), `the NIC driver uses the DMA API; "${j.device}" is behind a GPU MMU`);
+      if (formatOf(dev) !== 'direct' && !pgtableOps(formatOf(dev), { file, jsonPath: at(['jobs', i, 'device']) }).usesDmaApi) throw new ConfigError(file, at(['jobs', i, 'device']), `the NIC driver uses the DMA API; "${j.device}" is behind a GPU MMU`);
       return;
     }
     const buf = bufferAt(j.buffer, j.device, ['jobs', i, 'buffer']);

@@ -13,12 +13,13 @@
  *   nvkm                nvkmVmmGet + nvkmVmmMap on the GPU's VMM with a chosen page size
  *   physical            a contiguous block of physical memory used as is (direct devices)
  *
- * Failures throw a KernelError naming the call (the kernel returned an error), which the
- * scenario runner reports with the buffer's name.
+ * Failures throw a KernelError naming the call and carrying the errno the kernel
+ * returned (converted by drivers/errno.ts), which the scenario runner reports with the
+ * buffer's name.
  */
 import { hex } from '../../sim/engine/addr';
 import { PageFlag } from '../../sim/mmu/format/types';
-import { KernelError } from '../errno';
+import { errFromRet, KernelError, unwrapErrPtr } from '../errno';
 import { dmaAllocCoherent, dmaFreeCoherent, dmaMapSingle, dmaMapSg, dmaMappingError, dmaSyncSgForDevice, dmaSyncSingleForDevice, dmaUnmapSg, dmaUnmapSingle } from '../dma/mapping';
 import { DMA_BIDIRECTIONAL, DMA_FROM_DEVICE, DMA_TO_DEVICE, sgInitTable, sgSetPage, type DmaDataDirection } from '../dma/types';
 import {
@@ -100,10 +101,9 @@ export class DeviceContexts {
     if (!cfg || cfg.translation.kind !== 'iommu') throw new KernelError('ENODEV', 'nvkm_vmm_new', `${device} is not behind a GPU MMU`);
     const iommu = p.soc.iommu(cfg.translation.iommu);
     this.mmu ??= new NvkmMmu(p.kernel, p.pages, 'gpu');
-    const vmm = nvkmVmmNew(this.mmu, iommu, GPU_VA_BASE, GPU_VA_SIZE, { name: device, asid: this.nextAsid++ });
-    if (typeof vmm === 'number') throw new KernelError('EINVAL', 'nvkm_vmm_new', `${device}: ${vmm}`);
+    const vmm = unwrapErrPtr(nvkmVmmNew(this.mmu, iommu, GPU_VA_BASE, GPU_VA_SIZE, { name: device, asid: this.nextAsid++ }), 'nvkm_vmm_new', device);
     const rc = nvkmVmmJoin(vmm, cfg.translation.streamId);
-    if (rc !== 0) throw new KernelError('EINVAL', 'nvkm_vmm_join', `${device}: ${rc}`);
+    if (rc !== 0) throw errFromRet(rc, 'nvkm_vmm_join', device);
     this.vmms.set(device, vmm);
     return vmm;
   }
@@ -213,7 +213,7 @@ function vcmBuffer(p: Platform, spec: BufferSpec): DeviceBuffer {
   const vcm = p.deviceVcm(spec.device);
   if (vcm.activations === 0) {
     const rc = vcmActivate(vcm);
-    if (rc !== 0) throw new KernelError('EINVAL', 'vcm_activate', `${spec.device}: ${rc}`);
+    if (rc !== 0) throw errFromRet(rc, 'vcm_activate', spec.device);
   }
   const res = vcmMakeBinding(vcm, spec.size, 0, 0);
   const backing: Array<readonly [number, number]> = [];
@@ -265,13 +265,13 @@ function nvkmBuffer(ctx: DeviceContexts, spec: BufferSpec): DeviceBuffer {
   const vma = nvkmVmmGet(vmm, shift, size);
   if (typeof vma === 'number') {
     undo();
-    throw new KernelError('ENOSPC', 'nvkm_vmm_get', `${spec.name}: ${vma}`);
+    throw errFromRet(vma, 'nvkm_vmm_get', spec.name);
   }
   frees.push(() => nvkmVmmPut(vmm, vma));
   const rc = nvkmVmmMap(vmm, vma, null, { memory });
   if (rc !== 0) {
     undo();
-    throw new KernelError('EINVAL', 'nvkm_vmm_map', `${spec.name}: ${rc}`);
+    throw errFromRet(rc, 'nvkm_vmm_map', spec.name);
   }
   return {
     spec, deviceAddr: vma.addr, size: spec.size, cpuAddr: null, backing, syncForDevice: NO_SYNC,

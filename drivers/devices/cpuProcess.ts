@@ -1,4 +1,4 @@
-import { KernelError } from '../errno';
+import { errFromRet, KernelError } from '../errno';
 import { CpuAddressSpace } from '../iommu/cpuPgtable';
 import { IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE } from '../iommu/ioPgtableArm';
 import { PAGE_OFFSET } from '../kernelCpu';
@@ -23,7 +23,7 @@ export class UserProcess {
     this.space = new CpuAddressSpace(platform.kernel, mmu, platform.pages, asid);
     const dram = platform.soc.config.memories.find((m) => m.kind === 'dram')!;
     const rc = this.space.map(PAGE_OFFSET + dram.base, dram.base, dram.size, IOMMU_READ | IOMMU_WRITE | IOMMU_PRIV);
-    if (rc !== 0) throw new KernelError('ENOMEM', 'process: map kernel half', String(rc));
+    if (rc !== 0) throw errFromRet(rc, 'process: map kernel half');
   }
 
   /** Pages mapped for the program. */
@@ -47,7 +47,7 @@ export class UserProcess {
       const kcpu = this.platform.kcpu;
       kcpu.memset(kcpu.physToVirt(pa), 0, PAGE);
       const rc = this.space.map(page, pa, PAGE, IOMMU_READ | IOMMU_WRITE | IOMMU_PRIV);
-      if (rc !== 0) throw new KernelError('EINVAL', 'process: page fault', `map of ${page.toString(16)} failed (${rc})`);
+      if (rc !== 0) throw errFromRet(rc, 'process: page fault', `map of ${page.toString(16)} failed`);
       this.frames.set(page, pa);
       added++;
     }

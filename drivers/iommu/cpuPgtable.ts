@@ -19,7 +19,6 @@
 
 import type { Counter } from '../../sim/engine/stats';
 import type { CpuMmu } from '../../sim/mmu/cpuMmu';
-import { armLpae4k } from '../../sim/mmu/format/armLpae';
 import { KernelError } from '../errno';
 import type { Kernel } from '../kernel';
 import type { PageAllocator } from './ioPgtableArm';
@@ -33,7 +32,7 @@ export interface CpuAddressSpaceOptions extends PagingDomainConfig {
 
 /**
  * One CPU address space: page tables for `cpuMmu` and an ASID. The constructor throws
- * KernelError: EINVAL when the MMU does not walk arm-lpae-4k tables or the ASID is not
+ * KernelError: EINVAL when the MMU walks tables io-pgtable does not build or the ASID is not
  * 16-bit, ENOMEM when the root table cannot be allocated.
  */
 export class CpuAddressSpace extends PagingDomain {
@@ -43,10 +42,9 @@ export class CpuAddressSpace extends PagingDomain {
 
   constructor(kernel: Kernel, readonly cpuMmu: CpuMmu, pages: PageAllocator, asid: number, opts: CpuAddressSpaceOptions = {}) {
     const call = 'cpuAddressSpaceAlloc';
-    if (cpuMmu.format !== armLpae4k) throw new KernelError('EINVAL', call, `${cpuMmu.path} walks ${cpuMmu.format.name} tables, not arm-lpae-4k`);
     if (!Number.isInteger(asid) || asid < 0 || asid > 0xffff) throw new KernelError('EINVAL', call, `bad ASID ${asid}`);
     const name = cpuMmu.path.slice(cpuMmu.path.lastIndexOf('.') + 1);
-    super(kernel, cpuMmu.path, asid, pages, opts, `kernel.mmu.${name}`, call);
+    super(kernel, cpuMmu.path, cpuMmu.format, asid, pages, opts, `kernel.mmu.${name}`, call);
     this.mmuName = name;
     this.privileged = opts.privileged ?? true;
     this.sTlbi = sharedCounter(kernel.soc.ctx.stats, `kernel.mmu.${name}.tlbi_ops`, 'CPU TLB maintenance operations (TLBI) the kernel issued');

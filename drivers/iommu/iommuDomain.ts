@@ -31,7 +31,6 @@
 
 import type { Counter } from '../../sim/engine/stats';
 import type { Iommu, IommuCommand } from '../../sim/mmu/iommu';
-import { armLpae4k } from '../../sim/mmu/format/armLpae';
 import { Errno, KernelError } from '../errno';
 import type { Kernel } from '../kernel';
 import type { PageAllocator } from './ioPgtableArm';
@@ -48,7 +47,7 @@ export interface IommuDomainOptions extends PagingDomainConfig {
 /**
  * One set of LPAE page tables for one IOMMU, with its ASID (iommu_domain_alloc +
  * arm_smmu_domain_finalise). The constructor throws KernelError: EINVAL when the IOMMU
- * does not walk arm-lpae-4k tables, the ASID is not 16-bit or the configuration is
+ * walks tables io-pgtable does not build (pgtableOps.ts), the ASID is not 16-bit or the configuration is
  * refused; ENOMEM when the root table cannot be allocated.
  */
 export class IommuDomain extends PagingDomain {
@@ -63,10 +62,9 @@ export class IommuDomain extends PagingDomain {
 
   constructor(kernel: Kernel, readonly iommu: Iommu, pages: PageAllocator, asid: number, opts: IommuDomainOptions = {}) {
     const call = 'iommuDomainAlloc';
-    if (iommu.format !== armLpae4k) throw new KernelError('EINVAL', call, `${iommu.path} walks ${iommu.format.name} tables, not arm-lpae-4k`);
     if (!Number.isInteger(asid) || asid < 0 || asid > 0xffff) throw new KernelError('EINVAL', call, `bad ASID ${asid}`);
     const name = iommu.path.slice(iommu.path.lastIndexOf('.') + 1);
-    super(kernel, iommu.path, asid, pages, opts, `kernel.iommu.${name}`, call);
+    super(kernel, iommu.path, iommu.format, asid, pages, opts, `kernel.iommu.${name}`, call);
     this.iommuName = name;
     const stats = kernel.soc.ctx.stats;
     this.sInval = sharedCounter(stats, `kernel.iommu.${name}.inval_cmds`, 'TLB invalidation commands the kernel sent (range, ASID)');

@@ -12,28 +12,27 @@
 
 import { hex } from '../../sim/engine/addr';
 import { SimInvariantError } from '../../sim/engine/errors';
+import type { PageTableFormat } from '../../sim/mmu/format/types';
 import { Errno, KernelError } from '../errno';
 import type { Kernel } from '../kernel';
 import {
-  allocIoPgtableOps,
   iommuIotlbGatherAddRange,
   iommuIotlbGatherInit,
   iommuIotlbGatherIsDisjoint,
-  SZ_1G,
-  SZ_2M,
   SZ_4K,
   type IommuFlushOps,
   type IommuIotlbGather,
   type IoPgtableArm,
   type PageAllocator,
 } from './ioPgtableArm';
+import { ioPgtableFormatOps } from './pgtableOps';
 
 export interface PagingDomainConfig {
   /** Input address bits (default 48). */
   ias?: number;
   /** Output address bits (default 48). */
   oas?: number;
-  /** Page sizes (default SZ_4K | SZ_2M | SZ_1G). */
+  /** Page sizes (default: every size of the format, SZ_4K | SZ_2M | SZ_1G for arm-lpae-4k). */
   pgsizeBitmap?: number;
 }
 
@@ -82,13 +81,16 @@ export abstract class PagingDomain {
   protected freed = false;
 
   /**
-   * Allocates the page table (its root page from `pages`). Throws KernelError: EINVAL
-   * for a configuration io-pgtable-arm refuses, ENOMEM when the root cannot be allocated.
+   * Allocates the page table (its root page from `pages`) with the io-pgtable ops that
+   * the page-table ops table (pgtableOps.ts) gives for `format`, the format the unit
+   * walks. Throws KernelError: EINVAL when io-pgtable does not build that format or for
+   * a configuration it refuses, ENOMEM when the root cannot be allocated.
    */
   protected constructor(
     readonly kernel: Kernel,
     /** The translation unit these tables are for (`soc.smmu`), as traces name it. */
     readonly unit: string,
+    format: PageTableFormat,
     readonly asid: number,
     pages: PageAllocator,
     cfg: PagingDomainConfig,
@@ -102,11 +104,13 @@ export abstract class PagingDomain {
     };
     const ias = cfg.ias ?? 48;
     const oas = cfg.oas ?? 48;
-    const pgsizeBitmap = cfg.pgsizeBitmap ?? (SZ_4K | SZ_2M | SZ_1G);
+    const ops = ioPgtableFormatOps(format);
+    if (!ops) throw new KernelError('EINVAL', call, `${unit} walks ${format.name} tables, which io-pgtable does not build`);
+    const pgsizeBitmap = cfg.pgsizeBitmap ?? ops.pageSizes.reduce((bits, size) => bits + size, 0);
     if ((pgsizeBitmap & SZ_4K) === 0 || !(ias > 0 && ias <= 48) || !(oas > 0 && oas <= 48)) {
       throw new KernelError('EINVAL', call, `unsupported page-table configuration (ias ${ias}, oas ${oas}, pgsize_bitmap ${hex(pgsizeBitmap)})`);
     }
-    const pgtbl = allocIoPgtableOps('ARM_64_LPAE_S1', { ias, oas, pgsizeBitmap, kernel, pages, tlb, statsPrefix });
+    const pgtbl = ops.alloc({ ias, oas, pgsizeBitmap, kernel, pages, tlb, statsPrefix });
     if (!pgtbl) throw new KernelError('ENOMEM', call, 'no page for the root table');
     this.pgtbl = pgtbl;
     this.pgsizeBitmap = pgtbl.pgsizeBitmap;

@@ -8,7 +8,7 @@
  * vcmAlloc, vcmReserve, vcmInit) throw a KernelError; int calls (vcmBind, vcmActivate)
  * return 0 or -errno; WARN_ON goes to `vcm.kernel.warn('vcm', ...)`.
  */
-import { Errno, errnoName, KernelError, type ErrnoName } from '../errno';
+import { Errno, errFromRet, KernelError, type ErrnoName } from '../errno';
 import type { Kernel } from '../kernel';
 import { alignUp, ADDR_LIMIT, hex } from '../../sim/engine/addr';
 import { PAGE_SIZE, type Vcm, type VcmFlags, type VcmOut, type VcmPhys, type VcmRes } from './types';
@@ -19,12 +19,6 @@ const SUBSYS = 'vcm';
 function warnFail(kernel: Kernel, call: string, name: ErrnoName, why: string): never {
   kernel.warn(SUBSYS, `${call}: ${why}`);
   throw new KernelError(name, call, why);
-}
-
-/** The KernelError for an int return value `ret` (< 0) of a driver operation. */
-export function errFromRet(ret: number, call: string): KernelError {
-  const name = errnoName(ret);
-  return name ? new KernelError(name, call) : new KernelError('EIO', call, `driver returned ${ret}`);
 }
 
 /* Released objects, so a second release warns instead of corrupting an allocator

@@ -574,7 +574,8 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     if (this.tracer.bus) {
       const now = this.engine.now;
       this.tracer.emit('bus', now, {
-        xbar: this.path, master: txn.masterId, op: txn.cmd === Cmd.Read ? 'R' : 'W', addr: hex(txn.addr),
+        // The master's name from the SoC's registry (an array read; null when no SoC registered it).
+        xbar: this.path, master: txn.masterId, master_name: this.tracer.masterNames[txn.masterId] ?? null, op: txn.cmd === Cmd.Read ? 'R' : 'W', addr: hex(txn.addr),
         size: txn.size, status: STATUS_NAMES[txn.status], lat_ps: now - txn.issueTick,
         // Queue depths at delivery (timeline counters): the master's requests still in the crossbar, and waiting in its input queue.
         q_out: inp.outstanding, q_in: inp.qCount,

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import { StringDecoder } from 'string_decoder';
 import { FileTraceWriter, TRACE_FORMAT, TRACE_VERSION, type TraceWriter } from './trace';
+import type { MasterRegistry } from './masters';
 import type { Tick } from './time';
 
 /**
@@ -12,8 +13,9 @@ import type { Tick } from './time';
  * `thread_name` metadata event.
  * - `bus` records: an 'X' slice [t - lat_ps, t] per record on the track of the
  *   (crossbar, master) pair, `<xbar> ← <master>`. Bus masters are named from
- *   `masterNames` when given, else learned from the trace (a walker's table reads and a
- *   DMA engine's first read name their master), else `master <id>`. Each crossbar also
+ *   `masterNames` when given, else by the record's `master_name` (the SoC's master
+ *   registry), else learned from the trace (traces without names: a walker's table reads
+ *   and a DMA engine's first read name their master), else `master <id>`. Each crossbar also
  *   gets a bandwidth counter (bytes delivered per bin, GB/s).
  * - `walk` records (one per table read, written when the read is issued): the read
  *   ends with the bus record of the same address issued at the same tick, so each read
@@ -96,29 +98,19 @@ export interface ChromeTraceOptions {
   resolution?: 'ns' | 'ps';
 }
 
-/** The parts of a built SoC (`sim/soc/builder.ts` Soc) that say which master id is whose. */
+/** A built SoC (`sim/soc/builder.ts` Soc): its master registry says which id is whose. */
 export interface SocMasterSource {
-  readonly config: { readonly devices: readonly unknown[]; readonly iommus: readonly unknown[]; readonly cpuMmus: readonly unknown[] };
-  readonly attachPoints: ReadonlyMap<string, { readonly masterId: number }>;
-  readonly corePorts: ReadonlyMap<string, { readonly masterId: number }>;
-  readonly iommus: ReadonlyMap<string, { readonly path: string; readonly walker: { readonly masterId: number } }>;
-  readonly cpuMmus: ReadonlyMap<string, { readonly path: string; readonly walker: { readonly masterId: number } }>;
+  readonly masters: MasterRegistry;
 }
 
 /**
- * Bus master id → name for a built SoC: devices (`soc.<name>`), IOMMUs (their walkers'
- * reads), CPU MMUs (walker and data-cache traffic), the kernel's memory master and the
- * CPU cores. Pass it as `masterNames`, or to `setMasterNames` before the trace header.
+ * Bus master id → name for a built SoC, from its master registry: devices
+ * (`soc.<name>`), IOMMUs (their walkers' reads), CPU MMUs (walker and data-cache
+ * traffic), the kernel's memory master and the CPU cores. Pass it as `masterNames`, or
+ * to `setMasterNames` before the trace header.
  */
 export function socMasterNames(soc: SocMasterSource): Map<number, string> {
-  const names = new Map<number, string>();
-  for (const [name, a] of soc.attachPoints) names.set(a.masterId, `soc.${name}`);
-  for (const u of soc.iommus.values()) names.set(u.walker.masterId, u.path);
-  for (const u of soc.cpuMmus.values()) names.set(u.walker.masterId, u.path);
-  // drivers/kernelMemory.ts: the kernel's master id follows the devices, IOMMUs and CPU MMUs.
-  names.set(soc.config.devices.length + soc.config.iommus.length + soc.config.cpuMmus.length, 'kernel');
-  for (const [name, c] of soc.corePorts) names.set(c.masterId, `soc.${name}`);
-  return names;
+  return soc.masters.entries();
 }
 
 interface Track {
@@ -313,6 +305,7 @@ export class ChromeTraceWriter implements TraceWriter {
     const s = isNum(r.lat_ps) ? t - r.lat_ps : t;
     const master = isNum(r.master) ? r.master : -1;
     const xbar = str(r.xbar);
+    if (typeof r.master_name === 'string' && master >= 0 && !this.masters.has(master)) this.masters.set(master, r.master_name);
     if (r.op === 'R') this.matchRead(r, s, master);
     const label = this.masters.get(master) ?? `master ${master}`;
     const track = this.track(`bus|${xbar}|${master}`, `${xbar} ← ${label}`);

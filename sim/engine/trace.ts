@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import { SimInvariantError } from './errors';
+import type { MasterRegistry } from './masters';
 import type { Tick } from './time';
 
 /**
@@ -87,6 +88,11 @@ export class Tracer {
   bus = false;
   private started = false;
   records = 0;
+  /**
+   * Bus-master names by id (the SoC's MasterRegistry, live), so `bus` records carry the
+   * master's name next to its id with one array read. Empty until `useMasters`.
+   */
+  masterNames: readonly string[] = [];
 
   /** A tracer with no writer records nothing whatever the filter says. */
   constructor(
@@ -104,6 +110,11 @@ export class Tracer {
       }
     }
     return cats as TraceCategory[];
+  }
+
+  /** Names bus masters in records from `masters` (the builder calls this for its SoC). */
+  useMasters(masters: MasterRegistry): void {
+    this.masterNames = masters.names;
   }
 
   enabled(cat: TraceCategory): boolean {

@@ -2,6 +2,7 @@ import { createHash } from 'crypto';
 import { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { ConfigError, formatJsonPath, SimInvariantError } from '../engine/errors';
+import { MasterRegistry } from '../engine/masters';
 import type { AddrRange } from '../bus/addrRange';
 import { Bridge } from '../bus/bridge';
 import { Crossbar, validateCrossbarParams } from '../bus/crossbar';
@@ -25,6 +26,8 @@ import { reachableBuses, validateSocReferences } from './validate';
 
 /** Stats root for every component: `soc.<component>.<stat>`. */
 export const SOC_ROOT = 'soc';
+/** The bus-master name of the kernel's loads and stores (drivers/kernelMemory.ts). */
+export const KERNEL_MASTER = 'kernel';
 
 export type MemoryModel = DramController | SimpleMemory;
 export type DeviceModel = DmaEngine;
@@ -69,6 +72,8 @@ export class Soc {
   readonly attachPoints = new Map<string, DeviceAttachPoint>();
   /** CPU cores declared under `cpuMmus[].cores`: their MMU port, master id and clock. */
   readonly corePorts = new Map<string, CoreAttachPoint>();
+  /** Bus-master ids and names (the builder registers every master; traces name them from here). */
+  readonly masters = new MasterRegistry();
   private readonly attached = new Set<string>();
 
   constructor(
@@ -244,12 +249,19 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
     connectPorts(bridge.masterPort, soc.buses.get(br.to)!.addInput(br.name));
   }
 
-  // Master ids: devices first (in config order), then walkers. A CPU cache's line
+  // Bus-master ids, all handed out here in the order stats and traces depend on: devices
+  // in config order (so a device's id is its config index), IOMMU walkers, CPU MMU
+  // walkers, the kernel (drivers/kernelMemory.ts), then CPU cores. A CPU cache's line
   // traffic carries its CPU MMU walker's id: the CPU cluster's one bus interface.
-  const cpuMmuMasterId = (k: number) => cfg.devices.length + cfg.iommus.length + k;
+  for (const d of cfg.devices) soc.masters.register(path(d.name));
+  for (const u of cfg.iommus) soc.masters.register(path(u.name));
+  for (const u of cfg.cpuMmus) soc.masters.register(path(u.name));
+  soc.masters.register(KERNEL_MASTER);
+  for (const u of cfg.cpuMmus) for (const core of u.cores) soc.masters.register(path(core.name));
+  ctx.tracer.useMasters(soc.masters);
   // Caches exist before anything that snoops them; they are wired with their CPU MMU below.
-  cfg.cpuMmus.forEach((u, k) => {
-    if (u.cache) soc.cpuCaches.set(u.name, new CpuCache(ctx, path(`${u.name}.cache`), clock(u.clock), cpuMmuMasterId(k), u.cache));
+  cfg.cpuMmus.forEach((u) => {
+    if (u.cache) soc.cpuCaches.set(u.name, new CpuCache(ctx, path(`${u.name}.cache`), clock(u.clock), soc.masters.id(path(u.name)), u.cache));
   });
   const snooped = soc.cpuCaches.values().next().value;
   const coherentPort = (name: string, bus: string, params: CoherentPortParams) => {
@@ -259,9 +271,8 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
     return port;
   };
 
-  let nextMasterId = cfg.devices.length;
   for (const u of cfg.iommus) {
-    const iommu = new Iommu(ctx, path(u.name), clock(u.clock), FORMATS[u.format], nextMasterId++, {
+    const iommu = new Iommu(ctx, path(u.name), clock(u.clock), FORMATS[u.format], soc.masters.id(path(u.name)), {
       ...unitParams(u), faultQueueDepth: u.faultQueueDepth, commandQueueDepth: u.commandQueueDepth, commandCycles: u.commandCycles,
       countStaleTlbHits: u.countStaleTlbHits,
     });
@@ -283,7 +294,7 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
     connectPorts(iommu.walker.port, bus.addInput(`${u.name}_walker`));
   }
   for (const u of cfg.cpuMmus) {
-    const masterId = nextMasterId++;
+    const masterId = soc.masters.id(path(u.name));
     const mmu = new CpuMmu(ctx, path(u.name), clock(u.clock), FORMATS[u.format], masterId, unitParams(u));
     soc.cpuMmus.set(u.name, mmu);
     const bus = soc.buses.get(u.bus)!;
@@ -309,11 +320,9 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
     }
   });
   // CPU cores: trace-driven masters on their CPU MMU (each a core with its own L1 DTLB).
-  // nextMasterId is the kernel's bus master (KernelMemory); cores come after it.
-  let coreMasterId = nextMasterId + 1;
   for (const u of cfg.cpuMmus) {
     for (const core of u.cores) {
-      soc.corePorts.set(core.name, { port: soc.cpuMmu(u.name).addCore(core.name), masterId: coreMasterId++, clock: clock(u.clock), mmu: u.name, config: core });
+      soc.corePorts.set(core.name, { port: soc.cpuMmu(u.name).addCore(core.name), masterId: soc.masters.id(path(core.name)), clock: clock(u.clock), mmu: u.name, config: core });
     }
   }
 

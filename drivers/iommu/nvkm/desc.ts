@@ -16,14 +16,15 @@ import { SimInvariantError } from '../../../sim/engine/errors';
 import type { Counter } from '../../../sim/engine/stats';
 import { Aperture, EntryKind, PageFlag, type EntrySpec, type PageTableFormat } from '../../../sim/mmu/format/types';
 import type { KernelMemory } from '../../kernelMemory';
+import { nvkmChipFormats, nvkmFormatOps, type NvkmChip } from '../pgtableOps';
 import type { NvkmMmuPt, NvkmVmmPt } from './pt';
 
 export { DescType } from './pt';
 import { DescType } from './pt';
 
-/** The GPU generations whose VMM backends are modelled (what their tables can express). */
-export type NvkmChip = 'gf100' | 'gk104' | 'gm200' | 'gp100';
+export type { NvkmChip } from '../pgtableOps';
 
+/** What each modelled GPU generation's VMM backend can express (which formats it drives: pgtableOps.ts). */
 interface ChipCaps {
   /** The LPT has an INVALID state that stops the MMU looking at the SPT (gk104_vmm_lpt_invalid). */
   readonly lptInvalid: boolean;
@@ -31,16 +32,13 @@ interface ChipCaps {
   readonly sparse: boolean;
   /** PFN mapping (gp100_vmm_pgt_pfn, gp100_vmm_pd0_pfn). */
   readonly pfn: boolean;
-  /** Formats the backend drives. */
-  readonly formats: readonly string[];
 }
 
-const GF100_FORMATS = ['nv-gf100', 'nv-gf100-64k'];
 export const CHIP_CAPS: Record<NvkmChip, ChipCaps> = {
-  gf100: { lptInvalid: false, sparse: false, pfn: false, formats: GF100_FORMATS },
-  gk104: { lptInvalid: true, sparse: false, pfn: false, formats: GF100_FORMATS },
-  gm200: { lptInvalid: true, sparse: true, pfn: false, formats: GF100_FORMATS },
-  gp100: { lptInvalid: true, sparse: true, pfn: true, formats: ['nv-gp100'] },
+  gf100: { lptInvalid: false, sparse: false, pfn: false },
+  gk104: { lptInvalid: true, sparse: false, pfn: false },
+  gm200: { lptInvalid: true, sparse: true, pfn: false },
+  gp100: { lptInvalid: true, sparse: true, pfn: true },
 };
 
 /** The hardware-side state an entry writer needs from its VMM. */
@@ -339,8 +337,8 @@ export interface NvkmVmmLayout {
  */
 export function nvkmVmmLayout(chip: NvkmChip, format: PageTableFormat, onDmaUnmap: (addr: number) => void = () => {}): NvkmVmmLayout {
   const caps = CHIP_CAPS[chip];
-  if (!caps.formats.includes(format.name)) {
-    throw new SimInvariantError(`nvkm ${chip} VMM cannot drive page-table format ${format.name} (expects ${caps.formats.join(' or ')})`);
+  if (!nvkmFormatOps(format)?.chips.includes(chip)) {
+    throw new SimInvariantError(`nvkm ${chip} VMM cannot drive page-table format ${format.name} (expects ${nvkmChipFormats(chip).join(' or ')})`);
   }
   if (format.largeLeaf < 0) throw new SimInvariantError(`nvkm VMM: format ${format.name} has no dual page tables`);
   // Page sizes: drop SPARSE where the chip has no sparse entries, then sizes left with no use.

@@ -49,8 +49,8 @@ import { Aperture, PageFlag } from '../../../sim/mmu/format/types';
 import { Errno } from '../../errno';
 import type { Kernel } from '../../kernel';
 import { sharedCounter } from '../kstats';
+import { nvkmFormatOps } from '../pgtableOps';
 import {
-  CHIP_CAPS,
   DescType,
   NVKM_VMM_PFN_NONE,
   NVKM_VMM_PFN_V,
@@ -127,7 +127,7 @@ export interface NvkmVmmNewArgs {
   name?: string;
   /** ASID (the PDB's tag in the TLBs) used for this VMM's translations and flushes. */
   asid?: number;
-  /** Backend; defaults to gp100 for nv-gp100 and gm200 for nv-gf100 formats. */
+  /** Backend; defaults to the format's `defaultChip` in the page-table ops table (pgtableOps.ts). */
   chip?: NvkmChip;
   /** Client-managed address space (nvkm_vmm_ctor's `managed`). */
   managed?: boolean;
@@ -734,8 +734,11 @@ function ptesGet(vmm: NvkmVmm, page: NvkmVmmPage, addr: number, size: number): n
  * the VMM or -EINVAL / -ENOMEM.
  */
 export function nvkmVmmNew(mmu: NvkmMmu, iommu: Iommu, addr: number, size: number, args: NvkmVmmNewArgs = {}): NvkmVmm | number {
-  const chip = args.chip ?? (iommu.format.name === 'nv-gp100' ? 'gp100' : 'gm200');
-  if (!CHIP_CAPS[chip].formats.includes(iommu.format.name)) return EINVAL;
+  // The format's entry in the page-table ops table names the backends that drive it.
+  const ops = nvkmFormatOps(iommu.format);
+  if (!ops) return EINVAL;
+  const chip = args.chip ?? ops.defaultChip;
+  if (!ops.chips.includes(chip)) return EINVAL;
   const vmm = new NvkmVmm(mmu, iommu, args.name ?? 'vmm', args.asid ?? 0, chip);
   const ret = vmmCtor(vmm, args.managed ?? false, addr, size);
   if (ret) {

@@ -385,6 +385,26 @@ describe('nvkm', () => {
     expect((err as KernelError).call).toBe('nvkm_vmm_get');
   });
 
+  // The kernel's errno survives: nvkm_vmm_new failing for want of a page for the root
+  // table is ENOMEM (it used to be rethrown as EINVAL), with no VMM left behind.
+  test('no page for the GPU VMM root table: ENOMEM from nvkm_vmm_new, not EINVAL', () => {
+    const r = new DevicesRig('mobile');
+    const giveBack = r.exhaustBelow(Number.MAX_SAFE_INTEGER);
+    let err: unknown = null;
+    try {
+      obtainBuffer(r.contexts, spec('gpu', 'nvkm', 64 * KiB, { pageSize: 64 * KiB }));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(KernelError);
+    expect((err as KernelError).call).toBe('nvkm_vmm_new');
+    expect((err as KernelError).errnoName).toBe('ENOMEM');
+    expect((err as KernelError).errno).toBe(-12);
+    giveBack();
+    // With memory back, the same request succeeds.
+    expect(obtainBuffer(r.contexts, spec('gpu', 'nvkm', 64 * KiB, { pageSize: 64 * KiB })).size).toBe(64 * KiB);
+  });
+
   test('a device not behind a GPU MMU: ENODEV from nvkm_vmm_new', () => {
     const r = new DevicesRig('mobile');
     expect(() => obtainBuffer(r.contexts, spec('display', 'nvkm', 64 * KiB))).toThrow(/nvkm_vmm_new: ENODEV \(display is not behind a GPU MMU\)/);

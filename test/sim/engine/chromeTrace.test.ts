@@ -270,6 +270,13 @@ describe('ChromeTraceWriter on records', () => {
     expect([r.ts, r.dur]).toEqual([0.002, 0.008]);
   });
 
+  test('the master_name of a bus record names its track; masterNames given by the caller win', () => {
+    expect(threadNames(convert([bus(10_000, 1_000, { master_name: 'soc.dma0' })]))).toEqual(['soc.xbar ← soc.dma0']);
+    expect(threadNames(convert([bus(10_000, 1_000, { master_name: 'soc.dma0' })], { masterNames: { 3: 'soc.gpu' } }))).toEqual(['soc.xbar ← soc.gpu']);
+    // Traces written before records carried names: the id.
+    expect(threadNames(convert([bus(10_000, 1_000)]))).toEqual(['soc.xbar ← master 3']);
+  });
+
   test('table reads end at their bus read; consecutive reads of one VA form one walk', () => {
     const walk = (t: number, level: string, read: string, extra: object = {}) => ({ t, cat: 'walk', walker: 'soc.smmu.walker', asid: 1, va: '0x4000', level, read, ...extra });
     const ev = convert([
