@@ -34,14 +34,14 @@ function runMode(strict: boolean, pairs: number): BenchResult {
   };
   loop(10_000); // warm up the JIT, the page tables and the IOVA cache
   const stats = soc.ctx.stats;
-  const inval0 = stats.value('kernel.iommu.smmu.inval_cmds');
+  const inval0 = stats.value('kernel.smmu.pgtable.inval_cmds');
   const t0 = process.hrtime.bigint();
   loop(pairs);
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   const mode = strict ? 'strict' : 'lazy';
   return {
     name: `dma.iommu.${mode}.map_unmap_4k`, value: pairs / s / 1e3, unit: 'K pairs/s',
-    note: `${((stats.value('kernel.iommu.smmu.inval_cmds') - inval0) / pairs).toFixed(3)} invalidation commands per pair`,
+    note: `${((stats.value('kernel.smmu.pgtable.inval_cmds') - inval0) / pairs).toFixed(3)} invalidation commands per pair`,
   };
 }
 

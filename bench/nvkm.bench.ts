@@ -68,11 +68,11 @@ export function runNvkmBench(): BenchResult[] {
   const stats = soc.ctx.stats;
   const vma = get(vmm, 21, GiB);
 
-  const writes0 = stats.value('kernel.nvkm.bench.entry_writes');
-  const flushes0 = stats.value('kernel.nvkm.bench.flushes');
+  const writes0 = stats.value('kernel.bench.nvkm.entry_writes');
+  const flushes0 = stats.value('kernel.bench.nvkm.flushes');
   const cold = seconds(() => mapOrThrow(vmm, vma, 21));
-  const entries = stats.value('kernel.nvkm.bench.entry_writes') - writes0;
-  const flushes = stats.value('kernel.nvkm.bench.flushes') - flushes0;
+  const entries = stats.value('kernel.bench.nvkm.entry_writes') - writes0;
+  const flushes = stats.value('kernel.bench.nvkm.flushes') - flushes0;
   results.push({
     name: 'nvkm.map_1g_2m.cold', value: cold * 1e3, unit: 'ms',
     note: `gp100, 512 × 2 MiB PTEs, ${entries} entries written, ${flushes} flush, tables allocated`,

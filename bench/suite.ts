@@ -6,8 +6,8 @@
  *   hits and misses (L1 summed over the unit's device inputs and per input, L2), walks,
  *   walk memory reads, walk faults, mean and p99 walk latency, translation faults,
  *   invalidation commands at the unit (`soc.<unit>.cmd.*`, `soc.<unit>.l2tlb.invalidations`)
- *   and from the kernel (`kernel.iommu.<unit>.inval_cmds`/`sync_cmds`,
- *   `kernel.mmu.<unit>.tlbi_ops`). Keys are the stat names of `socsim run --stats json`,
+ *   and from the kernel (`kernel.<unit>.pgtable.inval_cmds`/`sync_cmds`,
+ *   `kernel.<unit>.pgtable.tlbi_ops`). Keys are the stat names of `socsim run --stats json`,
  *   except the L1 sums `soc.<unit>.l1tlb.*`. The simulation is deterministic, so any
  *   change of a count (walk latency included: it is simulated time) is a change of
  *   behaviour and the comparison with the baseline gates on it.
@@ -183,9 +183,9 @@ export function collectCounts(stats: StatsDump): Record<string, CountValue> {
     put(`${p}.faults`);
     for (const k of Object.keys(stats)) if (k.startsWith(`${p}.cmd.`)) put(k);
     put(`${p}.l2tlb.invalidations`);
-    put(`kernel.iommu.${u}.inval_cmds`);
-    put(`kernel.iommu.${u}.sync_cmds`);
-    put(`kernel.mmu.${u}.tlbi_ops`);
+    put(`kernel.${u}.pgtable.inval_cmds`);
+    put(`kernel.${u}.pgtable.sync_cmds`);
+    put(`kernel.${u}.pgtable.tlbi_ops`);
   }
   return c;
 }
@@ -418,7 +418,7 @@ export function formatCountsTable(r: SuiteResult): string {
     const units = [...new Set(Object.keys(c).map((k) => /^soc\.([^.]+)\.l2tlb\./.exec(k)?.[1]).filter((u): u is string => !!u))].sort();
     for (const u of units) {
       const p = `soc.${u}`;
-      const kernel = c[`kernel.iommu.${u}.inval_cmds`] ?? c[`kernel.mmu.${u}.tlbi_ops`];
+      const kernel = c[`kernel.${u}.pgtable.inval_cmds`] ?? c[`kernel.${u}.pgtable.tlbi_ops`];
       rows.push([name, u, f(c[`${p}.l1tlb.lookups`]), f(c[`${p}.l1tlb.hits`]), f(c[`${p}.l1tlb.misses`]),
         f(c[`${p}.l2tlb.lookups`]), f(c[`${p}.l2tlb.hits`]), f(c[`${p}.l2tlb.misses`]),
         f(c[`${p}.walker.walks`]), f(c[`${p}.walker.mem_reads`]), f(c[`${p}.walker.latency_ns.mean`]), f(c[`${p}.walker.latency_ns.p99`]),

@@ -33,7 +33,7 @@
  * - One channel, one chain running at a time; no cyclic or slave transfers, no
  *   terminate_all (a chain the engine cannot finish would keep the driver busy).
  *
- * Stats under kernel.descdma.<device>:
+ * Stats under kernel.<device>.driver:
  *   transfers    requests completed (callback called), with or without an error
  *   descriptors  descriptors handed to the engine
  *   bytes        bytes copied (descriptors whose status says done)
@@ -168,7 +168,7 @@ export class DescDmaDriver {
     }
     this.maxDescriptorBytes = max;
     const stats = platform.soc.ctx.stats;
-    const p = `kernel.descdma.${device}`;
+    const p = `kernel.${device}.driver`;
     this.sTransfers = counter(stats, `${p}.transfers`, 'descriptor DMA requests completed (with or without an error)');
     this.sDescriptors = counter(stats, `${p}.descriptors`, 'descriptors handed to the engine');
     this.sBytes = counter(stats, `${p}.bytes`, 'bytes copied (descriptors completed with status done)');

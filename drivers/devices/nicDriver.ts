@@ -23,7 +23,7 @@
  *   and their buffers freed (e1000_clean_tx_irq). What leaves on the wire is checked
  *   against what the driver built (tx_corrupt).
  *
- * Stats under kernel.nic.<device>: rx_packets, rx_bytes, rx_corrupt (payload not what
+ * Stats under kernel.<device>.driver: rx_packets, rx_bytes, rx_corrupt (payload not what
  * the wire sent), rx_map_errors (a slot left empty because dma_map_single failed),
  * tx_packets (cleaned after transmission), tx_busy, tx_map_errors, tx_corrupt,
  * interrupts.
@@ -121,7 +121,7 @@ export class NicDriver {
 
   constructor(readonly platform: Platform, readonly device: string, readonly nic: Nic, readonly opts: NicDriverOptions) {
     this.dev = platform.dmaDevice(device);
-    const s = platform.soc.ctx.stats.scope(`kernel.nic.${device}`);
+    const s = platform.soc.ctx.stats.scope(`kernel.${device}.driver`);
     this.sPackets = s.counter('rx_packets', 'packets the driver received');
     this.sBytes = s.counter('rx_bytes', 'bytes the driver received');
     this.sCorrupt = s.counter('rx_corrupt', 'packets whose payload differs from what the wire sent');

@@ -23,7 +23,7 @@
  * an engine event, which `drain()` cancels by making it stale (the engine has no
  * del_timer), and a timer event that finds its generation stale does nothing.
  *
- * Stats (`<prefix>` is `kernel.iommu_dma.<device>`):
+ * Stats (`<prefix>` is `kernel.<device>.iommu_dma`):
  *   <prefix>.fq_queued         IOVA ranges put on the ring
  *   <prefix>.fq_flushes        IOTLB flushes by the flush queue (any cause)
  *   <prefix>.fq_timer_flushes  ... of them by the 10 ms timer
@@ -87,7 +87,7 @@ export class IovaFlushQueue {
 
   /**
    * iommu_dma_init_fq: an empty ring for `iovad`, flushing with `domain.flushIotlbAll`.
-   * Stats go under `statsPrefix` (e.g. `kernel.iommu_dma.dma_smmu`).
+   * Stats go under `statsPrefix` (e.g. `kernel.dma_smmu.iommu_dma`).
    */
   constructor(
     private readonly ctx: SimContext,

@@ -33,9 +33,9 @@
  *   "no 32-bit IOVA" flag (see iommuDmaAllocIova).
  * - Stats are per device (`<device>` is the device on the domain's stream at
  *   construction, else `asid<N>`):
- *     kernel.iommu_dma.<device>.maps                successful maps (page, sg, alloc)
- *     kernel.iommu_dma.<device>.unmaps              unmaps done
- *     kernel.iommu_dma.<device>.iova_allocs_failed  maps refused for lack of IOVA space
+ *     kernel.<device>.iommu_dma.maps                successful maps (page, sg, alloc)
+ *     kernel.<device>.iommu_dma.unmaps              unmaps done
+ *     kernel.<device>.iommu_dma.iova_allocs_failed  maps refused for lack of IOVA space
  *   plus the flush queue's fq_* counters (registered in strict mode too, where they stay 0).
  */
 import { hex } from '../../sim/engine/addr';
@@ -115,7 +115,7 @@ export class IommuDmaOps implements DmaMapOps {
   readonly flushQueue: IovaFlushQueue | null;
   /** Last byte of the domain aperture: 2^ias - 1 (48-bit IOVAs for LPAE). */
   readonly apertureEnd: number;
-  /** Stats prefix: `kernel.iommu_dma.<device>`. */
+  /** Stats prefix: `kernel.<device>.iommu_dma`. */
   readonly statsPrefix: string;
   private readonly env: DmaEnv;
   private readonly domain: IommuDomain;
@@ -149,7 +149,7 @@ export class IommuDmaOps implements DmaMapOps {
     }
     const streams = domain.attachedStreams;
     const dev = streams.length === 1 ? domain.iommu.streamDevice(streams[0]) : null;
-    this.statsPrefix = `kernel.iommu_dma.${dev ?? `asid${domain.asid}`}`;
+    this.statsPrefix = `kernel.${dev ?? `asid${domain.asid}`}.iommu_dma`;
     const stats = env.kernel.soc.ctx.stats;
     this.sMaps = sharedCounter(stats, `${this.statsPrefix}.maps`, 'iommu-dma mappings made (map_page, map_sg, alloc)');
     this.sUnmaps = sharedCounter(stats, `${this.statsPrefix}.unmaps`, 'iommu-dma mappings removed');

@@ -13,8 +13,8 @@
  * without IOMMU_WRITE, EL0-accessible without IOMMU_PRIV — the same LPAE AP bits a
  * pgprot would give.
  *
- * Stats: `kernel.mmu.<name>.tlbi_ops` (TLBI operations issued),
- * `kernel.mmu.<name>.pgtable_pages` (table pages in use).
+ * Stats: `kernel.<name>.pgtable.tlbi_ops` (TLBI operations issued),
+ * `kernel.<name>.pgtable.pages` (table pages in use).
  */
 
 import type { Counter } from '../../sim/engine/stats';
@@ -44,10 +44,10 @@ export class CpuAddressSpace extends PagingDomain {
     const call = 'cpuAddressSpaceAlloc';
     if (!Number.isInteger(asid) || asid < 0 || asid > 0xffff) throw new KernelError('EINVAL', call, `bad ASID ${asid}`);
     const name = cpuMmu.path.slice(cpuMmu.path.lastIndexOf('.') + 1);
-    super(kernel, cpuMmu.path, cpuMmu.format, asid, pages, opts, `kernel.mmu.${name}`, call);
+    super(kernel, cpuMmu.path, cpuMmu.format, asid, pages, opts, `kernel.${name}.pgtable`, call);
     this.mmuName = name;
     this.privileged = opts.privileged ?? true;
-    this.sTlbi = sharedCounter(kernel.soc.ctx.stats, `kernel.mmu.${name}.tlbi_ops`, 'CPU TLB maintenance operations (TLBI) the kernel issued');
+    this.sTlbi = sharedCounter(kernel.soc.ctx.stats, `kernel.${name}.pgtable.tlbi_ops`, 'CPU TLB maintenance operations (TLBI) the kernel issued');
   }
 
   /** Switches the CPU to this address space (TTBR0 + ASID): `cpuMmu.setContext(root, asid)`. */

@@ -145,7 +145,7 @@ export interface IoPgtableCfg {
   pages: PageAllocator;
   /** The IOMMU driver's invalidation callbacks; null for none (tables not yet live). */
   tlb?: IommuFlushOps | null;
-  /** Stats prefix for the shared table-page gauge, e.g. `kernel.iommu.smmu`: `<prefix>.pgtable_pages`. */
+  /** Stats prefix for the shared table-page gauge, e.g. `kernel.smmu.pgtable`: `<prefix>.pages`. */
   statsPrefix?: string;
 }
 
@@ -244,7 +244,7 @@ export class IoPgtableArm {
   constructor(readonly cfg: IoPgtableCfg, readonly pgd: number) {
     this.kernel = cfg.kernel;
     this.sPages = cfg.statsPrefix
-      ? sharedCounter(cfg.kernel.soc.ctx.stats, `${cfg.statsPrefix}.pgtable_pages`, 'io-pgtable table pages in use (allocated, not freed)')
+      ? sharedCounter(cfg.kernel.soc.ctx.stats, `${cfg.statsPrefix}.pages`, 'io-pgtable table pages in use (allocated, not freed)')
       : null;
     this.tables = 1;
     if (this.sPages) this.sPages.value++;

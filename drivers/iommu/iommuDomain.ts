@@ -23,9 +23,9 @@
  * without RIL, Linux sends one CMD_TLBI_NH_VA per granule.
  *
  * Stats (shared by the domains on one IOMMU; `<name>` is the IOMMU's config name):
- *   kernel.iommu.<name>.inval_cmds     invalidation commands sent (range, ASID)
- *   kernel.iommu.<name>.sync_cmds      SYNC commands sent
- *   kernel.iommu.<name>.pgtable_pages  page-table pages in use
+ *   kernel.<name>.pgtable.inval_cmds     invalidation commands sent (range, ASID)
+ *   kernel.<name>.pgtable.sync_cmds      SYNC commands sent
+ *   kernel.<name>.pgtable.pages  page-table pages in use
  *   kernel.iommu_time_ps               kernel time spent waiting for IOMMU commands, ps
  */
 
@@ -64,11 +64,11 @@ export class IommuDomain extends PagingDomain {
     const call = 'iommuDomainAlloc';
     if (!Number.isInteger(asid) || asid < 0 || asid > 0xffff) throw new KernelError('EINVAL', call, `bad ASID ${asid}`);
     const name = iommu.path.slice(iommu.path.lastIndexOf('.') + 1);
-    super(kernel, iommu.path, iommu.format, asid, pages, opts, `kernel.iommu.${name}`, call);
+    super(kernel, iommu.path, iommu.format, asid, pages, opts, `kernel.${name}.pgtable`, call);
     this.iommuName = name;
     const stats = kernel.soc.ctx.stats;
-    this.sInval = sharedCounter(stats, `kernel.iommu.${name}.inval_cmds`, 'TLB invalidation commands the kernel sent (range, ASID)');
-    this.sSync = sharedCounter(stats, `kernel.iommu.${name}.sync_cmds`, 'SYNC commands the kernel sent and waited for');
+    this.sInval = sharedCounter(stats, `kernel.${name}.pgtable.inval_cmds`, 'TLB invalidation commands the kernel sent (range, ASID)');
+    this.sSync = sharedCounter(stats, `kernel.${name}.pgtable.sync_cmds`, 'SYNC commands the kernel sent and waited for');
     this.sTime = sharedCounter(stats, 'kernel.iommu_time_ps', 'kernel time spent waiting for IOMMU commands, ps');
     this.privileged = opts.privileged ?? false;
   }

@@ -3,7 +3,7 @@ import { Counter, type StatsRegistry } from '../../sim/engine/stats';
 
 /**
  * A kernel counter shared by every object that names it (several domains on one IOMMU
- * count into `kernel.iommu.<name>.inval_cmds`): returns the registered counter, or
+ * count into `kernel.<name>.pgtable.inval_cmds`): returns the registered counter, or
  * registers it. The registry refuses a name twice, so objects that come and go use this.
  */
 export function sharedCounter(stats: StatsRegistry, name: string, desc: string): Counter {

@@ -82,7 +82,7 @@ describe('benchCommand({ json: true, quick: true }) over every bundled scenario'
     }
     // IOMMUs report their commands and the kernel's invalidations.
     const nic = Object.values(result.scenarios).find((s) => 'soc.iommu.cmd.invalidate_range' in s.counts);
-    expect(nic?.counts).toHaveProperty(['kernel.iommu.iommu.inval_cmds']);
+    expect(nic?.counts).toHaveProperty(['kernel.iommu.pgtable.inval_cmds']);
     expect(result.micro['translation.atomic.tlb_hit'].speed.translations_per_s).toBeGreaterThan(0);
   });
 

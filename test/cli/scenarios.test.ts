@@ -94,13 +94,13 @@ describe('bundled scenarios', () => {
     const strict = runBundled('server-io-nic-strict');
     const lazy = runBundled('server-io-nic-lazy');
     for (const out of [strict, lazy]) {
-      expect(stat(out, 'kernel.nic.nic.rx_packets')).toBe(20000);
-      expect(stat(out, 'kernel.nic.nic.rx_corrupt')).toBe(0);
+      expect(stat(out, 'kernel.nic.driver.rx_packets')).toBe(20000);
+      expect(stat(out, 'kernel.nic.driver.rx_corrupt')).toBe(0);
     }
     // Strict: one range invalidation per unmapped buffer (plus the ring's and setup's).
-    expect(stat(strict, 'kernel.iommu.iommu.inval_cmds')).toBeGreaterThanOrEqual(20000);
-    expect(stat(lazy, 'kernel.iommu.iommu.inval_cmds')).toBeLessThan(stat(strict, 'kernel.iommu.iommu.inval_cmds') / 100);
-    expect(stat(lazy, 'kernel.iommu_dma.nic.fq_flushes')).toBeGreaterThan(0);
+    expect(stat(strict, 'kernel.iommu.pgtable.inval_cmds')).toBeGreaterThanOrEqual(20000);
+    expect(stat(lazy, 'kernel.iommu.pgtable.inval_cmds')).toBeLessThan(stat(strict, 'kernel.iommu.pgtable.inval_cmds') / 100);
+    expect(stat(lazy, 'kernel.nic.iommu_dma.fq_flushes')).toBeGreaterThan(0);
     // The malicious NIC writes into buffers already unmapped: through stale IOTLB entries only in lazy mode.
     expect(stat(strict, 'soc.nic.rogue_writes')).toBe(20000 - 4);
     expect(stat(lazy, 'soc.nic.rogue_writes')).toBe(20000 - 4);
@@ -112,13 +112,13 @@ describe('bundled scenarios', () => {
     const out = runBundled('server-io-nic-tx');
     expect(stat(out, 'soc.nic.tx_packets')).toBe(5000);
     expect(stat(out, 'soc.nic.tx_bytes')).toBe(5000 * 1500);
-    expect(stat(out, 'kernel.nic.nic.tx_packets')).toBe(5000);
-    expect(stat(out, 'kernel.nic.nic.tx_corrupt')).toBe(0);
-    expect(stat(out, 'kernel.nic.nic.rx_packets')).toBe(5000);
+    expect(stat(out, 'kernel.nic.driver.tx_packets')).toBe(5000);
+    expect(stat(out, 'kernel.nic.driver.tx_corrupt')).toBe(0);
+    expect(stat(out, 'kernel.nic.driver.rx_packets')).toBe(5000);
     // One map and one unmap per packet in each direction, plus the receive ring's initial
     // buffers and the two descriptor rings (dma_alloc_coherent maps them too).
-    expect(stat(out, 'kernel.iommu_dma.nic.maps')).toBe(5000 + 5000 + 256 + 2);
-    expect(stat(out, 'kernel.iommu_dma.nic.unmaps')).toBe(5000 + 5000);
+    expect(stat(out, 'kernel.nic.iommu_dma.maps')).toBe(5000 + 5000 + 256 + 2);
+    expect(stat(out, 'kernel.nic.iommu_dma.unmaps')).toBe(5000 + 5000);
   });
 
   test('storage scatter-gather copies: one descriptor per transfer behind the IOMMU, data intact', () => {

@@ -226,7 +226,7 @@ export class DevicesRig {
     const dump = this.soc.ctx.stats.dump();
     let tables = 0;
     for (const [name, v] of Object.entries(dump)) {
-      if (/^kernel\.(iommu|mmu)\.[^.]+\.pgtable_pages$/.test(name) && typeof v === 'number') tables += v;
+      if (/^kernel\.[^.]+\.pgtable\.pages$/.test(name) && typeof v === 'number') tables += v;
     }
     const mmus = new Set(this.gpuVmms.map((v) => v.mmu));
     for (const m of mmus) tables += m.pagesInUse;

@@ -100,7 +100,7 @@ export class NvkmMmu {
     readonly name = 'mmu',
   ) {
     const stats = kernel.soc.ctx.stats;
-    const p = `kernel.nvkm.${name}`;
+    const p = `kernel.${name}.nvkm`;
     this.sAllocs = sharedCounter(stats, `${p}.pt_allocs`, 'page-table blocks taken from the page allocator');
     this.sFrees = sharedCounter(stats, `${p}.pt_frees`, 'page-table blocks given back to the page allocator');
     this.sCacheHits = sharedCounter(stats, `${p}.ptc_hits`, 'page tables reused from the page-table cache');

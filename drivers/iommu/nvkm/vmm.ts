@@ -33,11 +33,11 @@
  * calls that hand back an object return it or a negative errno.
  *
  * Stats (per VMM name):
- *   kernel.nvkm.<vmm>.flushes        flushes (one INVALIDATE-ASID each)
- *   kernel.nvkm.<vmm>.flush_depth    histogram of flush depths (0 = root PDE written)
- *   kernel.nvkm.<vmm>.entry_writes   PTEs/PDEs written
- *   kernel.nvkm.<vmm>.entry_stores   kernel bus stores that carried them
- *   kernel.nvkm.<vmm>.pfn_dma_unmaps host pages released by PFN unmaps
+ *   kernel.<vmm>.nvkm.flushes        flushes (one INVALIDATE-ASID each)
+ *   kernel.<vmm>.nvkm.flush_depth    histogram of flush depths (0 = root PDE written)
+ *   kernel.<vmm>.nvkm.entry_writes   PTEs/PDEs written
+ *   kernel.<vmm>.nvkm.entry_stores   kernel bus stores that carried them
+ *   kernel.<vmm>.nvkm.pfn_dma_unmaps host pages released by PFN unmaps
  *   kernel.iommu_time_ps             kernel time waiting for IOMMU commands
  */
 
@@ -163,7 +163,7 @@ export class NvkmVmm implements NvkmVmmHw {
   ) {
     this.kernel = mmu.kernel;
     const stats = this.kernel.soc.ctx.stats;
-    const p = `kernel.nvkm.${name}`;
+    const p = `kernel.${name}.nvkm`;
     this.sPfnDmaUnmaps = sharedCounter(stats, `${p}.pfn_dma_unmaps`, 'host pages released (dma_unmap_page) by PFN unmaps');
     this.layout = nvkmVmmLayout(chip, iommu.format, () => this.sPfnDmaUnmaps.value++);
     this.writer = new NvkmPteWriter(

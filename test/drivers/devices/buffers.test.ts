@@ -127,7 +127,7 @@ describe('dma-map-single', () => {
     const buf = obtainBuffer(r.contexts, spec('codec', 'dma-map-single', 12 * KiB, { direction }));
     expect(buf.cpuAddr).toBe(PAGE_OFFSET + buf.backing[0][0]);
     expectIovasReachBacking(r, 'codec', buf);
-    expect(r.stat('kernel.iommu_dma.codec.maps')).toBe(1);
+    expect(r.stat('kernel.codec.iommu_dma.maps')).toBe(1);
 
     const fill = r.fillBacking(buf, 4);
     const rd = m.read(buf.deviceAddr, buf.size);
@@ -147,7 +147,7 @@ describe('dma-map-single', () => {
     }
 
     buf.release();
-    expect(r.stat('kernel.iommu_dma.codec.unmaps')).toBe(1);
+    expect(r.stat('kernel.codec.iommu_dma.unmaps')).toBe(1);
     expectIovasGone(r, 'codec', buf);
     expectReturned(r, before);
   });

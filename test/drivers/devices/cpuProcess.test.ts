@@ -33,7 +33,7 @@ function replay(r: DevicesRig, cpu: CpuCore, records: TraceRecord[]): CpuTraceRe
 
 /** Table pages of the CPU MMU's address spaces (the kernel's and the processes'). */
 function cpuTablePages(r: DevicesRig): number {
-  return r.stat(`kernel.mmu.${MMU}.pgtable_pages`);
+  return r.stat(`kernel.${MMU}.pgtable.pages`);
 }
 
 /** The addresses a trace of these records touches, as cli/deviceJobs.ts feeds prefault (first and last byte). */

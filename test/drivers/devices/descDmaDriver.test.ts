@@ -208,10 +208,10 @@ describe('DescDmaDriver on a direct-mapped engine', () => {
     expectGuards(r, c);
     expect(r.stat(`soc.${DEV}.descriptors`)).toBe(5);
     expect(r.stat(`soc.${DEV}.chains`)).toBe(1);
-    expect(r.stat(`kernel.descdma.${DEV}.transfers`)).toBe(1);
-    expect(r.stat(`kernel.descdma.${DEV}.descriptors`)).toBe(5);
-    expect(r.stat(`kernel.descdma.${DEV}.bytes`)).toBe(TOTAL);
-    expect(r.stat(`kernel.descdma.${DEV}.errors`)).toBe(0);
+    expect(r.stat(`kernel.${DEV}.driver.transfers`)).toBe(1);
+    expect(r.stat(`kernel.${DEV}.driver.descriptors`)).toBe(5);
+    expect(r.stat(`kernel.${DEV}.driver.bytes`)).toBe(TOTAL);
+    expect(r.stat(`kernel.${DEV}.driver.errors`)).toBe(0);
     expect(r.driver.busy).toBe(false);
     expect(r.stat(`${POOL}.blocks_in_use`)).toBe(0);
     expect(streamingEntries(r)).toBe(0);
@@ -237,9 +237,9 @@ describe('DescDmaDriver on a direct-mapped engine', () => {
     expect(r.stat(`${POOL}.blocks_in_use`)).toBe(0);
     expect(r.platform.kernel.messages('dma-direct')).toEqual([expect.stringMatching(/overflow/)]);
     expect(r.stat('kernel.dma_debug.errors')).toBe(0);
-    expect(r.stat(`kernel.descdma.${DEV}.transfers`)).toBe(1);
-    expect(r.stat(`kernel.descdma.${DEV}.errors`)).toBe(1);
-    expect(r.stat(`kernel.descdma.${DEV}.descriptors`)).toBe(0);
+    expect(r.stat(`kernel.${DEV}.driver.transfers`)).toBe(1);
+    expect(r.stat(`kernel.${DEV}.driver.errors`)).toBe(1);
+    expect(r.stat(`kernel.${DEV}.driver.descriptors`)).toBe(0);
     // The driver is still usable: the same lists with a good page copy fine.
     sgSetPage(c.dst[2], c.d2, PAGE / 2, 0);
     submit(r, c, results);
@@ -276,8 +276,8 @@ describe('DescDmaDriver behind the IOMMU (server-io)', () => {
     expect(readDst(r, c)).toEqual(c.data);
     expectGuards(r, c);
     expect(r.stat(`soc.${DEV}.descriptors`)).toBe(1);
-    expect(r.stat(`kernel.descdma.${DEV}.descriptors`)).toBe(1);
-    expect(r.stat(`kernel.descdma.${DEV}.bytes`)).toBe(TOTAL);
+    expect(r.stat(`kernel.${DEV}.driver.descriptors`)).toBe(1);
+    expect(r.stat(`kernel.${DEV}.driver.bytes`)).toBe(TOTAL);
     expect(r.soc.iommu('iommu').faults).toHaveLength(0);
     expect(streamingEntries(r)).toBe(0);
     expect(r.stat('kernel.dma_debug.errors')).toBe(0);
@@ -328,7 +328,7 @@ describe('DescDmaDriver behind the IOMMU (server-io)', () => {
     // after that starts where the first one did.
     expect(r.starts[5]).toBe(r.starts[3]);
     expect(r.starts[4]).not.toBe(r.starts[3]);
-    expect(r.stat(`kernel.descdma.${DEV}.transfers`)).toBe(6);
+    expect(r.stat(`kernel.${DEV}.driver.transfers`)).toBe(6);
     expect(r.stat(`soc.${DEV}.descriptors`)).toBe(36);
   });
 
@@ -356,8 +356,8 @@ describe('DescDmaDriver behind the IOMMU (server-io)', () => {
     // The two done pieces arrived.
     expect(readDst(r, c).subarray(0, 2 * PAGE)).toEqual(c.data.subarray(0, 2 * PAGE));
     expect(cpuRead(r, c.d2, PAGE / 2)).toEqual(new Uint8Array(PAGE / 2).fill(0x55));
-    expect(r.stat(`kernel.descdma.${DEV}.errors`)).toBe(1);
-    expect(r.stat(`kernel.descdma.${DEV}.bytes`)).toBe(2 * PAGE);
+    expect(r.stat(`kernel.${DEV}.driver.errors`)).toBe(1);
+    expect(r.stat(`kernel.${DEV}.driver.bytes`)).toBe(2 * PAGE);
     expect(r.stat(`${POOL}.blocks_in_use`)).toBe(0);
     expect(streamingEntries(r)).toBe(0);
     expect(r.stat('kernel.dma_debug.errors')).toBe(0);
@@ -410,6 +410,6 @@ describe('DescDmaDriver behind the IOMMU (server-io)', () => {
     expect(results).toHaveLength(0);
     expect(streamingEntries(r)).toBe(0);
     expect(r.starts).toHaveLength(0);
-    expect(r.stat(`kernel.descdma.${DEV}.transfers`)).toBe(0);
+    expect(r.stat(`kernel.${DEV}.driver.transfers`)).toBe(0);
   });
 });

@@ -90,8 +90,8 @@ function domain(r: DevicesRig) {
   return pd.domain;
 }
 
-const maps = (r: DevicesRig) => r.stat('kernel.iommu_dma.nic.maps');
-const unmaps = (r: DevicesRig) => r.stat('kernel.iommu_dma.nic.unmaps');
+const maps = (r: DevicesRig) => r.stat('kernel.nic.iommu_dma.maps');
+const unmaps = (r: DevicesRig) => r.stat('kernel.nic.iommu_dma.unmaps');
 
 /**
  * At each receive interrupt, before the driver: every descriptor the NIC has completed
@@ -152,20 +152,20 @@ describe('NicDriver receive on server-io', () => {
     expect(unmaps(r)).toBe(0);
     expect(r.accounts().debugEntries).toBe(RING + 1);
     expect(r.platform.dmaDevice('nic').driverName).toBe('e1000_sim');
-    const inval0 = r.stat('kernel.iommu.iommu.inval_cmds');
+    const inval0 = r.stat('kernel.iommu.pgtable.inval_cmds');
 
     r.soc.ctx.engine.runUntilIdle();
     expect(r.stat('soc.nic.rx_missed')).toBe(0);
     expect(r.stat('soc.nic.dma_errors')).toBe(0);
     expect(drv.rxPackets).toBe(P);
-    expect(r.stat('kernel.nic.nic.rx_packets')).toBe(P);
-    expect(r.stat('kernel.nic.nic.rx_bytes')).toBe(P * 128);
-    expect(r.stat('kernel.nic.nic.rx_corrupt')).toBe(0);
-    expect(r.stat('kernel.nic.nic.rx_map_errors')).toBe(0);
-    expect(r.stat('kernel.nic.nic.interrupts')).toBe(r.stat('soc.nic.interrupts'));
+    expect(r.stat('kernel.nic.driver.rx_packets')).toBe(P);
+    expect(r.stat('kernel.nic.driver.rx_bytes')).toBe(P * 128);
+    expect(r.stat('kernel.nic.driver.rx_corrupt')).toBe(0);
+    expect(r.stat('kernel.nic.driver.rx_map_errors')).toBe(0);
+    expect(r.stat('kernel.nic.driver.interrupts')).toBe(r.stat('soc.nic.interrupts'));
     expect(maps(r)).toBe(RING + 1 + P);
     expect(unmaps(r)).toBe(P);
-    expect(r.stat('kernel.iommu.iommu.inval_cmds') - inval0).toBe(P);
+    expect(r.stat('kernel.iommu.pgtable.inval_cmds') - inval0).toBe(P);
     expect(r.accounts().debugEntries).toBe(RING + 1);
 
     expectCleanRemove(s);
@@ -177,15 +177,15 @@ describe('NicDriver receive on server-io', () => {
     const { r, drv } = s;
     drv.probe();
     expect(maps(r)).toBe(RING + 1);
-    const inval0 = r.stat('kernel.iommu.iommu.inval_cmds');
+    const inval0 = r.stat('kernel.iommu.pgtable.inval_cmds');
     const maint0 = r.stat('kernel.cpu.cache_maint_ops');
     r.soc.ctx.engine.runUntilIdle();
     expect(drv.rxPackets).toBe(P);
     expect(r.stat('soc.nic.rx_missed')).toBe(0);
-    expect(r.stat('kernel.nic.nic.rx_corrupt')).toBe(0);
+    expect(r.stat('kernel.nic.driver.rx_corrupt')).toBe(0);
     expect(maps(r)).toBe(RING + 1);
     expect(unmaps(r)).toBe(0);
-    expect(r.stat('kernel.iommu.iommu.inval_cmds') - inval0).toBe(0);
+    expect(r.stat('kernel.iommu.pgtable.inval_cmds') - inval0).toBe(0);
     // The NIC is not coherent: every packet was synced for the CPU (invalidate) and back for the device.
     expect(r.stat('kernel.cpu.cache_maint_ops') - maint0).toBeGreaterThanOrEqual(2 * P);
     expectCleanRemove(s);
@@ -196,13 +196,13 @@ describe('NicDriver receive on server-io', () => {
     const s = setup({ packets: P, mapping: 'per-packet', ring: RING, strict: false });
     const { r, drv } = s;
     drv.probe();
-    const inval0 = r.stat('kernel.iommu.iommu.inval_cmds');
+    const inval0 = r.stat('kernel.iommu.pgtable.inval_cmds');
     r.soc.ctx.engine.runUntilIdle();
     expect(drv.rxPackets).toBe(P);
-    expect(r.stat('kernel.nic.nic.rx_corrupt')).toBe(0);
+    expect(r.stat('kernel.nic.driver.rx_corrupt')).toBe(0);
     expect(maps(r)).toBe(RING + 1 + P);
     expect(unmaps(r)).toBe(P);
-    expect(r.stat('kernel.iommu.iommu.inval_cmds') - inval0).toBeLessThan(P / 10);
+    expect(r.stat('kernel.iommu.pgtable.inval_cmds') - inval0).toBeLessThan(P / 10);
     expectCleanRemove(s);
   });
 
@@ -233,7 +233,7 @@ describe('NicDriver receive on server-io', () => {
     expect(seen()).toBe(P);
     expect(drv.rxPackets).toBe(P);
     expect(changed).toBe(P / 4);
-    expect(r.stat('kernel.nic.nic.rx_corrupt')).toBe(changed);
+    expect(r.stat('kernel.nic.driver.rx_corrupt')).toBe(changed);
     expectCleanRemove(s);
   });
 
@@ -251,7 +251,7 @@ describe('NicDriver receive on server-io', () => {
     expect(r.stat('soc.nic.rogue_writes')).toBe(P - 1);
     expect(r.stat('soc.nic.rogue_writes_ok')).toBeGreaterThan(0);
     expect(damaged).toBeGreaterThan(P / 4);
-    expect(r.stat('kernel.nic.nic.rx_corrupt')).toBe(damaged);
+    expect(r.stat('kernel.nic.driver.rx_corrupt')).toBe(damaged);
     expectCleanRemove(s);
   });
 
@@ -269,7 +269,7 @@ describe('NicDriver receive on server-io', () => {
     // Strict mode hands the freed IOVA straight back to the same slot: the writes land (in a buffer the NIC overwrites before it is read).
     expect(r.stat('soc.nic.rogue_writes_ok')).toBe(P - 1);
     expect(damaged).toBe(0);
-    expect(r.stat('kernel.nic.nic.rx_corrupt')).toBe(0);
+    expect(r.stat('kernel.nic.driver.rx_corrupt')).toBe(0);
     expectCleanRemove(s);
   });
 });
@@ -303,9 +303,9 @@ describe('NicDriver transmit on server-io', () => {
     expect(r.stat('soc.nic.tx_packets')).toBe(P);
     expect(drv.txPackets).toBe(P);
     expect(drv.txBusy).toBe(0);
-    expect(r.stat('kernel.nic.nic.tx_map_errors')).toBe(0);
+    expect(r.stat('kernel.nic.driver.tx_map_errors')).toBe(0);
     expect(poked).toBe(P / 5);
-    expect(r.stat('kernel.nic.nic.tx_corrupt')).toBe(poked);
+    expect(r.stat('kernel.nic.driver.tx_corrupt')).toBe(poked);
     expect(maps(r)).toBe(1 + P);
     expect(unmaps(r)).toBe(P);
     expectCleanRemove(s);
@@ -347,7 +347,7 @@ describe('NicDriver: failures', () => {
       }
     };
     r.soc.ctx.engine.runUntilIdle();
-    expect(r.stat('kernel.nic.nic.rx_map_errors')).toBeGreaterThan(0);
+    expect(r.stat('kernel.nic.driver.rx_map_errors')).toBeGreaterThan(0);
     expect(unmappedHandedOver).toBe(0);
     // Every packet the NIC completed was received by the driver (the rest are counted missed by the NIC).
     expect(drv.rxPackets).toBe(r.stat('soc.nic.rx_packets'));

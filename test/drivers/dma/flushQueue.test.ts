@@ -5,7 +5,7 @@ import { iommuDmaAllocIova, IovaDomain } from '../../../drivers/dma/iova';
 
 const G = 4096;
 const LIMIT = 2 ** 32 - 1;
-const PREFIX = 'kernel.iommu_dma.dev';
+const PREFIX = 'kernel.dev.iommu_dma';
 
 /** A flush queue on a fresh IOVA domain, with a flusher that counts (and may run a hook). */
 function setup() {

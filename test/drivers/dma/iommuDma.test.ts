@@ -154,8 +154,8 @@ describe('iommu-dma: streaming mappings', () => {
     dmaUnmapSingle(dev, s, n, DMA_TO_DEVICE);
     expect(bytesAt(rig, dst + 0x10, n)).toEqual([...data.subarray(0x10, 0x10 + n)]);
     expect(domainOf(rig, 'dma_smmu').iovaToPhys(s)).toBeNull();
-    expect(rig.stat('kernel.iommu_dma.dma_smmu.maps')).toBe(2);
-    expect(rig.stat('kernel.iommu_dma.dma_smmu.unmaps')).toBe(2);
+    expect(rig.stat('kernel.dma_smmu.iommu_dma.maps')).toBe(2);
+    expect(rig.stat('kernel.dma_smmu.iommu_dma.unmaps')).toBe(2);
     expect(opsOf(dev).liveMappings).toBe(0);
   });
 
@@ -221,7 +221,7 @@ describe('iommu-dma: streaming mappings', () => {
     const fail = dmaMapSingle(dev, buf, PAGE, DMA_TO_DEVICE);
     expect(dmaMappingError(dev, fail)).toBe(1);
     expect(fail).toBe(DMA_MAPPING_ERROR);
-    expect(rig.stat('kernel.iommu_dma.dma_smmu.iova_allocs_failed')).toBe(1);
+    expect(rig.stat('kernel.dma_smmu.iommu_dma.iova_allocs_failed')).toBe(1);
     expect(iovad.allocatedPages).toBe(pages);
     expect(opsOf(dev).liveMappings).toBe(3);
     dmaUnmapSingle(dev, got[1], PAGE, DMA_TO_DEVICE);
@@ -241,7 +241,7 @@ describe('iommu-dma: streaming mappings', () => {
     const bad = dmaMapPageAttrs(dev, 2 ** 48, 0, PAGE, DMA_BIDIRECTIONAL, 0);
     expect(dmaMappingError(dev, bad)).toBe(1);
     expect(iovad.allocatedPages).toBe(pages);
-    expect(rig.stat('kernel.iommu_dma.dma_smmu_coh.iova_allocs_failed')).toBe(0);
+    expect(rig.stat('kernel.dma_smmu_coh.iommu_dma.iova_allocs_failed')).toBe(0);
     expect(mapOk(dev, buf, PAGE, DMA_BIDIRECTIONAL)).toBe(first);
   });
 
@@ -252,7 +252,7 @@ describe('iommu-dma: streaming mappings', () => {
     const a = mapOk(dev, buf, 2 * PAGE, DMA_BIDIRECTIONAL);
     const iovad = opsOf(dev).iovad;
     const pages = iovad.allocatedPages;
-    const inval = rig.stat('kernel.iommu.smmu.inval_cmds');
+    const inval = rig.stat('kernel.smmu.pgtable.inval_cmds');
     dmaUnmapSingle(dev, 0x1234_5000, PAGE, DMA_BIDIRECTIONAL);
     dmaUnmapSingle(dev, a, PAGE, DMA_BIDIRECTIONAL); // mapped as 2 pages
     dmaUnmapSingle(dev, a + PAGE, PAGE, DMA_BIDIRECTIONAL); // inside, not the start
@@ -261,12 +261,12 @@ describe('iommu-dma: streaming mappings', () => {
     expect(msgs[0]).toMatch(/dma_smmu: DMA address 0x1234_?5000 is not mapped/);
     expect(msgs[1]).toMatch(/with size 4096, but 8192 bytes are mapped/);
     expect(iovad.allocatedPages).toBe(pages);
-    expect(rig.stat('kernel.iommu.smmu.inval_cmds')).toBe(inval);
+    expect(rig.stat('kernel.smmu.pgtable.inval_cmds')).toBe(inval);
     expect(rig.copy('dma_smmu', a, a + PAGE, 64).status).toBe(Status.Ok); // still mapped
     dmaUnmapSingle(dev, a, 2 * PAGE, DMA_BIDIRECTIONAL);
     dmaUnmapSingle(dev, a, 2 * PAGE, DMA_BIDIRECTIONAL); // double unmap
     expect(rig.kernel.messages('iommu-dma', 'warn')).toHaveLength(4);
-    expect(rig.stat('kernel.iommu_dma.dma_smmu.unmaps')).toBe(1);
+    expect(rig.stat('kernel.dma_smmu.iommu_dma.unmaps')).toBe(1);
   });
 
   test('the reserved VCM window [1 GiB, 2 GiB) is never handed out, even when everything else is used', () => {
@@ -286,7 +286,7 @@ describe('iommu-dma: streaming mappings', () => {
     expect(got.slice(0, 8)).toEqual([7, 6, 5, 4, 3, 2, 1, 0].map((k) => 2 * GiB + k * chunk));
     expect(got.slice(8)).toEqual([3, 2, 1].map((k) => k * chunk));
     expect(got.every((a) => a + chunk <= 1 * GiB || a >= 2 * GiB)).toBe(true);
-    expect(rig.stat('kernel.iommu_dma.dma_smmu_coh.iova_allocs_failed')).toBe(1);
+    expect(rig.stat('kernel.dma_smmu_coh.iommu_dma.iova_allocs_failed')).toBe(1);
   });
 });
 
@@ -361,7 +361,7 @@ describe('iommu-dma: scatterlists in one IOVA range', () => {
     expect(dmaMapSg(dev, sgl, 4, DMA_TO_DEVICE)).toBe(0);
     expect(sgl.every((s) => s.dmaAddress === DMA_MAPPING_ERROR && s.dmaLength === 0)).toBe(true);
     expect(opsOf(dev).iovad.allocatedPages).toBe(pages);
-    expect(rig.stat('kernel.iommu_dma.dma_smmu.iova_allocs_failed')).toBe(1);
+    expect(rig.stat('kernel.dma_smmu.iommu_dma.iova_allocs_failed')).toBe(1);
   });
 });
 
@@ -440,8 +440,8 @@ describe('iommu-dma: strict vs lazy (flush queue)', () => {
     const late = rig.kmalloc(PAGE);
     rig.cpu.write(a, pattern(PAGE, 9));
     const lateDst = mapOk(dev, late, PAGE, DMA_FROM_DEVICE);
-    const inval0 = rig.stat('kernel.iommu.smmu.inval_cmds');
-    const sync0 = rig.stat('kernel.iommu.smmu.sync_cmds');
+    const inval0 = rig.stat('kernel.smmu.pgtable.inval_cmds');
+    const sync0 = rig.stat('kernel.smmu.pgtable.sync_cmds');
     let copiesOk = 0;
     let lateOk = 0;
     let lateFaults = 0;
@@ -458,8 +458,8 @@ describe('iommu-dma: strict vs lazy (flush queue)', () => {
     }
     return {
       rig, copiesOk, lateOk, lateFaults,
-      inval: rig.stat('kernel.iommu.smmu.inval_cmds') - inval0,
-      sync: rig.stat('kernel.iommu.smmu.sync_cmds') - sync0,
+      inval: rig.stat('kernel.smmu.pgtable.inval_cmds') - inval0,
+      sync: rig.stat('kernel.smmu.pgtable.sync_cmds') - sync0,
       stale: rig.stat('soc.smmu.stale_tlb_hits'),
       staleDev: rig.stat('soc.smmu.dma_smmu.stale_tlb_hits'),
       late: [...rig.peek(rig.cpu.virtToPhys(late), 64)],
@@ -480,15 +480,15 @@ describe('iommu-dma: strict vs lazy (flush queue)', () => {
     expect(strict.lateFaults).toBe(10);
     expect(strict.lateOk).toBe(0);
     expect(strict.late).toEqual(new Array(64).fill(0));
-    expect(strict.rig.stat('kernel.iommu_dma.dma_smmu.fq_flushes')).toBe(0);
+    expect(strict.rig.stat('kernel.dma_smmu.iommu_dma.fq_flushes')).toBe(0);
 
     // 2000 queued: the ring fills at the 256th, 511th, ..., 1786th entry.
     expect(lazy.inval).toBe(7);
     expect(lazy.sync).toBe(7);
-    expect(lazy.rig.stat('kernel.iommu_dma.dma_smmu.fq_full_flushes')).toBe(7);
-    expect(lazy.rig.stat('kernel.iommu_dma.dma_smmu.fq_flushes')).toBe(7);
-    expect(lazy.rig.stat('kernel.iommu_dma.dma_smmu.fq_timer_flushes')).toBe(0);
-    expect(lazy.rig.stat('kernel.iommu_dma.dma_smmu.fq_queued')).toBe(2000);
+    expect(lazy.rig.stat('kernel.dma_smmu.iommu_dma.fq_full_flushes')).toBe(7);
+    expect(lazy.rig.stat('kernel.dma_smmu.iommu_dma.fq_flushes')).toBe(7);
+    expect(lazy.rig.stat('kernel.dma_smmu.iommu_dma.fq_timer_flushes')).toBe(0);
+    expect(lazy.rig.stat('kernel.dma_smmu.iommu_dma.fq_queued')).toBe(2000);
     expect(lazy.rig.stat('soc.smmu.cmd.invalidate_asid')).toBe(7);
     expect(lazy.rig.stat('soc.smmu.cmd.invalidate_range')).toBe(0);
     expect(lazy.lateOk).toBe(10);
@@ -514,11 +514,11 @@ describe('iommu-dma: strict vs lazy (flush queue)', () => {
     const fq = opsOf(dev).flushQueue!;
     expect(fq.length).toBe(2);
     expect(fq.timerPending).toBe(true);
-    expect(rig.stat('kernel.iommu_dma.dma_smmu.fq_timer_flushes')).toBe(0);
+    expect(rig.stat('kernel.dma_smmu.iommu_dma.fq_timer_flushes')).toBe(0);
 
     const engine = rig.soc.ctx.engine;
     engine.runUntil(engine.now + 10 * PS_PER_MS);
-    expect(rig.stat('kernel.iommu_dma.dma_smmu.fq_timer_flushes')).toBe(1);
+    expect(rig.stat('kernel.dma_smmu.iommu_dma.fq_timer_flushes')).toBe(1);
     expect(rig.stat('soc.smmu.cmd.invalidate_asid')).toBe(1);
     expect(fq.length).toBe(0);
     const third = mapOk(dev, buf, PAGE, DMA_TO_DEVICE);
@@ -550,12 +550,12 @@ describe('iommu-dma: strict vs lazy (flush queue)', () => {
       dmaUnmapSingle(dev, a, PAGE, DMA_BIDIRECTIONAL);
     }
     expect(seen.size).toBe(255);
-    expect(rig.stat('kernel.iommu.smmu.inval_cmds')).toBe(0);
+    expect(rig.stat('kernel.smmu.pgtable.inval_cmds')).toBe(0);
     expect(opsOf(dev).flushQueue!.length).toBe(255);
     const a = mapOk(dev, buf, PAGE, DMA_BIDIRECTIONAL);
     dmaUnmapSingle(dev, a, PAGE, DMA_BIDIRECTIONAL);
-    expect(rig.stat('kernel.iommu.smmu.inval_cmds')).toBe(1);
-    expect(rig.stat('kernel.iommu_dma.dma_smmu.fq_full_flushes')).toBe(1);
+    expect(rig.stat('kernel.smmu.pgtable.inval_cmds')).toBe(1);
+    expect(rig.stat('kernel.dma_smmu.iommu_dma.fq_full_flushes')).toBe(1);
     expect(opsOf(dev).flushQueue!.length).toBe(1);
     expect(seen.has(mapOk(dev, buf, PAGE, DMA_BIDIRECTIONAL))).toBe(true); // flushed IOVAs reusable
   });
@@ -585,6 +585,6 @@ describe('iommu-dma: strict vs lazy (flush queue)', () => {
     expect(ops.flushQueue!.length).toBe(0);
     expect(ops.iovad.cachedCount).toBe(1);
     expect(ops.iovad.allocatedPages).toBe(pages); // cached ranges stay in the tree
-    expect(rig.stat('kernel.iommu_dma.dma_smmu.fq_flushes')).toBe(1);
+    expect(rig.stat('kernel.dma_smmu.iommu_dma.fq_flushes')).toBe(1);
   });
 });

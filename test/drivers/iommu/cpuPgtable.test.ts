@@ -73,7 +73,7 @@ describe('CpuAddressSpace: the CPU and a device see the same bytes', () => {
     rig.space.activate();
     expect(rig.run({ cmd: Cmd.Read, addr: VA, size: 8 })[0].status).toBe(Status.Ok);
     expect(rig.space.unmap(VA, SZ_4K)).toBe(SZ_4K);
-    expect(rig.stat('kernel.mmu.cpu_mmu.tlbi_ops')).toBe(1);
+    expect(rig.stat('kernel.cpu_mmu.pgtable.tlbi_ops')).toBe(1);
     const r = rig.run({ cmd: Cmd.Read, addr: VA, size: 8 });
     expect(r[0].status).toBe(Status.TranslationFault);
     expect(rig.mmu.faults[0]).toMatchObject({ address: VA, reason: 'not_present', device: 'cpu' });
@@ -108,6 +108,6 @@ describe('CpuAddressSpace: the CPU and a device see the same bytes', () => {
     expect(rig.run({ cmd: Cmd.Read, addr: SZ_2M, size: 1 })[0].status).toBe(Status.TranslationFault);
     expect(rig.mmu.faults[0].reason).toBe('permission');
     other.free();
-    expect(rig.stat('kernel.mmu.cpu_mmu.pgtable_pages')).toBe(rig.space.pgtbl.tablePages);
+    expect(rig.stat('kernel.cpu_mmu.pgtable.pages')).toBe(rig.space.pgtbl.tablePages);
   });
 });

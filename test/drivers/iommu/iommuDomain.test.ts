@@ -102,7 +102,7 @@ describe('IommuDomain: attach, map, device access', () => {
     expect(rig.dom.iovaToPhys(0x40_2000)).toBeNull();
     // root, L1, L2, and two L3 tables (the 2M block needs none).
     expect(rig.dom.pgtbl.tablePages).toBe(5);
-    expect(rig.stat('kernel.iommu.smmu.pgtable_pages')).toBe(5);
+    expect(rig.stat('kernel.smmu.pgtable.pages')).toBe(5);
     // iova and pa offset differently within 2M: 4K pages only.
     expect(rig.dom.map(0x4000_0000, DATA + 0x80_1000, SZ_2M, RW)).toBe(0);
     expect(rig.dom.pgtbl.tablePages).toBe(7);
@@ -127,11 +127,11 @@ describe('IommuDomain: unmap and invalidation', () => {
     expect(rig.dom.map(IOVA_SRC, PA_SRC, SZ_4K, RW)).toBe(0);
     expect(rig.dom.map(IOVA_DST, PA_DST, SZ_4K, RW)).toBe(0);
     expect(copyOk(rig.copy(IOVA_SRC, IOVA_DST, SZ_4K))).toBe(true);
-    expect(rig.stat('kernel.iommu.smmu.inval_cmds')).toBe(0);
+    expect(rig.stat('kernel.smmu.pgtable.inval_cmds')).toBe(0);
 
     expect(rig.dom.unmap(IOVA_SRC, SZ_4K)).toBe(SZ_4K);
-    expect(rig.stat('kernel.iommu.smmu.inval_cmds')).toBe(1);
-    expect(rig.stat('kernel.iommu.smmu.sync_cmds')).toBe(1);
+    expect(rig.stat('kernel.smmu.pgtable.inval_cmds')).toBe(1);
+    expect(rig.stat('kernel.smmu.pgtable.sync_cmds')).toBe(1);
     expect(rig.stat('soc.smmu.cmd.invalidate_range')).toBe(1);
     expect(rig.stat('soc.smmu.cmd.sync')).toBe(1);
     // 40 + 20 cycles of the 1 GHz IOMMU clock.
@@ -145,7 +145,7 @@ describe('IommuDomain: unmap and invalidation', () => {
     // Nothing mapped there any more: 0 bytes, a WARN, and no invalidation to send.
     expect(rig.dom.unmap(IOVA_SRC, SZ_4K)).toBe(0);
     expect(rig.kernel.warnings).toBe(1);
-    expect(rig.stat('kernel.iommu.smmu.inval_cmds')).toBe(1);
+    expect(rig.stat('kernel.smmu.pgtable.inval_cmds')).toBe(1);
   });
 
   test('without the invalidation the stale translation is still used; the sync removes it', () => {
@@ -168,7 +168,7 @@ describe('IommuDomain: unmap and invalidation', () => {
     expect(rig.smmu.faults).toHaveLength(0);
 
     rig.dom.iotlbSync(gather);
-    expect(rig.stat('kernel.iommu.smmu.inval_cmds')).toBe(1);
+    expect(rig.stat('kernel.smmu.pgtable.inval_cmds')).toBe(1);
     const r = rig.copy(IOVA_SRC, IOVA_DST, 64);
     expect(r.status).toBe(Status.TranslationFault);
     expect(rig.smmu.faults[0].reason).toBe('not_present');
@@ -252,7 +252,7 @@ describe('IommuDomain: unmap and invalidation', () => {
     expect(rig.smmu.streamContext(STREAM)).toMatchObject({ mode: 'abort' });
     expect(rig.stat('soc.smmu.cmd.invalidate_asid')).toBe(1);
     expect(rig.buddy.freePageCount).toBe(free0);
-    expect(rig.stat('kernel.iommu.smmu.pgtable_pages')).toBe(0);
+    expect(rig.stat('kernel.smmu.pgtable.pages')).toBe(0);
     expect(rig.dom.map(IOVA_SRC, PA_SRC, SZ_4K, RW)).toBe(-Errno.EINVAL);
   });
 
@@ -263,8 +263,8 @@ describe('IommuDomain: unmap and invalidation', () => {
     expect(rig.dom.map(IOVA_SRC, PA_SRC, SZ_4K, RW)).toBe(0);
     expect(other.unmap(IOVA_SRC, SZ_4K)).toBe(SZ_4K);
     expect(rig.dom.unmap(IOVA_SRC, SZ_4K)).toBe(SZ_4K);
-    expect(rig.stat('kernel.iommu.smmu.inval_cmds')).toBe(2);
-    expect(rig.stat('kernel.iommu.smmu.pgtable_pages')).toBe(8);
+    expect(rig.stat('kernel.smmu.pgtable.inval_cmds')).toBe(2);
+    expect(rig.stat('kernel.smmu.pgtable.pages')).toBe(8);
   });
 
   test('a block mapped over a table flushes the old table\'s walks: the device sees the block at once', () => {

@@ -63,10 +63,10 @@ describe('VcmIommuDriver: a VCM MMU driver over an IOMMU domain', () => {
     }
 
     // Unbinding while active: deactivatePage per page, each an unmap with INVALIDATE-RANGE + SYNC.
-    const inval = rig.stat('kernel.iommu.smmu.inval_cmds');
+    const inval = rig.stat('kernel.smmu.pgtable.inval_cmds');
     const srcStart = src.start;
     vcmDestroyBinding(src);
-    expect(rig.stat('kernel.iommu.smmu.inval_cmds')).toBe(inval + 3);
+    expect(rig.stat('kernel.smmu.pgtable.inval_cmds')).toBe(inval + 3);
     expect(rig.dom.iovaToPhys(srcStart)).toBeNull();
     const r = deviceCopy(rig.soc, 'dma_smmu', srcStart, dst.start, 64);
     expect(r.status).toBe(Status.TranslationFault);

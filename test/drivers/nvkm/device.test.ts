@@ -35,13 +35,13 @@ describe.each(['gpu_mmu', 'fermi_mmu'] as GpuMmuName[])('%s: device access throu
     const src = vma(nvkmVmmGet(vmm, 12, bytes));
     const dst = vma(nvkmVmmGet(vmm, 12, bytes));
 
-    const flushes0 = stat(soc, `kernel.nvkm.${which}.flushes`);
+    const flushes0 = stat(soc, `kernel.${which}.nvkm.flushes`);
     const cmds0 = stat(soc, `soc.${which}.cmd.invalidate_asid`);
     expect(nvkmVmmMap(vmm, src, null, { memory: nvkmMemoryDma('host', srcPages) })).toBe(0);
-    expect(stat(soc, `kernel.nvkm.${which}.flushes`) - flushes0).toBe(1);
+    expect(stat(soc, `kernel.${which}.nvkm.flushes`) - flushes0).toBe(1);
     expect(stat(soc, `soc.${which}.cmd.invalidate_asid`) - cmds0).toBe(1);
     expect(nvkmVmmMap(vmm, dst, null, { memory: nvkmMemoryDma('host', dstPages) })).toBe(0);
-    expect(stat(soc, `kernel.nvkm.${which}.flushes`) - flushes0).toBe(2);
+    expect(stat(soc, `kernel.${which}.nvkm.flushes`) - flushes0).toBe(2);
 
     // Source pattern in physical memory (scattered 4 KiB pages), destination zero.
     const expected: Uint8Array[] = srcPages.map((pa, i) => fillPattern(soc, pa, K4, i + 1));
@@ -63,9 +63,9 @@ describe.each(['gpu_mmu', 'fermi_mmu'] as GpuMmuName[])('%s: device access throu
     expect(stat(soc, `soc.${which}.l2tlb.misses`)).toBe(l2miss1);
 
     // Unmap the destination: one flush, the SPTEs go, and the copy faults with memory untouched.
-    const f1 = stat(soc, `kernel.nvkm.${which}.flushes`);
+    const f1 = stat(soc, `kernel.${which}.nvkm.flushes`);
     nvkmVmmUnmap(vmm, dst);
-    expect(stat(soc, `kernel.nvkm.${which}.flushes`) - f1).toBe(1);
+    expect(stat(soc, `kernel.${which}.nvkm.flushes`) - f1).toBe(1);
     expect(spte(soc, vmm, dst.addr)!.kind).toBe(EntryKind.Unmapped);
     for (const pa of dstPages) soc.physmem.fill(pa, K4, 0);
     const faults0 = stat(soc, `soc.${which}.faults`);
@@ -120,6 +120,6 @@ describe('gpu_mmu (gp100): flush depth', () => {
     nvkmVmmUnmap(vmm, a);
     expect(vmm.lastFlushDepth).toBe(0); // the last reference: tables freed up to PD3's PDE
     const h = soc.ctx.stats.dump();
-    expect(h['kernel.nvkm.gpu_mmu.flush_depth.samples']).toBe(4);
+    expect(h['kernel.gpu_mmu.nvkm.flush_depth.samples']).toBe(4);
   });
 });

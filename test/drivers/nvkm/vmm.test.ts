@@ -143,7 +143,7 @@ describe('page-table memory: cache, sub-allocation, out of memory', () => {
     const again = nvkmMmuPtcGet(mmu, 0x1000, 0x1000, true)!;
     expect(again).toBe(pts[0]); // oldest first
     expect(soc.physmem.read32(again.addr + 8)).toBe(0); // zeroed with kernel stores
-    expect(stat(soc, 'kernel.nvkm.ptc_test.ptc_hits')).toBe(1);
+    expect(stat(soc, 'kernel.ptc_test.nvkm.ptc_hits')).toBe(1);
     nvkmMmuPtcPut(mmu, true, again); // forced: freed, not cached
     expect(mmu.ptcCount(0x1000)).toBe(7);
     nvkmMmuPtcDump(mmu);
@@ -220,7 +220,7 @@ describe('PFN mapping (gp100: nvkm_vmm_pfn_map / nvkm_vmm_pfn_unmap)', () => {
     const reads0 = stat(soc, 'kernel.mem_reads');
     expect(nvkmVmmPfnUnmap(vmm, v.addr, 16 * K4)).toBe(0);
     expect(stat(soc, 'kernel.mem_reads')).toBeGreaterThan(reads0); // PTEs read back (pfn_clear)
-    expect(stat(soc, 'kernel.nvkm.gpu_mmu.pfn_dma_unmaps')).toBe(15);
+    expect(stat(soc, 'kernel.gpu_mmu.nvkm.pfn_dma_unmaps')).toBe(15);
     expect(spte(soc, vmm, v.addr)).toBe(null); // last reference gone: the SPT was freed
     expect(deviceCopy(soc, 'dma_gpu', v.addr, v.addr + K4, K4).status).toBe(Status.TranslationFault);
     nvkmVmmPut(vmm, v);
@@ -243,7 +243,7 @@ describe('PFN mapping (gp100: nvkm_vmm_pfn_map / nvkm_vmm_pfn_unmap)', () => {
     expect(deviceCopy(soc, 'dma_gpu', v.addr + 12345, v.addr + 2 * K4, 100).status).toBe(Status.Ok);
     expect(readBytes(soc, pa + 2 * K4, 100)).toEqual(data);
     expect(nvkmVmmPfnUnmap(vmm, v.addr, 2 * M2)).toBe(0);
-    expect(stat(soc, 'kernel.nvkm.gpu_mmu.pfn_dma_unmaps')).toBe(0); // VRAM: nothing to release
+    expect(stat(soc, 'kernel.gpu_mmu.nvkm.pfn_dma_unmaps')).toBe(0); // VRAM: nothing to release
     expect(deviceCopy(soc, 'dma_gpu', v.addr, v.addr + K4, 64).status).toBe(Status.TranslationFault);
     nvkmVmmPut(vmm, v);
     expect(rootIsEmpty(soc, vmm)).toBe(true);
@@ -276,12 +276,12 @@ describe('boot (nvkm_vmm_boot) and teardown', () => {
       expect(spt).toBeGreaterThanOrEqual(0);
       expect(lpt).toBe(-1);
     }
-    const allocs = stat(soc, 'kernel.nvkm.boot.pt_allocs');
+    const allocs = stat(soc, 'kernel.boot.nvkm.pt_allocs');
     const v = vma(nvkmVmmGet(vmm, 12, 2 ** 21));
-    const flushes = stat(soc, 'kernel.nvkm.boot.flushes');
+    const flushes = stat(soc, 'kernel.boot.nvkm.flushes');
     expect(nvkmVmmMap(vmm, v, null, { memory: nvkmMemoryContig('host', DRAM_BASE + 2 ** 25, 2 ** 21, 12) })).toBe(0);
-    expect(stat(soc, 'kernel.nvkm.boot.pt_allocs')).toBe(allocs);
-    expect(stat(soc, 'kernel.nvkm.boot.flushes') - flushes).toBe(1);
+    expect(stat(soc, 'kernel.boot.nvkm.pt_allocs')).toBe(allocs);
+    expect(stat(soc, 'kernel.boot.nvkm.flushes') - flushes).toBe(1);
     expect(vmm.lastFlushDepth).toBe(4);
     nvkmVmmUnmap(vmm, v);
     expect(mmu.pagesInUse).toBe(8); // the boot references keep the tables
