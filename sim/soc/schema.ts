@@ -12,8 +12,10 @@ import type { TlbSpec } from '../mmu/tlb';
 /**
  * The SoC config format (hardware only; scenarios say what runs). Parsed with zod,
  * which converts sizes/addresses/frequencies to numbers; `cli/write-schema.ts` exports
- * the same schema as `soc-configs/schema.json` for editors. Cross-references (bus
- * names, clocks, overlaps, routes) are checked by the builder.
+ * the same schema as `soc-configs/schema.json` for editors. Infrastructure entries are
+ * their model's spec (parameters, defaults, cross-field rules, declared once in the
+ * model's module) plus wiring. Cross-references (bus names, clocks, overlaps, routes)
+ * are checked by the builder.
  */
 
 const MemoryBase = {
