@@ -45,7 +45,7 @@ function table(seed: number, gen: (rng: Rng) => number): Float64Array {
 }
 
 function base(p: Partial<TlbParams>): TlbParams {
-  return { entries: 64, ways: 4, replacement: 'lru', latencyCycles: 1, pageShifts: [12], mshrs: 4, ...p };
+  return { entries: 64, ways: 4, replacement: 'lru', latencyCycles: 1, pageSizes: [2 ** 12], mshrs: 4, ...p };
 }
 
 function workloads(): Workload[] {
@@ -61,7 +61,7 @@ function workloads(): Workload[] {
     {
       name: 'tlb.4way64.2sizes.hit',
       note: '64 entries 4-way lru, 32x4KiB + 32x2MiB, all hits, half on each size',
-      params: base({ pageShifts: [12, 21] }),
+      params: base({ pageSizes: [2 ** 12, 2 ** 21] }),
       setUp: (tlb) => {
         for (let p = 0; p < 32; p++) tlb.insert(1, BASE + p * K4, 12, PA + p * K4, Perm.Read);
         for (let p = 0; p < 32; p++) tlb.insert(1, BASE + (p + 1) * M2, 21, PA + (p + 1) * M2, Perm.Read);

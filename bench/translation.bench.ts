@@ -14,7 +14,7 @@ import { Cmd, Status, Transaction, TransactionPool } from '../sim/bus/transactio
 import { PhysicalMemory } from '../sim/mem/physmem';
 import { SimpleMemory } from '../sim/mem/sram';
 import { getFormat } from '../sim/mmu/format';
-import { Iommu, type IommuParams } from '../sim/mmu/iommu';
+import { Iommu, type IommuParamsInput } from '../sim/mmu/iommu';
 import { PageTableBuilder } from '../sim/mmu/pageTableBuilder';
 import type { BenchResult } from './result';
 
@@ -22,8 +22,8 @@ const MEM_BASE = 0x8000_0000;
 const MEM_SIZE = 2 ** 30;
 const lpae = getFormat('arm-lpae-4k');
 
-export function params(tlbEntries: number, l2Entries: number): IommuParams {
-  const tlb = { entries: tlbEntries, ways: Math.min(4, tlbEntries), replacement: 'lru' as const, latencyCycles: 1, pageShifts: [12], mshrs: 16 };
+export function params(tlbEntries: number, l2Entries: number): IommuParamsInput {
+  const tlb = { entries: tlbEntries, ways: Math.min(4, tlbEntries), replacement: 'lru' as const, latencyCycles: 1, pageSizes: [2 ** 12], mshrs: 16 };
   return {
     l1Tlb: tlb,
     l2Tlb: { ...tlb, entries: l2Entries, ways: Math.min(8, l2Entries), latencyCycles: 3 },
@@ -75,7 +75,7 @@ class LoopMaster implements ResponseReceiver {
 
 interface Rig { ctx: SimContext; iommu: Iommu; dev: LoopMaster | null; port: RequestPort }
 
-function rig(p: IommuParams, pages: number, sink: boolean, device?: { total: number; outstanding: number }): Rig {
+function rig(p: IommuParamsInput, pages: number, sink: boolean, device?: { total: number; outstanding: number }): Rig {
   const ctx = createSimContext(1);
   const clock = new ClockDomain('sys', 1e9);
   const mem = new PhysicalMemory();
@@ -137,7 +137,7 @@ function atomicRate(sink: boolean, n: number): { rate: number; hitRate: number }
   return { rate: n / secs, hitRate: stats.value('soc.iommu.dev.l1tlb.hit_rate') };
 }
 
-export function timingRate(p: IommuParams, pages: number, total: number): { rate: number; walks: number; reads: number } {
+export function timingRate(p: IommuParamsInput, pages: number, total: number): { rate: number; walks: number; reads: number } {
   let best = Infinity;
   let r!: Rig;
   for (let k = 0; k < 2; k++) {

@@ -99,7 +99,7 @@ function measureTlbHitRate(c: TlbCase, lookups: number): number {
   const ctx = createSimContext(7);
   const params: TlbParams = {
     entries: c.entries, ways: c.ways, replacement: c.replacement, latencyCycles: 1,
-    pageShifts: c.pageShift === 21 ? [12, 21] : [12], mshrs: 4,
+    pageSizes: c.pageShift === 21 ? [2 ** 12, 2 ** 21] : [2 ** 12], mshrs: 4,
   };
   const path = `validation.tlb.${c.name}`;
   const tlb = new Tlb(ctx, path, params);

@@ -1,6 +1,8 @@
 import type { SimContext } from '../engine/context';
 import type { ClockDomain } from '../engine/clock';
+import { z } from 'zod';
 import type { Engine } from '../engine/engine';
+import { count, Cycles, resolveParams } from '../engine/spec';
 import { SimInvariantError } from '../engine/errors';
 import type { Counter, Histogram } from '../engine/stats';
 import { PS_PER_NS, type Tick } from '../engine/time';
@@ -52,21 +54,15 @@ import type { Transaction } from './transaction';
  * its response leaving the bridge, i.e. the round trip as seen from the upstream bus).
  */
 
-export interface BridgeParams {
-  latencyCycles: number;
-  queueDepth: number;
-}
+/** The bridge's parameters (a `bridges[]` entry adds its name, buses and clock). */
+export const BridgeSpec = z.strictObject({
+  latencyCycles: Cycles.describe('cycles a request (and a response) spends crossing the bridge'),
+  queueDepth: count().default(8).describe('requests buffered before refusing upstream (at most 2^20)'),
+});
 
-/** Null if `p` is usable, else a reason that starts with the field name. */
-export function validateBridgeParams(p: BridgeParams): string | null {
-  if (!Number.isSafeInteger(p.latencyCycles) || p.latencyCycles < 0) {
-    return `latencyCycles: must be a non-negative integer, got ${p.latencyCycles}`;
-  }
-  if (!Number.isSafeInteger(p.queueDepth) || p.queueDepth < 1) {
-    return `queueDepth: must be a positive integer, got ${p.queueDepth}`;
-  }
-  return null;
-}
+/** What the bridge takes (defaults may be left out). */
+export type BridgeParamsInput = z.input<typeof BridgeSpec>;
+export type BridgeParams = z.output<typeof BridgeSpec>;
 
 /** FIFO of (transaction, tick) in a power-of-two ring that doubles when full. */
 class TxnRing {
@@ -143,10 +139,9 @@ export class Bridge implements RequestReceiver, ResponseReceiver {
     ctx: SimContext,
     readonly path: string,
     readonly clock: ClockDomain,
-    params: BridgeParams,
+    paramsIn: BridgeParamsInput,
   ) {
-    const reason = validateBridgeParams(params);
-    if (reason) throw new SimInvariantError(`bridge ${path}: ${reason}`);
+    const params = resolveParams(BridgeSpec, paramsIn, `bridge ${path}`);
     this.engine = ctx.engine;
     this.latency = params.latencyCycles;
     this.depth = params.queueDepth;

@@ -3,7 +3,9 @@ import type { ClockDomain } from '../engine/clock';
 import type { Engine } from '../engine/engine';
 import { EventHandle, Priority } from '../engine/engine';
 import { SimInvariantError } from '../engine/errors';
-import { ADDR_LIMIT, hex, isPowerOfTwo } from '../engine/addr';
+import { z } from 'zod';
+import { ADDR_LIMIT, hex } from '../engine/addr';
+import { count, countOrZero, Cycles, powerOfTwo, resolveParams } from '../engine/spec';
 import type { Counter, Histogram, StatScope } from '../engine/stats';
 import type { Tracer } from '../engine/trace';
 import { PS_PER_NS, type Tick } from '../engine/time';
@@ -107,43 +109,27 @@ import { Cmd, Status, STATUS_NAMES, type Transaction } from './transaction';
  * (mean output utilisation).
  */
 
-export type Arbitration = 'round-robin' | 'fixed-priority';
+export const ARBITRATIONS = ['round-robin', 'fixed-priority'] as const;
+export type Arbitration = (typeof ARBITRATIONS)[number];
 
-export interface CrossbarParams {
-  /** Data bytes per cycle per layer (power of two). */
-  widthBytes: number;
-  /** Request-path and response-path latency each, in cycles. */
-  latencyCycles: number;
-  arbitration: Arbitration;
-  /** Requests buffered per input before refusing. */
-  inputQueueDepth: number;
-  /** Per input: accepted but not yet responded; 0 = unlimited. */
-  maxOutstandingPerMaster: number;
-}
+/** The crossbar's parameters (a `buses[]` entry adds its name and clock). */
+export const CrossbarSpec = z.strictObject({
+  widthBytes: powerOfTwo().describe('data bytes per cycle per layer, a power of two'),
+  latencyCycles: Cycles.describe('request and response path latency, each, in cycles'),
+  arbitration: z.enum(ARBITRATIONS).default('round-robin'),
+  inputQueueDepth: count().default(8).describe('requests buffered per input before refusing (at most 2^20)'),
+  maxOutstandingPerMaster: countOrZero().default(0).describe('per input: accepted but not yet responded; 0 = unlimited (at most 2^20)'),
+});
+
+/** What the crossbar takes (defaults may be left out). */
+export type CrossbarParamsInput = z.input<typeof CrossbarSpec>;
+export type CrossbarParams = z.output<typeof CrossbarSpec>;
 
 export interface CrossbarInputOptions {
   /** Higher wins under fixed-priority; default 0. */
   priority?: number;
   /** Overrides the bus default `maxOutstandingPerMaster` (0 = unlimited). */
   maxOutstanding?: number;
-}
-
-/** Null if `p` is usable, else a reason that starts with the field name. */
-export function validateCrossbarParams(p: CrossbarParams): string | null {
-  if (!isPowerOfTwo(p.widthBytes)) return `widthBytes: must be a power of two, got ${p.widthBytes}`;
-  if (!Number.isSafeInteger(p.latencyCycles) || p.latencyCycles < 0) {
-    return `latencyCycles: must be a non-negative integer, got ${p.latencyCycles}`;
-  }
-  if (p.arbitration !== 'round-robin' && p.arbitration !== 'fixed-priority') {
-    return `arbitration: must be "round-robin" or "fixed-priority", got ${JSON.stringify(p.arbitration)}`;
-  }
-  if (!Number.isSafeInteger(p.inputQueueDepth) || p.inputQueueDepth < 1) {
-    return `inputQueueDepth: must be a positive integer, got ${p.inputQueueDepth}`;
-  }
-  if (!Number.isSafeInteger(p.maxOutstandingPerMaster) || p.maxOutstandingPerMaster < 0) {
-    return `maxOutstandingPerMaster: must be a non-negative integer (0 = unlimited), got ${p.maxOutstandingPerMaster}`;
-  }
-  return null;
 }
 
 /** Per-input state: the request FIFO, the response FIFO, link reservations, stats. */
@@ -324,10 +310,9 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     ctx: SimContext,
     readonly path: string,
     readonly clock: ClockDomain,
-    params: CrossbarParams,
+    paramsIn: CrossbarParamsInput,
   ) {
-    const reason = validateCrossbarParams(params);
-    if (reason) throw new SimInvariantError(`crossbar ${path}: ${reason}`);
+    const params = resolveParams(CrossbarSpec, paramsIn, `crossbar ${path}`);
     this.engine = ctx.engine;
     this.tracer = ctx.tracer;
     this.width = params.widthBytes;

@@ -1,46 +1,41 @@
+import { z } from 'zod';
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
 import { hex, isPowerOfTwo, log2Exact, pageIndex, pageOffset } from '../engine/addr';
 import type { Counter } from '../engine/stats';
+import { count, Cycles, MAX_MSHRS, mustBe, powerOfTwoSize, resolveParams, Size } from '../engine/spec';
 import type { Tick } from '../engine/time';
 import { RequestPort, ResponsePort, type RequestReceiver, type ResponseReceiver } from '../bus/port';
 import { Cmd, Status, Transaction, TransactionPool } from '../bus/transaction';
 
-export interface CpuCacheParams {
-  /** Capacity in bytes: ways × lineBytes × (a power-of-two number of sets). */
-  sizeBytes: number;
-  ways: number;
-  /** Line size, a power of two: the cache alignment that DMA buffers must respect. */
-  lineBytes: number;
-  /** Cycles from a request's arrival to its tag lookup (and a hit's response). */
-  hitLatencyCycles: number;
-  /** Lines being fetched at once (miss status holding registers). Default 4. */
-  mshrs?: number;
-  /** CPU requests accepted and not yet answered before back-pressure. Default 16. */
-  maxOutstanding?: number;
-}
+/** Largest cache the model holds (it keeps every line's data): 1 GiB. */
+const MAX_CACHE_BYTES = 2 ** 30;
 
-/** "field: reason" for the first bad parameter, or null. */
-export function validateCpuCacheParams(p: CpuCacheParams): string | null {
-  const posInt = (v: number | undefined) => v === undefined || (Number.isSafeInteger(v) && v > 0);
-  if (!isPowerOfTwo(p.lineBytes)) return `lineBytes: must be a power of two, got ${p.lineBytes}`;
-  if (!Number.isSafeInteger(p.ways) || p.ways < 1) return `ways: must be a positive integer, got ${p.ways}`;
-  const setBytes = p.ways * p.lineBytes;
-  if (!Number.isSafeInteger(p.sizeBytes) || p.sizeBytes < 1 || p.sizeBytes % setBytes !== 0) {
-    return `sizeBytes: must be a positive multiple of ways × lineBytes (${setBytes}), got ${p.sizeBytes}`;
-  }
-  const sets = p.sizeBytes / setBytes;
-  if (!isPowerOfTwo(sets)) {
-    return `sizeBytes: gives ${sets} sets (sizeBytes / (ways × lineBytes)), which must be a power of two`;
-  }
-  if (!Number.isSafeInteger(p.hitLatencyCycles) || p.hitLatencyCycles < 0) {
-    return `hitLatencyCycles: must be a non-negative integer, got ${p.hitLatencyCycles}`;
-  }
-  if (!posInt(p.mshrs)) return `mshrs: must be a positive integer, got ${p.mshrs}`;
-  if (!posInt(p.maxOutstanding)) return `maxOutstanding: must be a positive integer, got ${p.maxOutstanding}`;
-  return null;
-}
+/** The CPU data cache's parameters (PIPT, write-back, write-allocate, LRU). */
+export const CpuCacheSpec = z
+  .strictObject({
+    sizeBytes: Size.refine((v) => v >= 1 && v <= MAX_CACHE_BYTES, mustBe('from 1 byte to 1GiB'))
+      .describe('capacity: ways × lineBytes × a power-of-two number of sets, at most 1GiB'),
+    ways: count(1024).describe('associativity (at most 1024)'),
+    lineBytes: powerOfTwoSize(2 ** 16, '64KiB').describe('line size (the cache alignment that DMA buffers must respect), a power of two, at most 64KiB'),
+    hitLatencyCycles: Cycles.describe('cycles from request to tag lookup (and a hit\'s response)'),
+    mshrs: count(MAX_MSHRS).default(4).describe(`lines being fetched at once (at most ${MAX_MSHRS})`),
+    maxOutstanding: count().optional().describe('CPU requests accepted and not yet answered before back-pressure (default 16, at most 2^20)'),
+  })
+  .superRefine((p, ctx) => {
+    const setBytes = p.ways * p.lineBytes;
+    if (p.sizeBytes % setBytes !== 0) {
+      ctx.addIssue({ code: 'custom', path: ['sizeBytes'], message: `must be a positive multiple of ways × lineBytes (${setBytes}), got ${p.sizeBytes}` });
+    } else if (!isPowerOfTwo(p.sizeBytes / setBytes)) {
+      ctx.addIssue({ code: 'custom', path: ['sizeBytes'], message: `gives ${p.sizeBytes / setBytes} sets (sizeBytes / (ways × lineBytes)), which must be a power of two` });
+    }
+  })
+  .describe('CPU data cache: PIPT, write-back, write-allocate, LRU');
+
+/** What the cache takes (defaults may be left out; sizes may be strings). */
+export type CpuCacheParamsInput = z.input<typeof CpuCacheSpec>;
+export type CpuCacheParams = z.output<typeof CpuCacheSpec>;
 
 // Line state flags (a slot is one way of one set).
 const VALID = 1;
@@ -154,6 +149,7 @@ class Mshr {
  * waited for an MSHR, a way or a held set), bypasses, and the formula hit_rate.
  */
 export class CpuCache implements RequestReceiver, ResponseReceiver {
+  declare readonly params: CpuCacheParams;
   /** Connect the CPU MMU's bus port here. */
   readonly cpuSidePort: ResponsePort;
   /** Connect this to the bus. */
@@ -209,10 +205,10 @@ export class CpuCache implements RequestReceiver, ResponseReceiver {
     readonly path: string,
     readonly clock: ClockDomain,
     readonly masterId: number,
-    readonly params: CpuCacheParams,
+    paramsIn: CpuCacheParamsInput,
   ) {
-    const reason = validateCpuCacheParams(params);
-    if (reason) throw new SimInvariantError(`${path}: ${reason}`);
+    const params = resolveParams(CpuCacheSpec, paramsIn, path);
+    this.params = params;
     this.lineBytes = params.lineBytes;
     this.ways = params.ways;
     this.sets = params.sizeBytes / (params.ways * params.lineBytes);
@@ -223,7 +219,7 @@ export class CpuCache implements RequestReceiver, ResponseReceiver {
     this.state = new Uint8Array(this.slots);
     this.stamp = new Float64Array(this.slots);
     this.data = new Uint8Array(params.sizeBytes);
-    for (let i = 0; i < (params.mshrs ?? 4); i++) this.mshrs.push(new Mshr(i, params.lineBytes));
+    for (let i = 0; i < params.mshrs; i++) this.mshrs.push(new Mshr(i, params.lineBytes));
     this.maxOutstanding = params.maxOutstanding ?? 16;
     this.pool = new TransactionPool(params.lineBytes);
     this.scratch = new Transaction(params.lineBytes);

@@ -1,7 +1,9 @@
 import type { SimContext } from '../engine/context';
 import type { ClockDomain } from '../engine/clock';
 import { SimInvariantError } from '../engine/errors';
-import { hex, isPowerOfTwo, log2Exact } from '../engine/addr';
+import { z } from 'zod';
+import { hex, log2Exact } from '../engine/addr';
+import { count, mustBe, powerOfTwo, powerOfTwoSize, resolveParams } from '../engine/spec';
 import type { Counter, Histogram } from '../engine/stats';
 import { nsToTicks, PS_PER_NS, type Tick } from '../engine/time';
 import { ResponsePort, type RequestReceiver } from '../bus/port';
@@ -11,60 +13,77 @@ import type { PhysicalMemory } from './physmem';
 import { applyFunctional, MemoryAccessStats } from './memoryPort';
 import { PendingQueue } from './pendingQueue';
 
-/** DRAM timing parameters, in nanoseconds (may be fractional; each is rounded to whole ps). */
-export interface DramTiming {
-  /** ACTIVATE to column command. */
-  tRCD: number;
-  /** Column command to first data (CAS latency). */
-  tCL: number;
-  /** PRECHARGE to ACTIVATE. */
-  tRP: number;
-  /** ACTIVATE to PRECHARGE (minimum row-open time). */
-  tRAS: number;
-  /** Data-bus time of one burst of `burstBytes`; also the column-to-column delay (tCCD). */
-  tBURST: number;
+/** Longest DRAM timing accepted, ns: far beyond any real part, and keeps tick arithmetic exact. */
+const MAX_NS = 1e6;
+
+function nanoseconds(what: string) {
+  const rule = mustBe(`a positive number of ns, at most ${MAX_NS}`);
+  return z.number(rule).positive(rule).max(MAX_NS, rule).describe(`${what}, ns`);
 }
 
-export interface DramParams {
-  /** Channels (independent data buses), power of two. */
-  channels: number;
-  /** Banks per channel (ranks × banks flattened), power of two. */
-  banks: number;
-  /** Row-buffer (page) size per bank in bytes, power of two. */
-  rowBytes: number;
-  /** Bytes moved per column burst, power of two, <= rowBytes. */
-  burstBytes: number;
-  timing: DramTiming;
-  /**
-   * Address interleaving, most-significant field first, e.g. "row:bank:channel:column"
-   * or "row:column:bank:channel"; fields row, bank, channel, column each exactly once.
-   */
-  mapping: string;
-  /** Max requests queued + in service per channel before back-pressure. */
-  queueDepth: number;
-  /** Controller pipeline latency added to every access (default 0). */
-  frontendLatencyNs?: number;
-}
+/** DRAM timing parameters, in nanoseconds (may be fractional; each is rounded to whole ps). */
+export const DramTimingSpec = z
+  .strictObject({
+    tRCD: nanoseconds('ACTIVATE to READ/WRITE'),
+    tCL: nanoseconds('READ to first data (CAS latency)'),
+    tRP: nanoseconds('PRECHARGE to ACTIVATE'),
+    tRAS: nanoseconds('ACTIVATE to PRECHARGE minimum (row-open time)'),
+    tBURST: nanoseconds('data-bus time of one burst of burstBytes; also the column-to-column delay (tCCD)')
+      .refine((ns) => nsToTicks(ns) > 0, mustBe('at least 0.001 ns')),
+  })
+  .describe('DRAM timing parameters in nanoseconds');
+
+export type DramTiming = z.output<typeof DramTimingSpec>;
 
 type Field = 'row' | 'bank' | 'channel' | 'column';
 const FIELDS: readonly Field[] = ['row', 'bank', 'channel', 'column'];
 
+/** The fields of a mapping string, or the reason it is not one. */
 function parseMapping(mapping: string): Field[] | string {
-  if (typeof mapping !== 'string') return `mapping: must be a string like "row:bank:channel:column", got ${String(mapping)}`;
   const parts = mapping.split(':').map((s) => s.trim());
   for (const p of parts) {
     if (!(FIELDS as readonly string[]).includes(p)) {
-      return `mapping: unknown field "${p}" in "${mapping}" (expected row, bank, channel and column, each once, separated by ":")`;
+      return `unknown field "${p}" in "${mapping}" (expected row, bank, channel and column, each once, separated by ":")`;
     }
   }
   for (const f of FIELDS) {
     const n = parts.filter((p) => p === f).length;
-    if (n !== 1) {
-      return `mapping: field ${f} must appear exactly once in "${mapping}", found ${n} times`;
-    }
+    if (n !== 1) return `field ${f} must appear exactly once in "${mapping}", found ${n} times`;
   }
   return parts as Field[];
 }
+
+/** The DRAM controller's parameters (a `memories[]` entry of kind `dram` adds name, region, bus and clock). */
+export const DramSpec = z
+  .strictObject({
+    channels: powerOfTwo().describe('channels (independent data buses), a power of two; channels × banks at most 2^20'),
+    banks: powerOfTwo().describe('banks per channel (ranks × banks), a power of two'),
+    rowBytes: powerOfTwoSize(2 ** 30, '1GiB').describe('row-buffer (page) size per bank, a power of two'),
+    burstBytes: powerOfTwoSize(2 ** 30, '1GiB').describe('bytes per column burst, a power of two, at most rowBytes'),
+    mapping: z.string().default('row:bank:channel:column').describe(
+      'address interleaving, most-significant field first, e.g. "row:bank:channel:column" or "row:column:bank:channel"; row, bank, channel and column each exactly once',
+    ),
+    queueDepth: count().default(32).describe('requests queued + in service per channel before back-pressure (at most 2^20)'),
+    frontendLatencyNs: z.number(mustBe('a non-negative number of ns')).nonnegative(mustBe('a non-negative number of ns'))
+      .max(MAX_NS, mustBe(`at most ${MAX_NS} ns`)).default(0).describe('controller pipeline latency added to every access, ns'),
+    timing: DramTimingSpec,
+  })
+  .superRefine((p, ctx) => {
+    // Per-bank state arrays are indexed with small integers.
+    if (p.channels * p.banks > 2 ** 20) {
+      ctx.addIssue({ code: 'custom', path: ['banks'], message: `channels × banks must be at most 2^20, got ${p.channels * p.banks}` });
+    }
+    if (p.burstBytes > p.rowBytes) {
+      ctx.addIssue({ code: 'custom', path: ['burstBytes'], message: `must be at most rowBytes (${p.rowBytes}), got ${p.burstBytes}` });
+    }
+    const m = parseMapping(p.mapping);
+    if (typeof m === 'string') ctx.addIssue({ code: 'custom', path: ['mapping'], message: m });
+  });
+
+/** What the controller takes (defaults may be left out; sizes may be strings). */
+export type DramParamsInput = z.input<typeof DramSpec>;
+/** Resolved parameters. */
+export type DramParams = z.output<typeof DramSpec>;
 
 /** The reservation times the burst scheduler reads and advances, in ticks. */
 class Reservations {
@@ -80,31 +99,6 @@ class Reservations {
     this.lastAct = new Float64Array(banks);
     this.busFree = new Float64Array(channels);
   }
-}
-
-/** null if `p` is usable, else a reason naming the field, e.g. "banks: must be a power of two, got 6". */
-export function validateDramParams(p: DramParams): string | null {
-  for (const f of ['channels', 'banks', 'rowBytes', 'burstBytes'] as const) {
-    const v = p[f];
-    if (!isPowerOfTwo(v)) return `${f}: must be a power of two, got ${v}`;
-  }
-  // Per-bank state arrays are indexed with small integers.
-  if (p.channels * p.banks > 2 ** 20) return `banks: channels × banks must be at most 2^20, got ${p.channels * p.banks}`;
-  if (p.burstBytes > p.rowBytes) return `burstBytes: must be at most rowBytes (${p.rowBytes}), got ${p.burstBytes}`;
-  if (!p.timing || typeof p.timing !== 'object') return `timing: must be an object with tRCD, tCL, tRP, tRAS, tBURST`;
-  for (const f of ['tRCD', 'tCL', 'tRP', 'tRAS', 'tBURST'] as const) {
-    const v = p.timing[f];
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) return `timing.${f}: must be a non-negative number of ns, got ${v}`;
-  }
-  if (!(nsToTicks(p.timing.tBURST) > 0)) return `timing.tBURST: must be at least 0.001 ns, got ${p.timing.tBURST}`;
-  const m = parseMapping(p.mapping);
-  if (typeof m === 'string') return m;
-  if (!Number.isSafeInteger(p.queueDepth) || p.queueDepth < 1) return `queueDepth: must be a positive integer, got ${p.queueDepth}`;
-  const fe = p.frontendLatencyNs;
-  if (fe !== undefined && (typeof fe !== 'number' || !Number.isFinite(fe) || fe < 0)) {
-    return `frontendLatencyNs: must be a non-negative number of ns, got ${fe}`;
-  }
-  return null;
 }
 
 /**
@@ -276,10 +270,9 @@ export class DramController implements RequestReceiver {
     readonly clock: ClockDomain,
     readonly region: AddrRange,
     private readonly mem: PhysicalMemory,
-    params: DramParams,
+    paramsIn: DramParamsInput,
   ) {
-    const bad = validateDramParams(params);
-    if (bad) throw new SimInvariantError(`${path}: ${bad}`);
+    const params = resolveParams(DramSpec, paramsIn, path);
     if (!Number.isSafeInteger(region.base) || region.base < 0 || !Number.isSafeInteger(region.size) || region.size <= 0) {
       throw new SimInvariantError(`${path}: bad region [${hex(region.base)}, +${region.size})`);
     }
@@ -325,7 +318,7 @@ export class DramController implements RequestReceiver {
     this.tRP = nsToTicks(t.tRP);
     this.tRAS = nsToTicks(t.tRAS);
     this.tBURST = nsToTicks(t.tBURST);
-    this.tFrontend = nsToTicks(params.frontendLatencyNs ?? 0);
+    this.tFrontend = nsToTicks(params.frontendLatencyNs);
 
     const nb = params.channels * params.banks;
     this.openRow = new Float64Array(nb).fill(-1);

@@ -2,7 +2,9 @@ import { PendingQueue } from './pendingQueue';
 import type { SimContext } from '../engine/context';
 import type { ClockDomain } from '../engine/clock';
 import { SimInvariantError } from '../engine/errors';
+import { z } from 'zod';
 import { hex } from '../engine/addr';
+import { count, Cycles, resolveParams } from '../engine/spec';
 import type { Histogram } from '../engine/stats';
 import { PS_PER_NS, type Tick } from '../engine/time';
 import { ResponsePort, type RequestReceiver } from '../bus/port';
@@ -12,28 +14,16 @@ import type { PhysicalMemory } from './physmem';
 import { applyFunctional, MemoryAccessStats } from './memoryPort';
 
 
-export interface SramParams {
-  /** Access latency in cycles of the memory's clock, before the data transfer. */
-  latencyCycles: number;
-  /** Bytes transferred per cycle on the memory's data port (its throughput). */
-  bytesPerCycle: number;
-  /** Requests accepted and not yet responded to before back-pressure. */
-  queueDepth: number;
-}
+/** The SRAM/MMIO model's parameters (a `memories[]` entry of kind `sram`/`mmio` adds name, region, bus and clock). */
+export const SramSpec = z.strictObject({
+  latencyCycles: Cycles.describe('access latency in cycles of the memory\'s clock, before the data transfer'),
+  bytesPerCycle: count(2 ** 30, '2^30').describe('bytes transferred per cycle on the data port (its throughput)'),
+  queueDepth: count().default(8).describe('requests accepted and not yet responded to before back-pressure (at most 2^20)'),
+});
 
-/** null if `p` is usable, else a reason naming the field (the config layer adds file and path). */
-export function validateSramParams(p: SramParams): string | null {
-  if (!Number.isSafeInteger(p.latencyCycles) || p.latencyCycles < 0) {
-    return `latencyCycles: must be a non-negative integer, got ${p.latencyCycles}`;
-  }
-  if (!Number.isSafeInteger(p.bytesPerCycle) || p.bytesPerCycle < 1) {
-    return `bytesPerCycle: must be a positive integer, got ${p.bytesPerCycle}`;
-  }
-  if (!Number.isSafeInteger(p.queueDepth) || p.queueDepth < 1) {
-    return `queueDepth: must be a positive integer, got ${p.queueDepth}`;
-  }
-  return null;
-}
+/** What the model takes (defaults may be left out). */
+export type SramParamsInput = z.input<typeof SramSpec>;
+export type SramParams = z.output<typeof SramSpec>;
 
 /**
  * A fixed-latency memory slave for SRAM and MMIO register regions.
@@ -74,6 +64,7 @@ export function validateSramParams(p: SramParams): string | null {
  */
 export class SimpleMemory implements RequestReceiver {
   readonly port: ResponsePort;
+  private declare readonly params: SramParams;
 
   private readonly queue: PendingQueue;
   private readonly errors = new PendingQueue(4);
@@ -96,10 +87,10 @@ export class SimpleMemory implements RequestReceiver {
     private readonly clock: ClockDomain,
     readonly region: AddrRange,
     private readonly mem: PhysicalMemory,
-    private readonly params: SramParams,
+    paramsIn: SramParamsInput,
   ) {
-    const bad = validateSramParams(params);
-    if (bad) throw new SimInvariantError(`${path}: ${bad}`);
+    const params = resolveParams(SramSpec, paramsIn, path);
+    this.params = params;
     if (!(region.size > 0) || !(region.base >= 0)) {
       throw new SimInvariantError(`${path}: bad region [${hex(region.base)}, +${region.size})`);
     }

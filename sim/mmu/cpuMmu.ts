@@ -1,8 +1,33 @@
+import { z } from 'zod';
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
+import { count, countOrZero, MAX_CYCLES, Name, resolveParams } from '../engine/spec';
 import type { ResponsePort } from '../bus/port';
+import { CpuCacheSpec } from '../devices/cpuCache';
 import type { PageTableFormat } from './format/types';
-import { TranslationUnit, type FaultRecord, type TranslationInput, type TranslationUnitParams } from './translationUnit';
+import { checkUnitFormat, FormatName, TranslationUnit, TranslationUnitSpec, type FaultRecord, type TranslationInput, type TranslationUnitParamsInput } from './translationUnit';
+
+/** A trace-driven CPU core on a CPU MMU (`cpuMmus[].cores[]`); scenarios replay traces on it. */
+export const CpuCoreSpec = z
+  .strictObject({
+    name: Name,
+    maxOutstanding: count(1024).default(1).describe('loads (and unposted stores) in flight: 1 = a blocking in-order core (at most 1024)'),
+    storeBuffer: countOrZero(1024, '1024').default(0).describe('posted stores in flight; 0 = stores block like loads (at most 1024)'),
+    cyclesBetween: countOrZero(MAX_CYCLES, '2^32').default(0).describe('compute cycles before each trace record (added to the trace\'s own gaps)'),
+  })
+  .describe('a trace-driven CPU core on this MMU (scenarios replay traces on it)');
+
+export type CpuCoreConfig = z.output<typeof CpuCoreSpec>;
+
+/**
+ * A `cpuMmus[]` entry without its wiring (name, bus, clock): the translation unit's
+ * parameters, the page-table format they must fit, the data cache and the cores.
+ */
+export const CpuMmuSpec = TranslationUnitSpec.safeExtend({
+  format: FormatName,
+  cache: CpuCacheSpec.optional().describe('data cache between this MMU and the bus; none = uncached'),
+  cores: z.array(CpuCoreSpec).default([]).describe('CPU cores sharing this MMU\'s L2 TLB, walker and cache'),
+}).superRefine(checkUnitFormat);
 
 /**
  * The CPU's MMU: an L1 DTLB per core in front of a shared L2 TLB and a walker, with
@@ -20,8 +45,8 @@ export class CpuMmu extends TranslationUnit {
   /** Records kept at most; older ones are dropped first. */
   readonly faultLimit = 1024;
 
-  constructor(ctx: SimContext, path: string, clock: ClockDomain, format: PageTableFormat, walkerMasterId: number, params: TranslationUnitParams) {
-    super(ctx, path, clock, format, walkerMasterId, params);
+  constructor(ctx: SimContext, path: string, clock: ClockDomain, format: PageTableFormat, walkerMasterId: number, params: TranslationUnitParamsInput) {
+    super(ctx, path, clock, format, walkerMasterId, resolveParams(TranslationUnitSpec, params, path));
     this.cpuPort = this.addCore('cpu');
     this.disable(); // out of reset the MMU is off
   }

@@ -1,25 +1,42 @@
+import { z } from 'zod';
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
 import { hex } from '../engine/addr';
+import { count, Cycles, resolveParams } from '../engine/spec';
 import type { Counter } from '../engine/stats';
 import type { ResponsePort } from '../bus/port';
 import type { PageTableFormat } from './format/types';
-import { TranslationUnit, type FaultRecord, type TranslationContext, type TranslationInput, type TranslationUnitParams } from './translationUnit';
+import { checkUnitFormat, FormatName, TranslationUnit, TranslationUnitSpec, type FaultRecord, type TranslationContext, type TranslationInput } from './translationUnit';
 
 /** Cycles each command takes to execute (gem5 makes invalidation free; here it is not). */
-export interface IommuCommandCycles {
-  invalidateAll: number;
-  invalidateAsid: number;
-  invalidateRange: number;
-  sync: number;
-}
+export const IommuCommandCyclesSpec = z
+  .strictObject({
+    invalidateAll: Cycles,
+    invalidateAsid: Cycles,
+    invalidateRange: Cycles,
+    sync: Cycles,
+  })
+  .describe('cycles each command takes');
 
-export interface IommuParams extends TranslationUnitParams {
-  faultQueueDepth: number;
-  commandQueueDepth: number;
-  commandCycles: IommuCommandCycles;
-}
+export type IommuCommandCycles = z.output<typeof IommuCommandCyclesSpec>;
+
+/** The IOMMU model's parameters: the translation unit's plus the queues and commands. */
+export const IommuParamsSpec = TranslationUnitSpec.safeExtend({
+  faultQueueDepth: count().default(64).describe('fault records held before overflow (at most 2^20)'),
+  commandQueueDepth: count().default(64).describe('commands queued before the driver must wait (at most 2^20)'),
+  commandCycles: IommuCommandCyclesSpec,
+  countStaleTlbHits: z.boolean().default(false).describe(
+    'stale-TLB oracle: check every TLB hit against a functional walk of the current page tables and count hits the tables no longer allow (<iommu>.stale_tlb_hits); costs a walk per hit',
+  ),
+});
+
+/** An `iommus[]` entry without its wiring (name, bus, clock): the parameters and the page-table format they must fit. */
+export const IommuSpec = IommuParamsSpec.safeExtend({ format: FormatName }).superRefine(checkUnitFormat);
+
+/** What the IOMMU takes (defaults may be left out); its format is a constructor argument. */
+export type IommuParamsInput = z.input<typeof IommuParamsSpec>;
+export type IommuParams = z.output<typeof IommuParamsSpec>;
 
 /** Commands the driver writes into the command queue (SMMUv3 CMD_TLBI_* / CMD_SYNC). */
 export type IommuCommand =
@@ -60,8 +77,11 @@ export class Iommu extends TranslationUnit {
   private readonly sCmdByOp: Record<IommuCommand['op'], Counter>;
   private readonly onCommandDone = () => this.completeCommand();
 
-  constructor(ctx: SimContext, path: string, clock: ClockDomain, format: PageTableFormat, walkerMasterId: number, readonly iommuParams: IommuParams) {
-    super(ctx, path, clock, format, walkerMasterId, iommuParams);
+  readonly iommuParams: IommuParams;
+
+  constructor(ctx: SimContext, path: string, clock: ClockDomain, format: PageTableFormat, walkerMasterId: number, paramsIn: IommuParamsInput) {
+    super(ctx, path, clock, format, walkerMasterId, resolveParams(IommuParamsSpec, paramsIn, path));
+    this.iommuParams = this.params as IommuParams;
     const s = ctx.stats.scope(path);
     this.sFaultOverflow = s.counter('fault_queue_overflows', 'fault records dropped because the fault queue was full');
     this.sCommands = s.counter('commands', 'commands executed');

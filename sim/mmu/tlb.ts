@@ -61,31 +61,16 @@
  * `2MiB`, see `pageSizeName`; evictions are counted by the victim's size), and the
  * formula hit_rate = hits / lookups (null when there were no lookups).
  */
-import { isPowerOfTwo } from '../engine/addr';
+import { z } from 'zod';
+import { isPowerOfTwo, log2Exact } from '../engine/addr';
+import { count, Cycles, MAX_MSHRS, mustBe, powerOfTwoSize, resolveParams } from '../engine/spec';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
 import type { Rng } from '../engine/rng';
 import type { Counter } from '../engine/stats';
 
-export type Replacement = 'lru' | 'plru' | 'fifo' | 'random' | 'round-robin';
-export const REPLACEMENTS: readonly Replacement[] = Object.freeze(['lru', 'plru', 'fifo', 'random', 'round-robin'] as Replacement[]);
-
-export interface TlbParams {
-  /** Total entries. */
-  entries: number;
-  /** Associativity. ways == entries is fully associative. Must divide entries, and
-   *  entries / ways (the number of sets) must be a power of two; plru needs a
-   *  power-of-two number of ways. */
-  ways: number;
-  replacement: Replacement;
-  /** Lookup latency in the owner's cycles. Stored here; the owner applies it. */
-  latencyCycles: number;
-  /** log2 of the page sizes this TLB holds, e.g. [12, 21]: distinct integers in
-   *  MIN_PAGE_SHIFT..MAX_PAGE_SHIFT, any order. */
-  pageShifts: readonly number[];
-  /** Outstanding distinct misses tracked (>= 1). */
-  mshrs: number;
-}
+export const REPLACEMENTS = Object.freeze(['lru', 'plru', 'fifo', 'random', 'round-robin'] as const);
+export type Replacement = (typeof REPLACEMENTS)[number];
 
 export const MIN_PAGE_SHIFT = 10;
 export const MAX_PAGE_SHIFT = 52;
@@ -97,45 +82,38 @@ export function pageSizeName(shift: number): string {
   return `${2 ** (shift - 10 * u)}${units[u]}`;
 }
 
-function isPositiveInt(n: unknown): n is number {
-  return typeof n === 'number' && Number.isInteger(n) && n >= 1;
-}
-
-function show(v: unknown): string {
-  return typeof v === 'string' ? JSON.stringify(v) : String(v);
-}
-
-/** null when `p` is usable, else the first problem as `field: reason`. */
-export function validateTlbParams(p: TlbParams): string | null {
-  if (!isPositiveInt(p.entries)) return `entries: must be a positive integer, got ${show(p.entries)}`;
-  if (!isPositiveInt(p.ways)) return `ways: must be a positive integer, got ${show(p.ways)}`;
-  if (p.entries % p.ways !== 0) return `ways: must divide entries (${p.entries}), got ${p.ways}`;
-  const sets = p.entries / p.ways;
-  if (!isPowerOfTwo(sets)) {
-    return `ways: entries / ways (the number of sets) must be a power of two, got ${p.entries} / ${p.ways} = ${sets}`;
-  }
-  if (!(REPLACEMENTS as readonly unknown[]).includes(p.replacement)) {
-    return `replacement: must be one of ${REPLACEMENTS.join(', ')}, got ${show(p.replacement)}`;
-  }
-  if (p.replacement === 'plru' && !isPowerOfTwo(p.ways)) {
-    return `ways: plru needs a power-of-two number of ways, got ${p.ways}`;
-  }
-  if (typeof p.latencyCycles !== 'number' || !Number.isInteger(p.latencyCycles) || p.latencyCycles < 0) {
-    return `latencyCycles: must be a non-negative integer, got ${show(p.latencyCycles)}`;
-  }
-  if (!Array.isArray(p.pageShifts) || p.pageShifts.length === 0) {
-    return `pageShifts: must be a non-empty array of page shifts, got ${Array.isArray(p.pageShifts) ? '[]' : show(p.pageShifts)}`;
-  }
-  for (let i = 0; i < p.pageShifts.length; i++) {
-    const s: unknown = p.pageShifts[i];
-    if (typeof s !== 'number' || !Number.isInteger(s) || s < MIN_PAGE_SHIFT || s > MAX_PAGE_SHIFT) {
-      return `pageShifts[${i}]: must be an integer in ${MIN_PAGE_SHIFT}..${MAX_PAGE_SHIFT}, got ${show(s)}`;
+/**
+ * A TLB's parameters. Page sizes are bytes, as in configs; the model converts them to
+ * shifts once, in its constructor. Whether the unit's page-table format has those page
+ * sizes is the IOMMU / CPU MMU spec's rule.
+ */
+export const TlbSpec = z
+  .strictObject({
+    entries: count().describe('total entries (at most 2^20)'),
+    ways: count().describe('associativity: must divide entries, and entries / ways (the sets) must be a power of two; ways = entries is fully associative'),
+    replacement: z.enum(REPLACEMENTS).default('lru').describe('replacement policy; plru needs a power-of-two number of ways'),
+    latencyCycles: Cycles.describe('lookup latency in the owner\'s cycles'),
+    pageSizes: z.array(powerOfTwoSize(2 ** MAX_PAGE_SHIFT, '4PiB').refine((v) => v >= 2 ** MIN_PAGE_SHIFT, mustBe('at least 1KiB')))
+      .min(1, mustBe('a non-empty list of page sizes'))
+      .describe('page sizes held, e.g. ["4KiB", "2MiB"]: distinct powers of two from 1KiB to 4PiB'),
+    mshrs: count(MAX_MSHRS).default(4).describe(`distinct outstanding misses (at most ${MAX_MSHRS})`),
+  })
+  .superRefine((p, ctx) => {
+    const fail = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+    if (p.entries % p.ways !== 0) fail(['ways'], `must divide entries (${p.entries}), got ${p.ways}`);
+    else if (!isPowerOfTwo(p.entries / p.ways)) {
+      fail(['ways'], `entries / ways (the number of sets) must be a power of two, got ${p.entries} / ${p.ways} = ${p.entries / p.ways}`);
+    } else if (p.replacement === 'plru' && !isPowerOfTwo(p.ways)) {
+      fail(['ways'], `plru needs a power-of-two number of ways, got ${p.ways}`);
     }
-    if (p.pageShifts.indexOf(s) !== i) return `pageShifts[${i}]: duplicate page shift ${s}`;
-  }
-  if (!isPositiveInt(p.mshrs)) return `mshrs: must be a positive integer, got ${show(p.mshrs)}`;
-  return null;
-}
+    p.pageSizes.forEach((size, i) => {
+      if (p.pageSizes.indexOf(size) !== i) fail(['pageSizes', i], `duplicate page size ${pageSizeName(Math.log2(size))}`);
+    });
+  });
+
+/** What the TLB takes (defaults may be left out; sizes may be strings like "4KiB"). */
+export type TlbParamsInput = z.input<typeof TlbSpec>;
+export type TlbParams = z.output<typeof TlbSpec>;
 
 const LRU = 0;
 const PLRU = 1;
@@ -150,7 +128,9 @@ export class Tlb {
   // (tagged), which costs ~10% on lookup.
   /** Stats prefix, also used in error messages and to fork the RNG. */
   declare readonly path: string;
-  declare readonly params: TlbParams;
+  declare readonly params: Readonly<TlbParams>;
+  /** log2 of `params.pageSizes`, in the same order. */
+  declare readonly pageShifts: readonly number[];
 
   /** Last successful lookup()/probe(): physical address of the va (page base + offset). */
   hitPa = 0;
@@ -221,11 +201,12 @@ export class Tlb {
   private declare readonly cFillsBySize: Counter[];
   private declare readonly cEvictionsBySize: Counter[];
 
-  constructor(ctx: SimContext, path: string, params: TlbParams) {
+  constructor(ctx: SimContext, path: string, paramsIn: TlbParamsInput) {
     this.path = path;
-    const err = validateTlbParams(params);
-    if (err !== null) throw new SimInvariantError(`tlb ${path}: ${err}`);
-    this.params = Object.freeze({ ...params, pageShifts: Object.freeze([...params.pageShifts]) });
+    const params = resolveParams(TlbSpec, paramsIn, `tlb ${path}`);
+    this.params = Object.freeze({ ...params, pageSizes: Object.freeze([...params.pageSizes]) as number[] });
+    // The one place page sizes become shifts.
+    this.pageShifts = Object.freeze(params.pageSizes.map(log2Exact));
 
     const n = params.entries;
     this.ways = params.ways;
@@ -234,7 +215,7 @@ export class Tlb {
     this.invSets = 1 / this.sets;
     this.policy = POLICY_CODE[params.replacement];
 
-    const shifts = [...params.pageShifts].sort((a, b) => a - b);
+    const shifts = [...this.pageShifts].sort((a, b) => a - b);
     this.nSizes = shifts.length;
     this.sizeShift = Uint8Array.from(shifts);
     this.sizeBytes = Float64Array.from(shifts, (s) => 2 ** s);
@@ -370,7 +351,7 @@ export class Tlb {
   insert(asid: number, va: number, pageShift: number, paBase: number, perms: number): void {
     const k = pageShift >= 0 && pageShift <= MAX_PAGE_SHIFT && Number.isInteger(pageShift) ? this.sizeIndexOfShift[pageShift] : -1;
     if (k < 0) {
-      throw new SimInvariantError(`tlb ${this.path}: insert with page shift ${pageShift}, not one of [${this.params.pageShifts.join(', ')}]`);
+      throw new SimInvariantError(`tlb ${this.path}: insert with page shift ${pageShift}, not one of [${this.pageShifts.join(', ')}]`);
     }
     const size = this.sizeBytes[k];
     if (!(va >= 0 && va < 2 ** 53) || !(paBase >= 0 && paBase < 2 ** 53) || Math.floor(paBase * this.sizeInv[k]) * size !== paBase) {

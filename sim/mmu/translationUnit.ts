@@ -1,16 +1,19 @@
+import { z } from 'zod';
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
 import { hex, pageOffset } from '../engine/addr';
 import type { Counter } from '../engine/stats';
+import { count } from '../engine/spec';
 import type { Tick } from '../engine/time';
 import { InOrderSender } from '../bus/inOrderSender';
 import { RequestPort, ResponsePort, type RequestReceiver, type ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction } from '../bus/transaction';
+import { FORMAT_NAMES, getFormat } from './format';
 import type { PageTableFormat } from './format/types';
 import { Perm } from './perms';
-import { Tlb, type TlbParams } from './tlb';
-import { FAULT_REASON_NAMES, FaultReason, PageTableWalker, Walk, WalkOutcome, type WalkContext, type WalkerParams } from './walker';
+import { pageSizeName, Tlb, TlbSpec } from './tlb';
+import { FAULT_REASON_NAMES, FaultReason, PageTableWalker, Walk, WalkOutcome, type WalkContext, WalkerSpec } from './walker';
 
 /** How a translation context treats requests. */
 export type TranslationMode = 'translate' | 'bypass' | 'abort';
@@ -25,20 +28,66 @@ export interface TranslationContext extends WalkContext {
   allowWrite: boolean;
 }
 
-export interface TranslationUnitParams {
-  l1Tlb: TlbParams;
-  l2Tlb: TlbParams;
-  walker: WalkerParams;
-  /** Requests per input accepted and not yet answered before back-pressure. */
-  inputQueueDepth: number;
+/**
+ * The parameters a translation unit (IOMMU, CPU MMU) shares. The config entry adds its
+ * page-table `format` and the rules tying TLBs and walk caches to it (`checkUnitFormat`).
+ */
+export const TranslationUnitSpec = z.strictObject({
+  l1Tlb: TlbSpec.describe('per-device (IOMMU) or per-core data (CPU) L1 TLB'),
+  l2Tlb: TlbSpec.describe('shared L2 TLB'),
+  walker: WalkerSpec,
+  inputQueueDepth: count().default(16).describe('requests per device in translation before back-pressure (at most 2^20)'),
+});
+
+/** What a unit's constructor takes (defaults may be left out). */
+export type TranslationUnitParamsInput = z.input<typeof TranslationUnitSpec>;
+export type TranslationUnitParams = z.output<typeof TranslationUnitSpec> & {
   /**
    * Stale-TLB oracle (IOMMU config `countStaleTlbHits`, default off): every TLB hit is
    * checked against a functional walk of the current page tables; see `checkStaleHit`.
    */
   countStaleTlbHits?: boolean;
+};
+
+/** The config field naming a unit's page-table format. */
+export const FormatName = z.string().describe(`page-table format: ${FORMAT_NAMES.join(', ')}`);
+
+type FormatBound = { l1Tlb: { pageSizes: readonly number[] }; l2Tlb: { pageSizes: readonly number[] }; walker: { walkCaches: readonly { level: string }[] } };
+
+/**
+ * The rules that need the unit's format: every TLB page size is one of the format's,
+ * and every walk cache sits on one of its table (non-leaf) levels. Paths are relative
+ * to the unit.
+ */
+export function unitFormatProblems(format: PageTableFormat, u: FormatBound): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  for (const which of ['l1Tlb', 'l2Tlb'] as const) {
+    u[which].pageSizes.forEach((size, k) => {
+      if (!format.pageSizes.some((p) => 2 ** p.shift === size)) {
+        const has = format.pageSizes.map((p) => pageSizeName(p.shift)).join(', ');
+        out.push({ path: [which, 'pageSizes', k], message: `format ${format.name} has no ${size}-byte pages (it has ${has})` });
+      }
+    });
+  }
+  u.walker.walkCaches.forEach((c, k) => {
+    const level = format.levels.findIndex((l) => l.name === c.level);
+    if (level < 0 || level === format.smallLeaf || level === format.largeLeaf) {
+      const tables = format.levels.filter((_l, i) => i !== format.smallLeaf && i !== format.largeLeaf).map((l) => l.name).reverse();
+      out.push({ path: ['walker', 'walkCaches', k, 'level'], message: `"${c.level}" is not a table level of ${format.name} (choose from ${tables.join(', ')})` });
+    }
+  });
+  return out;
 }
 
-/** A translation fault as software sees it in the fault queue. */
+/** The refinement of a unit's config spec: a known format, and `unitFormatProblems` under it. */
+export function checkUnitFormat(u: FormatBound & { format: string }, ctx: z.RefinementCtx): void {
+  if (!FORMAT_NAMES.includes(u.format)) {
+    ctx.addIssue({ code: 'custom', path: ['format'], message: `unknown page-table format "${u.format}" (known: ${FORMAT_NAMES.join(', ')})` });
+    return;
+  }
+  for (const p of unitFormatProblems(getFormat(u.format), u)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
+}
+
 export interface FaultRecord {
   tick: Tick;
   /** Stream id (IOMMU) or 0 (CPU). */

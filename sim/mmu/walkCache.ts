@@ -1,26 +1,28 @@
+import { z } from 'zod';
 import type { SimContext } from '../engine/context';
-import { SimInvariantError } from '../engine/errors';
+import { count, Cycles, resolveParams } from '../engine/spec';
 import { pageIndex } from '../engine/addr';
 import type { Counter } from '../engine/stats';
 import type { LevelDesc } from './format/types';
 
-export interface WalkCacheParams {
-  /** Name of the format level whose entries (PDEs) it caches, e.g. `PD0`, `L2`. */
-  level: string;
-  entries: number;
-  /** ways = entries is fully associative. Replacement is LRU. */
-  ways: number;
-  latencyCycles: number;
-}
+/**
+ * A walk cache's parameters. That `level` is a table level of the unit's page-table
+ * format is the IOMMU / CPU MMU spec's rule (it needs the format).
+ */
+export const WalkCacheSpec = z
+  .strictObject({
+    level: z.string().describe('format level whose entries (table pointers) it caches, e.g. "PD0", "L2"'),
+    entries: count().describe('entries (at most 2^20)'),
+    ways: count().describe('must divide entries; ways = entries is fully associative; replacement is LRU'),
+    latencyCycles: Cycles,
+  })
+  .superRefine((p, ctx) => {
+    if (p.entries % p.ways !== 0) ctx.addIssue({ code: 'custom', path: ['ways'], message: `must divide entries (${p.entries}), got ${p.ways}` });
+  });
 
-export function validateWalkCacheParams(p: WalkCacheParams): string | null {
-  if (!Number.isInteger(p.entries) || p.entries < 1) return `entries: must be a positive integer, got ${p.entries}`;
-  if (!Number.isInteger(p.ways) || p.ways < 1 || p.entries % p.ways !== 0) {
-    return `ways: must divide entries (${p.entries}), got ${p.ways}`;
-  }
-  if (!Number.isInteger(p.latencyCycles) || p.latencyCycles < 0) return `latencyCycles: must be a non-negative integer, got ${p.latencyCycles}`;
-  return null;
-}
+/** What the walk cache takes. */
+export type WalkCacheParamsInput = z.input<typeof WalkCacheSpec>;
+export type WalkCacheParams = z.output<typeof WalkCacheSpec>;
 
 /**
  * A cache of the table pointers held by one level's entries (a "walk cache" or
@@ -30,6 +32,7 @@ export function validateWalkCacheParams(p: WalkCacheParams): string | null {
  * cached, never faults or leaves.
  */
 export class WalkCache {
+  declare readonly params: WalkCacheParams;
   readonly sets: number;
   private readonly valid: Uint8Array;
   private readonly asids: Int32Array;
@@ -48,10 +51,10 @@ export class WalkCache {
     ctx: SimContext,
     readonly path: string,
     readonly level: LevelDesc,
-    readonly params: WalkCacheParams,
+    paramsIn: WalkCacheParamsInput,
   ) {
-    const bad = validateWalkCacheParams(params);
-    if (bad) throw new SimInvariantError(`${path}: ${bad}`);
+    const params = resolveParams(WalkCacheSpec, paramsIn, path);
+    this.params = params;
     const n = params.entries;
     this.sets = n / params.ways;
     this.valid = new Uint8Array(n);

@@ -1,15 +1,17 @@
+import { z } from 'zod';
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
 import { hex, POW2 } from '../engine/addr';
 import type { Counter, Histogram } from '../engine/stats';
+import { count, Cycles, resolveParams } from '../engine/spec';
 import type { Tick } from '../engine/time';
 import { InOrderSender } from '../bus/inOrderSender';
 import { RequestPort, type ResponseReceiver } from '../bus/port';
 import { Cmd, Status, Transaction, TransactionPool } from '../bus/transaction';
 import { EntryKind, levelIndex, newDecodedEntry, type DecodedEntry, type PageTableFormat } from './format/types';
 import { Perm } from './perms';
-import { WalkCache, type WalkCacheParams } from './walkCache';
+import { WalkCache, WalkCacheSpec } from './walkCache';
 
 /** Why a translation failed (SMMU-style fault classes). */
 export const FaultReason = { NotPresent: 0, Permission: 1, AddressSize: 2, WalkAbort: 3, NoContext: 4 } as const;
@@ -28,13 +30,28 @@ export interface WalkContext {
   readonly asid: number;
 }
 
-export interface WalkerParams {
-  /** Walks in progress at once; more wait in FIFO order. */
-  slots: number;
-  /** Cycles of walker work before each table read. */
-  stepCycles: number;
-  walkCaches: WalkCacheParams[];
-}
+/**
+ * The walker's parameters. That each walk cache's level is a table level of the unit's
+ * page-table format is the IOMMU / CPU MMU spec's rule (it needs the format).
+ */
+export const WalkerSpec = z
+  .strictObject({
+    slots: count().describe('walks in progress at once; more wait in FIFO order (at most 2^20)'),
+    stepCycles: Cycles.describe('walker work before each table read, cycles'),
+    walkCaches: z.array(WalkCacheSpec).default([]).describe('one cache of table pointers per level, at most one per level'),
+  })
+  .superRefine((p, ctx) => {
+    p.walkCaches.forEach((c, k) => {
+      const first = p.walkCaches.findIndex((o) => o.level === c.level);
+      if (first !== k) {
+        ctx.addIssue({ code: 'custom', path: ['walkCaches', k, 'level'], message: `level "${c.level}" already has a walk cache (walkCaches[${first}])` });
+      }
+    });
+  });
+
+/** What the walker takes (defaults may be left out). */
+export type WalkerParamsInput = z.input<typeof WalkerSpec>;
+export type WalkerParams = z.output<typeof WalkerSpec>;
 
 export type WalkDone = (walk: Walk) => void;
 
@@ -78,6 +95,7 @@ const DONE = 1;
 export class PageTableWalker implements ResponseReceiver {
   readonly port: RequestPort;
   readonly caches: WalkCache[];
+  declare readonly params: WalkerParams;
   // `declare`d numeric fields are set in the constructor only: a class field without an
   // initializer is first defined as undefined, and V8 then keeps the number tagged (tlb.ts).
   private declare readonly cacheLatency: number;
@@ -105,9 +123,10 @@ export class PageTableWalker implements ResponseReceiver {
     readonly clock: ClockDomain,
     readonly masterId: number,
     readonly format: PageTableFormat,
-    readonly params: WalkerParams,
+    paramsIn: WalkerParamsInput,
   ) {
-    if (!(params.slots >= 1) || !(params.stepCycles >= 0)) throw new SimInvariantError(`${path}: slots must be >= 1 and stepCycles >= 0`);
+    const params = resolveParams(WalkerSpec, paramsIn, path);
+    this.params = params;
     this.port = new RequestPort(`${path}.port`, this);
     this.sender = new InOrderSender(this.port);
     this.caches = params.walkCaches.map((c) => {

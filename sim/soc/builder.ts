@@ -5,23 +5,21 @@ import { ConfigError, formatJsonPath, SimInvariantError } from '../engine/errors
 import { MasterRegistry } from '../engine/masters';
 import type { AddrRange } from '../bus/addrRange';
 import { Bridge } from '../bus/bridge';
-import { Crossbar, validateCrossbarParams } from '../bus/crossbar';
+import { Crossbar } from '../bus/crossbar';
 import { connectPorts, type RequestPort, type ResponsePort } from '../bus/port';
 import { CoherentPort, type CoherentPortParams } from '../devices/coherentPort';
-import { CpuCache, validateCpuCacheParams } from '../devices/cpuCache';
+import { CpuCache } from '../devices/cpuCache';
 import { DmaEngine } from '../devices/dmaEngine';
 import { AddressMap, RegionOverlapError } from '../mem/addressMap';
-import { DramController, validateDramParams } from '../mem/dram';
+import { DramController } from '../mem/dram';
 import { PhysicalMemory } from '../mem/physmem';
-import { SimpleMemory, validateSramParams } from '../mem/sram';
+import { SimpleMemory } from '../mem/sram';
 import { readJsonFile, parseWithSchema } from './loadJson';
-import { SocConfigSchema, type CpuCoreConfig, type CpuMmuConfig, type DeviceConfig, type IommuConfig, type SocConfig, type TlbConfig } from './schema';
+import { SocConfigSchema, type CpuCoreConfig, type DeviceConfig, type SocConfig } from './schema';
 import { CpuMmu } from '../mmu/cpuMmu';
 import { DirectMap } from '../mmu/directMap';
-import { FORMATS, FORMAT_NAMES } from '../mmu/format';
+import { getFormat } from '../mmu/format';
 import { Iommu } from '../mmu/iommu';
-import { pageSizeName, validateTlbParams, type TlbParams } from '../mmu/tlb';
-import { validateWalkCacheParams } from '../mmu/walkCache';
 import { reachableBuses, validateSocReferences } from './validate';
 
 /** Stats root for every component: `soc.<component>.<stat>`. */
@@ -149,7 +147,11 @@ export function loadSocConfig(file: string): SocConfig {
   return cfg;
 }
 
-/** All checks that need no simulation objects: references, graph, regions, parameters. */
+/**
+ * The checks across components: references, the bus graph and the address map. Each
+ * component's own parameters and rules (including those that need its page-table
+ * format) were checked by its spec when the config was parsed.
+ */
 export function validateSocConfig(cfg: SocConfig, file: string): void {
   validateSocReferences(cfg, file);
   const at = (path: (string | number)[]) => formatJsonPath('soc', path);
@@ -162,54 +164,7 @@ export function validateSocConfig(cfg: SocConfig, file: string): void {
       if (e instanceof RegionOverlapError) throw new ConfigError(file, at(['memories', i, 'base']), e.message);
       throw e;
     }
-    const reason = m.kind === 'dram' ? validateDramParams(m) : validateSramParams(m);
-    if (reason) throw new ConfigError(file, at(['memories', i, ...fieldOf(reason)]), reasonOf(reason));
   });
-  cfg.buses.forEach((b, i) => {
-    const reason = validateCrossbarParams(b);
-    if (reason) throw new ConfigError(file, at(['buses', i, ...fieldOf(reason)]), reasonOf(reason));
-  });
-  const unitConfigs = [
-    ...cfg.iommus.map((u, i) => ({ u, path: ['iommus', i] as (string | number)[] })),
-    ...cfg.cpuMmus.map((u, i) => ({ u, path: ['cpuMmus', i] as (string | number)[] })),
-  ];
-  for (const { u, path } of unitConfigs) {
-    const format = FORMATS[u.format];
-    if (!format) throw new ConfigError(file, at([...path, 'format']), `unknown page-table format "${u.format}" (known: ${FORMAT_NAMES.join(', ')})`);
-    for (const which of ['l1Tlb', 'l2Tlb'] as const) {
-      const tlb = u[which];
-      tlb.pageSizes.forEach((size, k) => {
-        if (!format.pageSizes.some((p) => 2 ** p.shift === size)) {
-          throw new ConfigError(file, at([...path, which, 'pageSizes', k]), `format ${format.name} has no ${size}-byte pages (it has ${format.pageSizes.map((p) => pageSizeName(p.shift)).join(', ')})`);
-        }
-      });
-      // The model speaks of pageShifts; the config of pageSizes.
-      const reason = validateTlbParams(tlbParams(tlb))?.replace(/^pageShifts/, 'pageSizes');
-      if (reason) throw new ConfigError(file, at([...path, which, ...fieldOf(reason)]), reasonOf(reason));
-    }
-    if ('cache' in u && u.cache) {
-      const reason = validateCpuCacheParams(u.cache);
-      if (reason) throw new ConfigError(file, at([...path, 'cache', ...fieldOf(reason)]), reasonOf(reason));
-    }
-    u.walker.walkCaches.forEach((c, k) => {
-      const level = format.levels.findIndex((l) => l.name === c.level);
-      if (level < 0 || level === format.smallLeaf || level === format.largeLeaf) {
-        const tableLevels = format.levels.filter((_l, i) => i !== format.smallLeaf && i !== format.largeLeaf).map((l) => l.name).reverse();
-        throw new ConfigError(file, at([...path, 'walker', 'walkCaches', k, 'level']), `"${c.level}" is not a table level of ${format.name} (choose from ${tableLevels.join(', ')})`);
-      }
-      const reason = validateWalkCacheParams(c);
-      if (reason) throw new ConfigError(file, at([...path, 'walker', 'walkCaches', k, ...fieldOf(reason)]), reasonOf(reason));
-    });
-  }
-}
-
-/** TLB parameters from config (page sizes in bytes → shifts). */
-export function tlbParams(t: TlbConfig): TlbParams {
-  return { entries: t.entries, ways: t.ways, replacement: t.replacement, latencyCycles: t.latencyCycles, pageShifts: t.pageSizes.map((s) => Math.log2(s)), mshrs: t.mshrs };
-}
-
-function unitParams(u: IommuConfig | CpuMmuConfig) {
-  return { l1Tlb: tlbParams(u.l1Tlb), l2Tlb: tlbParams(u.l2Tlb), walker: u.walker, inputQueueDepth: u.inputQueueDepth };
 }
 
 export interface BuildOptions {
@@ -272,10 +227,7 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
   };
 
   for (const u of cfg.iommus) {
-    const iommu = new Iommu(ctx, path(u.name), clock(u.clock), FORMATS[u.format], soc.masters.id(path(u.name)), {
-      ...unitParams(u), faultQueueDepth: u.faultQueueDepth, commandQueueDepth: u.commandQueueDepth, commandCycles: u.commandCycles,
-      countStaleTlbHits: u.countStaleTlbHits,
-    });
+    const iommu = new Iommu(ctx, path(u.name), clock(u.clock), getFormat(u.format), soc.masters.id(path(u.name)), u);
     soc.iommus.set(u.name, iommu);
     const bus = soc.buses.get(u.bus)!;
     const busInput = bus.addInput(u.name);
@@ -295,7 +247,7 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
   }
   for (const u of cfg.cpuMmus) {
     const masterId = soc.masters.id(path(u.name));
-    const mmu = new CpuMmu(ctx, path(u.name), clock(u.clock), FORMATS[u.format], masterId, unitParams(u));
+    const mmu = new CpuMmu(ctx, path(u.name), clock(u.clock), getFormat(u.format), masterId, u);
     soc.cpuMmus.set(u.name, mmu);
     const bus = soc.buses.get(u.bus)!;
     const busInput = bus.addInput(u.name);
@@ -363,19 +315,4 @@ export function canonicalJson(value: unknown): string {
     v && typeof v === 'object' && !Array.isArray(v)
       ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]]))
       : v);
-}
-
-// Model validators return "field: reason" (field may be `a.b` or `a[2]`); split it so
-// the field joins the JSON path.
-const FIELD_RE = /^([A-Za-z0-9_.[\]]+): /;
-
-function fieldOf(reason: string): (string | number)[] {
-  const m = FIELD_RE.exec(reason);
-  if (!m) return [];
-  return m[1].split(/\.|(?=\[)/).map((p) => (p.startsWith('[') ? Number(p.slice(1, -1)) : p));
-}
-
-function reasonOf(reason: string): string {
-  const m = FIELD_RE.exec(reason);
-  return m ? reason.slice(m[0].length) : reason;
 }

@@ -1,22 +1,22 @@
 import { z } from 'zod';
 import { Address, Frequency, Name, NonNegativeInt, Notes, PositiveInt, Size } from './schemaTypes';
+import { BridgeSpec } from '../bus/bridge';
+import { CrossbarSpec } from '../bus/crossbar';
+import type { CpuCacheSpec } from '../devices/cpuCache';
+import { DramSpec } from '../mem/dram';
+import { SramSpec } from '../mem/sram';
+import { CpuMmuSpec, type CpuCoreSpec } from '../mmu/cpuMmu';
+import { IommuSpec } from '../mmu/iommu';
+import type { TlbSpec } from '../mmu/tlb';
 
 /**
  * The SoC config format (hardware only; scenarios say what runs). Parsed with zod,
  * which converts sizes/addresses/frequencies to numbers; `cli/write-schema.ts` exports
- * the same schema as `soc-configs/schema.json` for editors. Cross-references (bus
- * names, clocks, overlaps, routes) are checked by the builder.
+ * the same schema as `soc-configs/schema.json` for editors. Infrastructure entries are
+ * their model's spec (parameters, defaults, cross-field rules, declared once in the
+ * model's module) plus wiring. Cross-references (bus names, clocks, overlaps, routes)
+ * are checked by the builder.
  */
-
-const DramTimingSchema = z
-  .strictObject({
-    tRCD: z.number().positive().describe('ACTIVATE to READ/WRITE, ns'),
-    tCL: z.number().positive().describe('READ to first data (CAS latency), ns'),
-    tRP: z.number().positive().describe('PRECHARGE to ACTIVATE, ns'),
-    tRAS: z.number().positive().describe('ACTIVATE to PRECHARGE minimum, ns'),
-    tBURST: z.number().positive().describe('data-bus time of one burst, ns'),
-  })
-  .describe('DRAM timing parameters in nanoseconds');
 
 const MemoryBase = {
   name: Name,
@@ -26,116 +26,55 @@ const MemoryBase = {
   clock: Name.describe('clock domain'),
 };
 
-export const DramMemorySchema = z.strictObject({
-  ...MemoryBase,
-  kind: z.literal('dram'),
-  channels: PositiveInt,
-  banks: PositiveInt.describe('banks per channel (ranks × banks)'),
-  rowBytes: Size.describe('row-buffer size per bank'),
-  burstBytes: Size.describe('bytes per column burst'),
-  mapping: z.string().default('row:bank:channel:column').describe('address interleaving, most-significant field first'),
-  queueDepth: PositiveInt.default(32),
-  frontendLatencyNs: z.number().nonnegative().default(0),
-  timing: DramTimingSchema,
-});
+// Infrastructure components: each entry is its model's spec plus its wiring (name, bus,
+// clock, region); the spec carries the defaults and the cross-field rules.
+export const DramMemorySchema = DramSpec.safeExtend({ ...MemoryBase, kind: z.literal('dram') });
 
-export const SramMemorySchema = z.strictObject({
-  ...MemoryBase,
-  kind: z.enum(['sram', 'mmio']),
-  latencyCycles: NonNegativeInt,
-  bytesPerCycle: PositiveInt,
-  queueDepth: PositiveInt.default(8),
-});
+export const SramMemorySchema = SramSpec.safeExtend({ ...MemoryBase, kind: z.enum(['sram', 'mmio']) });
 
 export const MemorySchema = z.discriminatedUnion('kind', [DramMemorySchema, SramMemorySchema]);
 
-export const BusSchema = z.strictObject({
-  name: Name,
-  clock: Name,
-  widthBytes: PositiveInt.describe('data bytes per cycle per layer'),
-  latencyCycles: NonNegativeInt.describe('request and response path latency, each'),
-  arbitration: z.enum(['round-robin', 'fixed-priority']).default('round-robin'),
-  inputQueueDepth: PositiveInt.default(8),
-  maxOutstandingPerMaster: NonNegativeInt.default(0).describe('0 = unlimited'),
-});
+/** The kernel's page size: its allocator and linear map work in whole pages. */
+const KERNEL_PAGE_BYTES = 4096;
 
-export const BridgeSchema = z.strictObject({
+/**
+ * The kernel boots on the first DRAM (its page allocator, linear map, CMA and swiotlb
+ * live there), so a SoC needs one, starting and ending on a page boundary.
+ */
+function checkKernelMemory(memories: { kind: string; base: number; size: number }[], ctx: z.RefinementCtx): void {
+  const i = memories.findIndex((m) => m.kind === 'dram');
+  if (i < 0) {
+    ctx.addIssue({ code: 'custom', message: 'needs a memory of kind "dram": the kernel boots on the first one (page allocator, linear map, DMA pools)' });
+    return;
+  }
+  for (const field of ['base', 'size'] as const) {
+    const v = memories[i][field];
+    if (v % KERNEL_PAGE_BYTES !== 0) {
+      ctx.addIssue({ code: 'custom', path: [i, field], message: `must be a multiple of 4 KiB: the kernel boots on the first DRAM and manages it in 4 KiB pages, got ${v}` });
+    }
+  }
+}
+
+const Memories = z.array(MemorySchema).min(1).superRefine(checkKernelMemory).describe('memories; the kernel boots on the first of kind "dram"');
+
+export const BusSchema = CrossbarSpec.safeExtend({ name: Name, clock: Name });
+
+export const BridgeSchema = BridgeSpec.safeExtend({
   name: Name,
   from: Name.describe('upstream bus (where requests come from)'),
   to: Name.describe('downstream bus'),
   clock: Name,
-  latencyCycles: NonNegativeInt,
-  queueDepth: PositiveInt.default(8),
 });
 
-export const TlbSchema = z.strictObject({
-  entries: PositiveInt,
-  ways: PositiveInt.describe('ways = entries is fully associative'),
-  replacement: z.enum(['lru', 'plru', 'fifo', 'random', 'round-robin']).default('lru'),
-  latencyCycles: NonNegativeInt,
-  pageSizes: z.array(Size).min(1).describe('page sizes held, e.g. ["4KiB", "2MiB"]'),
-  mshrs: PositiveInt.default(4).describe('distinct outstanding misses'),
-});
-
-export const WalkCacheSchema = z.strictObject({
-  level: z.string().describe('format level whose entries it caches, e.g. "PD0", "L2"'),
-  entries: PositiveInt,
-  ways: PositiveInt,
-  latencyCycles: NonNegativeInt,
-});
-
-export const WalkerSchema = z.strictObject({
-  slots: PositiveInt.describe('concurrent walks'),
-  stepCycles: NonNegativeInt.describe('walker work before each table read'),
-  walkCaches: z.array(WalkCacheSchema).default([]),
-});
-
-const TranslationUnitBase = {
+const UnitWiring = {
   name: Name,
   bus: Name.describe('where translated traffic and walks go'),
   clock: Name,
-  format: z.string().describe('page-table format: nv-gf100, nv-gf100-64k, nv-gp100, arm-lpae-4k'),
-  l1Tlb: TlbSchema.describe('per-device (IOMMU) or data (CPU) L1 TLB'),
-  l2Tlb: TlbSchema.describe('shared L2 TLB'),
-  walker: WalkerSchema,
-  inputQueueDepth: PositiveInt.default(16).describe('requests per device in translation before back-pressure'),
 };
 
-export const IommuSchema = z.strictObject({
-  ...TranslationUnitBase,
-  faultQueueDepth: PositiveInt.default(64),
-  commandQueueDepth: PositiveInt.default(64),
-  commandCycles: z.strictObject({
-    invalidateAll: NonNegativeInt,
-    invalidateAsid: NonNegativeInt,
-    invalidateRange: NonNegativeInt,
-    sync: NonNegativeInt,
-  }).describe('cycles each command takes'),
-  countStaleTlbHits: z.boolean().default(false).describe(
-    'stale-TLB oracle: check every TLB hit against a functional walk of the current page tables and count hits the tables no longer allow (<iommu>.stale_tlb_hits); costs a walk per hit',
-  ),
-});
+export const IommuSchema = IommuSpec.safeExtend(UnitWiring);
 
-export const CpuCacheSchema = z.strictObject({
-  sizeBytes: Size.describe('capacity: ways × lineBytes × a power-of-two number of sets'),
-  ways: PositiveInt,
-  lineBytes: Size.describe('line size (the cache alignment), a power of two'),
-  hitLatencyCycles: NonNegativeInt.describe('cycles from request to tag lookup (and a hit\'s response)'),
-  mshrs: PositiveInt.default(4).describe('lines being fetched at once'),
-}).describe('CPU data cache: PIPT, write-back, write-allocate, LRU');
-
-export const CpuCoreSchema = z.strictObject({
-  name: Name,
-  maxOutstanding: PositiveInt.default(1).describe('loads (and unposted stores) in flight: 1 = a blocking in-order core'),
-  storeBuffer: NonNegativeInt.default(0).describe('posted stores in flight; 0 = stores block like loads'),
-  cyclesBetween: NonNegativeInt.default(0).describe('compute cycles before each trace record (added to the trace\'s own gaps)'),
-}).describe('a trace-driven CPU core on this MMU (scenarios replay traces on it)');
-
-export const CpuMmuSchema = z.strictObject({
-  ...TranslationUnitBase,
-  cache: CpuCacheSchema.optional().describe('data cache between this MMU and the bus; none = uncached'),
-  cores: z.array(CpuCoreSchema).default([]).describe('CPU cores sharing this MMU\'s L2 TLB, walker and cache'),
-});
+export const CpuMmuSchema = CpuMmuSpec.safeExtend(UnitWiring);
 
 const DirectTranslation = z.strictObject({
   kind: z.literal('direct'),
@@ -223,7 +162,7 @@ export const SocConfigSchema = z.strictObject({
   description: z.string().default(''),
   notes: Notes,
   clocks: z.record(Name, Frequency).describe('clock domains: name → frequency'),
-  memories: z.array(MemorySchema).min(1),
+  memories: Memories,
   buses: z.array(BusSchema).min(1),
   bridges: z.array(BridgeSchema).default([]),
   iommus: z.array(IommuSchema).default([]),
@@ -237,8 +176,8 @@ export type DramMemoryConfig = z.output<typeof DramMemorySchema>;
 export type BusConfig = z.output<typeof BusSchema>;
 export type BridgeConfig = z.output<typeof BridgeSchema>;
 export type DeviceConfig = z.output<typeof DeviceSchema>;
-export type TlbConfig = z.output<typeof TlbSchema>;
+export type TlbConfig = z.output<typeof TlbSpec>;
 export type IommuConfig = z.output<typeof IommuSchema>;
 export type CpuMmuConfig = z.output<typeof CpuMmuSchema>;
-export type CpuCacheConfig = z.output<typeof CpuCacheSchema>;
-export type CpuCoreConfig = z.output<typeof CpuCoreSchema>;
+export type CpuCacheConfig = z.output<typeof CpuCacheSpec>;
+export type CpuCoreConfig = z.output<typeof CpuCoreSpec>;

@@ -12,20 +12,38 @@ export function validateSocReferences(cfg: SocConfig, file: string): void {
   };
 
   const seen = new Map<string, string>();
-  const claim = (name: string, path: (string | number)[]) => {
+  const claim = (name: string, path: (string | number)[], what = '') => {
     const prev = seen.get(name);
-    if (prev) fail([...path, 'name'], `name "${name}" is already used by ${prev}`);
-    seen.set(name, formatJsonPath('soc', path));
+    if (prev) fail([...path, 'name'], `name "${name}"${what} is already used by ${prev}`);
+    seen.set(name, formatJsonPath('soc', path) + what);
+  };
+  // A unit's walker joins its bus as a port named `<unit>_walker`, next to the devices' ports.
+  const claimUnit = (name: string, path: (string | number)[]) => {
+    claim(name, path);
+    claim(`${name}_walker`, path, ' (its walker\'s bus port)');
   };
   cfg.buses.forEach((b, i) => claim(b.name, ['buses', i]));
   cfg.memories.forEach((m, i) => claim(m.name, ['memories', i]));
   cfg.bridges.forEach((b, i) => claim(b.name, ['bridges', i]));
-  cfg.iommus.forEach((m, i) => claim(m.name, ['iommus', i]));
+  cfg.iommus.forEach((m, i) => claimUnit(m.name, ['iommus', i]));
   cfg.cpuMmus.forEach((m, i) => {
-    claim(m.name, ['cpuMmus', i]);
+    claimUnit(m.name, ['cpuMmus', i]);
     m.cores.forEach((c, k) => claim(c.name, ['cpuMmus', i, 'cores', k]));
   });
   cfg.devices.forEach((d, i) => claim(d.name, ['devices', i]));
+
+  // A unit's inputs (IOMMU devices, CPU cores) get stats under `soc.<unit>.<input>`,
+  // next to the unit's own parts; "cpu" is the CPU MMU's kernel core.
+  const parts = ['walker', 'l2tlb', 'cache', 'coherent', 'cpu'];
+  const notAPart = (name: string, unit: string, path: (string | number)[]) => {
+    if (parts.includes(name)) {
+      fail([...path, 'name'], `"${name}" names a part of "${unit}" (soc.${unit}.${name}); choose another name (reserved: ${parts.join(', ')})`);
+    }
+  };
+  cfg.cpuMmus.forEach((m, i) => m.cores.forEach((c, k) => notAPart(c.name, m.name, ['cpuMmus', i, 'cores', k])));
+  cfg.devices.forEach((d, i) => {
+    if (d.translation.kind === 'iommu') notAPart(d.name, d.translation.iommu, ['devices', i]);
+  });
 
   const clocks = Object.keys(cfg.clocks);
   const buses = new Set(cfg.buses.map((b) => b.name));

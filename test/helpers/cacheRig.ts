@@ -8,7 +8,7 @@ import { SimpleMemory } from '../../sim/mem/sram';
 import { CpuMmu } from '../../sim/mmu/cpuMmu';
 import { getFormat } from '../../sim/mmu/format';
 import { CoherentPort } from '../../sim/devices/coherentPort';
-import { CpuCache, type CpuCacheParams } from '../../sim/devices/cpuCache';
+import { CpuCache, type CpuCacheParams, type CpuCacheParamsInput } from '../../sim/devices/cpuCache';
 import { MEM_BASE, MEM_SIZE, iommuParams } from './mmuRig';
 import { TrafficMaster, type CompletedRequest, type TrafficRequest } from './trafficMaster';
 
@@ -78,7 +78,7 @@ export class CacheRig {
   readonly cpu: Driver;
   private nextDevice = 1;
 
-  constructor(params: CpuCacheParams = SMALL_CACHE, memLatencyCycles = 20, cpuOutstanding = 1) {
+  constructor(params: CpuCacheParamsInput = SMALL_CACHE, memLatencyCycles = 20, cpuOutstanding = 1) {
     const ctx = this.ctx;
     this.xbar = new Crossbar(ctx, 'soc.xbar', this.clock, { widthBytes: 32, latencyCycles: 1, arbitration: 'round-robin', inputQueueDepth: 16, maxOutstandingPerMaster: 0 });
     this.ram = new SimpleMemory(ctx, 'soc.mem', this.clock, { base: MEM_BASE, size: MEM_SIZE }, this.mem, { latencyCycles: memLatencyCycles, bytesPerCycle: 32, queueDepth: 64 });

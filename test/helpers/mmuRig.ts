@@ -5,7 +5,7 @@ import { Crossbar } from '../../sim/bus/crossbar';
 import { connectPorts } from '../../sim/bus/port';
 import { PhysicalMemory } from '../../sim/mem/physmem';
 import { SimpleMemory } from '../../sim/mem/sram';
-import { Iommu, type IommuParams } from '../../sim/mmu/iommu';
+import { Iommu, type IommuParamsInput } from '../../sim/mmu/iommu';
 import type { PageTableFormat } from '../../sim/mmu/format/types';
 import type { TranslationContext } from '../../sim/mmu/translationUnit';
 import type { TlbParams } from '../../sim/mmu/tlb';
@@ -18,10 +18,10 @@ export const MEM_SIZE = 2 ** 30;
 export const TABLE_ARENA = MEM_BASE + MEM_SIZE - 2 ** 28;
 
 export function tlbParams(over: Partial<TlbParams> = {}): TlbParams {
-  return { entries: 32, ways: 32, replacement: 'lru', latencyCycles: 1, pageShifts: [12, 21], mshrs: 4, ...over };
+  return { entries: 32, ways: 32, replacement: 'lru', latencyCycles: 1, pageSizes: [2 ** 12, 2 ** 21], mshrs: 4, ...over };
 }
 
-export function iommuParams(over: Partial<IommuParams> = {}): IommuParams {
+export function iommuParams(over: Partial<IommuParamsInput> = {}): IommuParamsInput {
   return {
     l1Tlb: tlbParams(),
     l2Tlb: tlbParams({ entries: 256, ways: 8, latencyCycles: 3, mshrs: 8 }),
@@ -48,7 +48,7 @@ export class MmuRig {
   readonly tables: PageTableBuilder;
   private nextStream = 0;
 
-  constructor(readonly format: PageTableFormat, params: IommuParams = iommuParams(), memLatencyCycles = 20, tracer?: Tracer) {
+  constructor(readonly format: PageTableFormat, params: IommuParamsInput = iommuParams(), memLatencyCycles = 20, tracer?: Tracer) {
     this.ctx = createSimContext(5, tracer);
     this.xbar = new Crossbar(this.ctx, 'soc.xbar', this.clock, { widthBytes: 32, latencyCycles: 1, arbitration: 'round-robin', inputQueueDepth: 16, maxOutstandingPerMaster: 0 });
     this.memory = new SimpleMemory(this.ctx, 'soc.mem', this.clock, { base: MEM_BASE, size: MEM_SIZE }, this.mem, { latencyCycles: memLatencyCycles, bytesPerCycle: 32, queueDepth: 64 });

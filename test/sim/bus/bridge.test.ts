@@ -1,4 +1,5 @@
-import { Bridge, validateBridgeParams } from '../../../sim/bus/bridge';
+import { Bridge, BridgeSpec } from '../../../sim/bus/bridge';
+import { firstProblem } from '../../helpers/spec';
 import { Crossbar } from '../../../sim/bus/crossbar';
 import { connectPorts } from '../../../sim/bus/port';
 import { Cmd, Status } from '../../../sim/bus/transaction';
@@ -15,10 +16,13 @@ function pattern(seed: number, size: number): Uint8Array {
 }
 
 describe('bridge parameters', () => {
-  test('validation names the field; the constructor refuses bad parameters', () => {
-    expect(validateBridgeParams({ latencyCycles: 0, queueDepth: 1 })).toBeNull();
-    expect(validateBridgeParams({ latencyCycles: -1, queueDepth: 1 })).toMatch(/^latencyCycles: .*got -1/);
-    expect(validateBridgeParams({ latencyCycles: 1, queueDepth: 0 })).toMatch(/^queueDepth: .*got 0/);
+  test('the spec names the field; the constructor refuses bad parameters', () => {
+    const check = (p: unknown) => firstProblem(BridgeSpec, p);
+    expect(check({ latencyCycles: 0, queueDepth: 1 })).toBeNull();
+    expect(BridgeSpec.parse({ latencyCycles: 2 })).toEqual({ latencyCycles: 2, queueDepth: 8 });
+    expect(check({ latencyCycles: -1, queueDepth: 1 })).toMatch(/^latencyCycles: .*got -1/);
+    expect(check({ latencyCycles: 1, queueDepth: 0 })).toMatch(/^queueDepth: .*got 0/);
+    expect(check({ latencyCycles: 1, queueDepth: 2 ** 21 })).toMatch(/^queueDepth: .*2\^20/);
     const ctx = createSimContext();
     expect(() => new Bridge(ctx, 'b', new ClockDomain('c', 1e9), { latencyCycles: 1, queueDepth: 0 })).toThrow(SimInvariantError);
   });

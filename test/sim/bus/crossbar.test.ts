@@ -1,4 +1,5 @@
-import { Crossbar, validateCrossbarParams, type CrossbarParams } from '../../../sim/bus/crossbar';
+import { Crossbar, CrossbarSpec, type CrossbarParams } from '../../../sim/bus/crossbar';
+import { firstProblem } from '../../helpers/spec';
 import { connectPorts, RequestPort, ResponsePort, type RequestReceiver, type ResponseReceiver } from '../../../sim/bus/port';
 import { Cmd, Status, type Transaction } from '../../../sim/bus/transaction';
 import { ClockDomain } from '../../../sim/engine/clock';
@@ -66,16 +67,20 @@ function maxWindowBytes(events: { tick: number; bytes: number }[], window: numbe
   return best;
 }
 
-describe('validateCrossbarParams', () => {
-  test('accepts good parameters and names the bad field', () => {
-    expect(validateCrossbarParams(params())).toBeNull();
-    expect(validateCrossbarParams(params({ widthBytes: 6 }))).toBe('widthBytes: must be a power of two, got 6');
-    expect(validateCrossbarParams(params({ widthBytes: 0 }))).toMatch(/^widthBytes: /);
-    expect(validateCrossbarParams(params({ latencyCycles: -1 }))).toMatch(/^latencyCycles: .*got -1/);
-    expect(validateCrossbarParams(params({ latencyCycles: 1.5 }))).toMatch(/^latencyCycles: /);
-    expect(validateCrossbarParams(params({ arbitration: 'lottery' as never }))).toMatch(/^arbitration: /);
-    expect(validateCrossbarParams(params({ inputQueueDepth: 0 }))).toMatch(/^inputQueueDepth: .*got 0/);
-    expect(validateCrossbarParams(params({ maxOutstandingPerMaster: -2 }))).toMatch(/^maxOutstandingPerMaster: /);
+describe('CrossbarSpec', () => {
+  test('accepts good parameters, fills defaults and names the bad field', () => {
+    const check = (p: unknown) => firstProblem(CrossbarSpec, p);
+    expect(check(params())).toBeNull();
+    expect(CrossbarSpec.parse({ widthBytes: 8, latencyCycles: 1 })).toEqual({ widthBytes: 8, latencyCycles: 1, arbitration: 'round-robin', inputQueueDepth: 8, maxOutstandingPerMaster: 0 });
+    expect(check(params({ widthBytes: 6 }))).toBe('widthBytes: must be a power of two, got 6');
+    expect(check(params({ widthBytes: 0 }))).toMatch(/^widthBytes: /);
+    expect(check(params({ widthBytes: 2 ** 21 }))).toBe('widthBytes: must be at most 2^20, got 2097152');
+    expect(check(params({ latencyCycles: -1 }))).toMatch(/^latencyCycles: .*got -1/);
+    expect(check(params({ latencyCycles: 1.5 }))).toMatch(/^latencyCycles: /);
+    expect(check(params({ arbitration: 'lottery' as never }))).toMatch(/^arbitration: /);
+    expect(check(params({ inputQueueDepth: 0 }))).toMatch(/^inputQueueDepth: .*got 0/);
+    expect(check(params({ inputQueueDepth: 2 ** 30 }))).toMatch(/^inputQueueDepth: .*2\^20/);
+    expect(check(params({ maxOutstandingPerMaster: -2 }))).toMatch(/^maxOutstandingPerMaster: /);
     const ctx = createSimContext();
     expect(() => new Crossbar(ctx, 'x', new ClockDomain('c', GHz), params({ widthBytes: 24 }))).toThrow(SimInvariantError);
   });

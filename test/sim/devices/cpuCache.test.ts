@@ -1,6 +1,7 @@
 import { Cmd, Status } from '../../../sim/bus/transaction';
 import { Rng } from '../../../sim/engine/rng';
-import { CpuCache, validateCpuCacheParams, type CpuCacheParams } from '../../../sim/devices/cpuCache';
+import { CpuCache, CpuCacheSpec, type CpuCacheParamsInput } from '../../../sim/devices/cpuCache';
+import { firstProblem } from '../../helpers/spec';
 import { ClockDomain } from '../../../sim/engine/clock';
 import { createSimContext } from '../../../sim/engine/context';
 import { connectPorts, ResponsePort, type RequestReceiver } from '../../../sim/bus/port';
@@ -49,22 +50,29 @@ const rd = (addr: number, size = 8): TrafficRequest => ({ cmd: Cmd.Read, addr, s
 const wr = (addr: number, data: Uint8Array): TrafficRequest => ({ cmd: Cmd.Write, addr, size: data.length, data });
 
 describe('CpuCache geometry', () => {
-  test.each<[Partial<CpuCacheParams>, RegExp]>([
+  test.each<[Partial<CpuCacheParamsInput>, RegExp]>([
     [{ lineBytes: 48 }, /^lineBytes: must be a power of two/],
-    [{ ways: 0 }, /^ways: must be a positive integer/],
+    [{ lineBytes: 2 ** 17 }, /^lineBytes: must be at most 64KiB/],
+    [{ ways: 0 }, /^ways: must be an integer from 1 to 1024/],
+    [{ ways: 1.5 }, /^ways: must be an integer from 1 to 1024/],
     [{ sizeBytes: 500 }, /^sizeBytes: must be a positive multiple of ways × lineBytes \(128\)/],
     [{ sizeBytes: 384 }, /^sizeBytes: gives 3 sets .* power of two/],
+    [{ sizeBytes: 0 }, /^sizeBytes: must be from 1 byte to 1GiB, got 0/],
+    [{ sizeBytes: '2GiB' }, /^sizeBytes: must be from 1 byte to 1GiB/],
     [{ hitLatencyCycles: -1 }, /^hitLatencyCycles: /],
     [{ mshrs: 0 }, /^mshrs: /],
+    [{ mshrs: 2048 }, /^mshrs: must be an integer from 1 to 1024/],
+    [{ maxOutstanding: 0 }, /^maxOutstanding: /],
   ])('%j is rejected', (over, re) => {
     const p = { ...SMALL_CACHE, ...over };
-    expect(validateCpuCacheParams(p)).toMatch(re);
+    expect(firstProblem(CpuCacheSpec, p)).toMatch(re);
     expect(() => new CpuCache(createSimContext(), 'soc.c', new ClockDomain('c', 1e9), 0, p)).toThrow(new RegExp(`^soc\\.c: ${re.source.slice(1)}`));
   });
 
   test('a valid geometry has sets = size / (ways × line)', () => {
     const c = new CpuCache(createSimContext(), 'soc.c', new ClockDomain('c', 1e9), 0, { sizeBytes: 32768, ways: 4, lineBytes: 64, hitLatencyCycles: 1 });
-    expect(validateCpuCacheParams(SMALL_CACHE)).toBeNull();
+    expect(firstProblem(CpuCacheSpec, SMALL_CACHE)).toBeNull();
+    expect(firstProblem(CpuCacheSpec, { ...SMALL_CACHE, sizeBytes: '512B' })).toBeNull();
     expect(c.sets).toBe(128);
   });
 });
@@ -154,7 +162,7 @@ describe('CpuCache timing path', () => {
     expect(() => r.cpu.run([rd(A + 60, 8)])).toThrow(/crosses a 64-byte line/);
   });
 
-  test.each<[string, CpuCacheParams, number, boolean]>([
+  test.each<[string, CpuCacheParamsInput, number, boolean]>([
     ['2 MSHRs, 4 requests in flight', { ...SMALL_CACHE, mshrs: 2 }, 4, true],
     ['1 MSHR, 1 request held (blocking)', { ...SMALL_CACHE, mshrs: 1, maxOutstanding: 1 }, 8, false],
     ['4 ways, 8 MSHRs', { sizeBytes: 1024, ways: 4, lineBytes: 64, hitLatencyCycles: 1, mshrs: 8 }, 8, false],

@@ -4,7 +4,8 @@ import { SimInvariantError } from '../../../sim/engine/errors';
 import { connectPorts } from '../../../sim/bus/port';
 import { Cmd, Status, type Transaction } from '../../../sim/bus/transaction';
 import { PhysicalMemory } from '../../../sim/mem/physmem';
-import { DramController, validateDramParams, type DramParams } from '../../../sim/mem/dram';
+import { DramController, DramSpec, type DramParams, type DramParamsInput } from '../../../sim/mem/dram';
+import { firstProblem } from '../../helpers/spec';
 import { TrafficMaster, reads, type TrafficRequest } from '../../helpers/trafficMaster';
 
 const BASE = 0x8000_0000;
@@ -35,7 +36,7 @@ interface Rig {
   dram: DramController;
 }
 
-function setup(p: DramParams, size = 16 * MiB, seed = 3): Rig {
+function setup(p: DramParamsInput, size = 16 * MiB, seed = 3): Rig {
   const ctx = createSimContext(seed);
   const mem = new PhysicalMemory();
   const dram = new DramController(ctx, 'soc.dram', new ClockDomain('dram_clk', 1.6e9), { base: BASE, size }, mem, p);
@@ -134,7 +135,7 @@ describe('DramController: idle latencies', () => {
   });
 
   test('fractional-ns timing rounds each parameter to whole picoseconds; no frontend by default', () => {
-    const p = params({ timing: { tRCD: 14.16, tCL: 14.1666, tRP: 14.16, tRAS: 32, tBURST: 2.5 } });
+    const p: DramParamsInput = params({ timing: { tRCD: 14.16, tCL: 14.1666, tRP: 14.16, tRAS: 32, tBURST: 2.5 } });
     delete p.frontendLatencyNs;
     const rig = setup(p);
     const m = drive(rig, [
@@ -356,40 +357,55 @@ describe('DramController: data, errors, back-pressure', () => {
   });
 });
 
-describe('validateDramParams', () => {
-  test('accepts good parameters', () => {
-    expect(validateDramParams(params())).toBeNull();
-    expect(validateDramParams(params({ mapping: 'row:column:bank:channel', channels: 8, banks: 16 }))).toBeNull();
-    expect(validateDramParams(params({ burstBytes: 2048 }))).toBeNull();
+describe('DramSpec', () => {
+  const check = (p: unknown) => firstProblem(DramSpec, p);
+
+  test('accepts good parameters and fills defaults', () => {
+    expect(check(params())).toBeNull();
+    expect(check(params({ mapping: 'row:column:bank:channel', channels: 8, banks: 16 }))).toBeNull();
+    expect(check(params({ burstBytes: 2048 }))).toBeNull();
+    const { mapping: _m, queueDepth: _q, frontendLatencyNs: _f, ...bare } = params();
+    expect(DramSpec.parse({ ...bare, rowBytes: '2KiB' })).toMatchObject({ rowBytes: 2048, mapping: 'row:bank:channel:column', queueDepth: 32, frontendLatencyNs: 0 });
   });
 
   test('rejects non-power-of-two fields, naming them', () => {
-    expect(validateDramParams(params({ banks: 6 }))).toBe('banks: must be a power of two, got 6');
-    expect(validateDramParams(params({ channels: 3 }))).toBe('channels: must be a power of two, got 3');
-    expect(validateDramParams(params({ channels: 0 }))).toBe('channels: must be a power of two, got 0');
-    expect(validateDramParams(params({ rowBytes: 1000 }))).toBe('rowBytes: must be a power of two, got 1000');
-    expect(validateDramParams(params({ burstBytes: 48 }))).toBe('burstBytes: must be a power of two, got 48');
-    expect(validateDramParams(params({ burstBytes: 4096 }))).toMatch(/^burstBytes: must be at most rowBytes/);
+    expect(check(params({ banks: 6 }))).toBe('banks: must be a power of two, got 6');
+    expect(check(params({ channels: 3 }))).toBe('channels: must be a power of two, got 3');
+    expect(check(params({ channels: 0 }))).toBe('channels: must be a power of two, got 0');
+    expect(check(params({ rowBytes: 1000 }))).toBe('rowBytes: must be a power of two, got 1000');
+    expect(check(params({ burstBytes: 48 }))).toBe('burstBytes: must be a power of two, got 48');
+    expect(check(params({ burstBytes: 4096 }))).toBe('burstBytes: must be at most rowBytes (2048), got 4096');
+    expect(check(params({ channels: 2 ** 10, banks: 2 ** 11 }))).toBe('banks: channels × banks must be at most 2^20, got 2097152');
+    expect(check(params({ banks: 2 ** 21 }))).toBe('banks: must be at most 2^20, got 2097152');
   });
 
   test('rejects bad mapping strings', () => {
-    expect(validateDramParams(params({ mapping: 'row:bank:column' }))).toMatch(/^mapping: field channel must appear exactly once/);
-    expect(validateDramParams(params({ mapping: 'row:bank:bank:channel:column' }))).toMatch(/^mapping: field bank must appear exactly once.*found 2/);
-    expect(validateDramParams(params({ mapping: 'row:bank:chan:column' }))).toMatch(/^mapping: unknown field "chan"/);
-    expect(validateDramParams(params({ mapping: '' }))).toMatch(/^mapping:/);
-    expect(validateDramParams(params({ mapping: 'row-bank-channel-column' }))).toMatch(/^mapping:/);
+    expect(check(params({ mapping: 'row:bank:column' }))).toMatch(/^mapping: field channel must appear exactly once/);
+    expect(check(params({ mapping: 'row:bank:bank:channel:column' }))).toMatch(/^mapping: field bank must appear exactly once.*found 2/);
+    expect(check(params({ mapping: 'row:bank:chan:column' }))).toMatch(/^mapping: unknown field "chan"/);
+    expect(check(params({ mapping: '' }))).toMatch(/^mapping: unknown field ""/);
+    expect(check(params({ mapping: 'row-bank-channel-column' }))).toMatch(/^mapping:/);
+    expect(check(params({ mapping: 42 as never }))).toMatch(/^mapping:/);
   });
 
   test('rejects bad timing, queue depth and frontend latency', () => {
     const t = params().timing;
-    expect(validateDramParams(params({ timing: { ...t, tCL: -1 } }))).toMatch(/^timing\.tCL:/);
-    expect(validateDramParams(params({ timing: { ...t, tRAS: NaN } }))).toMatch(/^timing\.tRAS:/);
-    expect(validateDramParams(params({ timing: { ...t, tBURST: 0 } }))).toMatch(/^timing\.tBURST:/);
-    expect(validateDramParams(params({ queueDepth: 0 }))).toMatch(/^queueDepth:/);
-    expect(validateDramParams(params({ frontendLatencyNs: -2 }))).toMatch(/^frontendLatencyNs:/);
+    expect(check(params({ timing: { ...t, tCL: -1 } }))).toBe('timing.tCL: must be a positive number of ns, at most 1000000, got -1');
+    expect(check(params({ timing: { ...t, tRAS: NaN } }))).toMatch(/^timing\.tRAS: .*got NaN/);
+    expect(check(params({ timing: { ...t, tRCD: Infinity } }))).toMatch(/^timing\.tRCD:/);
+    expect(check(params({ timing: { ...t, tBURST: 0 } }))).toMatch(/^timing\.tBURST:/);
+    expect(check(params({ timing: { ...t, tBURST: 0.0001 } }))).toBe('timing.tBURST: must be at least 0.001 ns, got 0.0001');
+    expect(check(params({ timing: { ...t, tWR: 5 } as never }))).toMatch(/^timing: /);
+    expect(check(params({ queueDepth: 0 }))).toBe('queueDepth: must be an integer from 1 to 2^20, got 0');
+    expect(check(params({ queueDepth: 1.5 }))).toMatch(/^queueDepth:/);
+    expect(check(params({ queueDepth: 2 ** 21 }))).toMatch(/^queueDepth:/);
+    expect(check(params({ frontendLatencyNs: -2 }))).toMatch(/^frontendLatencyNs:/);
   });
 
-  test('the constructor refuses invalid parameters', () => {
+  test('the constructor takes the spec\'s input and refuses what the spec refuses', () => {
     expect(() => setup(params({ banks: 6 }))).toThrow(/soc\.dram: banks: must be a power of two, got 6/);
+    const rig = setup({ ...params(), rowBytes: '2KiB', queueDepth: undefined });
+    expect(rig.dram.params.rowBytes).toBe(2048);
+    expect(rig.dram.params.queueDepth).toBe(32);
   });
 });

@@ -3,7 +3,8 @@ import { ClockDomain } from '../../../sim/engine/clock';
 import { connectPorts } from '../../../sim/bus/port';
 import { Cmd, Status, Transaction } from '../../../sim/bus/transaction';
 import { PhysicalMemory } from '../../../sim/mem/physmem';
-import { SimpleMemory, validateSramParams, type SramParams } from '../../../sim/mem/sram';
+import { SimpleMemory, SramSpec, type SramParams } from '../../../sim/mem/sram';
+import { firstProblem } from '../../helpers/spec';
 import { PendingQueue } from '../../../sim/mem/pendingQueue';
 import { TrafficMaster, reads, type TrafficRequest } from '../../helpers/trafficMaster';
 
@@ -113,11 +114,16 @@ describe('SimpleMemory', () => {
     expect(ctx.stats.value('soc.sram.refused')).toBe(0);
   });
 
-  test('validateSramParams names the bad field', () => {
-    expect(validateSramParams({ latencyCycles: 1, bytesPerCycle: 8, queueDepth: 1 })).toBeNull();
-    expect(validateSramParams({ latencyCycles: -1, bytesPerCycle: 8, queueDepth: 1 })).toMatch(/^latencyCycles:/);
-    expect(validateSramParams({ latencyCycles: 1, bytesPerCycle: 0, queueDepth: 1 })).toMatch(/^bytesPerCycle:/);
-    expect(validateSramParams({ latencyCycles: 1, bytesPerCycle: 8, queueDepth: 1.5 })).toMatch(/^queueDepth:/);
+  test('SramSpec names the bad field; queueDepth defaults to 8', () => {
+    const check = (p: unknown) => firstProblem(SramSpec, p);
+    expect(check({ latencyCycles: 1, bytesPerCycle: 8, queueDepth: 1 })).toBeNull();
+    expect(SramSpec.parse({ latencyCycles: 1, bytesPerCycle: 8 }).queueDepth).toBe(8);
+    expect(check({ latencyCycles: -1, bytesPerCycle: 8, queueDepth: 1 })).toBe('latencyCycles: must be an integer from 0 to 2^32, got -1');
+    expect(check({ latencyCycles: 2 ** 33, bytesPerCycle: 8 })).toMatch(/^latencyCycles:/);
+    expect(check({ latencyCycles: 1, bytesPerCycle: 0, queueDepth: 1 })).toMatch(/^bytesPerCycle:/);
+    expect(check({ latencyCycles: 1, bytesPerCycle: Infinity })).toMatch(/^bytesPerCycle:/);
+    expect(check({ latencyCycles: 1, bytesPerCycle: 8, queueDepth: 1.5 })).toMatch(/^queueDepth:/);
+    expect(check({ latencyCycles: 1, bytesPerCycle: 8, queueDepth: 2 ** 21 })).toBe('queueDepth: must be an integer from 1 to 2^20, got 2097152');
   });
 
   test('PendingQueue is FIFO and grows past its initial capacity', () => {

@@ -165,7 +165,7 @@ describe('IOMMU translation', () => {
   });
 
   test('a TLB that holds only 4 KiB pages splinters a 2 MiB block', () => {
-    const rig = new MmuRig(lpae, iommuParams({ l1Tlb: tlbParams({ pageShifts: [12] }), l2Tlb: tlbParams({ entries: 256, ways: 8, pageShifts: [12] }) }));
+    const rig = new MmuRig(lpae, iommuParams({ l1Tlb: tlbParams({ pageSizes: [2 ** 12] }), l2Tlb: tlbParams({ entries: 256, ways: 8, pageSizes: [2 ** 12] }) }));
     rig.tables.map(0x20_0000, MEM_BASE + 0x40_0000, 21);
     rig.mem.write(MEM_BASE + 0x40_3008, bytes(0x5a));
     const reqs = [0, 0x3008, 0x3010].map((o) => ({ cmd: Cmd.Read, addr: 0x20_0000 + o, size: 1 }));
@@ -209,8 +209,8 @@ describe('sparse mappings (nv formats)', () => {
   test.each(['nv-gf100', 'nv-gp100'])('%s: sparse reads give zeros, writes are dropped, nothing faults', (name) => {
     const f = getFormat(name);
     const rig = new MmuRig(f, iommuParams({
-      l1Tlb: tlbParams({ pageShifts: [12] }),
-      l2Tlb: tlbParams({ entries: 64, ways: 4, pageShifts: [12] }),
+      l1Tlb: tlbParams({ pageSizes: [2 ** 12] }),
+      l2Tlb: tlbParams({ entries: 64, ways: 4, pageSizes: [2 ** 12] }),
     }));
     // A sparse large-page entry covering va.
     rig.tables.setSparse(0x20_0000, f.largeLeaf);
@@ -230,7 +230,7 @@ describe('sparse mappings (nv formats)', () => {
 
   test('nv-gf100: a blocked (GK104 invalid) LPTE faults even where the SPT maps the page', () => {
     const f = getFormat('nv-gf100');
-    const rig = new MmuRig(f, iommuParams({ l1Tlb: tlbParams({ pageShifts: [12] }), l2Tlb: tlbParams({ entries: 64, ways: 4, pageShifts: [12] }) }));
+    const rig = new MmuRig(f, iommuParams({ l1Tlb: tlbParams({ pageSizes: [2 ** 12] }), l2Tlb: tlbParams({ entries: 64, ways: 4, pageSizes: [2 ** 12] }) }));
     rig.tables.map(0x4_0000, MEM_BASE, 12);
     rig.tables.setBlocked(0x4_0000);
     const { master } = rig.device([{ cmd: Cmd.Read, addr: 0x4_0000, size: 4 }]);

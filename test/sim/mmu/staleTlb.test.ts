@@ -115,7 +115,10 @@ describe('stale-IOTLB oracle (countStaleTlbHits)', () => {
   test('the config field defaults to false', () => {
     const cfg = SocConfigSchema.parse({
       name: 'x', clocks: { sys: '1GHz' },
-      memories: [{ name: 'm', kind: 'sram', base: 0, size: '1MiB', bus: 'b', clock: 'sys', latencyCycles: 1, bytesPerCycle: 8 }],
+      memories: [{
+        name: 'm', kind: 'dram', base: 0, size: '1GiB', bus: 'b', clock: 'sys', channels: 1, banks: 8, rowBytes: '2KiB', burstBytes: 64,
+        timing: { tRCD: 14, tCL: 14, tRP: 14, tRAS: 32, tBURST: 2.5 },
+      }],
       buses: [{ name: 'b', clock: 'sys', widthBytes: 8, latencyCycles: 1 }],
       iommus: [{
         name: 'u', bus: 'b', clock: 'sys', format: 'arm-lpae-4k',

@@ -1,7 +1,8 @@
 import { createSimContext, type SimContext } from '../../../sim/engine/context';
 import { SimInvariantError } from '../../../sim/engine/errors';
 import { Perm } from '../../../sim/mmu/perms';
-import { REPLACEMENTS, Tlb, pageSizeName, validateTlbParams, type Replacement, type TlbParams } from '../../../sim/mmu/tlb';
+import { REPLACEMENTS, Tlb, TlbSpec, pageSizeName, type Replacement, type TlbParams } from '../../../sim/mmu/tlb';
+import { firstProblem } from '../../helpers/spec';
 
 const PATH = 'soc.iommu.l2tlb';
 const K4 = 4096;
@@ -10,7 +11,7 @@ const M2 = 2 * 1024 * 1024;
 const PA_OFFSET = 2 ** 40;
 
 function params(p: Partial<TlbParams> = {}): TlbParams {
-  return { entries: 64, ways: 4, replacement: 'lru', latencyCycles: 2, pageShifts: [12], mshrs: 4, ...p };
+  return { entries: 64, ways: 4, replacement: 'lru', latencyCycles: 2, pageSizes: [2 ** 12], mshrs: 4, ...p };
 }
 
 function make(p: Partial<TlbParams> = {}, seed = 1): { ctx: SimContext; tlb: Tlb } {
@@ -94,7 +95,7 @@ describe('acceptance: analytic cases', () => {
   });
 
   test.each([0x4020_0000, 2 ** 47 + 3 * M2])('a 2 MiB entry at %d hits for all 512 of its 4 KiB sub-pages in a set-associative TLB', (vaBase) => {
-    const { ctx, tlb } = make({ entries: 64, ways: 4, pageShifts: [12, 21] });
+    const { ctx, tlb } = make({ entries: 64, ways: 4, pageSizes: [2 ** 12, 2 ** 21] });
     const pa = 0x1_8000_0000 + 7 * M2;
     tlb.insert(5, vaBase + 0x1234, 21, pa, Perm.Read);
     for (let j = 0; j < 512; j++) {
@@ -248,7 +249,7 @@ describe('replacement policies on one 4-way set', () => {
 
 describe('insert, ASIDs and invalidation', () => {
   test('re-inserting the same page replaces the entry; ASIDs and page sizes keep separate entries', () => {
-    const { ctx, tlb } = make({ pageShifts: [12, 21] });
+    const { ctx, tlb } = make({ pageSizes: [2 ** 12, 2 ** 21] });
     tlb.insert(1, 0x5000, 12, 0x10_0000, Perm.Read);
     tlb.insert(1, 0x5abc, 12, 0x20_0000, Perm.Read | Perm.Write);
     expect(tlb.validCount).toBe(1);
@@ -269,7 +270,7 @@ describe('insert, ASIDs and invalidation', () => {
   });
 
   test('insert rejects page sizes not held, unaligned PAs and bad addresses', () => {
-    const { tlb } = make({ pageShifts: [12, 21] });
+    const { tlb } = make({ pageSizes: [2 ** 12, 2 ** 21] });
     expect(() => tlb.insert(1, 0, 16, 0, Perm.Read)).toThrow(SimInvariantError);
     expect(() => tlb.insert(1, 0, 16, 0, Perm.Read)).toThrow(/page shift 16, not one of \[12, 21\]/);
     expect(() => tlb.insert(1, 0, 12.5, 0, Perm.Read)).toThrow(SimInvariantError);
@@ -280,7 +281,7 @@ describe('insert, ASIDs and invalidation', () => {
   });
 
   function filled(): { ctx: SimContext; tlb: Tlb } {
-    const r = make({ entries: 64, ways: 4, pageShifts: [12, 21] });
+    const r = make({ entries: 64, ways: 4, pageSizes: [2 ** 12, 2 ** 21] });
     fill(r.tlb, 1, 0x20_0000, 21); // 2 MiB page [0x20_0000, 0x40_0000)
     for (const va of [0x3000, 0x40_0000, 0x40_1000, 0x40_2000]) fill(r.tlb, 1, va);
     fill(r.tlb, 2, 0x20_0000, 21);
@@ -352,7 +353,7 @@ describe('insert, ASIDs and invalidation', () => {
   });
 
   test.each([4, 64])('invalidatePage removes every entry of the ASID containing va, whatever its size (%i-way)', (ways) => {
-    const { ctx, tlb } = make({ entries: 64, ways, pageShifts: [12, 21] });
+    const { ctx, tlb } = make({ entries: 64, ways, pageSizes: [2 ** 12, 2 ** 21] });
     fill(tlb, 1, 0x40_0000, 21); // 2 MiB vpn 2: set 2 of 16
     fill(tlb, 1, 0x40_1000); // 4 KiB vpn 0x401: set 1; overlaps the 2 MiB page (a conflict)
     fill(tlb, 1, 0x40_2000);
@@ -371,7 +372,7 @@ describe('insert, ASIDs and invalidation', () => {
   });
 
   test.each([4, 64])('a TLB conflict (overlapping entries of two sizes) answers with the smaller page (%i-way)', (ways) => {
-    const { ctx, tlb } = make({ entries: 64, ways, pageShifts: [12, 21] });
+    const { ctx, tlb } = make({ entries: 64, ways, pageSizes: [2 ** 12, 2 ** 21] });
     tlb.insert(1, 0x40_0000, 21, 0x8000_0000, Perm.Read);
     tlb.insert(1, 0x40_1000, 12, 0x1234_5000, Perm.Read | Perm.Write);
     expect(tlb.lookup(1, 0x40_1800)).toBe(true);
@@ -382,7 +383,7 @@ describe('insert, ASIDs and invalidation', () => {
   });
 
   test('the valid list stays consistent through mixed fills, evictions and invalidations', () => {
-    const { ctx, tlb } = make({ entries: 16, ways: 4, replacement: 'random', pageShifts: [12, 21] });
+    const { ctx, tlb } = make({ entries: 16, ways: 4, replacement: 'random', pageSizes: [2 ** 12, 2 ** 21] });
     const rng = ctx.rng.fork('mix');
     // 4 KiB pages in [0, 256 KiB), 2 MiB pages from 1 GiB up: no two candidate pages overlap,
     // so each valid entry answers exactly one of the probes below.
@@ -416,7 +417,7 @@ describe('insert, ASIDs and invalidation', () => {
 
 describe('MSHRs', () => {
   test('find, alloc, release, merges and full', () => {
-    const { ctx, tlb } = make({ mshrs: 2, pageShifts: [12, 21] });
+    const { ctx, tlb } = make({ mshrs: 2, pageSizes: [2 ** 12, 2 ** 21] });
     expect(tlb.mshrsInUse).toBe(0);
     expect(tlb.mshrFind(1, 0x1000)).toBe(-1);
     const m0 = tlb.mshrAlloc(1, 0x1000);
@@ -455,38 +456,46 @@ describe('MSHRs', () => {
 });
 
 describe('params and stats', () => {
-  test('validateTlbParams accepts good params and names the first bad field', () => {
-    expect(validateTlbParams(params())).toBeNull();
-    expect(validateTlbParams(params({ entries: 48, ways: 48 }))).toBeNull();
-    expect(validateTlbParams(params({ entries: 32, ways: 8, replacement: 'plru', latencyCycles: 0 }))).toBeNull();
-    expect(validateTlbParams(params({ entries: 1536, ways: 12, pageShifts: [21, 12, 30] }))).toBeNull();
-    expect(validateTlbParams(params({ entries: 0 }))).toBe('entries: must be a positive integer, got 0');
-    expect(validateTlbParams(params({ entries: 6.5 }))).toBe('entries: must be a positive integer, got 6.5');
-    expect(validateTlbParams(params({ ways: 0 }))).toBe('ways: must be a positive integer, got 0');
-    expect(validateTlbParams(params({ ways: 6 }))).toBe('ways: must divide entries (64), got 6');
-    expect(validateTlbParams(params({ entries: 48, ways: 4 }))).toBe(
+  test('TlbSpec accepts good params, fills defaults and names the first bad field', () => {
+    const check = (p: unknown) => firstProblem(TlbSpec, p);
+    expect(check(params())).toBeNull();
+    expect(check(params({ entries: 48, ways: 48 }))).toBeNull();
+    expect(check(params({ entries: 32, ways: 8, replacement: 'plru', latencyCycles: 0 }))).toBeNull();
+    expect(check(params({ entries: 1536, ways: 12, pageSizes: [2 ** 21, 2 ** 12, 2 ** 30] }))).toBeNull();
+    expect(TlbSpec.parse({ entries: 8, ways: 8, latencyCycles: 1, pageSizes: ['4KiB', '2MiB'] })).toEqual(
+      { entries: 8, ways: 8, replacement: 'lru', latencyCycles: 1, pageSizes: [4096, 2 ** 21], mshrs: 4 });
+    expect(check(params({ entries: 0 }))).toBe('entries: must be an integer from 1 to 2^20, got 0');
+    expect(check(params({ entries: 6.5 }))).toBe('entries: must be an integer from 1 to 2^20, got 6.5');
+    expect(check(params({ entries: 2 ** 21, ways: 2 ** 21 }))).toBe('entries: must be an integer from 1 to 2^20, got 2097152');
+    expect(check(params({ entries: NaN }))).toBe('entries: must be an integer from 1 to 2^20, got NaN');
+    expect(check(params({ ways: 0 }))).toBe('ways: must be an integer from 1 to 2^20, got 0');
+    expect(check(params({ ways: 6 }))).toBe('ways: must divide entries (64), got 6');
+    expect(check(params({ entries: 48, ways: 4 }))).toBe(
       'ways: entries / ways (the number of sets) must be a power of two, got 48 / 4 = 12');
-    expect(validateTlbParams(params({ replacement: 'mru' as Replacement }))).toBe(
-      'replacement: must be one of lru, plru, fifo, random, round-robin, got "mru"');
-    expect(validateTlbParams(params({ entries: 48, ways: 48, replacement: 'plru' }))).toBe(
+    expect(check(params({ replacement: 'mru' as Replacement }))).toMatch(/^replacement: /);
+    expect(check(params({ entries: 48, ways: 48, replacement: 'plru' }))).toBe(
       'ways: plru needs a power-of-two number of ways, got 48');
-    expect(validateTlbParams(params({ latencyCycles: -1 }))).toBe('latencyCycles: must be a non-negative integer, got -1');
-    expect(validateTlbParams(params({ pageShifts: [] }))).toBe('pageShifts: must be a non-empty array of page shifts, got []');
-    expect(validateTlbParams(params({ pageShifts: [12, 9] }))).toBe('pageShifts[1]: must be an integer in 10..52, got 9');
-    expect(validateTlbParams(params({ pageShifts: [12, 53] }))).toBe('pageShifts[1]: must be an integer in 10..52, got 53');
-    expect(validateTlbParams(params({ pageShifts: [12, 21, 12] }))).toBe('pageShifts[2]: duplicate page shift 12');
-    expect(validateTlbParams(params({ mshrs: 0 }))).toBe('mshrs: must be a positive integer, got 0');
+    expect(check(params({ latencyCycles: -1 }))).toBe('latencyCycles: must be an integer from 0 to 2^32, got -1');
+    expect(check(params({ pageSizes: [] }))).toBe('pageSizes: must be a non-empty list of page sizes, got []');
+    expect(check(params({ pageSizes: [2 ** 12, 2 ** 9] }))).toBe('pageSizes[1]: must be at least 1KiB, got 512');
+    expect(check(params({ pageSizes: [2 ** 12, 2 ** 53] }))).toMatch(/^pageSizes\[1\]: /);
+    expect(check(params({ pageSizes: [2 ** 12, 3 * 2 ** 12] }))).toBe('pageSizes[1]: must be a power of two, got 12288');
+    expect(check(params({ pageSizes: [2 ** 12, 2 ** 21, 2 ** 12] }))).toBe('pageSizes[2]: duplicate page size 4KiB');
+    expect(check(params({ mshrs: 0 }))).toBe('mshrs: must be an integer from 1 to 1024, got 0');
+    expect(check(params({ mshrs: 4096 }))).toBe('mshrs: must be an integer from 1 to 1024, got 4096');
   });
 
-  test('the constructor rejects bad params and keeps a frozen copy', () => {
+  test('the constructor rejects bad params, converts page sizes to shifts once and keeps a frozen copy', () => {
     const ctx = createSimContext();
     expect(() => new Tlb(ctx, 'soc.x', params({ ways: 6 }))).toThrow('tlb soc.x: ways: must divide entries (64), got 6');
-    const shifts = [21, 12];
-    const tlb = new Tlb(ctx, 'soc.y', params({ pageShifts: shifts }));
-    shifts.push(30);
-    expect(tlb.params.pageShifts).toEqual([21, 12]);
+    const sizes = [2 ** 21, 2 ** 12];
+    const tlb = new Tlb(ctx, 'soc.y', params({ pageSizes: sizes }));
+    sizes.push(2 ** 30);
+    expect(tlb.params.pageSizes).toEqual([2 ** 21, 2 ** 12]);
+    expect(tlb.pageShifts).toEqual([21, 12]);
     expect(tlb.params.latencyCycles).toBe(2);
     expect(Object.isFrozen(tlb.params)).toBe(true);
+    expect(new Tlb(ctx, 'soc.z', { entries: 4, ways: 4, latencyCycles: 0, pageSizes: ['64KiB'] }).pageShifts).toEqual([16]);
   });
 
   test('pageSizeName', () => {
@@ -495,7 +504,7 @@ describe('params and stats', () => {
   });
 
   test('stat names; hit_rate is null before any lookup', () => {
-    const { ctx } = make({ pageShifts: [21, 12, 16, 30] });
+    const { ctx } = make({ pageSizes: [2 ** 21, 2 ** 12, 2 ** 16, 2 ** 30] });
     const dump = ctx.stats.dump();
     const base = ['lookups', 'hits', 'misses', 'mshr_merges', 'mshr_full', 'evictions', 'fills', 'invalidations', 'invalidated_entries', 'hit_rate'];
     const sized = ['4KiB', '64KiB', '2MiB', '1GiB'].flatMap((s) => [`hits_${s}`, `fills_${s}`, `evictions_${s}`]);
@@ -505,7 +514,7 @@ describe('params and stats', () => {
   });
 
   test('hits are counted by the size of the entry that hit', () => {
-    const { ctx, tlb } = make({ entries: 16, ways: 16, pageShifts: [12, 16, 21] });
+    const { ctx, tlb } = make({ entries: 16, ways: 16, pageSizes: [2 ** 12, 2 ** 16, 2 ** 21] });
     fill(tlb, 1, 0x10000, 16);
     fill(tlb, 1, 0x1000, 12);
     fill(tlb, 1, 0x40_0000, 21);
@@ -520,7 +529,7 @@ describe('params and stats', () => {
   });
 
   test('evictions are counted by the size of the entry evicted', () => {
-    const { ctx, tlb } = make({ entries: 4, ways: 4, pageShifts: [12, 21] });
+    const { ctx, tlb } = make({ entries: 4, ways: 4, pageSizes: [2 ** 12, 2 ** 21] });
     fill(tlb, 1, 0x20_0000, 21); // least recently used
     for (const va of [0x1000, 0x2000, 0x3000]) fill(tlb, 1, va);
     fill(tlb, 1, 0x4000); // evicts the 2 MiB entry
