@@ -183,9 +183,8 @@ function smallSoc(dram: DramShape, iommu: null | { walkCaches: string[] }, maxOu
 
 /** Runs one workload on the SoC's traffic generator `tg` to completion. */
 function runTraffic(soc: Soc, spec: WorkloadSpec): void {
-  const a = soc.attachPoint('tg');
-  const gen = new TrafficGenerator(soc.ctx, 'soc.tg', a.clock, a.masterId, { streams: [spec], maxOutstanding: a.config.kind === 'traffic' ? a.config.maxOutstanding : 1 });
-  soc.attach('tg', gen.port);
+  const gen = soc.model('tg', TrafficGenerator);
+  gen.configure({ streams: [spec] });
   let done = false;
   gen.start((r) => {
     if (r.errors > 0) throw new Error(`validation traffic: ${r.errors} accesses failed`);

@@ -1,11 +1,10 @@
-import * as fs from 'fs';
 import * as path from 'path';
 import { ConfigError, formatJsonPath } from '../sim/engine/errors';
-import { rangesOverlap } from '../sim/bus/addrRange';
 import { pgtableOps } from '../drivers/iommu/pgtableOps';
 import { loadSocConfig } from '../sim/soc/builder';
 import { parseWithSchema, readJsonFile } from '../sim/soc/loadJson';
 import type { SocConfig } from '../sim/soc/schema';
+import { jobKind } from './jobRegistry';
 import { ScenarioSchema, type Scenario } from './schema';
 
 export interface LoadedScenario {
@@ -55,71 +54,46 @@ function checkScenarioAgainstSoc(s: Scenario, soc: SocConfig, file: string): voi
     if (b.size === 0) throw new ConfigError(file, at(['buffers', i, 'size']), 'must be positive');
     buffers.set(b.name, { device: b.device, size: b.size });
   });
-  const bufferAt = (name: string, device: string, p: (string | number)[]) => {
-    const b = buffers.get(name);
-    if (!b) throw new ConfigError(file, at(p), `no buffer "${name}" (buffers: ${[...buffers.keys()].join(', ') || 'none'})`);
-    if (b.device !== device) throw new ConfigError(file, at(p), `buffer "${name}" is mapped for device "${b.device}", not "${device}"`);
-    return b;
-  };
-  const needFits = (bytes: number, buf: { size: number }, name: string, p: (string | number)[]) => {
-    if (bytes > buf.size) throw new ConfigError(file, at(p), `needs ${bytes} bytes, buffer "${name}" has ${buf.size}`);
-  };
-
+  // Each job: its target (a device of the kinds its entry names, or a CPU core), then its kind's own check.
   const names = new Set<string>();
   const modelled = new Map<string, string>();
   const cores = new Set(soc.cpuMmus.flatMap((u) => u.cores.map((c) => c.name)));
+  const scenarioDir = path.dirname(file);
   s.jobs.forEach((j, i) => {
     if (names.has(j.name)) throw new ConfigError(file, at(['jobs', i, 'name']), `job name "${j.name}" is used twice`);
     names.add(j.name);
-    if (j.kind === 'cpu-trace') {
-      if (!cores.has(j.core)) throw new ConfigError(file, at(['jobs', i, 'core']), `SoC "${soc.name}" has no CPU core "${j.core}" (cores: ${[...cores].join(', ') || 'none'}; declare them under cpuMmus[].cores)`);
-      if (modelled.has(j.core)) throw new ConfigError(file, at(['jobs', i, 'core']), `core "${j.core}" already runs job "${modelled.get(j.core)}"`);
-      modelled.set(j.core, j.name);
-      const trace = path.resolve(path.dirname(file), j.trace);
-      if (!fs.existsSync(trace)) throw new ConfigError(file, at(['jobs', i, 'trace']), `no such file: ${trace}`);
-      return;
-    }
-    const dev = deviceAt(j.device, ['jobs', i, 'device']);
-    const want = j.kind === 'dma-copy' ? 'dma' : j.kind === 'sg-copy' ? 'descdma' : j.kind;
-    if (dev.kind !== want) throw new ConfigError(file, at(['jobs', i, 'device']), `device "${j.device}" is a ${dev.kind}, a "${j.kind}" job needs a ${want}`);
-    if (j.kind === 'dma-copy') {
-      if (j.bytes === 0) throw new ConfigError(file, at(['jobs', i, 'bytes']), 'must be positive');
-      if (rangesOverlap({ base: j.src, size: j.bytes }, { base: j.dst, size: j.bytes })) {
-        throw new ConfigError(file, at(['jobs', i, 'dst']), 'source and destination ranges overlap');
+    const entry = jobKind(j.kind);
+    const target = entry.target;
+    let device: SocConfig['devices'][number] | null = null;
+    let targetName: string;
+    if (target.field === 'core') {
+      targetName = j.core as string;
+      if (!cores.has(targetName)) throw new ConfigError(file, at(['jobs', i, 'core']), `SoC "${soc.name}" has no CPU core "${targetName}" (cores: ${[...cores].join(', ') || 'none'}; declare them under cpuMmus[].cores)`);
+    } else {
+      targetName = j.device as string;
+      device = deviceAt(targetName, ['jobs', i, 'device']);
+      if (!target.kinds.includes(device.kind)) {
+        throw new ConfigError(file, at(['jobs', i, 'device']), `device "${targetName}" is a ${device.kind}, a "${j.kind}" job needs a ${target.kinds.join(' or ')}`);
       }
-      return;
     }
-    if (modelled.has(j.device)) throw new ConfigError(file, at(['jobs', i, 'device']), `device "${j.device}" already runs job "${modelled.get(j.device)}"`);
-    modelled.set(j.device, j.name);
-    if (j.kind === 'sg-copy') {
-      if (j.bytes === 0 || j.bytes % 4096 !== 0) throw new ConfigError(file, at(['jobs', i, 'bytes']), `must be a positive multiple of 4096, got ${j.bytes}`);
-      return;
+    if (target.exclusive) {
+      const what = target.field === 'core' ? 'core' : 'device';
+      if (modelled.has(targetName)) throw new ConfigError(file, at(['jobs', i, target.field]), `${what} "${targetName}" already runs job "${modelled.get(targetName)}"`);
+      modelled.set(targetName, j.name);
     }
-    if (j.kind === 'nic') {
-      if (!j.rx && !j.tx) throw new ConfigError(file, at(['jobs', i]), 'a NIC job needs rx, tx or both');
-      if (j.rx && j.rx.packetBytes > j.rx.bufferBytes) throw new ConfigError(file, at(['jobs', i, 'rx', 'packetBytes']), `a packet (${j.rx.packetBytes} bytes) must fit in a receive buffer (${j.rx.bufferBytes} bytes)`);
-      if (formatOf(dev) !== 'direct' && !pgtableOps(formatOf(dev), { file, jsonPath: at(['jobs', i, 'device']) }).usesDmaApi) throw new ConfigError(file, at(['jobs', i, 'device']), `the NIC driver uses the DMA API; "${j.device}" is behind a GPU MMU`);
-      return;
-    }
-    const buf = bufferAt(j.buffer, j.device, ['jobs', i, 'buffer']);
-    switch (j.kind) {
-      case 'traffic':
-        j.streams.forEach((w, k) => {
-          const footprint = w.kind === 'tiled2d' ? w.widthBytes * w.height : (w.footprint ?? buf.size - w.offset);
-          needFits(w.offset + footprint, buf, j.buffer, ['jobs', i, 'streams', k]);
-        });
-        break;
-      case 'gpu':
-        needFits(j.widthBytes * j.height, buf, j.buffer, ['jobs', i, 'height']);
-        break;
-      case 'display':
-        needFits((j.pitchBytes ?? j.width * j.bytesPerPixel) * j.height, buf, j.buffer, ['jobs', i, 'height']);
-        if (j.frames === undefined && s.until === undefined) throw new ConfigError(file, at(['jobs', i, 'frames']), 'a display scans forever: give frames, or an "until" for the scenario');
-        break;
-      case 'camera':
-        needFits(j.width * j.bytesPerPixel * j.height * j.buffers, buf, j.buffer, ['jobs', i, 'buffers']);
-        if (j.frames === undefined && s.until === undefined) throw new ConfigError(file, at(['jobs', i, 'frames']), 'a camera streams forever: give frames, or an "until" for the scenario');
-        break;
+    const issues = entry.check(j, {
+      soc, until: s.until, scenarioDir, device, deviceFormat: device ? formatOf(device) : 'direct',
+      deviceUsesDmaApi: !device || formatOf(device) === 'direct' || pgtableOps(formatOf(device), { file, jsonPath: at(['jobs', i, target.field]) }).usesDmaApi,
+      buffer: (name, p) => {
+        const b = buffers.get(name);
+        if (!b) return [p, `no buffer "${name}" (buffers: ${[...buffers.keys()].join(', ') || 'none'})`];
+        if (b.device !== targetName) return [p, `buffer "${name}" is mapped for device "${b.device}", not "${targetName}"`];
+        return b;
+      },
+    });
+    if (issues.length > 0) {
+      const [[p, reason], ...rest] = issues;
+      throw new ConfigError(file, at(['jobs', i, ...p]), reason, rest.map(([q, r]) => `${at(['jobs', i, ...q])}: ${r}`));
     }
   });
   if (s.until !== undefined && s.until <= s.warmup) {

@@ -13,7 +13,8 @@ import { DeviceContexts, type DeviceBuffer } from '../drivers/devices/buffers';
 import { DeviceDriver } from '../drivers/devices/driver';
 import { KernelError } from '../drivers/errno';
 import { bootPlatform, type Platform } from '../drivers/platform';
-import type { DeviceJobEnv } from './deviceJobs';
+import { jobKind } from './jobRegistry';
+import { JobResourceError, type JobEnv } from './jobSpec';
 import { applyFill, startJob, type JobResult } from './jobs';
 import { loadScenario, type LoadedScenario } from './load';
 
@@ -50,11 +51,11 @@ export interface RunOutput {
 
 /** Scenarios with buffers or device jobs boot the kernel; plain DMA copies do not. */
 function needsPlatform(s: LoadedScenario['scenario']): boolean {
-  return s.buffers.length > 0 || s.jobs.some((j) => j.kind !== 'dma-copy');
+  return s.buffers.length > 0 || s.jobs.some((j) => jobKind(j.kind).needsKernel);
 }
 
 /** Boots the platform, probes a driver per device with buffers, and obtains and fills the buffers. */
-function bootDevices(ctx: SimContext, soc: Soc, loaded: LoadedScenario, mode: AccessMode, rng: Rng): DeviceJobEnv {
+function bootDevices(ctx: SimContext, soc: Soc, loaded: LoadedScenario, mode: AccessMode, rng: Rng): JobEnv {
   const { scenario } = loaded;
   const k = scenario.kernel;
   const platform = bootPlatform(soc, {
@@ -126,16 +127,23 @@ export function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): RunOut
     const initRng = ctx.rng.fork('scenario.init');
     for (const fill of scenario.init) applyFill(soc, fill, initRng);
     const devices = needsPlatform(scenario) ? bootDevices(ctx, soc, loaded, mode, initRng) : null;
-    const jobs = scenario.jobs.map((j) => startJob(ctx, soc, j, devices));
+    const env: JobEnv = devices ?? { ctx, soc, mode, platform: null, buffers: new Map(), scenarioDir: path.dirname(loaded.file), atExit: [] };
+    const jobs = scenario.jobs.map((j) => startJob(env, j));
     if (scenario.warmup > 0) ctx.engine.schedule(scenario.warmup, () => ctx.stats.reset(), undefined, Priority.Control);
 
     // The stop event runs after every other event of its tick (Priority.Late).
     if (until !== undefined) ctx.engine.schedule(until, () => ctx.engine.stop(), undefined, Priority.Late);
     let stopReason: RunResult;
-    do {
-      stopReason = ctx.engine.runEvents(SLICE_EVENTS);
-      opts.onProgress?.(jobs.reduce((a, j) => a + j.progress(), 0) / jobs.length, ctx.engine.now);
-    } while (stopReason === 'count');
+    try {
+      do {
+        stopReason = ctx.engine.runEvents(SLICE_EVENTS);
+        opts.onProgress?.(jobs.reduce((a, j) => a + j.progress(), 0) / jobs.length, ctx.engine.now);
+      } while (stopReason === 'count');
+    } catch (e) {
+      if (!(e instanceof JobResourceError)) throw e;
+      const i = scenario.jobs.findIndex((j) => j.name === e.job);
+      throw new ConfigError(loaded.file, formatJsonPath('scenario', ['jobs', i]), `the kernel ran out of resources for job "${e.job}": ${e.cause.message}`);
+    }
     if (stopReason === 'stopped') stopReason = 'limit';
 
     const output: RunOutput = {

@@ -1,60 +1,41 @@
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
-import { Priority } from '../engine/engine';
+import { EventHandle, Priority } from '../engine/engine';
 import { SimInvariantError } from '../engine/errors';
-import { ADDR_LIMIT } from '../engine/addr';
 import type { Counter, Histogram } from '../engine/stats';
-import { ceilRatio, PS_PER_S, type Tick } from '../engine/time';
+import { ceilRatio, type Tick } from '../engine/time';
 import { InOrderSender } from '../bus/inOrderSender';
-import { validateFrameGeometry, type FrameGeometry } from './frameGeometry';
+import type { FrameGeometry } from './frameGeometry';
+import { defineDeviceKind, deviceFields, BurstBytes, DeviceBufferBytes, Outstanding } from '../soc/deviceSpec';
 import { RequestPort, type ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
 
 /** How the writer reaches memory (port.ts): timed transactions, or atomic fast-forward. */
 export type CameraAccessMode = 'timing' | 'atomic';
 
-export interface CameraIspParams extends FrameGeometry {
-  /** Frames per second from the sensor. */
-  fps: number;
+/** The capture path's hardware (its SoC config entry). */
+export interface CameraIspParams {
   /** Largest write; writes never cross a burstBytes-aligned boundary. */
   burstBytes: number;
   /** Writes in flight at once. */
   maxOutstanding: number;
-  /** Frame buffers written round-robin; buffer b starts at base + b × pitchBytes × height. */
-  buffers: number;
-  /** Receiver buffer: bytes accepted from the sensor and not yet acknowledged by memory (>= one line). */
+  /** Receiver buffer: bytes accepted from the sensor and not yet acknowledged by memory (>= one line of the program). */
   lineBufferBytes: number;
-  /** Stop after this many frames; absent = until stop(). */
-  frames?: number;
   /** Default 'timing'. */
   mode?: CameraAccessMode;
 }
 
 /**
- * Checks camera parameters; returns "field: reason" for the first bad one, or null. The
- * SoC config loader turns the reason into a ConfigError with a JSON path.
+ * What a driver programs before capturing (`configure`): the frame buffers and the
+ * sensor's timing. The scenario's camera job checks these (scenario/jobs/camera.ts).
  */
-export function validateCameraIspParams(p: CameraIspParams): string | null {
-  const posInt = (v: number) => Number.isSafeInteger(v) && v > 0;
-  const geometry = validateFrameGeometry(p);
-  if (geometry) return geometry;
-  const lineBytes = p.width * p.bytesPerPixel;
-  if (!posInt(p.buffers)) return `buffers: must be a positive integer, got ${p.buffers}`;
-  if (p.base + p.buffers * p.pitchBytes * p.height > ADDR_LIMIT) {
-    return `base: the frame buffers must end below 2^53, got base ${p.base} with ${p.buffers} buffers of ${p.pitchBytes * p.height} bytes`;
-  }
-  if (!(Number.isFinite(p.fps) && p.fps > 0)) return `fps: must be a positive number, got ${p.fps}`;
-  if (PS_PER_S / p.fps / p.height < 1) return `fps: a line must last at least 1 ps, got ${PS_PER_S / p.fps / p.height} ps`;
-  if (!posInt(p.burstBytes)) return `burstBytes: must be a positive integer, got ${p.burstBytes}`;
-  if (!posInt(p.maxOutstanding)) return `maxOutstanding: must be a positive integer, got ${p.maxOutstanding}`;
-  if (!Number.isSafeInteger(p.lineBufferBytes) || p.lineBufferBytes < lineBytes) {
-    return `lineBufferBytes: must be an integer >= one line (width × bytesPerPixel = ${lineBytes}), got ${p.lineBufferBytes}`;
-  }
-  if (p.frames !== undefined && !posInt(p.frames)) return `frames: must be a positive integer, got ${p.frames}`;
-  if (p.mode !== undefined && p.mode !== 'timing' && p.mode !== 'atomic') {
-    return `mode: must be "timing" or "atomic", got ${JSON.stringify(p.mode)}`;
-  }
-  return null;
+export interface CameraProgram extends FrameGeometry {
+  /** Frames per second from the sensor; a line must last at least 1 ps. */
+  fps: number;
+  /** Frame buffers written round-robin; buffer b starts at base + b × pitchBytes × height. */
+  buffers: number;
+  /** Stop after this many frames; absent = until stop(). */
+  frames?: number;
 }
 
 /**
@@ -112,16 +93,19 @@ export class CameraIsp implements ResponseReceiver {
   private readonly sender: InOrderSender;
   private readonly pool: TransactionPool;
 
-  private readonly lineBytes: number;
-  private readonly height: number;
-  private readonly frameBytes: number;
   private readonly burstBytes: number;
   private readonly maxOutstanding: number;
-  /** Lines per run (frames × height), Infinity without a frame limit. */
-  private readonly lineLimit: number;
 
-  /** Accepted lines (global index from start) not yet fully sent, a ring. */
-  private readonly queue: Float64Array;
+  // Set by configure() (the programmed frames and timing).
+  private program: CameraProgram | null = null;
+  private lineBytes = 0;
+  private height = 0;
+  private frameBytes = 0;
+  /** Lines per run (frames × height), Infinity without a frame limit. */
+  private lineLimit = 0;
+
+  /** Accepted lines (global index from start) not yet fully sent, a ring (sized by configure()). */
+  private queue = new Float64Array(0);
   private qHead = 0;
   private qCount = 0;
   /** Bytes of the head line already sent. */
@@ -131,7 +115,8 @@ export class CameraIsp implements ResponseReceiver {
   private inFlight = 0;
 
   private active = false;
-  private generation = 0;
+  /** The sensor's next line of the running capture. */
+  private readonly lineEvent: EventHandle;
   private t0: Tick = 0;
   private sensorLine = 0;
   private sensorDone = true;
@@ -139,8 +124,8 @@ export class CameraIsp implements ResponseReceiver {
 
   // Atomic mode: virtual issue cursor; completions (and sizes) of writes still holding buffer space; of writes maybe in flight.
   private vCursor: Tick = 0;
-  private readonly heldAt: Float64Array;
-  private readonly heldSize: Int32Array;
+  private heldAt = new Float64Array(0);
+  private heldSize = new Int32Array(0);
   private heldCount = 0;
   private readonly outstanding: Float64Array;
   private outCount = 0;
@@ -161,25 +146,14 @@ export class CameraIsp implements ResponseReceiver {
     readonly masterId: number,
     readonly params: CameraIspParams,
   ) {
-    const reason = validateCameraIspParams(params);
-    if (reason) throw new SimInvariantError(`${path}: ${reason}`);
     this.mode = params.mode ?? 'timing';
     this.port = new RequestPort(`${path}.port`, this);
     this.sender = new InOrderSender(this.port);
     this.pool = new TransactionPool(params.burstBytes);
-    this.lineBytes = params.width * params.bytesPerPixel;
-    this.height = params.height;
-    this.frameBytes = params.pitchBytes * params.height;
     this.burstBytes = params.burstBytes;
     this.maxOutstanding = params.maxOutstanding;
-    this.lineLimit = params.frames === undefined ? Infinity : params.frames * params.height;
-    const lines = Math.floor(params.lineBufferBytes / this.lineBytes);
-    this.queue = new Float64Array(lines + 1);
-    // Held writes cover at most lineBufferBytes, in at most `lines` lines of which only the first and last write can be short.
-    const held = Math.ceil(params.lineBufferBytes / params.burstBytes) + 2 * lines + 1;
-    this.heldAt = new Float64Array(held);
-    this.heldSize = new Int32Array(held);
     this.outstanding = new Float64Array(params.maxOutstanding);
+    this.lineEvent = new EventHandle(ctx.engine, this.onLine, Priority.Late);
 
     const s = ctx.stats.scope(path);
     this.sFrames = s.counter('frames', 'frames received from the sensor (dropped lines included)');
@@ -189,6 +163,31 @@ export class CameraIsp implements ResponseReceiver {
     this.sDroppedBytes = s.counter('dropped_bytes', 'bytes of dropped lines');
     this.sErrors = s.counter('errors', 'writes that completed with an error');
     this.sLatency = s.histogram('latency_ns', 'issue to response of each write, ns', { bucketWidth: 10, buckets: 200 });
+  }
+
+  /**
+   * Programs the frame buffers and sensor timing for the next start() (not while
+   * running). The program is trusted: the camera job's spec and check validate it (a
+   * line must fit in lineBufferBytes).
+   */
+  configure(program: CameraProgram): void {
+    if (this.active || this.inFlight > 0) throw new SimInvariantError(`${this.path}: configure() while running or with writes in flight`);
+    this.program = program;
+    this.lineBytes = program.width * program.bytesPerPixel;
+    this.height = program.height;
+    this.frameBytes = program.pitchBytes * program.height;
+    this.lineLimit = program.frames === undefined ? Infinity : program.frames * program.height;
+    const lines = Math.floor(this.params.lineBufferBytes / this.lineBytes);
+    this.queue = new Float64Array(lines + 1);
+    this.qHead = 0;
+    this.qCount = 0;
+    this.sendOff = 0;
+    this.buffered = 0;
+    // Held writes cover at most lineBufferBytes, in at most `lines` lines of which only the first and last write can be short.
+    const held = Math.ceil(this.params.lineBufferBytes / this.burstBytes) + 2 * lines + 1;
+    this.heldAt = new Float64Array(held);
+    this.heldSize = new Int32Array(held);
+    this.heldCount = 0;
   }
 
   /** True from start() until stop() or until the frame limit has arrived and every write has completed. */
@@ -202,22 +201,22 @@ export class CameraIsp implements ResponseReceiver {
    */
   start(done?: () => void): void {
     if (this.active) throw new SimInvariantError(`${this.path}: start() while already running`);
+    if (!this.program) throw new SimInvariantError(`${this.path}: start() before configure()`);
     const now = this.ctx.engine.now;
     this.active = true;
-    this.generation++;
     this.onDone = done ?? null;
     this.t0 = now;
     this.sensorLine = 0;
     this.sensorDone = false;
     this.vCursor = now;
-    this.ctx.engine.schedule(this.t0 + ceilRatio(1, this.params.fps * this.height), this.onLine, this.generation, Priority.Late);
+    this.lineEvent.schedule(this.t0 + ceilRatio(1, this.program.fps * this.height));
   }
 
   /** Stops capturing: no more lines; lines not yet sent are discarded; writes in flight complete. */
   stop(): void {
     if (!this.active) return;
     this.active = false;
-    this.generation++;
+    this.lineEvent.cancel();
     this.onDone = null;
     this.buffered -= this.qCount * this.lineBytes - this.sendOff;
     this.qCount = 0;
@@ -228,8 +227,7 @@ export class CameraIsp implements ResponseReceiver {
     }
   }
 
-  private readonly onLine = (gen: number): void => {
-    if (gen !== this.generation) return;
+  private readonly onLine = (): void => {
     const now = this.ctx.engine.now;
     const g = this.sensorLine;
     if (this.mode === 'atomic') this.releaseHeld(now);
@@ -247,7 +245,7 @@ export class CameraIsp implements ResponseReceiver {
     if (this.sensorLine >= this.lineLimit) {
       this.sensorDone = true;
     } else {
-      this.ctx.engine.schedule(this.t0 + ceilRatio(g + 2, this.params.fps * this.height), this.onLine, gen, Priority.Late);
+      this.lineEvent.schedule(this.t0 + ceilRatio(g + 2, this.program!.fps * this.height));
     }
     if (this.mode === 'timing') this.issue();
     this.maybeFinish();
@@ -265,7 +263,7 @@ export class CameraIsp implements ResponseReceiver {
   private addrOf(g: number, off: number): number {
     const k = Math.floor(g / this.height);
     const j = g - k * this.height;
-    return this.params.base + (k % this.params.buffers) * this.frameBytes + j * this.params.pitchBytes + off;
+    return this.program!.base + (k % this.program!.buffers) * this.frameBytes + j * this.program!.pitchBytes + off;
   }
 
   /** Size of the write at `addr` with `left` bytes of the line to go. */
@@ -385,3 +383,21 @@ export class CameraIsp implements ResponseReceiver {
   }
 }
 
+
+/** Device kind `camera`: a capture path (scenario job `camera` programs the frames and timing). */
+export const cameraDeviceKind = defineDeviceKind({
+  spec: deviceFields('camera', {
+    burstBytes: BurstBytes.describe('bytes per write'),
+    maxOutstanding: Outstanding,
+    lineBufferBytes: DeviceBufferBytes.describe('buffer between the sensor and memory; a line that does not fit is dropped'),
+  }),
+  describe: 'a camera/ISP writing frames at the frame rate the scenario sets',
+  rules: (d) => {
+    if (d.burstBytes === 0) return [['burstBytes', 'must be positive']];
+    if (d.lineBufferBytes === 0) return [['lineBufferBytes', 'must be positive']];
+    return [];
+  },
+  build: (env, d) => new CameraIsp(env.ctx, env.path, env.clock, env.masterId, {
+    burstBytes: d.burstBytes, maxOutstanding: d.maxOutstanding, lineBufferBytes: d.lineBufferBytes, mode: env.mode,
+  }),
+});

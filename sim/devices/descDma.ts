@@ -11,6 +11,7 @@ import {
   SG_DESC_BYTES, SGD_CONTROL, SGD_CTRL_IRQ, SGD_CTRL_LAST, SGD_DST, SGD_LEN, SGD_NEXT, SGD_SRC, SGD_STAT_DONE,
   SGD_STAT_ERROR, readU32, readU64, writeU32,
 } from './descriptors';
+import { defineDeviceKind, deviceFields, BurstBytes, Outstanding } from '../soc/deviceSpec';
 
 /** How the engine reaches memory (port.ts): timed transactions, or atomic fast-forward. */
 export type DescDmaAccessMode = 'timing' | 'atomic';
@@ -22,20 +23,6 @@ export interface DescDmaParams {
   maxOutstanding: number;
   /** Default 'timing'. */
   mode?: DescDmaAccessMode;
-}
-
-/**
- * Checks descriptor DMA parameters; returns "field: reason" for the first bad one, or
- * null. The SoC config loader turns the reason into a ConfigError with a JSON path.
- */
-export function validateDescDmaParams(p: DescDmaParams): string | null {
-  const posInt = (v: number) => Number.isSafeInteger(v) && v > 0;
-  if (!posInt(p.burstBytes)) return `burstBytes: must be a positive integer, got ${p.burstBytes}`;
-  if (!posInt(p.maxOutstanding)) return `maxOutstanding: must be a positive integer, got ${p.maxOutstanding}`;
-  if (p.mode !== undefined && p.mode !== 'timing' && p.mode !== 'atomic') {
-    return `mode: must be "timing" or "atomic", got ${JSON.stringify(p.mode)}`;
-  }
-  return null;
 }
 
 /** Interrupt handler: the descriptor's device address, and whether the chain stopped on an error there. */
@@ -135,8 +122,6 @@ export class DescDma implements ResponseReceiver {
     readonly masterId: number,
     readonly params: DescDmaParams,
   ) {
-    const reason = validateDescDmaParams(params);
-    if (reason) throw new SimInvariantError(`${path}: ${reason}`);
     this.mode = params.mode ?? 'timing';
     this.burstBytes = params.burstBytes;
     this.maxOutstanding = params.maxOutstanding;
@@ -406,3 +391,14 @@ export class DescDma implements ResponseReceiver {
 const OUTCOME_WRITTEN_BACK = 1;
 /** Atomic mode: the fetch or the write-back failed; the chain stops with an error. */
 const OUTCOME_CHAIN_ERROR = 2;
+
+/** Device kind `descdma`: a scatter-gather engine driven by descriptors (scenario job `sg-copy`). */
+export const descDmaDeviceKind = defineDeviceKind({
+  spec: deviceFields('descdma', {
+    burstBytes: BurstBytes.describe('bytes per data transaction'),
+    maxOutstanding: Outstanding.describe('data transactions in flight (reads + writes)'),
+  }),
+  describe: 'a DMA engine driven by linked descriptors (scatter-gather) in memory',
+  rules: (d) => (d.burstBytes > 0 ? [] : [['burstBytes', 'must be positive']]),
+  build: (env, d) => new DescDma(env.ctx, env.path, env.clock, env.masterId, { burstBytes: d.burstBytes, maxOutstanding: d.maxOutstanding, mode: env.mode }),
+});

@@ -1,68 +1,43 @@
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
-import { Priority } from '../engine/engine';
+import { EventHandle, Priority } from '../engine/engine';
 import { SimInvariantError } from '../engine/errors';
-import { ADDR_LIMIT } from '../engine/addr';
 import type { Counter, Histogram } from '../engine/stats';
 import { ceilDiv, ceilRatio, floorDiv, PS_PER_S, type Tick } from '../engine/time';
 import { InOrderSender } from '../bus/inOrderSender';
-import { validateFrameGeometry, type FrameGeometry } from './frameGeometry';
+import type { FrameGeometry } from './frameGeometry';
+import { defineDeviceKind, deviceFields, BurstBytes, DeviceBufferBytes, Outstanding } from '../soc/deviceSpec';
 import { RequestPort, type ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
 
 /** How the controller reaches memory (port.ts): timed transactions, or atomic fast-forward. */
 export type DisplayAccessMode = 'timing' | 'atomic';
 
-export interface DisplayControllerParams extends FrameGeometry {
-  /** Frames per second. */
-  refreshHz: number;
+/** The controller's hardware (its SoC config entry). */
+export interface DisplayControllerParams {
   /** Largest read; reads never cross a burstBytes-aligned boundary. */
   burstBytes: number;
   /** Reads in flight at once. */
   maxOutstanding: number;
   /** Line/latency buffer: bytes in flight plus bytes arrived and not yet shown (>= burstBytes). */
   fifoBytes: number;
+  /** Default 'timing'. */
+  mode?: DisplayAccessMode;
+}
+
+/**
+ * What a driver programs before a scanout (`configure`): the frame buffer and the
+ * panel timing. The scenario's display job checks these (scenario/jobs/display.ts).
+ */
+export interface DisplayProgram extends FrameGeometry {
+  /** Frames per second; an active line must last at least 1 ps. */
+  refreshHz: number;
   /** Stop after this many frames; absent = until stop(). */
   frames?: number;
   /** Share of each frame period spent in vertical blanking, in [0, 1); default 0 (blanking ignored). */
   vblankFraction?: number;
   /** Time from start() to the start of frame 0, ns; default one active line time. */
   startDelayNs?: number;
-  /** Default 'timing'. */
-  mode?: DisplayAccessMode;
-}
-
-/**
- * Checks display controller parameters; returns "field: reason" for the first bad one,
- * or null. The SoC config loader turns the reason into a ConfigError with a JSON path.
- */
-export function validateDisplayControllerParams(p: DisplayControllerParams): string | null {
-  const posInt = (v: number) => Number.isSafeInteger(v) && v > 0;
-  const geometry = validateFrameGeometry(p);
-  if (geometry) return geometry;
-  const lineBytes = p.width * p.bytesPerPixel;
-  if (p.base + p.pitchBytes * (p.height - 1) + lineBytes > ADDR_LIMIT) {
-    return `base: the frame buffer must end below 2^53, got base ${p.base} with ${p.height} lines of pitch ${p.pitchBytes}`;
-  }
-  if (!(Number.isFinite(p.refreshHz) && p.refreshHz > 0)) return `refreshHz: must be a positive number, got ${p.refreshHz}`;
-  const v = p.vblankFraction ?? 0;
-  if (!(Number.isFinite(v) && v >= 0 && v < 1)) return `vblankFraction: must be in [0, 1), got ${p.vblankFraction}`;
-  if ((PS_PER_S / p.refreshHz) * (1 - v) / p.height < 1) {
-    return `refreshHz: an active line must last at least 1 ps, got ${(PS_PER_S / p.refreshHz) * (1 - v) / p.height} ps`;
-  }
-  if (!posInt(p.burstBytes)) return `burstBytes: must be a positive integer, got ${p.burstBytes}`;
-  if (!posInt(p.maxOutstanding)) return `maxOutstanding: must be a positive integer, got ${p.maxOutstanding}`;
-  if (!Number.isSafeInteger(p.fifoBytes) || p.fifoBytes < p.burstBytes) {
-    return `fifoBytes: must be an integer >= burstBytes (${p.burstBytes}), got ${p.fifoBytes}`;
-  }
-  if (p.frames !== undefined && !posInt(p.frames)) return `frames: must be a positive integer, got ${p.frames}`;
-  if (p.startDelayNs !== undefined && !(Number.isFinite(p.startDelayNs) && p.startDelayNs >= 0)) {
-    return `startDelayNs: must be a non-negative number, got ${p.startDelayNs}`;
-  }
-  if (p.mode !== undefined && p.mode !== 'timing' && p.mode !== 'atomic') {
-    return `mode: must be "timing" or "atomic", got ${JSON.stringify(p.mode)}`;
-  }
-  return null;
 }
 
 /** Burst record flag: the read completed with an error. */
@@ -128,28 +103,31 @@ export class DisplayController implements ResponseReceiver {
   private readonly sender: InOrderSender;
   private readonly pool: TransactionPool;
 
-  private readonly lineBytes: number;
-  private readonly height: number;
   private readonly fifoBytes: number;
   private readonly burstBytes: number;
   private readonly maxOutstanding: number;
-  /** Lines per run (frames × height), Infinity without a frame limit. */
-  private readonly lineLimit: number;
-  private readonly framePs: number;
-  private readonly vblankPs: number;
-  private readonly activeLinePs: number;
-  private readonly startDelay: Tick;
 
-  // Reads not yet retired, in scan order: a ring of records indexed by slot.
-  private readonly cap: number;
-  private readonly rSize: Int32Array;
+  // Set by configure() (the programmed frame and timing).
+  private program: DisplayProgram | null = null;
+  private lineBytes = 0;
+  private height = 0;
+  /** Lines per run (frames × height), Infinity without a frame limit. */
+  private lineLimit = 0;
+  private framePs = 0;
+  private vblankPs = 0;
+  private activeLinePs = 0;
+  private startDelay: Tick = 0;
+
+  // Reads not yet retired, in scan order: a ring of records indexed by slot (sized by configure()).
+  private cap = 0;
+  private rSize = new Int32Array(0);
   /** Global line index (from start), or -1 for reads of a stopped scanout. */
-  private readonly rLine: Float64Array;
-  private readonly rDue: Float64Array;
-  private readonly rRelease: Float64Array;
+  private rLine = new Float64Array(0);
+  private rDue = new Float64Array(0);
+  private rRelease = new Float64Array(0);
   /** Tick the response arrived (virtual in atomic mode), -1 while in flight. */
-  private readonly rArrival: Float64Array;
-  private readonly rFlags: Uint8Array;
+  private rArrival = new Float64Array(0);
+  private rFlags = new Uint8Array(0);
   private rHead = 0;
   private rCount = 0;
   /** Bytes reserved in the FIFO by unretired reads. */
@@ -158,7 +136,7 @@ export class DisplayController implements ResponseReceiver {
   private retirePending = false;
 
   /** Bytes of line g that arrived on time, at index g mod onTime.length. */
-  private readonly onTime: Float64Array;
+  private onTime = new Float64Array(0);
 
   // Fetch cursor.
   private fetchLine = 0;
@@ -170,7 +148,8 @@ export class DisplayController implements ResponseReceiver {
 
   // Panel.
   private active = false;
-  private generation = 0;
+  /** The next line end of the running scanout. */
+  private readonly lineEnd: EventHandle;
   private t0: Tick = 0;
   private panelLine = 0;
   private panelDone = true;
@@ -203,36 +182,15 @@ export class DisplayController implements ResponseReceiver {
     readonly masterId: number,
     readonly params: DisplayControllerParams,
   ) {
-    const reason = validateDisplayControllerParams(params);
-    if (reason) throw new SimInvariantError(`${path}: ${reason}`);
     this.mode = params.mode ?? 'timing';
     this.port = new RequestPort(`${path}.port`, this);
     this.sender = new InOrderSender(this.port);
     this.pool = new TransactionPool(params.burstBytes);
-    this.lineBytes = params.width * params.bytesPerPixel;
-    this.height = params.height;
     this.fifoBytes = params.fifoBytes;
     this.burstBytes = params.burstBytes;
     this.maxOutstanding = params.maxOutstanding;
-    this.lineLimit = params.frames === undefined ? Infinity : params.frames * params.height;
-    this.framePs = PS_PER_S / params.refreshHz;
-    this.vblankPs = this.framePs * (params.vblankFraction ?? 0);
-    this.activeLinePs = (this.framePs - this.vblankPs) / params.height;
-    this.startDelay = params.startDelayNs === undefined ? Math.round(this.activeLinePs) : Math.round(params.startDelayNs * 1000);
-
-    // Unretired reads hold at most fifoBytes; only a line's first and last read can be
-    // shorter than a burst, and fifoBytes spans at most fifoBytes/lineBytes + 2 lines.
-    const linesSpanned = Math.ceil(this.fifoBytes / this.lineBytes) + 2;
-    this.cap = Math.ceil(this.fifoBytes / this.burstBytes) + 2 * linesSpanned + 1;
-    this.rSize = new Int32Array(this.cap);
-    this.rLine = new Float64Array(this.cap);
-    this.rDue = new Float64Array(this.cap);
-    this.rRelease = new Float64Array(this.cap);
-    this.rArrival = new Float64Array(this.cap);
-    this.rFlags = new Uint8Array(this.cap);
-    // On-time arrivals are for lines not yet ended, at most linesSpanned - 1 beyond the panel's.
-    this.onTime = new Float64Array(linesSpanned);
     this.outstanding = new Float64Array(this.maxOutstanding);
+    this.lineEnd = new EventHandle(ctx.engine, this.onLineEnd, Priority.Late);
 
     const s = ctx.stats.scope(path);
     this.sFrames = s.counter('frames', 'frames scanned out by the panel');
@@ -249,6 +207,38 @@ export class DisplayController implements ResponseReceiver {
     this.sFifoLevel = s.histogram('fifo_level_bytes', 'bytes of later lines waiting in the FIFO at each line end', { bucketWidth: levelWidth, buckets: 33 });
   }
 
+  /**
+   * Programs the frame buffer and panel timing for the next start() (not while running).
+   * The program is trusted: the display job's spec and check validate it.
+   */
+  configure(program: DisplayProgram): void {
+    if (this.active || this.inFlight > 0) throw new SimInvariantError(`${this.path}: configure() while running or with reads in flight`);
+    this.program = program;
+    this.lineBytes = program.width * program.bytesPerPixel;
+    this.height = program.height;
+    this.lineLimit = program.frames === undefined ? Infinity : program.frames * program.height;
+    this.framePs = PS_PER_S / program.refreshHz;
+    this.vblankPs = this.framePs * (program.vblankFraction ?? 0);
+    this.activeLinePs = (this.framePs - this.vblankPs) / program.height;
+    this.startDelay = program.startDelayNs === undefined ? Math.round(this.activeLinePs) : Math.round(program.startDelayNs * 1000);
+
+    // Unretired reads hold at most fifoBytes; only a line's first and last read can be
+    // shorter than a burst, and fifoBytes spans at most fifoBytes/lineBytes + 2 lines.
+    const linesSpanned = Math.ceil(this.fifoBytes / this.lineBytes) + 2;
+    this.cap = Math.ceil(this.fifoBytes / this.burstBytes) + 2 * linesSpanned + 1;
+    this.rSize = new Int32Array(this.cap);
+    this.rLine = new Float64Array(this.cap);
+    this.rDue = new Float64Array(this.cap);
+    this.rRelease = new Float64Array(this.cap);
+    this.rArrival = new Float64Array(this.cap);
+    this.rFlags = new Uint8Array(this.cap);
+    this.rHead = 0;
+    this.rCount = 0;
+    this.fifoUsed = 0;
+    // On-time arrivals are for lines not yet ended, at most linesSpanned - 1 beyond the panel's.
+    this.onTime = new Float64Array(linesSpanned);
+  }
+
   /** True from start() until stop() or until the frame limit is reached and every read has completed. */
   get running(): boolean {
     return this.active;
@@ -260,9 +250,9 @@ export class DisplayController implements ResponseReceiver {
    */
   start(done?: () => void): void {
     if (this.active) throw new SimInvariantError(`${this.path}: start() while already running`);
+    if (!this.program) throw new SimInvariantError(`${this.path}: start() before configure()`);
     const now = this.ctx.engine.now;
     this.active = true;
-    this.generation++;
     this.onDone = done ?? null;
     this.t0 = now + this.startDelay;
     this.panelLine = 0;
@@ -276,7 +266,7 @@ export class DisplayController implements ResponseReceiver {
     this.vCursor = now;
     this.lastRetire = now;
     this.outCount = 0;
-    this.ctx.engine.schedule(this.lineEdge(0, 1), this.onLineEnd, this.generation, Priority.Late);
+    this.lineEnd.schedule(this.lineEdge(0, 1));
     if (this.mode === 'atomic') this.fetchAtomic(now);
     else this.issue();
   }
@@ -288,7 +278,7 @@ export class DisplayController implements ResponseReceiver {
   stop(): void {
     if (!this.active) return;
     this.active = false;
-    this.generation++;
+    this.lineEnd.cancel();
     this.onDone = null;
     if (this.mode === 'atomic') {
       this.rCount = 0;
@@ -303,13 +293,12 @@ export class DisplayController implements ResponseReceiver {
 
   /** Tick at which active line j (0..height; height = the frame's end) of frame k starts. */
   private lineEdge(k: number, j: number): Tick {
-    if (j === this.height) return this.t0 + ceilRatio(k + 1, this.params.refreshHz);
-    if (this.vblankPs === 0) return this.t0 + ceilRatio(k * this.height + j, this.params.refreshHz * this.height);
+    if (j === this.height) return this.t0 + ceilRatio(k + 1, this.program!.refreshHz);
+    if (this.vblankPs === 0) return this.t0 + ceilRatio(k * this.height + j, this.program!.refreshHz * this.height);
     return this.t0 + Math.ceil(k * this.framePs + this.vblankPs + j * this.activeLinePs);
   }
 
-  private readonly onLineEnd = (gen: number): void => {
-    if (gen !== this.generation) return;
+  private readonly onLineEnd = (): void => {
     const now = this.ctx.engine.now;
     if (this.mode === 'atomic') this.fetchAtomic(now);
     const g = this.panelLine;
@@ -335,7 +324,7 @@ export class DisplayController implements ResponseReceiver {
       this.maybeFinish();
     } else {
       const n = j + 1 === this.height ? this.lineEdge(k + 1, 1) : this.lineEdge(k, j + 2);
-      this.ctx.engine.schedule(n, this.onLineEnd, gen, Priority.Late);
+      this.lineEnd.schedule(n);
     }
   };
 
@@ -363,7 +352,7 @@ export class DisplayController implements ResponseReceiver {
     const g = this.fetchLine;
     const k = Math.floor(g / this.height);
     const j = g - k * this.height;
-    this.lineAddr = this.params.base + j * this.params.pitchBytes;
+    this.lineAddr = this.program!.base + j * this.program!.pitchBytes;
     this.lineStart = this.lineEdge(k, j);
     this.lineDur = this.lineEdge(k, j + 1) - this.lineStart;
   }
@@ -530,3 +519,21 @@ export class DisplayController implements ResponseReceiver {
   }
 }
 
+
+/** Device kind `display`: a scanout engine (scenario job `display` programs the frame and timing). */
+export const displayDeviceKind = defineDeviceKind({
+  spec: deviceFields('display', {
+    burstBytes: BurstBytes.describe('bytes per scanout read'),
+    maxOutstanding: Outstanding,
+    fifoBytes: DeviceBufferBytes.describe('pixel FIFO (latency buffer) between memory and the panel'),
+  }),
+  describe: 'a display controller scanning a frame buffer at the refresh rate the scenario sets',
+  rules: (d) => {
+    if (d.burstBytes === 0) return [['burstBytes', 'must be positive']];
+    if (d.fifoBytes < d.burstBytes) return [['fifoBytes', `must be at least burstBytes (${d.burstBytes}), got ${d.fifoBytes}`]];
+    return [];
+  },
+  build: (env, d) => new DisplayController(env.ctx, env.path, env.clock, env.masterId, {
+    burstBytes: d.burstBytes, maxOutstanding: d.maxOutstanding, fifoBytes: d.fifoBytes, mode: env.mode,
+  }),
+});

@@ -7,6 +7,7 @@ import type { Tick } from '../engine/time';
 import { InOrderSender } from '../bus/inOrderSender';
 import { RequestPort, type ResponseReceiver } from '../bus/port';
 import { Cmd, Status, STATUS_NAMES, type Transaction, TransactionPool } from '../bus/transaction';
+import { defineDeviceKind, deviceFields, BurstBytes, Outstanding } from '../soc/deviceSpec';
 
 /** How the engine reaches memory (port.ts): timed transactions, or atomic fast-forward. */
 export type DmaAccessMode = 'timing' | 'atomic';
@@ -271,3 +272,13 @@ export class DmaEngine implements ResponseReceiver {
     if (!this.job) this.startNext();
   }
 }
+
+/** Device kind `dma`: a copy engine (scenario job `dma-copy`). */
+export const dmaDeviceKind = defineDeviceKind({
+  spec: deviceFields('dma', {
+    burstBytes: BurstBytes.describe('bytes per read/write transaction'),
+    maxOutstanding: Outstanding.describe('transactions in flight (reads + writes)'),
+  }),
+  rules: (d) => (d.burstBytes > 0 ? [] : [['burstBytes', 'must be positive']]),
+  build: (env, d) => new DmaEngine(env.ctx, env.path, env.clock, env.masterId, { burstBytes: d.burstBytes, maxOutstanding: d.maxOutstanding, mode: env.mode }),
+});

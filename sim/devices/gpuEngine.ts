@@ -1,11 +1,11 @@
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
-import { SimInvariantError } from '../engine/errors';
 import type { Counter } from '../engine/stats';
 import type { RequestPort } from '../bus/port';
 import type { Status } from '../bus/transaction';
 import { TrafficGenerator, type TrafficListener, type TrafficMode, type TrafficResult } from './trafficGenerator';
-import { validateWorkloadSpec, type ReadMix, type Tiled2dSpec } from './workload';
+import type { ReadMix, Tiled2dSpec } from './workload';
+import { defineDeviceKind, deviceFields, Outstanding } from '../soc/deviceSpec';
 
 /** A 2D surface (texture or framebuffer) in device memory, cut into tiles. */
 export interface GpuSurface {
@@ -29,11 +29,22 @@ export interface GpuSurface {
  */
 export type GpuSharing = 'slice' | 'shared';
 
+/** The engine's hardware (its SoC config entry). */
 export interface GpuEngineParams {
-  /** Concurrent access streams (warps/CTAs), each a tiled 2D walk. */
-  streams: number;
   /** Transactions in flight for the whole engine (GPUs sustain hundreds). */
   maxOutstanding: number;
+  /** Default 'timing'. */
+  mode?: TrafficMode;
+}
+
+/**
+ * What runs on the engine (`configure`). The scenario's gpu job checks it
+ * (scenario/jobs/gpu.ts): the surface is a valid tiled2d workload and slice sharing has
+ * at most one stream per tile row.
+ */
+export interface GpuProgram {
+  /** Concurrent access streams (warps/CTAs), each a tiled 2D walk. */
+  streams: number;
   surface: GpuSurface;
   /** Bytes per access: a power of two dividing tileWidthBytes (e.g. 32-byte sectors, 128-byte lines). */
   accessBytes: number;
@@ -45,8 +56,6 @@ export interface GpuEngineParams {
   mix?: ReadMix;
   /** Accesses per µs per stream (default: as fast as maxOutstanding allows). */
   ratePerUs?: number;
-  /** Default 'timing'. */
-  mode?: TrafficMode;
 }
 
 export interface GpuResult extends TrafficResult {
@@ -55,37 +64,8 @@ export interface GpuResult extends TrafficResult {
 
 export type GpuDoneCallback = (result: GpuResult) => void;
 
-const isPosInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
-const SURFACE_FIELDS = ['base', 'widthBytes', 'height', 'tileWidthBytes', 'tileHeight'];
-
-/** Returns "field: reason" for the first problem in `p`, or null when it is valid. */
-export function validateGpuEngineParams(p: GpuEngineParams): string | null {
-  if (!isPosInt(p.streams)) return `streams: must be a positive integer, got ${p.streams}`;
-  if (!isPosInt(p.maxOutstanding)) return `maxOutstanding: must be a positive integer, got ${p.maxOutstanding}`;
-  if (p.surface === null || typeof p.surface !== 'object') return 'surface: must be an object';
-  if (p.sharing !== undefined && p.sharing !== 'slice' && p.sharing !== 'shared') {
-    return `sharing: must be "slice" or "shared", got ${JSON.stringify(p.sharing)}`;
-  }
-  if (p.passes !== undefined && !isPosInt(p.passes)) return `passes: must be a positive integer, got ${p.passes}`;
-  if (p.ratePerUs !== undefined && !(typeof p.ratePerUs === 'number' && p.ratePerUs > 0 && Number.isFinite(p.ratePerUs))) {
-    return `ratePerUs: must be a positive number, got ${p.ratePerUs}`;
-  }
-  if (p.mode !== undefined && p.mode !== 'timing' && p.mode !== 'atomic') {
-    return `mode: must be "timing" or "atomic", got ${JSON.stringify(p.mode)}`;
-  }
-  const problem = validateWorkloadSpec(surfaceSpec(p, p.surface.base, p.surface.height, 0, 1));
-  if (problem) {
-    const field = problem.slice(0, problem.indexOf(':'));
-    return SURFACE_FIELDS.includes(field) ? `surface.${problem}` : problem;
-  }
-  const tileRows = p.surface.height / p.surface.tileHeight;
-  if ((p.sharing ?? 'slice') === 'slice' && p.streams > tileRows) {
-    return `streams: slice sharing needs at most one stream per tile row (${tileRows} tile rows), got ${p.streams}`;
-  }
-  return null;
-}
-
-function surfaceSpec(p: GpuEngineParams, base: number, height: number, startTile: number, accesses: number): Tiled2dSpec {
+/** The tiled2d workload of (part of) a program's surface. */
+export function gpuSurfaceSpec(p: GpuProgram, base: number, height: number, startTile: number, accesses: number): Tiled2dSpec {
   const spec: Tiled2dSpec = {
     kind: 'tiled2d',
     base,
@@ -121,10 +101,10 @@ function surfaceSpec(p: GpuEngineParams, base: number, height: number, startTile
  */
 export class GpuEngine implements TrafficListener {
   readonly generator: TrafficGenerator;
-  /** Accesses per tile, tiles each stream walks per pass, tiles in the whole run. */
-  readonly accessesPerTile: number;
-  readonly tilesTotal: number;
-  private readonly completed: Float64Array;
+  /** Accesses per tile, and tiles in the whole run, of the configured program. */
+  accessesPerTile = 0;
+  tilesTotal = 0;
+  private completed = new Float64Array(0);
   private tiles = 0;
   private readonly sTilesDone: Counter;
 
@@ -135,11 +115,15 @@ export class GpuEngine implements TrafficListener {
     masterId: number,
     readonly params: GpuEngineParams,
   ) {
-    const problem = validateGpuEngineParams(params);
-    if (problem) throw new SimInvariantError(`${path}: ${problem}`);
-    const { surface, streams } = params;
-    const passes = params.passes ?? 1;
-    this.accessesPerTile = (surface.tileWidthBytes / params.accessBytes) * surface.tileHeight;
+    this.generator = new TrafficGenerator(ctx, path, clock, masterId, { maxOutstanding: params.maxOutstanding, mode: params.mode ?? 'timing' }, this);
+    this.sTilesDone = ctx.stats.scope(path).counter('tiles_done', 'tiles whose accesses have all completed');
+  }
+
+  /** Programs the surface walk of the next start() (not while running). */
+  configure(program: GpuProgram): void {
+    const { surface, streams } = program;
+    const passes = program.passes ?? 1;
+    this.accessesPerTile = (surface.tileWidthBytes / program.accessBytes) * surface.tileHeight;
     const tilesX = surface.widthBytes / surface.tileWidthBytes;
     const tileRows = surface.height / surface.tileHeight;
     const tileRowBytes = surface.widthBytes * surface.tileHeight;
@@ -147,30 +131,23 @@ export class GpuEngine implements TrafficListener {
     let tilesTotal = 0;
     for (let s = 0; s < streams; s++) {
       let spec: Tiled2dSpec;
-      if ((params.sharing ?? 'slice') === 'slice') {
+      if ((program.sharing ?? 'slice') === 'slice') {
         const r0 = Math.floor((s * tileRows) / streams);
         const r1 = Math.floor(((s + 1) * tileRows) / streams);
         const tiles = (r1 - r0) * tilesX;
-        spec = surfaceSpec(params, surface.base + r0 * tileRowBytes, (r1 - r0) * surface.tileHeight, 0, passes * tiles * this.accessesPerTile);
+        spec = gpuSurfaceSpec(program, surface.base + r0 * tileRowBytes, (r1 - r0) * surface.tileHeight, 0, passes * tiles * this.accessesPerTile);
         tilesTotal += passes * tiles;
       } else {
         const tiles = tileRows * tilesX;
-        spec = surfaceSpec(params, surface.base, surface.height, Math.floor((s * tiles) / streams), passes * tiles * this.accessesPerTile);
+        spec = gpuSurfaceSpec(program, surface.base, surface.height, Math.floor((s * tiles) / streams), passes * tiles * this.accessesPerTile);
         tilesTotal += passes * tiles;
       }
       specs.push(spec);
     }
+    this.generator.configure({ streams: specs, ...(program.ratePerUs !== undefined ? { ratePerUs: program.ratePerUs } : {}) });
     this.tilesTotal = tilesTotal;
     this.completed = new Float64Array(streams);
-    this.generator = new TrafficGenerator(ctx, path, clock, masterId, {
-      streams: specs,
-      maxOutstanding: params.maxOutstanding,
-      ...(params.ratePerUs !== undefined ? { ratePerUs: params.ratePerUs } : {}),
-      mode: params.mode ?? 'timing',
-    }, this);
-    this.sTilesDone = ctx.stats.scope(path).counter('tiles_done', 'tiles whose accesses have all completed');
   }
-
   get port(): RequestPort {
     return this.generator.port;
   }
@@ -197,3 +174,12 @@ export class GpuEngine implements TrafficListener {
     }
   }
 }
+
+/** Device kind `gpu`: a GPU-like engine (scenario job `gpu` programs its surface walk). */
+export const gpuDeviceKind = defineDeviceKind({
+  spec: deviceFields('gpu', {
+    maxOutstanding: Outstanding.describe('memory requests in flight across all streams'),
+  }),
+  describe: 'a GPU-like engine: many concurrent streams sweeping tiled 2D surfaces',
+  build: (env, d) => new GpuEngine(env.ctx, env.path, env.clock, env.masterId, { maxOutstanding: d.maxOutstanding, mode: env.mode }),
+});

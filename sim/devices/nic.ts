@@ -1,10 +1,11 @@
+import { z } from 'zod';
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { Priority } from '../engine/engine';
 import { SimInvariantError } from '../engine/errors';
 import { ADDR_LIMIT } from '../engine/addr';
 import type { Counter, Histogram } from '../engine/stats';
-import { ceilRatio, PS_PER_S, type Tick } from '../engine/time';
+import { ceilRatio, type Tick } from '../engine/time';
 import { InOrderSender } from '../bus/inOrderSender';
 import { RequestPort, type ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
@@ -13,6 +14,7 @@ import {
   E1000_TX_DESC_BYTES, E1000_TXD_ADDR, E1000_TXD_CMD, E1000_TXD_CMD_EOP, E1000_TXD_CMD_RS, E1000_TXD_LENGTH,
   E1000_TXD_STATUS, E1000_TXD_STAT_DD, readU16, readU64, writeU16, writeU64,
 } from './descriptors';
+import { defineDeviceKind, deviceFields, BurstBytes, DeviceBufferBytes, Outstanding } from '../soc/deviceSpec';
 
 /** The link partner's offered load: packets of one size arriving at a fixed rate. */
 export interface NicRxTraffic {
@@ -24,6 +26,7 @@ export interface NicRxTraffic {
   packets?: number;
 }
 
+/** The NIC's hardware (its SoC config entry). */
 export interface NicParams {
   /** Largest DMA transaction; payload bursts never cross a burstBytes-aligned boundary. */
   burstBytes: number;
@@ -31,22 +34,31 @@ export interface NicParams {
   maxOutstanding: number;
   /** Wire speed, Gbit/s: transmit time of a TX packet, and the cap on the RX offered load. */
   lineRateGbps: number;
-  /** The RX wire's traffic; null = nothing arrives. */
-  rx: NicRxTraffic | null;
   /** On-NIC receive packet buffer; a packet that does not fit when it arrives is dropped (rx_missed). */
   rxFifoBytes: number;
-  /** Interrupt moderation: raise an interrupt every this many completions per direction; default 1. */
-  interruptEvery?: number;
-  /**
-   * Interrupt moderation timer, ns: an interrupt is raised this long after the first
-   * completion not yet signalled, if `interruptEvery` has not been reached by then
-   * (like the e1000 absolute delay timers RADV/TADV). Absent = no timer.
-   */
-  interruptTimerNs?: number;
-  /** Descriptors read per descriptor fetch (at most); default 1. */
+  /** Descriptors read per descriptor fetch (at most, 1..64); default 1. */
   descPrefetch?: number;
   /** Only 'timing' (the default): the NIC has no atomic fast-forward path. */
   mode?: 'timing';
+}
+
+/**
+ * What is set before the NIC runs (`configure`): the link partner's traffic, the
+ * interrupt moderation registers and, for a malicious NIC, its rogue behaviour. The
+ * scenario's nic job checks it (scenario/jobs/nic.ts): the offered load within the line
+ * rate, a packet within rxFifoBytes.
+ */
+export interface NicProgram {
+  /** The RX wire's traffic; null = nothing arrives. */
+  rx: NicRxTraffic | null;
+  /** Interrupt moderation: raise an interrupt every this many completions per direction; default 1. */
+  interruptEvery?: number;
+  /**
+   * Interrupt moderation timer, ns (>= 0.001): an interrupt is raised this long after
+   * the first completion not yet signalled, if `interruptEvery` has not been reached by
+   * then (like the e1000 absolute delay timers RADV/TADV). Absent = no timer.
+   */
+  interruptTimerNs?: number;
   /**
    * A malicious NIC (absent = an honest one): after finishing received packet k it also
    * writes into the buffer it used for packet k − lagPackets, the Thunderclap attack on
@@ -67,59 +79,6 @@ export interface NicRogueParams {
 export const ROGUE_BYTE = 0xee;
 /** Largest `rogue.lagPackets`: the NIC's memory of old buffer addresses. */
 export const ROGUE_MAX_LAG = 4096;
-
-/**
- * Checks NIC parameters; returns "field: reason" for the first bad one, or null. The SoC
- * config loader turns the reason into a ConfigError with a JSON path.
- */
-export function validateNicParams(p: NicParams): string | null {
-  const posInt = (v: number) => Number.isSafeInteger(v) && v > 0;
-  if (!posInt(p.burstBytes)) return `burstBytes: must be a positive integer, got ${p.burstBytes}`;
-  if (!posInt(p.maxOutstanding)) return `maxOutstanding: must be a positive integer, got ${p.maxOutstanding}`;
-  if (!(Number.isFinite(p.lineRateGbps) && p.lineRateGbps > 0)) return `lineRateGbps: must be a positive number, got ${p.lineRateGbps}`;
-  if (!posInt(p.rxFifoBytes)) return `rxFifoBytes: must be a positive integer, got ${p.rxFifoBytes}`;
-  if (p.rx === undefined) return 'rx: must be an object or null, got undefined';
-  if (p.rx !== null) {
-    const rx = p.rx;
-    if (!Number.isSafeInteger(rx.packetBytes) || rx.packetBytes < 1 || rx.packetBytes > 0xffff) {
-      return `rx.packetBytes: must be an integer in [1, 65535] (the descriptor's 16-bit length), got ${rx.packetBytes}`;
-    }
-    if (!(Number.isFinite(rx.packetsPerSecond) && rx.packetsPerSecond > 0)) {
-      return `rx.packetsPerSecond: must be a positive number, got ${rx.packetsPerSecond}`;
-    }
-    const gbps = (rx.packetsPerSecond * rx.packetBytes * 8) / 1e9;
-    if (gbps > p.lineRateGbps) {
-      return `rx.packetsPerSecond: offered load ${gbps} Gbit/s (packetsPerSecond × packetBytes × 8) exceeds lineRateGbps ${p.lineRateGbps}`;
-    }
-    if (PS_PER_S / rx.packetsPerSecond < 1) return `rx.packetsPerSecond: packets must be at least 1 ps apart, got ${rx.packetsPerSecond}`;
-    if (rx.packets !== undefined && !posInt(rx.packets)) return `rx.packets: must be a positive integer, got ${rx.packets}`;
-    if (p.rxFifoBytes < rx.packetBytes) return `rxFifoBytes: must hold one packet (rx.packetBytes = ${rx.packetBytes}), got ${p.rxFifoBytes}`;
-  }
-  if (p.interruptEvery !== undefined && !posInt(p.interruptEvery)) {
-    return `interruptEvery: must be a positive integer, got ${p.interruptEvery}`;
-  }
-  if (p.interruptTimerNs !== undefined && !(Number.isFinite(p.interruptTimerNs) && p.interruptTimerNs >= 0.001)) {
-    return `interruptTimerNs: must be a number >= 0.001 (one tick), got ${p.interruptTimerNs}`;
-  }
-  const pf = p.descPrefetch;
-  if (pf !== undefined && !(Number.isSafeInteger(pf) && pf >= 1 && pf <= 64)) {
-    return `descPrefetch: must be an integer in [1, 64], got ${pf}`;
-  }
-  if (p.mode !== undefined && p.mode !== 'timing') {
-    return `mode: the NIC model runs in timing mode only (no atomic fast-forward), got ${JSON.stringify(p.mode)}`;
-  }
-  if (p.rogue !== undefined) {
-    const r = p.rogue;
-    if (r === null || typeof r !== 'object') return `rogue: must be an object, got ${JSON.stringify(r)}`;
-    if (!(Number.isSafeInteger(r.lagPackets) && r.lagPackets >= 1 && r.lagPackets <= ROGUE_MAX_LAG)) {
-      return `rogue.lagPackets: must be an integer in [1, ${ROGUE_MAX_LAG}], got ${r.lagPackets}`;
-    }
-    if (r.bytes !== undefined && !(Number.isSafeInteger(r.bytes) && r.bytes >= 1 && r.bytes <= p.burstBytes)) {
-      return `rogue.bytes: must be an integer in [1, burstBytes = ${p.burstBytes}], got ${r.bytes}`;
-    }
-  }
-  return null;
-}
 
 /**
  * Byte `i` of received packet `seq` (packets counted from 0 in arrival order, dropped
@@ -171,7 +130,7 @@ const TX = 1;
  * (`setRxTail`), hardware hands them back by advancing the head. head == tail means the
  * NIC owns none, so a driver keeps one descriptor back (tail = head − 1 when full).
  *
- * Receive. Packet k of the wire's stream (`params.rx`, counted from `setRxEnable(true)`)
+ * Receive. Packet k of the wire's stream (`configure`'s rx, counted from `setRxEnable(true)`)
  * has fully arrived at enable + ceil(k / packetsPerSecond), k = 1, 2, … (whole ps,
  * rounded up). It enters the receive FIFO if `rxFifoBytes` can still hold it; otherwise
  * it is dropped and counted in `rx_missed` (the e1000 MPC counter). An accepted packet
@@ -230,7 +189,7 @@ const TX = 1;
  * not round to its edges. Timing mode only: there is no atomic fast-forward path
  * (`mode: 'atomic'` fails validation).
  *
- * Rogue mode (`params.rogue`, off by default; with it off nothing below happens and the
+ * Rogue mode (`configure`'s rogue, off by default; with it off nothing below happens and the
  * rogue_* stats do not exist). A malicious peripheral as in Markettos et al.,
  * "Thunderclap: Exploring Vulnerabilities in Operating System IOMMU Protection via DMA
  * from Untrustworthy Peripherals" (NDSS 2019): it keeps writing to buffer addresses after
@@ -272,8 +231,8 @@ export class Nic implements ResponseReceiver {
   private readonly burstBytes: number;
   private readonly maxOutstanding: number;
   private readonly prefetch: number;
-  private readonly every: number;
-  private readonly timerTicks: Tick;
+  private every = 1;
+  private timerTicks: Tick = 0;
   private readonly psPerByte: number;
   private irqCb: ((cause: NicInterruptCause) => void) | null = null;
   private txCb: ((data: Uint8Array, length: number) => void) | null = null;
@@ -303,8 +262,8 @@ export class Nic implements ResponseReceiver {
   private rxFailed = false;
   private rxDoneArrival: Tick = 0;
   // The wire.
-  private rx: NicRxTraffic | null;
-  private packetBytes: number;
+  private rx: NicRxTraffic | null = null;
+  private packetBytes = 0;
   private rxEnabled = false;
   private rxGen = 0;
   private rxT0: Tick = 0;
@@ -312,7 +271,7 @@ export class Nic implements ResponseReceiver {
   private rxSinceEnable = 0;
   /** Sequence number of the next packet on the wire (never reset). */
   private rxSeq = 0;
-  private rxLimit: number;
+  private rxLimit = Infinity;
 
   // ---- transmit ----
   private txBase = 0;
@@ -344,15 +303,15 @@ export class Nic implements ResponseReceiver {
 
   // ---- rogue mode ----
   /** lagPackets, or 0 when the NIC is honest. */
-  private readonly rogueLag: number;
-  private readonly rogueBytes: number;
+  private rogueLag = 0;
+  private rogueBytes = 64;
   /** Buffer addresses of the last rogueLag completed packets, a ring; oldest at rogueIdx once full. */
-  private readonly rogueHist: Float64Array;
+  private rogueHist = new Float64Array(0);
   private rogueIdx = 0;
   private rogueFilled = 0;
-  private readonly sRogueWrites: Counter | null = null;
-  private readonly sRogueOk: Counter | null = null;
-  private readonly sRogueFaulted: Counter | null = null;
+  private sRogueWrites: Counter | null = null;
+  private sRogueOk: Counter | null = null;
+  private sRogueFaulted: Counter | null = null;
 
   // ---- interrupts ----
   private readonly irqPending = new Float64Array(2);
@@ -379,28 +338,17 @@ export class Nic implements ResponseReceiver {
     readonly masterId: number,
     readonly params: NicParams,
   ) {
-    const reason = validateNicParams(params);
-    if (reason) throw new SimInvariantError(`${path}: ${reason}`);
     this.port = new RequestPort(`${path}.port`, this);
     this.sender = new InOrderSender(this.port);
     this.burstBytes = params.burstBytes;
     this.maxOutstanding = params.maxOutstanding;
     this.prefetch = params.descPrefetch ?? 1;
     this.pool = new TransactionPool(Math.max(params.burstBytes, this.prefetch * E1000_RX_DESC_BYTES));
-    this.every = params.interruptEvery ?? 1;
-    this.timerTicks = params.interruptTimerNs === undefined ? 0 : Math.max(1, Math.round(params.interruptTimerNs * 1000));
     this.psPerByte = 8000 / params.lineRateGbps;
     this.rxCache = new Float64Array(this.prefetch);
     this.txCache = new Uint8Array(this.prefetch * E1000_TX_DESC_BYTES);
-    this.rx = params.rx;
-    this.packetBytes = params.rx ? params.rx.packetBytes : 0;
-    this.rxLimit = params.rx?.packets ?? Infinity;
-    const fifoSlots = params.rx ? Math.floor(params.rxFifoBytes / params.rx.packetBytes) : 1;
-    this.fifoSeq = new Float64Array(fifoSlots);
-    this.fifoArrival = new Float64Array(fifoSlots);
-    this.rogueLag = params.rogue ? params.rogue.lagPackets : 0;
-    this.rogueBytes = params.rogue?.bytes ?? 64;
-    this.rogueHist = new Float64Array(this.rogueLag);
+    this.fifoSeq = new Float64Array(1);
+    this.fifoArrival = new Float64Array(1);
 
     const s = ctx.stats.scope(path);
     this.sRxArrivals = s.counter('rx_arrivals', 'packets offered by the wire (accepted or dropped)');
@@ -416,7 +364,25 @@ export class Nic implements ResponseReceiver {
     this.sLatency = s.histogram('packet_latency_ns', 'receive: packet arrival to descriptor write-back acknowledged, ns', { bucketWidth: 100, buckets: 500 });
     s.formula('rx_throughput_gbps', 'rx_bytes × 8 / elapsed time, Gbit/s', () => (this.sRxBytes.value * 8000) / s.elapsedTicks());
     s.formula('tx_throughput_gbps', 'tx_bytes × 8 / elapsed time, Gbit/s', () => (this.sTxBytes.value * 8000) / s.elapsedTicks());
-    if (this.rogueLag > 0) {
+  }
+
+  /**
+   * Sets the wire's traffic, the interrupt moderation and the rogue behaviour (see
+   * NicProgram). Only while receive is disabled and the FIFO is empty; sequence numbers
+   * and `packets` count afresh. The program is trusted: the nic job validates it.
+   */
+  configure(program: NicProgram): void {
+    this.setRxTraffic(program.rx);
+    this.every = program.interruptEvery ?? 1;
+    this.timerTicks = program.interruptTimerNs === undefined ? 0 : Math.max(1, Math.round(program.interruptTimerNs * 1000));
+    this.rogueLag = program.rogue ? program.rogue.lagPackets : 0;
+    this.rogueBytes = program.rogue?.bytes ?? 64;
+    this.rogueHist = new Float64Array(this.rogueLag);
+    this.rogueIdx = 0;
+    this.rogueFilled = 0;
+    if (this.rogueLag > 0 && !this.sRogueWrites) {
+      // The rogue_* stats exist only on a NIC that was ever programmed as rogue.
+      const s = this.ctx.stats.scope(this.path);
       this.sRogueWrites = s.counter('rogue_writes', 'rogue mode: writes issued to the buffers of packets lagPackets back');
       this.sRogueOk = s.counter('rogue_writes_ok', 'rogue mode: rogue writes that completed Ok');
       this.sRogueFaulted = s.counter('rogue_writes_faulted', 'rogue mode: rogue writes that completed with an error (not dma_errors)');
@@ -474,17 +440,17 @@ export class Nic implements ResponseReceiver {
   }
 
   /**
-   * Not a register: sets the link partner's traffic (as `params.rx`) when it is chosen
-   * after the NIC is built (a scenario, not the SoC config). Only while receive is
-   * disabled and the FIFO is empty; sequence numbers and `packets` count afresh.
-   * Throws SimInvariantError with the validation reason for bad traffic.
+   * Not a register: sets the link partner's traffic (part of `configure`). Only while
+   * receive is disabled and the FIFO is empty; sequence numbers and `packets` count
+   * afresh. A packet must fit in rxFifoBytes.
    */
   setRxTraffic(rx: NicRxTraffic | null): void {
     if (this.rxEnabled || this.fifoCount > 0 || this.rxPhase === DATA || this.rxPhase === WRITEBACK) {
       throw new SimInvariantError(`${this.path}: setRxTraffic while receive is enabled or packets are queued`);
     }
-    const reason = validateNicParams({ ...this.params, rx });
-    if (reason) throw new SimInvariantError(`${this.path}: ${reason}`);
+    if (rx && rx.packetBytes > this.params.rxFifoBytes) {
+      throw new SimInvariantError(`${this.path}: a ${rx.packetBytes}-byte packet does not fit in rxFifoBytes (${this.params.rxFifoBytes})`);
+    }
     this.rx = rx;
     this.packetBytes = rx ? rx.packetBytes : 0;
     this.rxLimit = rx?.packets ?? Infinity;
@@ -1013,3 +979,22 @@ export class Nic implements ResponseReceiver {
 
 const POW256 = [1, 256, 65536, 16777216];
 
+
+/** Device kind `nic`: an e1000-style NIC (scenario job `nic`: its driver and the wire's traffic). */
+export const nicDeviceKind = defineDeviceKind({
+  spec: deviceFields('nic', {
+    burstBytes: BurstBytes.describe('bytes per DMA transaction'),
+    maxOutstanding: Outstanding,
+    lineRateGbps: z.number().positive().describe('wire speed (transmit pacing)'),
+    rxFifoBytes: DeviceBufferBytes.describe('receive packet buffer on the NIC; packets that do not fit are missed'),
+  }),
+  describe: 'a NIC with e1000-style RX/TX descriptor rings in memory',
+  rules: (d) => {
+    if (d.burstBytes === 0) return [['burstBytes', 'must be positive']];
+    if (d.rxFifoBytes === 0) return [['rxFifoBytes', 'must be positive']];
+    return [];
+  },
+  build: (env, d) => new Nic(env.ctx, env.path, env.clock, env.masterId, {
+    burstBytes: d.burstBytes, maxOutstanding: d.maxOutstanding, lineRateGbps: d.lineRateGbps, rxFifoBytes: d.rxFifoBytes,
+  }),
+});

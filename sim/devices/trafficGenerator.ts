@@ -1,33 +1,42 @@
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
-import type { Counter, Histogram, HistogramSpec } from '../engine/stats';
+import type { Counter, Histogram, HistogramSpec, StatScope } from '../engine/stats';
 import type { Tick } from '../engine/time';
 import { InOrderSender } from '../bus/inOrderSender';
 import { RequestPort, type ResponseReceiver } from '../bus/port';
 import { Cmd, Status, STATUS_NAMES, type Transaction, TransactionPool } from '../bus/transaction';
-import { createWorkload, newAccessSlot, validateWorkloadSpec, type AccessSlot, type Workload, type WorkloadSpec } from './workload';
+import { createWorkload, newAccessSlot, type AccessSlot, type Workload, type WorkloadSpec } from './workload';
+import { defineDeviceKind, deviceFields, Outstanding } from '../soc/deviceSpec';
 
 /** How the generator reaches memory (port.ts): timed transactions, or atomic fast-forward. */
 export type TrafficMode = 'timing' | 'atomic';
 
+/** The generator's hardware (its SoC config entry) and instrumentation. */
 export interface TrafficGeneratorParams {
-  /**
-   * The access streams, issued round-robin. A spec is built with
-   * `createWorkload(spec, ctx.rng.fork(`${path}.stream${i}`))`; a Workload object is
-   * used as it is (and reset() at each start()).
-   */
-  streams: ReadonlyArray<WorkloadSpec | Workload>;
   /** Transactions in flight at once for the whole device (issued, not yet answered). */
   maxOutstanding: number;
-  /** Accesses per microsecond per stream; absent = as fast as maxOutstanding allows. */
-  ratePerUs?: number;
   /** Default 'timing'. */
   mode?: TrafficMode;
   /** Registers `stream<i>.accesses` and `stream<i>.bytes` per stream (default false). */
   perStreamStats?: boolean;
   /** Buckets of `latency_ns` (default 10 ns × 200). */
   latencyHistogram?: HistogramSpec;
+}
+
+/**
+ * What runs on the generator (`configure`): the access streams and their pace. The
+ * scenario's traffic job checks the workloads (scenario/jobs/traffic.ts).
+ */
+export interface TrafficProgram {
+  /**
+   * The access streams, issued round-robin. A spec is built with
+   * `createWorkload(spec, ctx.rng.fork(`${path}.stream${i}`))`; a Workload object is
+   * used as it is (and reset() at each start()).
+   */
+  streams: ReadonlyArray<WorkloadSpec | Workload>;
+  /** Accesses per microsecond per stream; absent = as fast as maxOutstanding allows. */
+  ratePerUs?: number;
 }
 
 export interface TrafficResult {
@@ -65,30 +74,8 @@ export function fillWritePattern(buf: Uint8Array, addr: number, size: number): v
   }
 }
 
-const isPosInt = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
-
 function isWorkload(s: WorkloadSpec | Workload): s is Workload {
   return typeof (s as Workload).next === 'function';
-}
-
-/** Returns "field: reason" for the first problem in `p`, or null when it is valid. */
-export function validateTrafficGeneratorParams(p: TrafficGeneratorParams): string | null {
-  if (!Array.isArray(p.streams) || p.streams.length === 0) return 'streams: must be a non-empty array';
-  for (let i = 0; i < p.streams.length; i++) {
-    const s = p.streams[i];
-    if (s === null || typeof s !== 'object') return `streams[${i}]: must be a workload spec`;
-    if (isWorkload(s)) continue;
-    const problem = validateWorkloadSpec(s);
-    if (problem) return `streams[${i}].${problem}`;
-  }
-  if (!isPosInt(p.maxOutstanding)) return `maxOutstanding: must be a positive integer, got ${p.maxOutstanding}`;
-  if (p.ratePerUs !== undefined && !(typeof p.ratePerUs === 'number' && p.ratePerUs > 0 && Number.isFinite(p.ratePerUs))) {
-    return `ratePerUs: must be a positive number, got ${p.ratePerUs}`;
-  }
-  if (p.mode !== undefined && p.mode !== 'timing' && p.mode !== 'atomic') {
-    return `mode: must be "timing" or "atomic", got ${JSON.stringify(p.mode)}`;
-  }
-  return null;
 }
 
 /**
@@ -138,19 +125,21 @@ export class TrafficGenerator implements ResponseReceiver {
   readonly port: RequestPort;
   readonly mode: TrafficMode;
   private readonly sender: InOrderSender;
-  private readonly pool: TransactionPool;
-  private readonly workloads: Workload[];
-  private readonly nStreams: number;
   private readonly maxOutstanding: number;
+  // Set by configure(): the streams and their pace.
+  private configured = false;
+  private pool = new TransactionPool(64);
+  private workloads: Workload[] = [];
+  private nStreams = 0;
   /** Per stream: its prefetched access (valid when has[s]), exhausted flag, rate pacing. */
-  private readonly slots: AccessSlot[];
-  private readonly has: Uint8Array;
-  private readonly exhausted: Uint8Array;
+  private slots: AccessSlot[] = [];
+  private has = new Uint8Array(0);
+  private exhausted = new Uint8Array(0);
   /** Rate pacing: the k-th access after dueBase[s] is due at dueBase[s] + k·interval (k = dueCount[s]). */
-  private readonly dueBase: Float64Array;
-  private readonly dueCount: Float64Array;
-  private readonly readyAt: Float64Array;
-  private readonly interval: number;
+  private dueBase = new Float64Array(0);
+  private dueCount = new Float64Array(0);
+  private readyAt = new Float64Array(0);
+  private interval = 0;
   private live = 0;
   private rr = 0;
   private nextReady = Infinity;
@@ -185,6 +174,7 @@ export class TrafficGenerator implements ResponseReceiver {
   private readonly sStallNs: Counter;
   private readonly sStreamAccesses: Counter[] | null = null;
   private readonly sStreamBytes: Counter[] | null = null;
+  private readonly scope: StatScope;
 
   constructor(
     private readonly ctx: SimContext,
@@ -194,31 +184,13 @@ export class TrafficGenerator implements ResponseReceiver {
     readonly params: TrafficGeneratorParams,
     private readonly listener: TrafficListener | null = null,
   ) {
-    const problem = validateTrafficGeneratorParams(params);
-    if (problem) throw new SimInvariantError(`${path}: ${problem}`);
     this.mode = params.mode ?? 'timing';
     this.maxOutstanding = params.maxOutstanding;
     this.port = new RequestPort(`${path}.port`, this);
     this.sender = new InOrderSender(this.port);
-    const n = params.streams.length;
-    this.nStreams = n;
-    let maxBytes = 64;
-    this.workloads = params.streams.map((s, i) => {
-      if (isWorkload(s)) return s;
-      if (s.kind === 'trace') for (const r of s.records) maxBytes = Math.max(maxBytes, r.size);
-      else maxBytes = Math.max(maxBytes, s.accessBytes);
-      return createWorkload(s, ctx.rng.fork(`${path}.stream${i}`));
-    });
-    this.pool = new TransactionPool(maxBytes);
-    this.slots = Array.from({ length: n }, newAccessSlot);
-    this.has = new Uint8Array(n);
-    this.exhausted = new Uint8Array(n);
-    this.dueBase = new Float64Array(n);
-    this.dueCount = new Float64Array(n);
-    this.readyAt = new Float64Array(n);
-    this.interval = params.ratePerUs === undefined ? 0 : 1e6 / params.ratePerUs;
 
     const s = ctx.stats.scope(path);
+    this.scope = s;
     this.sIssued = s.counter('issued', 'accesses issued');
     this.sReads = s.counter('reads', 'reads completed Ok');
     this.sWrites = s.counter('writes', 'writes completed Ok');
@@ -235,11 +207,38 @@ export class TrafficGenerator implements ResponseReceiver {
     if (params.perStreamStats) {
       this.sStreamAccesses = [];
       this.sStreamBytes = [];
-      for (let i = 0; i < n; i++) {
-        this.sStreamAccesses.push(s.counter(`stream${i}.accesses`, `stream ${i}: accesses completed`));
-        this.sStreamBytes.push(s.counter(`stream${i}.bytes`, `stream ${i}: bytes moved (Ok)`));
+    }
+  }
+
+  /** Sets the streams the next start() runs (not while running). */
+  configure(program: TrafficProgram): void {
+    if (this.isRunning || this.outstanding > 0) throw new SimInvariantError(`${this.path}: configure() while running`);
+    if (program.streams.length === 0) throw new SimInvariantError(`${this.path}: configure() needs at least one stream`);
+    const n = program.streams.length;
+    this.nStreams = n;
+    let maxBytes = 64;
+    this.workloads = program.streams.map((s, i) => {
+      if (isWorkload(s)) return s;
+      if (s.kind === 'trace') for (const r of s.records) maxBytes = Math.max(maxBytes, r.size);
+      else maxBytes = Math.max(maxBytes, s.accessBytes);
+      return createWorkload(s, this.ctx.rng.fork(`${this.path}.stream${i}`));
+    });
+    this.pool = new TransactionPool(maxBytes);
+    this.slots = Array.from({ length: n }, newAccessSlot);
+    this.has = new Uint8Array(n);
+    this.exhausted = new Uint8Array(n);
+    this.dueBase = new Float64Array(n);
+    this.dueCount = new Float64Array(n);
+    this.readyAt = new Float64Array(n);
+    this.interval = program.ratePerUs === undefined ? 0 : 1e6 / program.ratePerUs;
+    // Per-stream stats exist for every stream any program has had.
+    if (this.sStreamAccesses && this.sStreamBytes) {
+      for (let i = this.sStreamAccesses.length; i < n; i++) {
+        this.sStreamAccesses.push(this.scope.counter(`stream${i}.accesses`, `stream ${i}: accesses completed`));
+        this.sStreamBytes.push(this.scope.counter(`stream${i}.bytes`, `stream ${i}: bytes moved (Ok)`));
       }
     }
+    this.configured = true;
   }
 
   /** True from start() until the done callback. */
@@ -260,6 +259,7 @@ export class TrafficGenerator implements ResponseReceiver {
   /** Starts (or restarts, resetting the streams) the run; `done` runs when it ends. */
   start(done?: TrafficDoneCallback): void {
     if (this.isRunning) throw new SimInvariantError(`${this.path}: start() while running`);
+    if (!this.configured) throw new SimInvariantError(`${this.path}: start() before configure()`);
     const now = this.ctx.engine.now;
     this.isRunning = true;
     this.stopping = false;
@@ -516,3 +516,12 @@ export class TrafficGenerator implements ResponseReceiver {
     return ((this.sBytesRead.value + this.sBytesWritten.value) / ticks) * 1000;
   }
 }
+
+/** Device kind `traffic`: a traffic generator (scenario job `traffic` gives it workloads). */
+export const trafficDeviceKind = defineDeviceKind({
+  spec: deviceFields('traffic', {
+    maxOutstanding: Outstanding.describe('requests in flight'),
+  }),
+  describe: 'a traffic generator: runs the workloads a scenario gives it',
+  build: (env, d) => new TrafficGenerator(env.ctx, env.path, env.clock, env.masterId, { maxOutstanding: d.maxOutstanding, mode: env.mode }),
+});

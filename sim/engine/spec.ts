@@ -87,6 +87,18 @@ export function powerOfTwoSize(max: number, bound: string) {
   return Size.refine(isPowerOfTwo, mustBe('a power of two')).refine((v) => v <= max, mustBe(`at most ${bound}`));
 }
 
+/** A Size (bytes, "4KiB") from 1 to `max`: a buffer or burst the model allocates by. */
+export function sizeUpTo(max: number, bound: string) {
+  return Size.refine((v) => v >= 1 && v <= max, mustBe(`a size from 1 byte to ${bound}`));
+}
+
+/** Upper bound of a device transaction (a burst): 64 KiB, above AXI4's 256 beats × 128 bytes and PCIe's 4 KiB max payload. */
+export const MAX_BURST_BYTES = 64 * 1024;
+/** Upper bound of a device's on-chip buffer (FIFO, line buffer): 256 MiB. */
+export const MAX_DEVICE_BUFFER_BYTES = 256 * 1024 * 1024;
+/** Upper bound of a device's requests in flight: 4096 (the model keeps a slot per request). */
+export const MAX_OUTSTANDING = 4096;
+
 /**
  * The model-side check of a spec: parses `params` (only the spec's own fields; a config
  * entry also carries its wiring: name, bus, clock) and returns the resolved parameters

@@ -9,7 +9,10 @@ import { Crossbar } from '../bus/crossbar';
 import { connectPorts, type RequestPort, type ResponsePort } from '../bus/port';
 import { CoherentPort, type CoherentPortParams } from '../devices/coherentPort';
 import { CpuCache } from '../devices/cpuCache';
+import { CpuCore } from '../devices/cpuCore';
 import { DmaEngine } from '../devices/dmaEngine';
+import { deviceKind } from './deviceRegistry';
+import type { DeviceModel } from './deviceSpec';
 import { AddressMap, RegionOverlapError } from '../mem/addressMap';
 import { DramController } from '../mem/dram';
 import { PhysicalMemory } from '../mem/physmem';
@@ -28,7 +31,7 @@ export const SOC_ROOT = 'soc';
 export const KERNEL_MASTER = 'kernel';
 
 export type MemoryModel = DramController | SimpleMemory;
-export type DeviceModel = DmaEngine;
+export type { DeviceModel } from './deviceSpec';
 
 export interface DeviceAttachPoint {
   port: ResponsePort;
@@ -53,7 +56,10 @@ export class Soc {
   readonly buses = new Map<string, Crossbar>();
   readonly bridges = new Map<string, Bridge>();
   readonly memories = new Map<string, MemoryModel>();
+  /** Every device model, built by its kind's registry entry (`soc.devices[]`). */
   readonly devices = new Map<string, DeviceModel>();
+  /** The CPU cores declared under `cpuMmus[].cores`. */
+  readonly cores = new Map<string, CpuCore>();
   readonly iommus = new Map<string, Iommu>();
   readonly cpuMmus = new Map<string, CpuMmu>();
   readonly directMaps = new Map<string, DirectMap>();
@@ -63,9 +69,8 @@ export class Soc {
   readonly coherentPorts = new Map<string, CoherentPort>();
   /**
    * Where each device's RequestPort connects (its translation path), with its master id
-   * and clock. DMA engines are built and connected with the SoC; other device models
-   * (GPU, display, camera, NIC, traffic generators) are created by the scenario with
-   * their run-time programming and connected with `attach`.
+   * and clock. The builder connects every device model it builds; `attach` connects a
+   * master of one's own to a device left `detached` (BuildOptions).
    */
   readonly attachPoints = new Map<string, DeviceAttachPoint>();
   /** CPU cores declared under `cpuMmus[].cores`: their MMU port, master id and clock. */
@@ -134,9 +139,21 @@ export class Soc {
   }
 
   dma(name: string): DmaEngine {
+    return this.model(name, DmaEngine);
+  }
+
+  /** Device `name`'s model, which must be a `type` (jobs look up what they program). */
+  model<T>(name: string, type: abstract new (...args: never[]) => T): T {
     const d = this.device(name);
-    if (!(d instanceof DmaEngine)) throw new SimInvariantError(`device ${name} is not a DMA engine`);
+    if (!(d instanceof type)) throw new SimInvariantError(`device ${name} is not a ${type.name}`);
     return d;
+  }
+
+  /** CPU core `name` (declared under cpuMmus[].cores). */
+  core(name: string): CpuCore {
+    const c = this.cores.get(name);
+    if (!c) throw new SimInvariantError(`no CPU core named ${name}`);
+    return c;
   }
 }
 
@@ -170,6 +187,11 @@ export function validateSocConfig(cfg: SocConfig, file: string): void {
 export interface BuildOptions {
   /** How devices access memory: `timing` (default, every latency and contention) or `atomic` (fast-forward). */
   mode?: AccessMode;
+  /**
+   * Devices and CPU cores to leave without a model: their translation path is wired, and
+   * a test or tool connects a master of its own with `attach` / `attachCore`.
+   */
+  detached?: readonly string[];
 }
 
 export type AccessMode = 'timing' | 'atomic';
@@ -262,19 +284,27 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
     connectPorts(mmu.walker.port, bus.addInput(`${u.name}_walker`));
   }
 
+  const detached = new Set(opts.detached ?? []);
   cfg.devices.forEach((d, masterId) => {
     const point = attachPoint(d);
     soc.attachPoints.set(d.name, { port: point, masterId, clock: clock(d.clock), config: d });
-    if (d.kind === 'dma') {
-      const dev = new DmaEngine(ctx, path(d.name), clock(d.clock), masterId, { ...d, mode: opts.mode ?? 'timing' });
-      soc.devices.set(d.name, dev);
-      soc.attach(d.name, dev.port);
-    }
+    if (detached.has(d.name)) return;
+    const dev = deviceKind(d.kind).build({ ctx, path: path(d.name), clock: clock(d.clock), masterId, mode: opts.mode ?? 'timing' }, d);
+    soc.devices.set(d.name, dev);
+    soc.attach(d.name, dev.port);
   });
   // CPU cores: trace-driven masters on their CPU MMU (each a core with its own L1 DTLB).
   for (const u of cfg.cpuMmus) {
     for (const core of u.cores) {
-      soc.corePorts.set(core.name, { port: soc.cpuMmu(u.name).addCore(core.name), masterId: soc.masters.id(path(core.name)), clock: clock(u.clock), mmu: u.name, config: core });
+      const point: CoreAttachPoint = { port: soc.cpuMmu(u.name).addCore(core.name), masterId: soc.masters.id(path(core.name)), clock: clock(u.clock), mmu: u.name, config: core };
+      soc.corePorts.set(core.name, point);
+      if (detached.has(core.name)) continue;
+      const cpu = new CpuCore(ctx, path(core.name), point.clock, point.masterId, {
+        maxOutstanding: core.maxOutstanding, storeBuffer: core.storeBuffer, cyclesBetween: core.cyclesBetween,
+        lineBytes: soc.cpuCaches.get(u.name)?.lineBytes ?? 64, mode: opts.mode ?? 'timing',
+      });
+      soc.cores.set(core.name, cpu);
+      soc.attachCore(core.name, cpu.port);
     }
   }
 

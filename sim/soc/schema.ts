@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Address, Frequency, Name, NonNegativeInt, Notes, PositiveInt, Size } from './schemaTypes';
+import { Address, Frequency, Name, Notes, Size } from './schemaTypes';
 import { BridgeSpec } from '../bus/bridge';
 import { CrossbarSpec } from '../bus/crossbar';
 import type { CpuCacheSpec } from '../devices/cpuCache';
@@ -8,6 +8,8 @@ import { SramSpec } from '../mem/sram';
 import { CpuMmuSpec, type CpuCoreSpec } from '../mmu/cpuMmu';
 import { IommuSpec } from '../mmu/iommu';
 import type { TlbSpec } from '../mmu/tlb';
+import { DeviceSchema } from './deviceRegistry';
+import type { DeviceCommonConfig } from './deviceSpec';
 
 /**
  * The SoC config format (hardware only; scenarios say what runs). Parsed with zod,
@@ -76,85 +78,11 @@ export const IommuSchema = IommuSpec.safeExtend(UnitWiring);
 
 export const CpuMmuSchema = CpuMmuSpec.safeExtend(UnitWiring);
 
-const DirectTranslation = z.strictObject({
-  kind: z.literal('direct'),
-  dmaMaskBits: z.number().int().min(1).max(64).default(64).describe('device address bits (DMA mask = 2^bits - 1)'),
-  window: z.strictObject({ base: Address, size: Size }).optional().describe('bus window the device can reach'),
-});
-
-const IommuTranslation = z.strictObject({
-  kind: z.literal('iommu'),
-  iommu: Name,
-  streamId: NonNegativeInt,
-  initialMode: z.enum(['abort', 'bypass']).default('abort').describe('stream state until a driver programs a context'),
-});
-
-export const TranslationSchema = z.discriminatedUnion('kind', [DirectTranslation, IommuTranslation]);
-
-const DeviceBase = {
-  name: Name,
-  bus: Name.describe('the bus this master is attached to'),
-  clock: Name,
-  priority: z.number().int().default(0).describe('fixed-priority arbitration: higher wins'),
-  translation: TranslationSchema.default({ kind: 'direct', dmaMaskBits: 64 }).describe('how the device reaches memory'),
-  coherent: z.boolean().default(false).describe('IO-coherent: snoops the CPU data cache (of the first CPU MMU with one)'),
-  snoopLatencyCycles: NonNegativeInt.default(2).describe('bus cycles a snoop adds to each access of a coherent device'),
-};
-
-export const DmaDeviceSchema = z.strictObject({
-  ...DeviceBase,
-  kind: z.literal('dma'),
-  burstBytes: Size.describe('bytes per read/write transaction'),
-  maxOutstanding: PositiveInt.describe('transactions in flight (reads + writes)'),
-});
-
-export const TrafficDeviceSchema = z.strictObject({
-  ...DeviceBase,
-  kind: z.literal('traffic'),
-  maxOutstanding: PositiveInt.describe('requests in flight'),
-}).describe('a traffic generator: runs the workloads a scenario gives it');
-
-export const GpuDeviceSchema = z.strictObject({
-  ...DeviceBase,
-  kind: z.literal('gpu'),
-  maxOutstanding: PositiveInt.describe('memory requests in flight across all streams'),
-}).describe('a GPU-like engine: many concurrent streams sweeping tiled 2D surfaces');
-
-export const DisplayDeviceSchema = z.strictObject({
-  ...DeviceBase,
-  kind: z.literal('display'),
-  burstBytes: Size.describe('bytes per scanout read'),
-  maxOutstanding: PositiveInt,
-  fifoBytes: Size.describe('pixel FIFO (latency buffer) between memory and the panel'),
-}).describe('a display controller scanning a frame buffer at the refresh rate the scenario sets');
-
-export const CameraDeviceSchema = z.strictObject({
-  ...DeviceBase,
-  kind: z.literal('camera'),
-  burstBytes: Size.describe('bytes per write'),
-  maxOutstanding: PositiveInt,
-  lineBufferBytes: Size.describe('buffer between the sensor and memory; a line that does not fit is dropped'),
-}).describe('a camera/ISP writing frames at the frame rate the scenario sets');
-
-export const NicDeviceSchema = z.strictObject({
-  ...DeviceBase,
-  kind: z.literal('nic'),
-  burstBytes: Size.describe('bytes per DMA transaction'),
-  maxOutstanding: PositiveInt,
-  lineRateGbps: z.number().positive().describe('wire speed (transmit pacing)'),
-  rxFifoBytes: Size.describe('receive packet buffer on the NIC; packets that do not fit are missed'),
-}).describe('a NIC with e1000-style RX/TX descriptor rings in memory');
-
-export const DescDmaDeviceSchema = z.strictObject({
-  ...DeviceBase,
-  kind: z.literal('descdma'),
-  burstBytes: Size,
-  maxOutstanding: PositiveInt,
-}).describe('a DMA engine driven by linked descriptors (scatter-gather) in memory');
-
-export const DeviceSchema = z.discriminatedUnion('kind', [
-  DmaDeviceSchema, TrafficDeviceSchema, GpuDeviceSchema, DisplayDeviceSchema, CameraDeviceSchema, NicDeviceSchema, DescDmaDeviceSchema,
-]);
+// Devices: the common fields and the translation schema are in deviceSpec.ts; each
+// kind's own fields are in its registry entry (deviceRegistry.ts), so `devices` accepts
+// whatever kinds are registered when a config is parsed.
+export { TranslationSchema } from './deviceSpec';
+export { DeviceSchema };
 
 export const SocConfigSchema = z.strictObject({
   $schema: z.string().optional(),
@@ -175,7 +103,8 @@ export type MemoryConfig = z.output<typeof MemorySchema>;
 export type DramMemoryConfig = z.output<typeof DramMemorySchema>;
 export type BusConfig = z.output<typeof BusSchema>;
 export type BridgeConfig = z.output<typeof BridgeSchema>;
-export type DeviceConfig = z.output<typeof DeviceSchema>;
+/** A parsed device entry: the common fields; its kind's own fields are checked by its spec. */
+export type DeviceConfig = DeviceCommonConfig & Record<string, unknown>;
 export type TlbConfig = z.output<typeof TlbSpec>;
 export type IommuConfig = z.output<typeof IommuSchema>;
 export type CpuMmuConfig = z.output<typeof CpuMmuSchema>;

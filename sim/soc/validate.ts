@@ -1,5 +1,6 @@
 import { ConfigError, formatJsonPath } from '../engine/errors';
 import type { SocConfig } from './schema';
+import { FORMAT_NAMES, getFormat } from '../mmu/format';
 
 /**
  * Cross-reference checks a schema cannot express: unique names, references to clocks
@@ -71,6 +72,19 @@ export function validateSocReferences(cfg: SocConfig, file: string): void {
   for (const { u, at } of units) {
     needClock(u.clock, [...at, 'clock']);
     needBus(u.bus, [...at, 'bus']);
+  }
+  // The kernel puts page tables (and the buffers it maps) in the DRAM it boots on, so
+  // every translation unit's format must be able to hold those physical addresses.
+  const kernelDram = cfg.memories.findIndex((m) => m.kind === 'dram');
+  if (kernelDram >= 0) {
+    const m = cfg.memories[kernelDram];
+    for (const { u } of units) {
+      if (!FORMAT_NAMES.includes(u.format)) continue;
+      const paBits = getFormat(u.format).paBits;
+      if (m.base + m.size > 2 ** paBits) {
+        fail(['memories', kernelDram, 'base'], `DRAM "${m.name}" ends at 0x${(m.base + m.size).toString(16)}, beyond the 2^${paBits} physical addresses page-table format ${u.format} of "${u.name}" can hold; the kernel's page tables and buffers live in this DRAM`);
+      }
+    }
   }
   const streams = new Map<string, Map<number, string>>();
   const cached = cfg.cpuMmus.find((u) => u.cache);

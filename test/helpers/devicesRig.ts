@@ -144,7 +144,11 @@ export class DevicesRig {
 
   constructor(readonly which: SocName, opts: PlatformOptions & { seed?: number; mode?: AccessMode } = {}) {
     const file = SOC_FILES[which];
-    this.soc = buildSoc(createSimContext(opts.seed ?? 1), loadSocConfig(file), file, { mode: opts.mode ?? 'timing' });
+    const cfg = loadSocConfig(file);
+    // Every bus master but the DMA engines is left detached: the tests attach their own
+    // masters (DeviceMaster, an instrumented NIC, a scripted core) to its translation path.
+    const detached = [...cfg.devices.filter((d) => d.kind !== 'dma').map((d) => d.name), ...cfg.cpuMmus.flatMap((u) => u.cores.map((c) => c.name))];
+    this.soc = buildSoc(createSimContext(opts.seed ?? 1), cfg, file, { mode: opts.mode ?? 'timing', detached });
     this.platform = bootPlatform(this.soc, opts);
     this.contexts = new DeviceContexts(this.platform);
   }

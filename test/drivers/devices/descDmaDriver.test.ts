@@ -50,10 +50,7 @@ function rig(variant: 'iommu' | 'direct', opts: DescDmaDriverOptions = {}): Rig 
     soc = buildSoc(ctx, cfg, '<server-io, storage direct>');
   }
   const platform = bootPlatform(soc, variant === 'direct' ? { swiotlbSize: 0 } : {});
-  const a = soc.attachPoint(DEV);
-  if (a.config.kind !== 'descdma') throw new Error(`${DEV} is a ${a.config.kind}`);
-  const hw = new DescDma(ctx, `soc.${DEV}`, a.clock, a.masterId, { burstBytes: a.config.burstBytes, maxOutstanding: a.config.maxOutstanding });
-  soc.attach(DEV, hw.port);
+  const hw = soc.model(DEV, DescDma);
   const starts: number[] = [];
   const start = hw.start.bind(hw);
   hw.start = (addr: number) => {

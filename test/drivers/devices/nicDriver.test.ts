@@ -67,15 +67,17 @@ interface NicOpts {
 /** server-io booted; its NIC built from the SoC config as cli/deviceJobs.ts builds it, attached, and the driver constructed (not probed). */
 function setup(o: NicOpts): NicSetup {
   const r = new DevicesRig('server-io', { iommuStrict: o.strict ?? true });
+  // The NIC is left detached by DevicesRig, so the test's instrumented subclass takes its place.
   const a = r.soc.attachPoint('nic');
-  const cfg = a.config as Extract<DeviceConfig, { kind: 'nic' }>;
-  const params: NicParams = {
+  const cfg = a.config as DeviceConfig & NicParams;
+  const nic = new ProbedNic(r.soc.ctx, 'soc.nic', a.clock, a.masterId, {
     burstBytes: cfg.burstBytes, maxOutstanding: cfg.maxOutstanding, lineRateGbps: cfg.lineRateGbps, rxFifoBytes: cfg.rxFifoBytes,
+  });
+  nic.configure({
     interruptEvery: o.interruptEvery ?? 1, interruptTimerNs: o.interruptTimerNs ?? 10_000,
     rx: o.packets > 0 ? { packetBytes: o.packetBytes ?? 128, packetsPerSecond: o.packetsPerSecond ?? 1_000_000, packets: o.packets } : null,
     ...(o.rogueLag !== undefined ? { rogue: { lagPackets: o.rogueLag } } : {}),
-  };
-  const nic = new ProbedNic(r.soc.ctx, 'soc.nic', a.clock, a.masterId, params);
+  });
   r.soc.attach('nic', nic.port);
   const before = r.accounts();
   const drv = new NicDriver(r.platform, 'nic', nic, {

@@ -6,7 +6,7 @@ import { SimInvariantError } from '../../../sim/engine/errors';
 import type { StatsDump } from '../../../sim/engine/stats';
 import type { PhysicalMemory } from '../../../sim/mem/physmem';
 import {
-  CameraIsp, cameraPixelByte, validateCameraIspParams, type CameraAccessMode, type CameraIspParams,
+  CameraIsp, cameraPixelByte, type CameraAccessMode, type CameraIspParams, type CameraProgram,
 } from '../../../sim/devices/camera';
 import { FixedSlave } from '../../helpers/fixedSlave';
 import { ThrottledSlave, type ThrottledSlaveOptions } from '../../helpers/throttledSlave';
@@ -19,7 +19,10 @@ const PITCH = 320;
 const HEIGHT = 16;
 const BUF_BYTES = PITCH * HEIGHT;
 
-function params(over: Partial<CameraIspParams> = {}): CameraIspParams {
+/** Hardware and program in one object (the tests vary both). */
+type Params = CameraIspParams & CameraProgram;
+
+function params(over: Partial<Params> = {}): Params {
   return {
     base: BASE, width: 64, height: HEIGHT, bytesPerPixel: 4, pitchBytes: PITCH, fps: 1000,
     burstBytes: 64, maxOutstanding: 4, buffers: 2, lineBufferBytes: 1024, ...over,
@@ -32,18 +35,26 @@ interface Rig {
   mem: PhysicalMemory;
 }
 
-function rigFixed(p: CameraIspParams, latency: number): Rig & { slave: FixedSlave } {
+/** A camera built with the hardware part of `p` and configured with its program part. */
+function makeCamera(ctx: SimContext, p: Params): CameraIsp {
+  const { burstBytes, maxOutstanding, lineBufferBytes, mode, ...program } = p;
+  const cam = new CameraIsp(ctx, PATH, new ClockDomain('sys', 1e9), 5, { burstBytes, maxOutstanding, lineBufferBytes, mode });
+  cam.configure(program);
+  return cam;
+}
+
+function rigFixed(p: Params, latency: number): Rig & { slave: FixedSlave } {
   const ctx = createSimContext(1);
   const slave = new FixedSlave(ctx, 'mem', { latency });
-  const cam = new CameraIsp(ctx, PATH, new ClockDomain('sys', 1e9), 5, p);
+  const cam = makeCamera(ctx, p);
   connectPorts(cam.port, slave.port);
   return { ctx, cam, slave, mem: slave.mem };
 }
 
-function rigThrottled(p: CameraIspParams, opts: ThrottledSlaveOptions): Rig & { slave: ThrottledSlave } {
+function rigThrottled(p: Params, opts: ThrottledSlaveOptions): Rig & { slave: ThrottledSlave } {
   const ctx = createSimContext(1);
   const slave = new ThrottledSlave(ctx, 'mem', opts);
-  const cam = new CameraIsp(ctx, PATH, new ClockDomain('sys', 1e9), 5, p);
+  const cam = makeCamera(ctx, p);
   connectPorts(cam.port, slave.port);
   return { ctx, cam, slave, mem: slave.mem };
 }
@@ -250,7 +261,7 @@ describe('CameraIsp overflows', () => {
 });
 
 describe('CameraIsp atomic mode', () => {
-  const cases: Array<[string, Partial<CameraIspParams>, number]> = [
+  const cases: Array<[string, Partial<Params>, number]> = [
     ['ample bandwidth', { frames: 2 }, 200_000],
     ['overflowing (100 us latency, one write in flight)', { frames: 2, maxOutstanding: 1 }, 100_000_000],
     ['unaligned lines', { frames: 3, base: BASE + 40, width: 50, bytesPerPixel: 3, pitchBytes: 150, maxOutstanding: 2, lineBufferBytes: 450 }, 30_000_000],
@@ -277,31 +288,18 @@ describe('CameraIsp atomic mode', () => {
   });
 });
 
-describe('validateCameraIspParams', () => {
-  test.each<[Partial<CameraIspParams>, RegExp]>([
-    [{ base: 0.5 }, /^base: /],
-    [{ base: 2 ** 53 - 8192 }, /^base: the frame buffers must end below 2\^53/],
-    [{ width: -1 }, /^width: /],
-    [{ height: 0 }, /^height: /],
-    [{ bytesPerPixel: 2.5 }, /^bytesPerPixel: /],
-    [{ pitchBytes: 255 }, /^pitchBytes: must be an integer >= width × bytesPerPixel \(256\), got 255/],
-    [{ buffers: 0 }, /^buffers: /],
-    [{ fps: -30 }, /^fps: must be a positive number/],
-    [{ fps: 1e12 }, /^fps: a line must last at least 1 ps/],
-    [{ burstBytes: 0 }, /^burstBytes: /],
-    [{ maxOutstanding: 1.5 }, /^maxOutstanding: /],
-    [{ lineBufferBytes: 200 }, /^lineBufferBytes: must be an integer >= one line .*256.*got 200/],
-    [{ frames: -2 }, /^frames: /],
-    [{ mode: 'functional' as CameraAccessMode }, /^mode: /],
-  ])('%j is rejected naming the field', (over, re) => {
-    const p = params(over);
-    expect(validateCameraIspParams(p)).toMatch(re);
-    expect(() => new CameraIsp(createSimContext(1), PATH, new ClockDomain('sys', 1e9), 5, p)).toThrow(SimInvariantError);
-    expect(() => new CameraIsp(createSimContext(1), PATH, new ClockDomain('sys', 1e9), 5, p)).toThrow(/^soc\.cam: /);
-  });
-
-  test('good parameters pass', () => {
-    expect(validateCameraIspParams(params())).toBeNull();
-    expect(validateCameraIspParams(params({ frames: 1, mode: 'atomic' }))).toBeNull();
+describe('programming', () => {
+  test('start() before configure() is a bug; configure() while capturing is a bug', () => {
+    const ctx = createSimContext(1);
+    const slave = new FixedSlave(ctx, 'mem', { latency: 1000 });
+    const cam = new CameraIsp(ctx, PATH, new ClockDomain('sys', 1e9), 5, { burstBytes: 64, maxOutstanding: 4, lineBufferBytes: 1024 });
+    connectPorts(cam.port, slave.port);
+    expect(() => cam.start()).toThrow(SimInvariantError);
+    const { burstBytes: _b, maxOutstanding: _m, lineBufferBytes: _l, ...program } = params({ frames: 1 });
+    cam.configure(program);
+    cam.start();
+    expect(() => cam.configure(program)).toThrow(SimInvariantError);
+    ctx.engine.runUntilIdle();
+    expect(ctx.stats.value(`${PATH}.bytes_written`)).toBe(HEIGHT * LINE_BYTES);
   });
 });

@@ -1,9 +1,8 @@
-import { SimInvariantError } from '../../../sim/engine/errors';
 import type { Histogram } from '../../../sim/engine/stats';
 import {
   decodeSgDesc, encodeSgDesc, SGD_CTRL_IRQ, SGD_CTRL_LAST, SGD_STAT_DONE, SGD_STAT_ERROR, type SgDesc,
 } from '../../../sim/devices/descriptors';
-import { DescDma, validateDescDmaParams, type DescDmaAccessMode, type DescDmaParams } from '../../../sim/devices/descDma';
+import { DescDma, descDmaDeviceKind, type DescDmaParams } from '../../../sim/devices/descDma';
 import { makeNicRig, type NicRig } from '../../helpers/nicRig';
 
 const PATH = 'soc.sgdma';
@@ -64,17 +63,16 @@ function listen(r: NicRig<DescDma>): [number, number, boolean, boolean][] {
   return irqs;
 }
 
-describe('validateDescDmaParams', () => {
-  it('accepts good params and names the bad field', () => {
-    expect(validateDescDmaParams({ burstBytes: 64, maxOutstanding: 4 })).toBeNull();
-    expect(validateDescDmaParams({ burstBytes: 0, maxOutstanding: 4 })).toMatch(/^burstBytes: /);
-    expect(validateDescDmaParams({ burstBytes: 64, maxOutstanding: 2.5 })).toMatch(/^maxOutstanding: /);
-    expect(validateDescDmaParams({ burstBytes: 64, maxOutstanding: 4, mode: 'fast' as DescDmaAccessMode })).toMatch(/^mode: /);
-  });
-
-  it('the constructor throws SimInvariantError naming path and field', () => {
-    expect(() => rig({ maxOutstanding: 0 })).toThrow(SimInvariantError);
-    expect(() => rig({ maxOutstanding: 0 })).toThrow(/soc\.sgdma: maxOutstanding:/);
+describe('descdma device spec', () => {
+  const base = { name: 'sgdma', bus: 'xbar', clock: 'sys', kind: 'descdma' };
+  it('accepts good params, with defaults for the common fields, and names the bad field', () => {
+    const ok = descDmaDeviceKind.spec.safeParse({ ...base, burstBytes: '64B', maxOutstanding: 4 });
+    expect(ok.success).toBe(true);
+    expect(ok.data).toMatchObject({ burstBytes: 64, priority: 0, coherent: false, translation: { kind: 'direct', dmaMaskBits: 64 } });
+    const paths = (over: object) => descDmaDeviceKind.spec.safeParse({ ...base, burstBytes: 64, maxOutstanding: 4, ...over }).error?.issues.map((i) => i.path.join('.'));
+    expect(paths({ burstBytes: 0 })).toEqual(['burstBytes']);
+    expect(paths({ maxOutstanding: 2.5 })).toEqual(['maxOutstanding']);
+    expect(paths({ fifoBytes: 64 })).toEqual(['']);
   });
 });
 

@@ -5,7 +5,7 @@ import { createSimContext, type SimContext } from '../../../sim/engine/context';
 import { SimInvariantError } from '../../../sim/engine/errors';
 import type { StatsDump } from '../../../sim/engine/stats';
 import {
-  DisplayController, validateDisplayControllerParams, type DisplayAccessMode, type DisplayControllerParams,
+  DisplayController, displayDeviceKind, type DisplayAccessMode, type DisplayControllerParams, type DisplayProgram,
 } from '../../../sim/devices/display';
 import { FixedSlave } from '../../helpers/fixedSlave';
 import { ThrottledSlave, type ThrottledSlaveOptions } from '../../helpers/throttledSlave';
@@ -19,7 +19,10 @@ const LINE = FRAME / 50;
 const BURST_TIME = LINE / 16;
 const LINE_BYTES = 1024;
 
-function params(over: Partial<DisplayControllerParams> = {}): DisplayControllerParams {
+/** Hardware and program in one object (the tests vary both). */
+type Params = DisplayControllerParams & DisplayProgram;
+
+function params(over: Partial<Params> = {}): Params {
   return {
     base: BASE, width: 256, height: 50, bytesPerPixel: 4, pitchBytes: 1536, refreshHz: 1000,
     burstBytes: 64, maxOutstanding: 16, fifoBytes: 4096, ...over,
@@ -31,18 +34,26 @@ interface Rig {
   dc: DisplayController;
 }
 
-function rigFixed(p: DisplayControllerParams, latency: number): Rig & { slave: FixedSlave } {
+/** A controller built with the hardware part of `p` and configured with its program part. */
+function makeDisplay(ctx: SimContext, p: Params, path = PATH): DisplayController {
+  const { burstBytes, maxOutstanding, fifoBytes, mode, ...program } = p;
+  const dc = new DisplayController(ctx, path, new ClockDomain('sys', 1e9), 3, { burstBytes, maxOutstanding, fifoBytes, mode });
+  dc.configure(program);
+  return dc;
+}
+
+function rigFixed(p: Params, latency: number): Rig & { slave: FixedSlave } {
   const ctx = createSimContext(1);
   const slave = new FixedSlave(ctx, 'mem', { latency });
-  const dc = new DisplayController(ctx, PATH, new ClockDomain('sys', 1e9), 3, p);
+  const dc = makeDisplay(ctx, p);
   connectPorts(dc.port, slave.port);
   return { ctx, dc, slave };
 }
 
-function rigThrottled(p: DisplayControllerParams, opts: ThrottledSlaveOptions): Rig & { slave: ThrottledSlave } {
+function rigThrottled(p: Params, opts: ThrottledSlaveOptions): Rig & { slave: ThrottledSlave } {
   const ctx = createSimContext(1);
   const slave = new ThrottledSlave(ctx, 'mem', opts);
-  const dc = new DisplayController(ctx, PATH, new ClockDomain('sys', 1e9), 3, p);
+  const dc = makeDisplay(ctx, p);
   connectPorts(dc.port, slave.port);
   return { ctx, dc, slave };
 }
@@ -259,7 +270,7 @@ describe('DisplayController control', () => {
 });
 
 describe('DisplayController atomic mode', () => {
-  const cases: Array<[string, Partial<DisplayControllerParams>, number]> = [
+  const cases: Array<[string, Partial<Params>, number]> = [
     ['ample FIFO', { frames: 3 }, 100_000],
     ['FIFO too small (every line late)', { fifoBytes: 256, frames: 2 }, 4_500_000],
     ['FIFO just enough', { fifoBytes: 320, frames: 2 }, 4_500_000],
@@ -297,33 +308,32 @@ describe('DisplayController atomic mode', () => {
   });
 });
 
-describe('validateDisplayControllerParams', () => {
-  test.each<[Partial<DisplayControllerParams>, RegExp]>([
-    [{ base: -1 }, /^base: /],
-    [{ base: 2 ** 53 - 1024 }, /^base: the frame buffer must end below 2\^53/],
-    [{ width: 0 }, /^width: /],
-    [{ height: 1.5 }, /^height: /],
-    [{ bytesPerPixel: 0 }, /^bytesPerPixel: /],
-    [{ pitchBytes: 1000 }, /^pitchBytes: must be an integer >= width × bytesPerPixel \(1024\), got 1000/],
-    [{ refreshHz: 0 }, /^refreshHz: must be a positive number/],
-    [{ refreshHz: 1e11 }, /^refreshHz: an active line must last at least 1 ps/],
-    [{ burstBytes: 0 }, /^burstBytes: /],
-    [{ maxOutstanding: 0 }, /^maxOutstanding: /],
-    [{ fifoBytes: 32 }, /^fifoBytes: must be an integer >= burstBytes \(64\), got 32/],
-    [{ frames: 0 }, /^frames: /],
-    [{ vblankFraction: 1 }, /^vblankFraction: /],
-    [{ startDelayNs: -1 }, /^startDelayNs: /],
-    [{ mode: 'fast' as DisplayAccessMode }, /^mode: /],
-  ])('%j is rejected naming the field', (over, re) => {
-    const p = params(over);
-    expect(validateDisplayControllerParams(p)).toMatch(re);
-    const ctx = createSimContext(1);
-    expect(() => new DisplayController(ctx, PATH, new ClockDomain('sys', 1e9), 3, p)).toThrow(SimInvariantError);
-    expect(() => new DisplayController(ctx, 'soc.dispx', new ClockDomain('sys', 1e9), 3, p)).toThrow(/^soc\.dispx: /);
+describe('hardware spec and programming', () => {
+  const base = { name: 'display', bus: 'xbar', clock: 'sys', kind: 'display', burstBytes: 64, maxOutstanding: 4 };
+  test('the spec requires fifoBytes >= burstBytes, naming the field', () => {
+    const bad = displayDeviceKind.spec.safeParse({ ...base, fifoBytes: 32 });
+    expect(bad.success).toBe(false);
+    expect(bad.error!.issues.map((i) => [i.path.join('.'), i.message])).toEqual([['fifoBytes', 'must be at least burstBytes (64), got 32']]);
+    expect(displayDeviceKind.spec.safeParse({ ...base, fifoBytes: '4KiB' }).success).toBe(true);
   });
 
-  test('good parameters pass', () => {
-    expect(validateDisplayControllerParams(params())).toBeNull();
-    expect(validateDisplayControllerParams(params({ frames: 1, vblankFraction: 0.05, startDelayNs: 0, mode: 'atomic' }))).toBeNull();
+  test('start() before configure() is a bug; a reconfigured controller scans the new frame', () => {
+    const ctx = createSimContext(1);
+    const slave = new FixedSlave(ctx, 'mem', { latency: 1000 });
+    const dc = new DisplayController(ctx, PATH, new ClockDomain('sys', 1e9), 3, { burstBytes: 64, maxOutstanding: 4, fifoBytes: 4096 });
+    connectPorts(dc.port, slave.port);
+    expect(() => dc.start()).toThrow(SimInvariantError);
+    const { burstBytes: _b, maxOutstanding: _m, fifoBytes: _f, ...program } = params({ frames: 1 });
+    dc.configure(program);
+    let done = false;
+    dc.start(() => { done = true; });
+    ctx.engine.runUntilIdle();
+    expect(done).toBe(true);
+    expect(ctx.stats.value(`${PATH}.bytes_read`)).toBe(50 * LINE_BYTES);
+    dc.configure({ ...program, height: 10 });
+    dc.start();
+    ctx.engine.runUntilIdle();
+    expect(ctx.stats.value(`${PATH}.bytes_read`)).toBe(60 * LINE_BYTES);
+    expect(ctx.stats.value(`${PATH}.frames`)).toBe(2);
   });
 });

@@ -4,7 +4,8 @@ import { ClockDomain } from '../../../sim/engine/clock';
 import { createSimContext, type SimContext } from '../../../sim/engine/context';
 import { SimInvariantError } from '../../../sim/engine/errors';
 import type { Tick } from '../../../sim/engine/time';
-import { GpuEngine, validateGpuEngineParams, type GpuEngineParams, type GpuResult } from '../../../sim/devices/gpuEngine';
+import { GpuEngine, type GpuEngineParams, type GpuProgram, type GpuResult } from '../../../sim/devices/gpuEngine';
+import { gpuJobKind } from '../../../scenario/jobKinds/gpu';
 import { FixedSlave } from '../../helpers/fixedSlave';
 
 const NS = 1000;
@@ -18,9 +19,14 @@ interface Rig {
   slave: FixedSlave;
 }
 
-function rig(params: GpuEngineParams, latency: Tick): Rig {
+/** Hardware and program in one object (the tests vary both). */
+type Params = GpuEngineParams & GpuProgram;
+
+function rig(params: Params, latency: Tick): Rig {
   const ctx = createSimContext(3);
-  const gpu = new GpuEngine(ctx, PATH, new ClockDomain('gpu', 1e9), 9, params);
+  const { maxOutstanding, mode, ...program } = params;
+  const gpu = new GpuEngine(ctx, PATH, new ClockDomain('gpu', 1e9), 9, { maxOutstanding, mode });
+  gpu.configure(program);
   const slave = new FixedSlave(ctx, 'mem', { latency });
   connectPorts(gpu.port, slave.port);
   return { ctx, gpu, slave };
@@ -102,7 +108,7 @@ describe('GpuEngine', () => {
   });
 
   test('atomic mode moves the same bytes and tiles in about the same simulated time', () => {
-    const params: GpuEngineParams = { streams: 8, maxOutstanding: 128, surface, accessBytes: 128, readFraction: 0.75, mix: 'exact' };
+    const params: Params = { streams: 8, maxOutstanding: 128, surface, accessBytes: 128, readFraction: 0.75, mix: 'exact' };
     const t = rig(params, 300 * NS);
     const a = rig({ ...params, mode: 'atomic' }, 300 * NS);
     const rt = run(t);
@@ -130,28 +136,35 @@ describe('GpuEngine', () => {
   });
 });
 
-describe('validateGpuEngineParams', () => {
-  const ok: GpuEngineParams = { streams: 4, maxOutstanding: 64, surface, accessBytes: 64 };
-  test.each<[string, Partial<GpuEngineParams>]>([
-    ['streams', { streams: 0 }],
-    ['streams', { streams: 65 }], // 64 tile rows: slice needs one per stream
-    ['maxOutstanding', { maxOutstanding: 1.5 }],
-    ['surface.widthBytes', { surface: { ...surface, widthBytes: 1000 } }],
-    ['surface.height', { surface: { ...surface, height: 100 } }],
-    ['surface.base', { surface: { ...surface, base: 32 } }],
-    ['accessBytes', { accessBytes: 96 }],
-    ['readFraction', { readFraction: 2 }],
-    ['sharing', { sharing: 'interleaved' as 'slice' }],
-    ['passes', { passes: 0 }],
-    ['mode', { mode: 'functional' as 'timing' }],
-  ])('names %s', (field, patch) => {
-    const p = { ...ok, ...patch };
-    expect(validateGpuEngineParams(p)?.startsWith(`${field}: `)).toBe(true);
-    expect(() => new GpuEngine(createSimContext(1), 'g', new ClockDomain('c', 1e9), 0, p)).toThrow(SimInvariantError);
+describe('the gpu job spec (programming rules)', () => {
+  const ok = {
+    kind: 'gpu', name: 'g', device: 'gpu', buffer: 'b', streams: 4,
+    widthBytes: 1024, height: 512, tileWidthBytes: 128, tileHeight: 8, accessBytes: 64,
+  };
+  test.each<[string, Record<string, unknown>, RegExp]>([
+    ['streams', { streams: 0 }, /too small|>0/],
+    ['streams', { streams: 65 }, /slice sharing needs at most one stream per tile row \(64 tile rows\), got 65/],
+    ['widthBytes', { widthBytes: 1000 }, /multiple of tileWidthBytes \(128\)/],
+    ['height', { height: 100 }, /multiple of tileHeight \(8\)/],
+    ['accessBytes', { accessBytes: 96 }, /power of two/],
+    ['tileWidthBytes', { tileWidthBytes: 96, widthBytes: 960 }, /multiple of accessBytes \(64\)/],
+    ['readFraction', { readFraction: 2 }, /2|<=1/],
+    ['sharing', { sharing: 'interleaved' }, /slice|shared/],
+    ['passes', { passes: 0 }, /./],
+  ])('names %s', (field, patch, re) => {
+    const r = gpuJobKind.spec.safeParse({ ...ok, ...patch });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues[0].path.join('.')).toBe(field);
+    expect(r.error!.issues[0].message).toMatch(re);
   });
 
-  test('valid params pass, including shared sharing with more streams than tile rows', () => {
-    expect(validateGpuEngineParams(ok)).toBeNull();
-    expect(validateGpuEngineParams({ ...ok, streams: 1000, sharing: 'shared' })).toBeNull();
+  test('valid programs pass, including shared sharing with more streams than tile rows', () => {
+    expect(gpuJobKind.spec.safeParse(ok).success).toBe(true);
+    expect(gpuJobKind.spec.safeParse({ ...ok, streams: 1000, sharing: 'shared' }).success).toBe(true);
+  });
+
+  test('start() before configure() is a bug', () => {
+    const gpu = new GpuEngine(createSimContext(1), 'g', new ClockDomain('c', 1e9), 0, { maxOutstanding: 4 });
+    expect(() => gpu.start()).toThrow(SimInvariantError);
   });
 });

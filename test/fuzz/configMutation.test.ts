@@ -1,0 +1,122 @@
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { allMutants, describeMutant, HOSTILE_VALUES, type Mutant } from './mutants';
+
+/**
+ * Issue 11's acceptance: every numeric and enum field of every bundled SoC config and
+ * scenario, set to each hostile value, gives `socsim validate` and `socsim run --until
+ * 1us` either a ConfigError naming the JSON path (exit 1) or a clean run (exit 0) —
+ * never exit 2, a crash or a hang. The mutants run in two worker processes (one per core).
+ */
+const WORKERS = 2;
+/** A mutant that shows no progress for this long counts as a hang. */
+const MUTANT_TIMEOUT_MS = 30_000;
+/** A run that needs more host memory than this is an out-of-memory failure, found fast. */
+const WORKER_HEAP_MB = 1536;
+
+interface Outcome { i: number; validate: number; run: number | null; message: string }
+
+/**
+ * Runs mutants [first, end) in child processes. A child that crashes, runs out of memory
+ * or stalls on one mutant is killed; that mutant is recorded as a crash, and a new child
+ * goes on with the next one.
+ */
+async function runRange(file: string, first: number, end: number, mutants: readonly Mutant[]): Promise<{ outcomes: Outcome[]; crashes: string[] }> {
+  const outcomes: Outcome[] = [];
+  const crashes: string[] = [];
+  let next = first;
+  while (next < end) {
+    const r = await runChild(file, next, end - next);
+    outcomes.push(...r.outcomes);
+    const done = r.outcomes.length ? r.outcomes[r.outcomes.length - 1].i + 1 : next;
+    if (done >= end) break;
+    const culprit = r.lastStarted ?? next;
+    crashes.push(`${describeMutant(mutants[culprit])}: ${r.timedOut ? `no progress for ${MUTANT_TIMEOUT_MS} ms` : `worker exited with ${r.code ?? r.signal}`} ${r.stderr.split('\n').slice(0, 3).join(' | ')}`);
+    next = culprit + 1;
+  }
+  return { outcomes, crashes };
+}
+
+function runChild(file: string, first: number, count: number): Promise<{ outcomes: Outcome[]; lastStarted: number | null; code: number | null; signal: string | null; timedOut: boolean; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [`--max-old-space-size=${WORKER_HEAP_MB}`, require.resolve('ts-node/dist/bin.js'), '--transpile-only', path.join(__dirname, 'runMutants.ts'), file, String(first), String(count)], {
+      cwd: path.resolve(__dirname, '..', '..'), stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const outcomes: Outcome[] = [];
+    let lastStarted: number | null = null;
+    let pending = '';
+    let stderr = '';
+    let timedOut = false;
+    let timer = setTimeout(() => undefined, 0);
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, MUTANT_TIMEOUT_MS);
+    };
+    arm();
+    child.stdout.on('data', (d) => {
+      pending += d;
+      const lines = pending.split('\n');
+      pending = lines.pop()!;
+      for (const l of lines.filter(Boolean)) {
+        const o = JSON.parse(l);
+        if ('start' in o) lastStarted = o.start;
+        else outcomes.push(o);
+      }
+      arm();
+    });
+    child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ outcomes, lastStarted, code, signal, timedOut, stderr });
+    });
+  });
+}
+
+describe('config mutation: validate accepts ⇒ run runs', () => {
+  const mutants: Mutant[] = allMutants();
+  let outcomes: Outcome[] = [];
+  const crashes: string[] = [];
+
+  beforeAll(async () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'socsim-mutants-')), 'mutants.json');
+    fs.writeFileSync(file, JSON.stringify(mutants));
+    const per = Math.ceil(mutants.length / WORKERS);
+    const results = await Promise.all(Array.from({ length: WORKERS }, (_v, w) => runRange(file, w * per, Math.min(mutants.length, (w + 1) * per), mutants)));
+    for (const r of results) {
+      outcomes.push(...r.outcomes);
+      crashes.push(...r.crashes);
+    }
+    outcomes = outcomes.sort((a, b) => a.i - b.i);
+  }, 600_000);
+
+  test('covers every field of every bundled file with every hostile value', () => {
+    expect(mutants.length).toBeGreaterThan(1000);
+    expect(mutants.length % HOSTILE_VALUES.length).toBe(0);
+    expect(new Set(mutants.map((m) => m.scenario)).size).toBe(fs.readdirSync(path.resolve(__dirname, '../../soc-configs/scenarios')).filter((f) => f.endsWith('.json')).length);
+  });
+
+  test('no mutant crashes, runs out of memory or hangs', () => {
+    expect(crashes).toEqual([]);
+    expect(outcomes.length).toBe(mutants.length);
+  });
+
+  test('no mutant makes validate or run exit 2 (an internal error)', () => {
+    const internal = outcomes.filter((o) => o.validate === 2 || o.run === 2).map((o) => `${describeMutant(mutants[o.i])}: ${o.message.split('\n')[0]}`);
+    expect(internal).toEqual([]);
+  });
+
+  test('every refusal names the JSON path', () => {
+    const unnamed = outcomes
+      .filter((o) => o.validate === 1 || o.run === 1)
+      .filter((o) => !/: (soc|scenario)(\.|\[|:)/.test(o.message))
+      .map((o) => `${describeMutant(mutants[o.i])}: ${o.message.split('\n')[0]}`);
+    expect(unnamed).toEqual([]);
+  });
+
+  test('the mutants are not all refused: many hostile values are valid and run', () => {
+    const ran = outcomes.filter((o) => o.run === 0).length;
+    expect(ran).toBeGreaterThan(mutants.length / 10);
+  });
+});
