@@ -13,6 +13,7 @@ import { traceDiffCommand } from './traceDiff';
 import { RunProgress, formatSimTime } from './progress';
 import { run, type RunOutput } from '../scenario/run';
 import { loadScenario } from '../scenario/load';
+import { ACCESS_MODES, type AccessMode } from '../sim/engine/accessMode';
 
 /** Where the CLI writes; tests pass collectors. */
 export interface CliIO {
@@ -38,7 +39,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         .positional('scenario', { type: 'string', demandOption: true, describe: 'scenario JSON file' })
         .option('seed', { type: 'number', describe: "override the scenario's seed" })
         .option('until', { type: 'string', describe: 'stop at this simulated time, e.g. 10us, 2ms' })
-        .option('mode', { choices: ['timing', 'atomic'] as const, describe: "override the scenario's access mode (atomic = fast-forward)" })
+        .option('mode', { choices: ACCESS_MODES, describe: "override the scenario's access mode (atomic = fast-forward)" })
         .option('stats', { choices: ['json', 'table'] as const, default: 'table' as const, describe: 'stats output format' })
         .option('trace', { type: 'string', describe: 'write a JSON Lines trace to this file' })
         .option('trace-format', { choices: TRACE_OUTPUT_FORMATS, default: 'jsonl' as const, describe: 'jsonl: socsim JSON Lines (diffable, golden traces); chrome: Chrome trace-event JSON for Perfetto / chrome://tracing' })
@@ -124,7 +125,7 @@ interface RunArgs {
   scenario: string;
   seed?: number;
   until?: string;
-  mode?: 'timing' | 'atomic';
+  mode?: AccessMode;
   stats: 'json' | 'table';
   trace?: string;
   'trace-filter'?: string;

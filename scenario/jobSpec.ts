@@ -2,12 +2,13 @@ import { z } from 'zod';
 import { KernelError } from '../drivers/errno';
 import type { SimContext } from '../sim/engine/context';
 import { SimInvariantError } from '../sim/engine/errors';
-import type { AccessMode, Soc } from '../sim/soc/builder';
+import type { Soc } from '../sim/soc/builder';
 import type { DeviceConfig, SocConfig } from '../sim/soc/schema';
 import { Name, Time } from '../sim/soc/schemaTypes';
 import type { DeviceBuffer } from '../drivers/devices/buffers';
 import type { Platform } from '../drivers/platform';
 import type { JobResult, RunningJob } from './jobTypes';
+import type { AccessMode } from '../sim/engine/accessMode';
 
 /**
  * What a job kind is (scenario `jobs[].kind`): its spec, the devices it runs on, its

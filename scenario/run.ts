@@ -4,7 +4,7 @@ import type { StatsDump } from '../sim/engine/stats';
 import type { Tick } from '../sim/engine/time';
 import { TRACE_CATEGORIES, Tracer, type TraceCategory, type TraceWriter } from '../sim/engine/trace';
 import { ChromeTraceWriter, createTraceWriter, socMasterNames, type TraceOutputFormat } from '../sim/engine/chromeTrace';
-import { buildSoc, hashJson, type AccessMode, type Soc } from '../sim/soc/builder';
+import { buildSoc, hashJson, type Soc } from '../sim/soc/builder';
 import * as path from 'path';
 import { ConfigError, formatJsonPath } from '../sim/engine/errors';
 import type { SimContext } from '../sim/engine/context';
@@ -17,6 +17,7 @@ import { jobKind } from './jobRegistry';
 import { JobResourceError, type JobEnv } from './jobSpec';
 import { applyFill, startJob, type JobResult } from './jobs';
 import { loadScenario, type LoadedScenario } from './load';
+import type { AccessMode } from '../sim/engine/accessMode';
 
 export interface RunOptions {
   /** Overrides the scenario's seed. */

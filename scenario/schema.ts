@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ACCESS_MODES } from '../sim/engine/accessMode';
 import { Address, Name, Notes, Size, Time } from '../sim/soc/schemaTypes';
 import { JobSchema } from './jobRegistry';
 import type { JobConfig } from './jobSpec';
@@ -43,7 +44,7 @@ export const ScenarioSchema = z.strictObject({
   notes: Notes,
   soc: z.string().min(1).describe('SoC config file, relative to this scenario'),
   seed: z.number().int().nonnegative().default(1),
-  mode: z.enum(['timing', 'atomic']).default('timing').describe('timing: every latency and contention; atomic: fast-forward with estimated latencies, no event per access'),
+  mode: z.enum(ACCESS_MODES).default('timing').describe('timing: every latency and contention; atomic: fast-forward with estimated latencies, no event per access'),
   until: Time.optional().describe('stop at this simulated time; default: when all jobs are done'),
   warmup: Time.default(0).describe('stats are reset at this simulated time'),
   kernel: KernelOptionsSchema.default({ iommuStrict: true, dmaDebug: true }),

@@ -9,9 +9,8 @@ import type { FrameGeometry } from './frameGeometry';
 import { defineDeviceKind, deviceFields, BurstBytes, DeviceBufferBytes, Outstanding } from '../soc/deviceSpec';
 import { RequestPort, type ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
+import type { AccessMode } from '../engine/accessMode';
 
-/** How the writer reaches memory (port.ts): timed transactions, or atomic fast-forward. */
-export type CameraAccessMode = 'timing' | 'atomic';
 
 /** The capture path's hardware (its SoC config entry). */
 export interface CameraIspParams {
@@ -22,7 +21,7 @@ export interface CameraIspParams {
   /** Receiver buffer: bytes accepted from the sensor and not yet acknowledged by memory (>= one line of the program). */
   lineBufferBytes: number;
   /** Default 'timing'. */
-  mode?: CameraAccessMode;
+  mode?: AccessMode;
 }
 
 /**
@@ -89,7 +88,7 @@ export function cameraPixelByte(frame: number, line: number, x: number): number 
  */
 export class CameraIsp implements ResponseReceiver {
   readonly port: RequestPort;
-  readonly mode: CameraAccessMode;
+  readonly mode: AccessMode;
   private readonly sender: InOrderSender;
   private readonly pool: TransactionPool;
 

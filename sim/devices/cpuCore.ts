@@ -8,9 +8,8 @@ import { InOrderSender } from '../bus/inOrderSender';
 import { RequestPort, type ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
 import { TraceOp, type TraceRecord } from './memTrace';
+import type { AccessMode } from '../engine/accessMode';
 
-/** How the core reaches memory (port.ts): timed transactions, or atomic fast-forward. */
-export type CpuCoreMode = 'timing' | 'atomic';
 
 export interface CpuCoreParams {
   /**
@@ -31,7 +30,7 @@ export interface CpuCoreParams {
   /** Compute cycles before every access, added to the record's own gap. Default 0. */
   cyclesBetween?: number;
   /** Default 'timing'. */
-  mode?: CpuCoreMode;
+  mode?: AccessMode;
 }
 
 /** "field: reason" for the first bad parameter, or null. */
@@ -168,7 +167,7 @@ const ATOMIC_BATCH = 4096;
  */
 export class CpuCore implements ResponseReceiver {
   readonly port: RequestPort;
-  readonly mode: CpuCoreMode;
+  readonly mode: AccessMode;
   private readonly sender: InOrderSender;
   private readonly pool: TransactionPool;
   private readonly accessPool: Access[] = [];

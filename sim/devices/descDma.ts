@@ -12,9 +12,8 @@ import {
   SGD_STAT_ERROR, readU32, readU64, writeU32,
 } from './descriptors';
 import { defineDeviceKind, deviceFields, BurstBytes, Outstanding } from '../soc/deviceSpec';
+import type { AccessMode } from '../engine/accessMode';
 
-/** How the engine reaches memory (port.ts): timed transactions, or atomic fast-forward. */
-export type DescDmaAccessMode = 'timing' | 'atomic';
 
 export interface DescDmaParams {
   /** Bytes per data read/write transaction. */
@@ -22,7 +21,7 @@ export interface DescDmaParams {
   /** Data transactions in flight at once, reads and writes together. */
   maxOutstanding: number;
   /** Default 'timing'. */
-  mode?: DescDmaAccessMode;
+  mode?: AccessMode;
 }
 
 /** Interrupt handler: the descriptor's device address, and whether the chain stopped on an error there. */
@@ -86,7 +85,7 @@ const TWO_30 = 2 ** 30;
  */
 export class DescDma implements ResponseReceiver {
   readonly port: RequestPort;
-  readonly mode: DescDmaAccessMode;
+  readonly mode: AccessMode;
   private readonly sender: InOrderSender;
   private readonly pool: TransactionPool;
   private readonly burstBytes: number;

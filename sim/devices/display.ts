@@ -9,9 +9,8 @@ import type { FrameGeometry } from './frameGeometry';
 import { defineDeviceKind, deviceFields, BurstBytes, DeviceBufferBytes, Outstanding } from '../soc/deviceSpec';
 import { RequestPort, type ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
+import type { AccessMode } from '../engine/accessMode';
 
-/** How the controller reaches memory (port.ts): timed transactions, or atomic fast-forward. */
-export type DisplayAccessMode = 'timing' | 'atomic';
 
 /** The controller's hardware (its SoC config entry). */
 export interface DisplayControllerParams {
@@ -22,7 +21,7 @@ export interface DisplayControllerParams {
   /** Line/latency buffer: bytes in flight plus bytes arrived and not yet shown (>= burstBytes). */
   fifoBytes: number;
   /** Default 'timing'. */
-  mode?: DisplayAccessMode;
+  mode?: AccessMode;
 }
 
 /**
@@ -99,7 +98,7 @@ const FAILED = 1;
  */
 export class DisplayController implements ResponseReceiver {
   readonly port: RequestPort;
-  readonly mode: DisplayAccessMode;
+  readonly mode: AccessMode;
   private readonly sender: InOrderSender;
   private readonly pool: TransactionPool;
 

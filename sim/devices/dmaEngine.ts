@@ -8,9 +8,8 @@ import { InOrderSender } from '../bus/inOrderSender';
 import { RequestPort, type ResponseReceiver } from '../bus/port';
 import { Cmd, Status, STATUS_NAMES, type Transaction, TransactionPool } from '../bus/transaction';
 import { defineDeviceKind, deviceFields, BurstBytes, Outstanding } from '../soc/deviceSpec';
+import type { AccessMode } from '../engine/accessMode';
 
-/** How the engine reaches memory (port.ts): timed transactions, or atomic fast-forward. */
-export type DmaAccessMode = 'timing' | 'atomic';
 
 export interface DmaEngineParams {
   /** Bytes per read/write transaction. */
@@ -18,7 +17,7 @@ export interface DmaEngineParams {
   /** Transactions in flight at once, reads and writes together. */
   maxOutstanding: number;
   /** Default 'timing'. */
-  mode?: DmaAccessMode;
+  mode?: AccessMode;
 }
 
 export interface DmaCopyResult {
@@ -89,7 +88,7 @@ export class DmaEngine implements ResponseReceiver {
   private readonly sBytesWritten: Counter;
   private readonly sErrors: Counter;
   private readonly sTxnLatency: Histogram;
-  readonly mode: DmaAccessMode;
+  readonly mode: AccessMode;
 
   constructor(
     private readonly ctx: SimContext,

@@ -3,9 +3,10 @@ import type { SimContext } from '../engine/context';
 import type { Counter } from '../engine/stats';
 import type { RequestPort } from '../bus/port';
 import type { Status } from '../bus/transaction';
-import { TrafficGenerator, type TrafficListener, type TrafficMode, type TrafficResult } from './trafficGenerator';
+import { TrafficGenerator, type TrafficListener, type TrafficResult } from './trafficGenerator';
 import type { ReadMix, Tiled2dSpec } from './workload';
 import { defineDeviceKind, deviceFields, Outstanding } from '../soc/deviceSpec';
+import type { AccessMode } from '../engine/accessMode';
 
 /** A 2D surface (texture or framebuffer) in device memory, cut into tiles. */
 export interface GpuSurface {
@@ -34,7 +35,7 @@ export interface GpuEngineParams {
   /** Transactions in flight for the whole engine (GPUs sustain hundreds). */
   maxOutstanding: number;
   /** Default 'timing'. */
-  mode?: TrafficMode;
+  mode?: AccessMode;
 }
 
 /**

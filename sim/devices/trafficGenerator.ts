@@ -8,16 +8,15 @@ import { RequestPort, type ResponseReceiver } from '../bus/port';
 import { Cmd, Status, STATUS_NAMES, type Transaction, TransactionPool } from '../bus/transaction';
 import { createWorkload, newAccessSlot, type AccessSlot, type Workload, type WorkloadSpec } from './workload';
 import { defineDeviceKind, deviceFields, Outstanding } from '../soc/deviceSpec';
+import type { AccessMode } from '../engine/accessMode';
 
-/** How the generator reaches memory (port.ts): timed transactions, or atomic fast-forward. */
-export type TrafficMode = 'timing' | 'atomic';
 
 /** The generator's hardware (its SoC config entry) and instrumentation. */
 export interface TrafficGeneratorParams {
   /** Transactions in flight at once for the whole device (issued, not yet answered). */
   maxOutstanding: number;
   /** Default 'timing'. */
-  mode?: TrafficMode;
+  mode?: AccessMode;
   /** Registers `stream<i>.accesses` and `stream<i>.bytes` per stream (default false). */
   perStreamStats?: boolean;
   /** Buckets of `latency_ns` (default 10 ns × 200). */
@@ -123,7 +122,7 @@ function isWorkload(s: WorkloadSpec | Workload): s is Workload {
  */
 export class TrafficGenerator implements ResponseReceiver {
   readonly port: RequestPort;
-  readonly mode: TrafficMode;
+  readonly mode: AccessMode;
   private readonly sender: InOrderSender;
   private readonly maxOutstanding: number;
   // Set by configure(): the streams and their pace.

@@ -1,3 +1,4 @@
+export * from './accessMode';
 export * from './addr';
 export * from './clock';
 export * from './context';

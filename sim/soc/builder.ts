@@ -24,6 +24,7 @@ import { DirectMap } from '../mmu/directMap';
 import { getFormat } from '../mmu/format';
 import { Iommu } from '../mmu/iommu';
 import { reachableBuses, validateSocReferences } from './validate';
+import type { AccessMode } from '../engine/accessMode';
 
 /** Stats root for every component: `soc.<component>.<stat>`. */
 export const SOC_ROOT = 'soc';
@@ -194,7 +195,6 @@ export interface BuildOptions {
   detached?: readonly string[];
 }
 
-export type AccessMode = 'timing' | 'atomic';
 
 /** Constructs and wires the SoC described by an already-validated config. */
 export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opts: BuildOptions = {}): Soc {

@@ -4,6 +4,7 @@ import type { SimContext } from '../engine/context';
 import type { RequestPort } from '../bus/port';
 import { Address, Name, NonNegativeInt, Size } from './schemaTypes';
 import { count, MAX_BURST_BYTES, MAX_DEVICE_BUFFER_BYTES, MAX_OUTSTANDING, sizeUpTo } from '../engine/spec';
+import type { AccessMode } from '../engine/accessMode';
 
 /** Bytes per device transaction: 1 byte to 64 KiB. */
 export const BurstBytes = sizeUpTo(MAX_BURST_BYTES, '64 KiB');
@@ -49,7 +50,6 @@ const DeviceBaseSchema = z.object(DeviceBase);
 /** The common fields of a parsed device (any kind). */
 export type DeviceCommonConfig = z.output<typeof DeviceBaseSchema> & { kind: string };
 
-export type DeviceAccessMode = 'timing' | 'atomic';
 
 /** What the builder hands a device kind's `build`. */
 export interface DeviceBuildEnv {
@@ -59,7 +59,7 @@ export interface DeviceBuildEnv {
   clock: ClockDomain;
   masterId: number;
   /** How the run reaches memory (timing or atomic fast-forward). */
-  mode: DeviceAccessMode;
+  mode: AccessMode;
 }
 
 /** A built device model: a bus master with one request port. */

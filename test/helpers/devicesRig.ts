@@ -2,7 +2,7 @@ import * as path from 'path';
 import { createSimContext } from '../../sim/engine/context';
 import { Cmd, Status } from '../../sim/bus/transaction';
 import type { DmaCopyResult } from '../../sim/devices/dmaEngine';
-import { buildSoc, loadSocConfig, type AccessMode, type Soc } from '../../sim/soc/builder';
+import { buildSoc, loadSocConfig, type Soc } from '../../sim/soc/builder';
 import { bootPlatform, type Platform, type PlatformOptions } from '../../drivers/platform';
 import { DeviceContexts, type DeviceBuffer } from '../../drivers/devices/buffers';
 import type { DmaDebug } from '../../drivers/dma/debug';
@@ -10,6 +10,7 @@ import { IommuDmaOps } from '../../drivers/dma/iommuDma';
 import type { NvkmVmm } from '../../drivers/iommu/nvkm';
 import { deviceCopy } from './kernelRig';
 import { TrafficMaster, type TrafficRequest } from './trafficMaster';
+import type { AccessMode } from '../../sim/engine/accessMode';
 
 const REPO = path.join(__dirname, '..', '..');
 

@@ -5,11 +5,10 @@ import { createSimContext, type SimContext } from '../../../sim/engine/context';
 import { SimInvariantError } from '../../../sim/engine/errors';
 import type { StatsDump } from '../../../sim/engine/stats';
 import type { PhysicalMemory } from '../../../sim/mem/physmem';
-import {
-  CameraIsp, cameraPixelByte, type CameraAccessMode, type CameraIspParams, type CameraProgram,
-} from '../../../sim/devices/camera';
+import { CameraIsp, cameraPixelByte, type CameraIspParams, type CameraProgram } from '../../../sim/devices/camera';
 import { FixedSlave } from '../../helpers/fixedSlave';
 import { ThrottledSlave, type ThrottledSlaveOptions } from '../../helpers/throttledSlave';
+import type { AccessMode } from '../../../sim/engine/accessMode';
 
 const BASE = 0x8000_0000;
 const PATH = 'soc.cam';
@@ -228,7 +227,7 @@ describe('CameraIsp overflows', () => {
     expect(stat(large, 'bytes_written')).toBe(HEIGHT * LINE_BYTES);
   });
 
-  test.each<[CameraAccessMode]>([['timing'], ['atomic']])('%s: the buffer takes exactly floor(lineBufferBytes / line) lines when nothing drains', (mode) => {
+  test.each<[AccessMode]>([['timing'], ['atomic']])('%s: the buffer takes exactly floor(lineBufferBytes / line) lines when nothing drains', (mode) => {
     // Writes take 10 ms, longer than the 1 ms frame: no space is freed during it.
     for (const [lineBufferBytes, accepted] of [[1024, 4], [1279, 4], [1280, 5], [256, 1]]) {
       const r = rigFixed(params({ frames: 1, lineBufferBytes, mode }), 10e9);
@@ -239,7 +238,7 @@ describe('CameraIsp overflows', () => {
     }
   });
 
-  test.each<[CameraAccessMode]>([['timing'], ['atomic']])('%s: a write acknowledged at the tick a line arrives frees its space for that line', (mode) => {
+  test.each<[AccessMode]>([['timing'], ['atomic']])('%s: a write acknowledged at the tick a line arrives frees its space for that line', (mode) => {
     // One line of buffer; each line's writes take exactly one line time (62.5 us), or 1 ps more.
     const exact = rigFixed(params({ frames: 1, lineBufferBytes: LINE_BYTES, mode }), 62_500_000);
     runToDone(exact);
@@ -267,7 +266,7 @@ describe('CameraIsp atomic mode', () => {
     ['unaligned lines', { frames: 3, base: BASE + 40, width: 50, bytesPerPixel: 3, pitchBytes: 150, maxOutstanding: 2, lineBufferBytes: 450 }, 30_000_000],
   ];
   test.each(cases)('%s: the same stats and memory as timing mode against a fixed-latency memory, one event per line', (_n, over, latency) => {
-    const [t, a] = (['timing', 'atomic'] as CameraAccessMode[]).map((mode) => {
+    const [t, a] = (['timing', 'atomic'] as AccessMode[]).map((mode) => {
       const r = rigFixed(params({ ...over, mode }), latency);
       runToDone(r);
       return r;

@@ -3,9 +3,10 @@ import { Cmd, Status } from '../../../sim/bus/transaction';
 import { createSimContext } from '../../../sim/engine/context';
 import { ConfigError } from '../../../sim/engine/errors';
 import type { DmaCopyResult } from '../../../sim/devices/dmaEngine';
-import { buildSoc, loadSocConfig, type AccessMode, type Soc } from '../../../sim/soc/builder';
+import { buildSoc, loadSocConfig, type Soc } from '../../../sim/soc/builder';
 import { CacheRig, Driver, MEM_BASE, pattern, SMALL_CACHE } from '../../helpers/cacheRig';
 import { readConfig, writeTemp } from '../../helpers/configFiles';
+import type { AccessMode } from '../../../sim/engine/accessMode';
 
 const TLB = { entries: 32, ways: 4, latencyCycles: 1, pageSizes: ['4KiB', '2MiB'] };
 const BUF = 0x8010_0000; // the shared buffer: 4 lines

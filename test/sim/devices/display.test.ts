@@ -4,11 +4,10 @@ import { ClockDomain } from '../../../sim/engine/clock';
 import { createSimContext, type SimContext } from '../../../sim/engine/context';
 import { SimInvariantError } from '../../../sim/engine/errors';
 import type { StatsDump } from '../../../sim/engine/stats';
-import {
-  DisplayController, displayDeviceKind, type DisplayAccessMode, type DisplayControllerParams, type DisplayProgram,
-} from '../../../sim/devices/display';
+import { DisplayController, displayDeviceKind, type DisplayControllerParams, type DisplayProgram } from '../../../sim/devices/display';
 import { FixedSlave } from '../../helpers/fixedSlave';
 import { ThrottledSlave, type ThrottledSlaveOptions } from '../../helpers/throttledSlave';
+import type { AccessMode } from '../../../sim/engine/accessMode';
 
 const BASE = 0x8000_0000;
 const PATH = 'soc.disp';
@@ -277,7 +276,7 @@ describe('DisplayController atomic mode', () => {
     ['unaligned lines, small FIFO', { base: BASE + 16, width: 100, bytesPerPixel: 3, pitchBytes: 300, fifoBytes: 192, maxOutstanding: 2, frames: 2 }, 3_000_000],
   ];
   test.each(cases)('%s: the same stats as timing mode against a fixed-latency memory, one event per line', (_name, over, latency) => {
-    const byMode = (['timing', 'atomic'] as DisplayAccessMode[]).map((mode) => {
+    const byMode = (['timing', 'atomic'] as AccessMode[]).map((mode) => {
       const r = rigFixed(params({ ...over, mode }), latency);
       const doneAt = runToDone(r);
       return { r, doneAt };
@@ -293,7 +292,7 @@ describe('DisplayController atomic mode', () => {
 
   test('against a bandwidth-limited, stalling memory it moves the same bytes', () => {
     const stalls = { period: 100_000_000, durations: [2e6, 5e6, 10e6, 20e6], offset: 50_000_000 };
-    const [t, a] = (['timing', 'atomic'] as DisplayAccessMode[]).map((mode) => {
+    const [t, a] = (['timing', 'atomic'] as AccessMode[]).map((mode) => {
       const r = rigThrottled(params({ fifoBytes: 512, frames: 2, mode }), { latency: 200_000, psPerByte: 0.1, stalls });
       runToDone(r);
       return r;

@@ -2,9 +2,10 @@ import { connectPorts } from '../../../sim/bus/port';
 import { Status } from '../../../sim/bus/transaction';
 import { createSimContext, type SimContext } from '../../../sim/engine/context';
 import { SimInvariantError } from '../../../sim/engine/errors';
-import { DmaEngine, type DmaAccessMode, type DmaCopyResult } from '../../../sim/devices/dmaEngine';
+import { DmaEngine, type DmaCopyResult } from '../../../sim/devices/dmaEngine';
 import { buildSoc, loadSocConfig, type Soc } from '../../../sim/soc/builder';
 import { MINIMAL } from '../../helpers/configFiles';
+import type { AccessMode } from '../../../sim/engine/accessMode';
 
 const MiB = 1 << 20;
 const SRC = 0x8000_0000;
@@ -18,7 +19,7 @@ interface Rig {
 }
 
 /** A fresh minimal SoC plus a DMA engine `dmat` (64-byte bursts, 16 outstanding) on its crossbar. */
-function rig(mode: DmaAccessMode | undefined, maxOutstanding = 16): Rig {
+function rig(mode: AccessMode | undefined, maxOutstanding = 16): Rig {
   const ctx = createSimContext(11);
   const soc = buildSoc(ctx, loadSocConfig(MINIMAL), MINIMAL);
   const xbar = soc.buses.get('xbar')!;
@@ -191,7 +192,7 @@ describe('DmaEngine in atomic mode', () => {
     expect(rig('atomic').dma.mode).toBe('atomic');
     const ctx = createSimContext();
     const soc = buildSoc(ctx, loadSocConfig(MINIMAL), MINIMAL);
-    expect(() => new DmaEngine(ctx, 'soc.bad', soc.clocks.get('sys')!, 9, { burstBytes: 64, maxOutstanding: 4, mode: 'fast' as DmaAccessMode }))
+    expect(() => new DmaEngine(ctx, 'soc.bad', soc.clocks.get('sys')!, 9, { burstBytes: 64, maxOutstanding: 4, mode: 'fast' as AccessMode }))
       .toThrow(SimInvariantError);
   });
 });

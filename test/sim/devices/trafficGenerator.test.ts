@@ -5,11 +5,10 @@ import { createSimContext, type SimContext } from '../../../sim/engine/context';
 import { SimInvariantError } from '../../../sim/engine/errors';
 import { Rng } from '../../../sim/engine/rng';
 import type { Tick } from '../../../sim/engine/time';
-import {
-  TrafficGenerator, type TrafficGeneratorParams, type TrafficMode, type TrafficProgram, type TrafficResult,
-} from '../../../sim/devices/trafficGenerator';
+import { TrafficGenerator, type TrafficGeneratorParams, type TrafficProgram, type TrafficResult } from '../../../sim/devices/trafficGenerator';
 import { createWorkload, newAccessSlot, type Workload, type WorkloadSpec } from '../../../sim/devices/workload';
 import { FixedSlave } from '../../helpers/fixedSlave';
+import type { AccessMode } from '../../../sim/engine/accessMode';
 
 const NS = 1000;
 const BASE = 0x8000_0000;
@@ -242,7 +241,7 @@ describe('TrafficGenerator, atomic mode', () => {
     { kind: 'tiled2d', base: BASE + 0x20_0000, accessBytes: 32, widthBytes: 512, height: 8, tileWidthBytes: 128, tileHeight: 4, readFraction: 0, accesses: 50 },
   ];
 
-  function runMode(mode: TrafficMode): { r: Rig; res: TrafficResult } {
+  function runMode(mode: AccessMode): { r: Rig; res: TrafficResult } {
     const r = rig({ streams: specs(), maxOutstanding: 8, mode }, 100 * NS, { seed: 4 });
     return { r, res: runToEnd(r) };
   }
