@@ -85,13 +85,13 @@ function rig(p: IommuParamsInput, pages: number, sink: boolean, device?: { total
   for (let i = 0; i < pages; i++) tables.map(i * 4096, MEM_BASE + i * 4096, 12);
   if (sink) {
     const s = new Sink();
-    connectPorts(iommu.busPort, s.port);
+    connectPorts(iommu.memSidePort, s.port);
     connectPorts(iommu.walker.port, new Sink(mem).port);
   } else {
     const xbar = new Crossbar(ctx, 'soc.xbar', clock, { widthBytes: 32, latencyCycles: 1, arbitration: 'round-robin', inputQueueDepth: 32, maxOutstandingPerMaster: 0 });
     const ram = new SimpleMemory(ctx, 'soc.mem', clock, { base: MEM_BASE, size: MEM_SIZE }, mem, { latencyCycles: 20, bytesPerCycle: 32, queueDepth: 64 });
     connectPorts(xbar.addOutput('mem', [{ base: MEM_BASE, size: MEM_SIZE }]), ram.port);
-    connectPorts(iommu.busPort, xbar.addInput('iommu'));
+    connectPorts(iommu.memSidePort, xbar.addInput('iommu'));
     connectPorts(iommu.walker.port, xbar.addInput('walker'));
   }
   const dev = device ? new LoopMaster(ctx, pages, device.total, device.outstanding) : null;

@@ -13,7 +13,7 @@ import type { Transaction } from './transaction';
  * A store-and-forward bridge between two buses (e.g. the system crossbar and a
  * peripheral bus), one clock domain.
  *
- *   upstream crossbar output ──▶ slavePort [request FIFO] masterPort ──▶ downstream crossbar input
+ *   upstream crossbar output ──▶ cpuSidePort [request FIFO] memSidePort ──▶ downstream crossbar input
  *                            ◀── (responses, L cycles)  ◀──
  *
  * - Requests. `recvRequest` refuses (the upstream is owed a retry) while the request FIFO
@@ -112,9 +112,9 @@ class TxnRing {
 
 export class Bridge implements RequestReceiver, ResponseReceiver {
   /** Faces the upstream bus: connect an upstream crossbar output to it. */
-  readonly slavePort: ResponsePort;
+  readonly cpuSidePort: ResponsePort;
   /** Faces the downstream bus: connect it to a downstream crossbar input. */
-  readonly masterPort: RequestPort;
+  readonly memSidePort: RequestPort;
 
   private readonly engine: Engine;
   private readonly latency: number;
@@ -145,8 +145,8 @@ export class Bridge implements RequestReceiver, ResponseReceiver {
     this.engine = ctx.engine;
     this.latency = params.latencyCycles;
     this.depth = params.queueDepth;
-    this.slavePort = new ResponsePort(`${path}.slave_port`, this);
-    this.masterPort = new RequestPort(`${path}.master_port`, this);
+    this.cpuSidePort = new ResponsePort(`${path}.slave_port`, this);
+    this.memSidePort = new RequestPort(`${path}.master_port`, this);
     this.reqs = new TxnRing(this.depth);
     this.resps = new TxnRing(this.depth);
     this.inflight = new TxnRing(this.depth * 2);
@@ -189,14 +189,14 @@ export class Bridge implements RequestReceiver, ResponseReceiver {
     this.bytes.value += txn.size;
     const clock = this.clock;
     const down = clock.cycleToTick(this.latency);
-    const below = this.masterPort.sendAtomic(txn);
+    const below = this.memSidePort.sendAtomic(txn);
     const total = clock.edgeAfter(down + below, this.latency);
     this.latencyNs.sample(total / PS_PER_NS);
     return total;
   }
 
   recvFunctional(txn: Transaction): void {
-    this.masterPort.sendFunctional(txn);
+    this.memSidePort.sendFunctional(txn);
   }
 
   recvRetry(): void {
@@ -222,20 +222,20 @@ export class Bridge implements RequestReceiver, ResponseReceiver {
     const now = this.engine.now;
     let freed = false;
     while (!this.blocked && reqs.count > 0 && reqs.ticks[reqs.head] <= now) {
-      if (!this.masterPort.sendRequest(reqs.txns[reqs.head]!)) {
+      if (!this.memSidePort.sendRequest(reqs.txns[reqs.head]!)) {
         this.blocked = true;
         break;
       }
       reqs.shift();
       freed = true;
     }
-    if (freed && this.slavePort.retryOwed) this.slavePort.sendRetry();
+    if (freed && this.cpuSidePort.retryOwed) this.cpuSidePort.sendRetry();
   }
 
   private readonly onRespond = (): void => {
     const txn = this.resps.shift();
     this.latencyNs.sample((this.engine.now - this.takeArrival(txn)) / PS_PER_NS);
-    this.slavePort.sendResponse(txn);
+    this.cpuSidePort.sendResponse(txn);
   };
 
   /** Removes `txn` from the in-flight table and returns its arrival tick. */

@@ -23,7 +23,7 @@ export interface CoherentPortParams {
  * cache for every access of a coherent master, so the device never sees stale bytes
  * and the CPU never keeps stale lines, with no cache maintenance by software.
  *
- *   device ─▶ (DirectMap | IOMMU) ─▶ devicePort [CoherentPort] busPort ─▶ bus
+ *   device ─▶ (DirectMap | IOMMU) ─▶ cpuSidePort [CoherentPort] memSidePort ─▶ bus
  *
  * It must see physical addresses: it sits after translation (between a DirectMap or an
  * IOMMU and the bus; behind an IOMMU one port serves all its devices and `masters`
@@ -55,15 +55,15 @@ export interface CoherentPortParams {
  */
 export class CoherentPort implements RequestReceiver, ResponseReceiver {
   /** Connect the device side (the device, its DirectMap's or its IOMMU's bus port) here. */
-  readonly devicePort: ResponsePort;
+  readonly cpuSidePort: ResponsePort;
   /** Connect this to the bus. */
-  readonly busPort: RequestPort;
+  readonly memSidePort: RequestPort;
   private readonly allCycles: number;
   /** By master id: snoop latency in cycles, -1 when not coherent; null = every master at allCycles. */
   private readonly cyclesByMaster: Float64Array | null;
   private readonly sReadSnoops: Counter;
   private readonly sWriteSnoops: Counter;
-  private readonly onDeliver = (t: Transaction) => this.devicePort.sendResponse(t);
+  private readonly onDeliver = (t: Transaction) => this.cpuSidePort.sendResponse(t);
 
   constructor(
     private readonly ctx: SimContext,
@@ -88,8 +88,8 @@ export class CoherentPort implements RequestReceiver, ResponseReceiver {
     } else {
       this.cyclesByMaster = null;
     }
-    this.devicePort = new ResponsePort(`${path}.device`, this);
-    this.busPort = new RequestPort(`${path}.bus`, this);
+    this.cpuSidePort = new ResponsePort(`${path}.device`, this);
+    this.memSidePort = new RequestPort(`${path}.bus`, this);
     const s = ctx.stats.scope(path);
     this.sReadSnoops = s.counter('read_snoops', 'coherent reads whose data was checked against the CPU cache');
     this.sWriteSnoops = s.counter('write_snoops', 'coherent writes that invalidated the CPU cache copies');
@@ -103,12 +103,12 @@ export class CoherentPort implements RequestReceiver, ResponseReceiver {
   }
 
   recvRequest(t: Transaction): boolean {
-    if (this.snoopCycles(t.masterId) < 0) return this.busPort.sendRequest(t);
+    if (this.snoopCycles(t.masterId) < 0) return this.memSidePort.sendRequest(t);
     // Snoop before forwarding: a slave may apply the access as it accepts it.
     const write = t.cmd === Cmd.Write;
     if (write) this.cache.snoopWrite(t.addr, t.size, t.data);
     this.cache.holdRange(t.addr, t.size);
-    if (!this.busPort.sendRequest(t)) {
+    if (!this.memSidePort.sendRequest(t)) {
       this.cache.releaseRange(t.addr, t.size);
       return false;
     }
@@ -120,37 +120,37 @@ export class CoherentPort implements RequestReceiver, ResponseReceiver {
   recvResponse(t: Transaction): void {
     const cycles = this.snoopCycles(t.masterId);
     if (cycles < 0) {
-      this.devicePort.sendResponse(t);
+      this.cpuSidePort.sendResponse(t);
       return;
     }
     if (t.cmd === Cmd.Read && t.status === Status.Ok) this.cache.snoopRead(t.addr, t.size, t.data);
     this.cache.releaseRange(t.addr, t.size);
-    if (cycles === 0) this.devicePort.sendResponse(t);
+    if (cycles === 0) this.cpuSidePort.sendResponse(t);
     else this.ctx.engine.schedule(this.clock.edgeAfter(this.ctx.engine.now, cycles), this.onDeliver, t);
   }
 
   recvRetry(): void {
-    this.devicePort.sendRetry();
+    this.cpuSidePort.sendRetry();
   }
 
   recvAtomic(t: Transaction): Tick {
     const cycles = this.snoopCycles(t.masterId);
-    if (cycles < 0) return this.busPort.sendAtomic(t);
+    if (cycles < 0) return this.memSidePort.sendAtomic(t);
     let latency: Tick;
     if (t.cmd === Cmd.Write) {
       this.sWriteSnoops.value++;
       this.cache.snoopWrite(t.addr, t.size, t.data);
-      latency = this.busPort.sendAtomic(t);
+      latency = this.memSidePort.sendAtomic(t);
     } else {
       this.sReadSnoops.value++;
-      latency = this.busPort.sendAtomic(t);
+      latency = this.memSidePort.sendAtomic(t);
       if (t.status === Status.Ok) this.cache.snoopRead(t.addr, t.size, t.data);
     }
     return latency + this.clock.cyclesToTicks(cycles);
   }
 
   recvFunctional(t: Transaction): void {
-    this.busPort.sendFunctional(t);
+    this.memSidePort.sendFunctional(t);
     if (t.status !== Status.Ok || this.snoopCycles(t.masterId) < 0) return;
     if (t.cmd === Cmd.Write) this.cache.snoopWriteFunctional(t.addr, t.size, t.data);
     else this.cache.snoopReadFunctional(t.addr, t.size, t.data);

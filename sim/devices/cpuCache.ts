@@ -81,7 +81,7 @@ class Mshr {
  * write-allocate, LRU, holding the real bytes of its lines. It sits between the CPU MMU
  * and the bus:
  *
- *   CPU ─▶ CpuMmu.cpuPort … CpuMmu.busPort ─▶ cpuSidePort [CpuCache] memSidePort ─▶ bus
+ *   CPU ─▶ CpuMmu.cpuSidePort … CpuMmu.memSidePort ─▶ cpuSidePort [CpuCache] memSidePort ─▶ bus
  *
  * Every line transfer is line-sized and line-aligned: fills are reads of `lineBytes`,
  * write-backs are writes of `lineBytes`, all with master id `masterId` (the builder gives

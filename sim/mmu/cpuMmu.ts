@@ -31,7 +31,7 @@ export const CpuMmuSpec = TranslationUnitSpec.safeExtend({
 
 /**
  * The CPU's MMU: an L1 DTLB per core in front of a shared L2 TLB and a walker, with
- * ASIDs. Core 0 connects to `cpuPort`; `addCore` adds another core (the kernel's CPU
+ * ASIDs. Core 0 connects to `cpuSidePort`; `addCore` adds another core (the kernel's CPU
  * accessor, trace-driven cores), each with its own L1 DTLB. Every core runs in the
  * current context (one address space for the cluster: a simplification). Context switches write the root and ASID (TTBR0 with its
  * ASID field); TLB maintenance (TLBI) takes effect at once — its cost is the CPU's
@@ -39,7 +39,7 @@ export const CpuMmuSpec = TranslationUnitSpec.safeExtend({
  * fault handler and the access completes with a translation fault.
  */
 export class CpuMmu extends TranslationUnit {
-  readonly cpuPort: ResponsePort;
+  readonly cpuSidePort: ResponsePort;
   private readonly cores: TranslationInput[] = [];
   readonly faults: FaultRecord[] = [];
   /** Records kept at most; older ones are dropped first. */
@@ -47,7 +47,7 @@ export class CpuMmu extends TranslationUnit {
 
   constructor(ctx: SimContext, path: string, clock: ClockDomain, format: PageTableFormat, walkerMasterId: number, params: TranslationUnitParamsInput) {
     super(ctx, path, clock, format, walkerMasterId, resolveParams(TranslationUnitSpec, params, path));
-    this.cpuPort = this.addCore('cpu');
+    this.cpuSidePort = this.addCore('cpu');
     this.disable(); // out of reset the MMU is off
   }
 

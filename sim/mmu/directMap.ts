@@ -21,21 +21,21 @@ export interface DirectMapParams {
  */
 export class DirectMap implements RequestReceiver, ResponseReceiver {
   /** Connect the device's RequestPort here. */
-  readonly devicePort: ResponsePort;
+  readonly cpuSidePort: ResponsePort;
   /** Connect this to the bus. */
-  readonly busPort: RequestPort;
+  readonly memSidePort: RequestPort;
   private readonly limit: number;
   private readonly sMaskErrors: Counter;
   private readonly sWindowErrors: Counter;
-  private readonly onReject = (t: Transaction) => this.devicePort.sendResponse(t);
+  private readonly onReject = (t: Transaction) => this.cpuSidePort.sendResponse(t);
 
   constructor(private readonly ctx: SimContext, readonly path: string, readonly params: DirectMapParams) {
     if (!Number.isInteger(params.dmaMaskBits) || params.dmaMaskBits < 1 || params.dmaMaskBits > 64) {
       throw new SimInvariantError(`${path}: dmaMaskBits must be 1..64, got ${params.dmaMaskBits}`);
     }
     this.limit = params.dmaMaskBits >= 53 ? Infinity : 2 ** params.dmaMaskBits;
-    this.devicePort = new ResponsePort(`${path}.device`, this);
-    this.busPort = new RequestPort(`${path}.bus`, this);
+    this.cpuSidePort = new ResponsePort(`${path}.device`, this);
+    this.memSidePort = new RequestPort(`${path}.bus`, this);
     const s = ctx.stats.scope(path);
     this.sMaskErrors = s.counter('dma_mask_errors', 'accesses above the DMA mask (AccessError)');
     this.sWindowErrors = s.counter('window_errors', 'accesses outside the bus window (AccessError)');
@@ -58,13 +58,13 @@ export class DirectMap implements RequestReceiver, ResponseReceiver {
   }
 
   recvRequest(t: Transaction): boolean {
-    if (this.reachable(t)) return this.busPort.sendRequest(t);
+    if (this.reachable(t)) return this.memSidePort.sendRequest(t);
     this.ctx.engine.schedule(this.ctx.engine.now, this.onReject, t);
     return true;
   }
 
   recvAtomic(t: Transaction): Tick {
-    return this.reachable(t) ? this.busPort.sendAtomic(t) : 0;
+    return this.reachable(t) ? this.memSidePort.sendAtomic(t) : 0;
   }
 
   recvFunctional(t: Transaction): void {
@@ -72,14 +72,14 @@ export class DirectMap implements RequestReceiver, ResponseReceiver {
       t.status = Status.AccessError;
       return;
     }
-    this.busPort.sendFunctional(t);
+    this.memSidePort.sendFunctional(t);
   }
 
   recvResponse(t: Transaction): void {
-    this.devicePort.sendResponse(t);
+    this.cpuSidePort.sendResponse(t);
   }
 
   recvRetry(): void {
-    this.devicePort.sendRetry();
+    this.cpuSidePort.sendRetry();
   }
 }

@@ -139,7 +139,7 @@ class MissEntry {
  */
 export abstract class TranslationUnit implements RequestReceiver, ResponseReceiver {
   /** Translated traffic towards the bus. */
-  readonly busPort: RequestPort;
+  readonly memSidePort: RequestPort;
   readonly walker: PageTableWalker;
   readonly l2: Tlb;
   protected readonly inputs: TranslationInput[] = [];
@@ -187,8 +187,8 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     walkerMasterId: number,
     readonly params: TranslationUnitParams,
   ) {
-    this.busPort = new RequestPort(`${path}.bus`, this);
-    this.sender = new InOrderSender(this.busPort);
+    this.memSidePort = new RequestPort(`${path}.bus`, this);
+    this.sender = new InOrderSender(this.memSidePort);
     this.walker = new PageTableWalker(ctx, `${path}.walker`, clock, walkerMasterId, format, params.walker);
     this.l2 = new Tlb(ctx, `${path}.l2tlb`, params.l2Tlb);
     for (let i = 0; i < params.l2Tlb.mshrs; i++) {
@@ -505,7 +505,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
         return latency;
       }
       this.sBypass.value++;
-      return latency + this.busPort.sendAtomic(txn);
+      return latency + this.memSidePort.sendAtomic(txn);
     }
     if (input.l1.lookup(c.asid, va)) {
       if (this.checkStale) this.checkStaleHit(input, c, va, input.l1);
@@ -529,7 +529,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
       }
     }
     if (txn.status === Status.Pending) {
-      latency += this.busPort.sendAtomic(txn);
+      latency += this.memSidePort.sendAtomic(txn);
       txn.addr = va;
     }
     return latency;
@@ -544,7 +544,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
       return;
     }
     if (c.mode === 'bypass') {
-      this.busPort.sendFunctional(txn);
+      this.memSidePort.sendFunctional(txn);
       return;
     }
     const w = this.walkScratch;
@@ -560,7 +560,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
       return;
     }
     txn.addr = w.paBase + pageOffset(va, w.pageShift);
-    this.busPort.sendFunctional(txn);
+    this.memSidePort.sendFunctional(txn);
     txn.addr = va;
   }
 }

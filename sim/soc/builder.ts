@@ -222,8 +222,8 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
     soc.bridges.set(br.name, bridge);
     const behind = reachableBuses(cfg, br.to);
     const ranges = cfg.memories.filter((m) => behind.has(m.bus)).map((m) => ({ base: m.base, size: m.size }));
-    connectPorts(soc.buses.get(br.from)!.addOutput(br.name, ranges), bridge.slavePort);
-    connectPorts(bridge.masterPort, soc.buses.get(br.to)!.addInput(br.name));
+    connectPorts(soc.buses.get(br.from)!.addOutput(br.name, ranges), bridge.cpuSidePort);
+    connectPorts(bridge.memSidePort, soc.buses.get(br.to)!.addInput(br.name));
   }
 
   // Bus-master ids, all handed out here in the order stats and traces depend on: devices
@@ -260,10 +260,10 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
     });
     if (coherent.size > 0) {
       const port = coherentPort(u.name, u.bus, { snoopLatencyCycles: 0, masters: coherent });
-      connectPorts(iommu.busPort, port.devicePort);
-      connectPorts(port.busPort, busInput);
+      connectPorts(iommu.memSidePort, port.cpuSidePort);
+      connectPorts(port.memSidePort, busInput);
     } else {
-      connectPorts(iommu.busPort, busInput);
+      connectPorts(iommu.memSidePort, busInput);
     }
     connectPorts(iommu.walker.port, bus.addInput(`${u.name}_walker`));
   }
@@ -276,10 +276,10 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
     const cache = soc.cpuCaches.get(u.name);
     if (cache) {
       if (cache.masterId !== masterId) throw new SimInvariantError(`${cache.path}: master id ${cache.masterId}, its walker has ${masterId}`);
-      connectPorts(mmu.busPort, cache.cpuSidePort);
+      connectPorts(mmu.memSidePort, cache.cpuSidePort);
       connectPorts(cache.memSidePort, busInput);
     } else {
-      connectPorts(mmu.busPort, busInput);
+      connectPorts(mmu.memSidePort, busInput);
     }
     connectPorts(mmu.walker.port, bus.addInput(`${u.name}_walker`));
   }
@@ -323,14 +323,14 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
     if (d.coherent) {
       // After the DirectMap (its rejections never reach memory), before the bus.
       const port = coherentPort(d.name, d.bus, { snoopLatencyCycles: d.snoopLatencyCycles });
-      connectPorts(port.busPort, busInput);
-      busInput = port.devicePort;
+      connectPorts(port.memSidePort, busInput);
+      busInput = port.cpuSidePort;
     }
     if (tr.dmaMaskBits >= 64 && !tr.window) return busInput;
     const direct = new DirectMap(ctx, path(`${d.name}.direct`), { dmaMaskBits: tr.dmaMaskBits, window: tr.window ?? null });
     soc.directMaps.set(d.name, direct);
-    connectPorts(direct.busPort, busInput);
-    return direct.devicePort;
+    connectPorts(direct.memSidePort, busInput);
+    return direct.cpuSidePort;
   }
   return soc;
 }

@@ -19,7 +19,7 @@ function boot(): Platform {
 function cpuMaster(p: Platform): { m: TrafficMaster; run: (reqs: TrafficRequest[]) => TrafficMaster['completed'] } {
   const script: TrafficRequest[] = [];
   const m = new TrafficMaster(p.soc.ctx, 'cpu', 0, script, 4);
-  connectPorts(m.port, p.soc.cpuMmu(p.cpu().mmu).cpuPort);
+  connectPorts(m.port, p.soc.cpuMmu(p.cpu().mmu).cpuSidePort);
   return {
     m,
     run: (reqs) => {

@@ -86,11 +86,11 @@ export class CacheRig {
     const p = iommuParams();
     this.mmu = new CpuMmu(ctx, 'soc.cpu', this.clock, getFormat('arm-lpae-4k'), 50, { l1Tlb: p.l1Tlb, l2Tlb: p.l2Tlb, walker: p.walker, inputQueueDepth: 16 });
     this.cache = new CpuCache(ctx, 'soc.cpu.cache', this.clock, 50, params);
-    connectPorts(this.mmu.busPort, this.cache.cpuSidePort);
+    connectPorts(this.mmu.memSidePort, this.cache.cpuSidePort);
     connectPorts(this.cache.memSidePort, this.xbar.addInput('cpu'));
     connectPorts(this.mmu.walker.port, this.xbar.addInput('cpu_walker'));
     this.cpu = new Driver(ctx, 'core', 40, cpuOutstanding);
-    connectPorts(this.cpu.master.port, this.mmu.cpuPort);
+    connectPorts(this.cpu.master.port, this.mmu.cpuSidePort);
   }
 
   /** A device master on the crossbar; coherent ones go through a CoherentPort. */
@@ -103,8 +103,8 @@ export class CacheRig {
       return { dev, port: null };
     }
     const port = new CoherentPort(this.ctx, `soc.dev${id}.coherent`, this.clock, this.cache, { snoopLatencyCycles });
-    connectPorts(dev.master.port, port.devicePort);
-    connectPorts(port.busPort, input);
+    connectPorts(dev.master.port, port.cpuSidePort);
+    connectPorts(port.memSidePort, input);
     return { dev, port };
   }
 

@@ -54,7 +54,7 @@ export class MmuRig {
     this.memory = new SimpleMemory(this.ctx, 'soc.mem', this.clock, { base: MEM_BASE, size: MEM_SIZE }, this.mem, { latencyCycles: memLatencyCycles, bytesPerCycle: 32, queueDepth: 64 });
     connectPorts(this.xbar.addOutput('mem', [{ base: MEM_BASE, size: MEM_SIZE }]), this.memory.port);
     this.iommu = new Iommu(this.ctx, 'soc.iommu', this.clock, format, 100, params);
-    connectPorts(this.iommu.busPort, this.xbar.addInput('iommu'));
+    connectPorts(this.iommu.memSidePort, this.xbar.addInput('iommu'));
     connectPorts(this.iommu.walker.port, this.xbar.addInput('iommu_walker'));
     this.tables = new PageTableBuilder(this.mem, format, TABLE_ARENA);
   }

@@ -19,7 +19,7 @@ function cpuRig() {
   const mmu = rig.soc.cpuMmu('cpu_mmu');
   const script: TrafficRequest[] = [];
   const cpu = new TrafficMaster(rig.soc.ctx, 'cpu', 200, script, 4);
-  connectPorts(cpu.port, mmu.cpuPort);
+  connectPorts(cpu.port, mmu.cpuSidePort);
   /** Runs `reqs` on the CPU through its MMU (timing path) and returns their completions. */
   const run = (...reqs: TrafficRequest[]) => {
     const first = cpu.completed.length;

@@ -177,8 +177,8 @@ describe('crossbar and bridge with fixed-latency slaves', () => {
     const s = new FixedSlave(ctx, 's', { latency: slaveLatency });
     const m = new TrafficMaster(ctx, 'm', 0, []);
     connectPorts(m.port, up.addInput('m'));
-    connectPorts(up.addOutput('br', [{ base: 0x1000, size: 0x1000 }]), br.slavePort);
-    connectPorts(br.masterPort, down.addInput('br'));
+    connectPorts(up.addOutput('br', [{ base: 0x1000, size: 0x1000 }]), br.cpuSidePort);
+    connectPorts(br.memSidePort, down.addInput('br'));
     connectPorts(down.addOutput('s', [{ base: 0x1000, size: 0x1000 }]), s.port);
     return { ctx, m, s };
   }
@@ -191,8 +191,8 @@ describe('crossbar and bridge with fixed-latency slaves', () => {
     const s = new FixedSlave(ctx, 's', { latency: slaveLatency });
     const m = new TrafficMaster(ctx, 'm', 0, [r]);
     connectPorts(m.port, up.addInput('m'));
-    connectPorts(up.addOutput('br', [{ base: 0x1000, size: 0x1000 }]), br.slavePort);
-    connectPorts(br.masterPort, down.addInput('br'));
+    connectPorts(up.addOutput('br', [{ base: 0x1000, size: 0x1000 }]), br.cpuSidePort);
+    connectPorts(br.memSidePort, down.addInput('br'));
     connectPorts(down.addOutput('s', [{ base: 0x1000, size: 0x1000 }]), s.port);
     m.start(0);
     ctx.engine.runUntilIdle();
@@ -243,8 +243,8 @@ describe('crossbar and bridge with fixed-latency slaves', () => {
       const br = new Bridge(ctx, 'soc.br', new ClockDomain('c', freqHz), { latencyCycles, queueDepth: 4 });
       const s = new FixedSlave(ctx, 's', { latency: slaveLatency });
       const m = new TrafficMaster(ctx, 'm', 0, []);
-      connectPorts(m.port, br.slavePort);
-      connectPorts(br.masterPort, s.port);
+      connectPorts(m.port, br.cpuSidePort);
+      connectPorts(br.memSidePort, s.port);
       return m.atomic({ cmd, addr: 0x40, size: 64 }).latency;
     }
     // The same numbers as the timing-mode bridge test (issue at tick 0).

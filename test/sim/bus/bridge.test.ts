@@ -35,8 +35,8 @@ describe('bridge alone', () => {
     const br = new Bridge(ctx, 'soc.br', new ClockDomain('c', freqHz), { latencyCycles, queueDepth: 4 });
     const s = new FixedSlave(ctx, 's', { latency: slaveLatency });
     const m = new TrafficMaster(ctx, 'm', 0, [{ cmd, addr: 0x40, size: 64 }]);
-    connectPorts(m.port, br.slavePort);
-    connectPorts(br.masterPort, s.port);
+    connectPorts(m.port, br.cpuSidePort);
+    connectPorts(br.memSidePort, s.port);
     m.start(issueAt);
     ctx.engine.runUntilIdle();
     expect(m.completed[0].status).toBe(Status.Ok);
@@ -66,8 +66,8 @@ describe('bridge alone', () => {
       ...Array.from({ length: 10 }, (_, k) => ({ cmd: Cmd.Read, addr: k * 64, size: 64 })),
     ];
     const m = new TrafficMaster(ctx, 'm', 0, reqs, 8);
-    connectPorts(m.port, br.slavePort);
-    connectPorts(br.masterPort, s.port);
+    connectPorts(m.port, br.cpuSidePort);
+    connectPorts(br.memSidePort, s.port);
     m.start(0);
     let maxQueued = 0;
     let maxOutstanding = 0;
@@ -113,8 +113,8 @@ describe('master → xbar → bridge → xbar → slave', () => {
     const dram = new FixedSlave(ctx, 'dram', { latency: 10_000, mem, queueLimit: 4 });
     const DRAM = { base: 0x8000_0000, size: 0x100_0000 };
     connectPorts(xb1.addOutput('sram', [{ base: 0x1000_0000, size: 0x4_0000 }]), sram.port);
-    connectPorts(xb1.addOutput('br', [DRAM]), br.slavePort);
-    connectPorts(br.masterPort, xb2.addInput('br'));
+    connectPorts(xb1.addOutput('br', [DRAM]), br.cpuSidePort);
+    connectPorts(br.memSidePort, xb2.addInput('br'));
     connectPorts(xb2.addOutput('dram', [DRAM]), dram.port);
     return { ctx, xb1, xb2, br, sram, dram, mem };
   }

@@ -37,7 +37,7 @@ class System {
     const ctx = createSimContext(4);
     this.soc = buildSoc(ctx, loadSocConfig(writeTemp(cfg)), 'test', { mode });
     this.cpu = new Driver(ctx, 'core', 99, 4);
-    connectPorts(this.cpu.master.port, this.soc.cpuMmu('cpu').cpuPort); // MMU off: PA = VA
+    connectPorts(this.cpu.master.port, this.soc.cpuMmu('cpu').cpuSidePort); // MMU off: PA = VA
     this.soc.physmem.write(BUF, OLD);
     this.soc.physmem.write(SRC, NEW);
   }
@@ -184,7 +184,7 @@ describe('cache and coherence in SoC configs', () => {
     expect(s.soc.cpuCache('cpu')).toBe(s.cache);
     expect(() => s.soc.cpuCache('nope')).toThrow(/no CPU cache/);
     expect(s.cache.sets).toBe(128);
-    expect(s.soc.cpuMmu('cpu').busPort.peer).toBe(s.cache.cpuSidePort);
+    expect(s.soc.cpuMmu('cpu').memSidePort.peer).toBe(s.cache.cpuSidePort);
     s.cpuRead(BUF, 64);
     s.cpuRead(BUF, 64);
     expect([s.stat('soc.cpu.cache.misses'), s.stat('soc.cpu.cache.hits')]).toEqual([1, 1]);

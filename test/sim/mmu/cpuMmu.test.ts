@@ -22,12 +22,12 @@ function cpuRig() {
   connectPorts(xbar.addOutput('mem', [{ base: MEM_BASE, size: MEM_SIZE }]), ram.port);
   const p = iommuParams();
   const mmu = new CpuMmu(ctx, 'soc.cpu_mmu', clock, lpae, 50, { l1Tlb: p.l1Tlb, l2Tlb: p.l2Tlb, walker: p.walker, inputQueueDepth: 8 });
-  connectPorts(mmu.busPort, xbar.addInput('cpu_mmu'));
+  connectPorts(mmu.memSidePort, xbar.addInput('cpu_mmu'));
   connectPorts(mmu.walker.port, xbar.addInput('cpu_mmu_walker'));
   /** Runs `reqs` from a fresh CPU master connected to the MMU... one port, so one master per rig. */
   const cpu = (reqs: TrafficRequest[]) => {
     const m = new TrafficMaster(ctx, 'cpu', 0, reqs, 2);
-    connectPorts(m.port, mmu.cpuPort);
+    connectPorts(m.port, mmu.cpuSidePort);
     return m;
   };
   return { ctx, mem, mmu, cpu };

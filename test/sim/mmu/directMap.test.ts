@@ -18,9 +18,9 @@ function rig(params: DirectMapParams, reqs: TrafficRequest[]) {
   const clock = new ClockDomain('c', 1e9);
   const low = new SimpleMemory(ctx, 'soc.low', clock, { base: 0, size: HIGH * 2 }, mem, { latencyCycles: 5, bytesPerCycle: 16, queueDepth: 8 });
   const dm = new DirectMap(ctx, 'soc.dev.direct', params);
-  connectPorts(dm.busPort, low.port);
+  connectPorts(dm.memSidePort, low.port);
   const m = new TrafficMaster(ctx, 'dev', 0, reqs, 4);
-  connectPorts(m.port, dm.devicePort);
+  connectPorts(m.port, dm.cpuSidePort);
   m.start();
   ctx.engine.runUntilIdle();
   return { ctx, mem, m };
@@ -55,9 +55,9 @@ describe('direct-mapped devices', () => {
     const mem = new PhysicalMemory();
     const low = new SimpleMemory(ctx, 'soc.low', new ClockDomain('c', 1e9), { base: 0, size: HIGH * 2 }, mem, { latencyCycles: 5, bytesPerCycle: 16, queueDepth: 8 });
     const dm = new DirectMap(ctx, 'soc.dev.direct', { dmaMaskBits: 32, window: null });
-    connectPorts(dm.busPort, low.port);
+    connectPorts(dm.memSidePort, low.port);
     const m = new TrafficMaster(ctx, 'dev', 0, [], 1);
-    connectPorts(m.port, dm.devicePort);
+    connectPorts(m.port, dm.cpuSidePort);
     expect(m.atomic({ cmd: Cmd.Read, addr: HIGH, size: 4 }).status).toBe(Status.AccessError);
     expect(m.functional({ cmd: Cmd.Read, addr: HIGH, size: 4 }).status).toBe(Status.AccessError);
     expect(m.functional({ cmd: Cmd.Read, addr: 0x100, size: 4 }).status).toBe(Status.Ok);
