@@ -37,7 +37,7 @@ export function runScenarioBench(repeats = 3): BenchResult[] {
     const variant = { ...loaded, scenario: { ...loaded.scenario, jobs: loaded.scenario.jobs.map((j) => ({ ...j, dst })) } };
     const r = runLoaded(variant);
     results.push({
-      name: `scenario.default.${label}.copy_gbps`, value: r.stats['scenario.copy16m.bandwidth_gbps'] as number, unit: 'GB/s (simulated)',
+      name: `scenario.default.${label}.copy_gbps`, value: r.stats['scenario.copy16m.bandwidth_GBps'] as number, unit: 'GB/s (simulated)',
       note: `dst 0x${dst.toString(16)}, DRAM row hit rate ${(r.stats['soc.dram.row_hit_rate'] as number).toFixed(4)}, conflicts ${r.stats['soc.dram.row_conflicts']}`,
     });
   }

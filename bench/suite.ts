@@ -192,7 +192,7 @@ export function collectCounts(stats: StatsDump): Record<string, CountValue> {
 
 /**
  * Transactions the crossbars granted to their slaves, summed over every crossbar: the
- * output ports are those with `stalled_ticks` (inputs have none). A transaction that
+ * output ports are those with `stalled_ps` (inputs have none). A transaction that
  * crosses a bridge counts once per crossbar.
  */
 export function busTransactions(out: RunOutput): number {
@@ -202,7 +202,7 @@ export function busTransactions(out: RunOutput): number {
     for (const [k, v] of Object.entries(out.stats)) {
       if (!k.startsWith(prefix) || !k.endsWith('.transactions')) continue;
       const port = k.slice(prefix.length, -'.transactions'.length);
-      if (!port.includes('.') && `${prefix}${port}.stalled_ticks` in out.stats && typeof v === 'number') n += v;
+      if (!port.includes('.') && `${prefix}${port}.stalled_ps` in out.stats && typeof v === 'number') n += v;
     }
   }
   return n;

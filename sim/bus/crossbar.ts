@@ -101,10 +101,10 @@ import { Cmd, Status, STATUS_NAMES, type Transaction } from './transaction';
  *
  * Stats under `<path>.<port>.` for every input and output: `transactions`, `bytes`,
  * `queue_delay_ns` (arrival at the crossbar → grant, without the fixed L-cycle
- * pipeline), `req_busy_ticks`, `resp_busy_ticks` (occupancy of the port's link in each
- * direction, counted when the transfer ends), `busy_ticks` (formula: the busier
- * direction) and `util` (busy_ticks / elapsed ticks); inputs also `refused`, outputs
- * `refused` (by the slave) and `stalled_ticks` (layer held by a refused request).
+ * pipeline), `req_busy_ps`, `resp_busy_ps` (occupancy of the port's link in each
+ * direction, counted when the transfer ends), `busy_ps` (formula: the busier
+ * direction) and `util` (busy_ps / elapsed ticks); inputs also `refused`, outputs
+ * `refused` (by the slave) and `stalled_ps` (layer held by a refused request).
  * Crossbar-wide: `decode_errors`, `refused` (requests refused to masters) and `util`
  * (mean output utilisation).
  */
@@ -189,13 +189,13 @@ class XbarInput {
     this.transactions = scope.counter('transactions', 'requests accepted from this master');
     this.bytes = scope.counter('bytes', 'payload bytes of accepted requests');
     this.refused = scope.counter('refused', 'requests refused (input queue full or outstanding limit)');
-    this.reqBusy = scope.counter('req_busy_ticks', 'ticks the request link from this master carried a transfer');
-    this.respBusy = scope.counter('resp_busy_ticks', 'ticks the response layer to this master carried a transfer');
+    this.reqBusy = scope.counter('req_busy_ps', 'ps the request link from this master carried a transfer');
+    this.respBusy = scope.counter('resp_busy_ps', 'ps the response layer to this master carried a transfer');
     this.queueDelay = scope.histogram('queue_delay_ns', 'arrival at the crossbar to grant, excluding the fixed pipeline',
       { bucketWidth: histBucketNs, buckets: 256 });
     const busy = (): number => Math.max(this.reqBusy.value, this.respBusy.value);
-    scope.formula('busy_ticks', 'ticks the busier direction of this port was occupied', busy);
-    scope.formula('util', 'busy_ticks / elapsed ticks', () => ratio(busy(), scope.elapsedTicks()));
+    scope.formula('busy_ps', 'ps the busier direction of this port was occupied', busy);
+    scope.formula('util', 'busy_ps / elapsed time', () => ratio(busy(), scope.elapsedTicks()));
   }
 
   pushResp(txn: Transaction, out: number, busy: number): void {
@@ -263,15 +263,15 @@ class XbarOutput {
     this.transactions = scope.counter('transactions', 'requests granted to this slave');
     this.bytes = scope.counter('bytes', 'payload bytes of requests granted to this slave');
     this.refused = scope.counter('refused', 'offers refused by the slave');
-    this.stalled = scope.counter('stalled_ticks', 'ticks the request layer held a request the slave refused');
-    this.reqBusy = scope.counter('req_busy_ticks', 'ticks the request layer to this slave carried a transfer');
-    this.respBusy = scope.counter('resp_busy_ticks', 'ticks the response channel from this slave carried a transfer');
+    this.stalled = scope.counter('stalled_ps', 'ps the request layer held a request the slave refused');
+    this.reqBusy = scope.counter('req_busy_ps', 'ps the request layer to this slave carried a transfer');
+    this.respBusy = scope.counter('resp_busy_ps', 'ps the response channel from this slave carried a transfer');
     this.queueDelay = scope.histogram('queue_delay_ns', 'arrival at the crossbar to grant, excluding the fixed pipeline',
       { bucketWidth: histBucketNs, buckets: 256 });
     const busy = (): number => Math.max(this.reqBusy.value, this.respBusy.value);
-    scope.formula('busy_ticks', 'ticks the busier direction of this port was occupied', busy);
+    scope.formula('busy_ps', 'ps the busier direction of this port was occupied', busy);
     this.util = () => ratio(busy(), scope.elapsedTicks());
-    scope.formula('util', 'busy_ticks / elapsed ticks', this.util);
+    scope.formula('util', 'busy_ps / elapsed time', this.util);
   }
 }
 

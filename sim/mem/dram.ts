@@ -196,7 +196,7 @@ class Reservations {
  * `row_hits`, `row_misses`, `row_conflicts` (per burst), `refused`, `decode_errors`,
  * `ch<N>.bytes` (bytes moved on channel N); histogram `latency_ns` (accept → response,
  * 5 ns × 100 buckets); formulas `row_hit_rate` = hits / (hits + misses + conflicts)
- * and `bandwidth_gbps` = (bytes_read + bytes_written) / elapsed ns (GB/s).
+ * and `bandwidth_GBps` = (bytes_read + bytes_written) / elapsed ns (GB/s).
  */
 export class DramController implements RequestReceiver {
   readonly port: ResponsePort;
@@ -344,7 +344,7 @@ export class DramController implements RequestReceiver {
       return total === 0 ? NaN : hits.value / total;
     });
     const br = this.access.bytesRead, bw = this.access.bytesWritten;
-    s.formula('bandwidth_gbps', 'bytes moved per ns (GB/s) over the measured window', () => {
+    s.formula('bandwidth_GBps', 'bytes moved per ns (GB/s) over the measured window', () => {
       const ticks = s.elapsedTicks();
       return ticks > 0 ? ((br.value + bw.value) * PS_PER_NS) / ticks : 0;
     });

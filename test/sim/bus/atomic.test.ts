@@ -104,8 +104,8 @@ describe('crossbar atomic access on the minimal SoC', () => {
     expect(a.stats['soc.xbar.decode_errors']).toBe(1);
     // Timing-only stats stay untouched: no queueing, no link occupancy, no refusals.
     expect(a.stats['soc.xbar.tm.queue_delay_ns.samples']).toBe(0);
-    expect(a.stats['soc.xbar.dram.req_busy_ticks']).toBe(0);
-    expect(a.stats['soc.xbar.tm.resp_busy_ticks']).toBe(0);
+    expect(a.stats['soc.xbar.dram.req_busy_ps']).toBe(0);
+    expect(a.stats['soc.xbar.tm.resp_busy_ps']).toBe(0);
     expect(a.stats['soc.xbar.refused']).toBe(0);
     expect(t.stats['soc.xbar.tm.queue_delay_ns.samples']).toBeGreaterThan(0);
     // DRAM latency_ns holds the same samples (the estimates are the idle latencies).

@@ -359,10 +359,10 @@ describe('crossbar arbitration and bandwidth (acceptance)', () => {
       expect(r.ctx.stats.value(k)).toBeLessThanOrEqual(1);
     }
     expect(r.ctx.stats.value('soc.xbar.s.util')).toBeGreaterThan(0.97);
-    expect(r.ctx.stats.value('soc.xbar.s.resp_busy_ticks')).toBe(800 * 4 * 1000);
-    expect(r.ctx.stats.value('soc.xbar.s.req_busy_ticks')).toBe(800 * 1000);
-    expect(r.ctx.stats.value('soc.xbar.s.busy_ticks')).toBe(800 * 4 * 1000);
-    expect(r.ctx.stats.value('soc.xbar.m0.resp_busy_ticks')).toBe(400 * 4 * 1000);
+    expect(r.ctx.stats.value('soc.xbar.s.resp_busy_ps')).toBe(800 * 4 * 1000);
+    expect(r.ctx.stats.value('soc.xbar.s.req_busy_ps')).toBe(800 * 1000);
+    expect(r.ctx.stats.value('soc.xbar.s.busy_ps')).toBe(800 * 4 * 1000);
+    expect(r.ctx.stats.value('soc.xbar.m0.resp_busy_ps')).toBe(400 * 4 * 1000);
   });
 
   test("one master's request link carries at most widthBytes per cycle, even towards two slaves", () => {
@@ -386,7 +386,7 @@ describe('crossbar arbitration and bandwidth (acceptance)', () => {
     const ev = [...s0.accepted, ...s1.accepted].filter((a) => a.masterId === 0).map((a) => ({ tick: a.tick, bytes: a.size }));
     expect(maxWindowBytes(ev, 100_000)).toBeLessThanOrEqual(16 * 100 + 64);
     expect(maxWindowBytes(ev, 100_000)).toBeGreaterThanOrEqual(16 * 100 - 64);
-    expect(ctx.stats.value('soc.xbar.m.req_busy_ticks')).toBe(200 * 4 * 1000);
+    expect(ctx.stats.value('soc.xbar.m.req_busy_ps')).toBe(200 * 4 * 1000);
     expect(ctx.stats.value('soc.xbar.m.util')).toBeLessThanOrEqual(1);
   });
 
@@ -455,7 +455,7 @@ describe('crossbar arbitration and bandwidth (acceptance)', () => {
     for (const c of m.completed.filter((c) => c.cmd === Cmd.Read)) {
       expect(Array.from(c.data)).toEqual(Array.from(pattern(c.addr / 32, 32)));
     }
-    expect(ctx.stats.value('soc.xbar.s.stalled_ticks')).toBeGreaterThan(0);
+    expect(ctx.stats.value('soc.xbar.s.stalled_ps')).toBeGreaterThan(0);
     // One slave at a time, 10 ns each: 40 requests take at least 400 ns.
     expect(Math.max(...m.completed.map((c) => c.doneTick))).toBeGreaterThanOrEqual(400_000);
   });
@@ -488,9 +488,9 @@ describe('crossbar stats and trace', () => {
     expect(v('decode_errors')).toBe(1);
     expect(v('refused')).toBe(0);
     // Request layer: read 1 + write 2 + read 1 cycles; response channel: 4 + 1 + 4.
-    expect(v('mem.req_busy_ticks')).toBe(4000);
-    expect(v('mem.resp_busy_ticks')).toBe(9000);
-    expect(v('mem.busy_ticks')).toBe(9000);
+    expect(v('mem.req_busy_ps')).toBe(4000);
+    expect(v('mem.resp_busy_ps')).toBe(9000);
+    expect(v('mem.busy_ps')).toBe(9000);
     expect(v('mem.util')).toBeCloseTo(9000 / ctx.engine.now, 12);
     expect(v('util')).toBeCloseTo(9000 / ctx.engine.now, 12);
     const qd = ctx.stats.get('soc.xbar.mem.queue_delay_ns') as Histogram;
@@ -501,7 +501,7 @@ describe('crossbar stats and trace', () => {
     expect(qd.max).toBeGreaterThanOrEqual(1);
     const dump = ctx.stats.dump();
     expect(Object.keys(dump)).toEqual(expect.arrayContaining([
-      'soc.xbar.cpu.queue_delay_ns.p99', 'soc.xbar.mem.util', 'soc.xbar.dma.refused', 'soc.xbar.mem.stalled_ticks',
+      'soc.xbar.cpu.queue_delay_ns.p99', 'soc.xbar.mem.util', 'soc.xbar.dma.refused', 'soc.xbar.mem.stalled_ps',
     ]));
   });
 

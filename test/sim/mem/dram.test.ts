@@ -190,7 +190,7 @@ describe('DramController: streams', () => {
     const n = 4096;
     const m = drive(rig, seqReads(BASE, n), 32);
     const peak = 64 / 5; // GB/s = bytes per ns
-    const bw = stat(rig, 'bandwidth_gbps');
+    const bw = stat(rig, 'bandwidth_GBps');
     expect(bw).toBeCloseTo((n * 64 * 1000) / rig.ctx.engine.now, 10);
     expect(bw).toBeLessThanOrEqual(peak);
     expect(bw).toBeGreaterThan(0.8 * peak);
@@ -210,7 +210,7 @@ describe('DramController: streams', () => {
       expect(b).toBe((n * 64) / 2);
       expect(b / elapsedNs).toBeLessThanOrEqual(peak);
     }
-    const bw = stat(rig, 'bandwidth_gbps');
+    const bw = stat(rig, 'bandwidth_GBps');
     expect(bw).toBeLessThanOrEqual(2 * peak);
     expect(bw).toBeGreaterThan(0.8 * 2 * peak);
   });
