@@ -41,7 +41,8 @@ export interface PlatformOptions {
   dmaDebug?: boolean;
 }
 
-const DEFAULTS: Required<PlatformOptions> = {
+/** What the platform uses for options a caller leaves out. */
+export const PLATFORM_DEFAULTS: Readonly<Required<PlatformOptions>> = {
   cmaSize: 64 * MiB,
   iovaStart: 1 * GiB,
   iovaSize: 1 * GiB,
@@ -95,7 +96,7 @@ export class Platform {
 
   /** `kernel`: one already running on `soc` (a SoC has one kernel), or a new one. */
   constructor(readonly soc: Soc, options: PlatformOptions = {}, kernel: Kernel = new Kernel(soc)) {
-    const opts = { ...DEFAULTS, ...options };
+    const opts = { ...PLATFORM_DEFAULTS, ...options };
     this.kernel = kernel;
     const dram = soc.config.memories.find((m) => m.kind === 'dram');
     if (!dram) throw new SimInvariantError(`platform: SoC ${soc.config.name} has no DRAM`);

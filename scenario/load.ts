@@ -1,6 +1,7 @@
 import * as path from 'path';
 import { ConfigError, formatJsonPath } from '../sim/engine/errors';
 import { pgtableOps } from '../drivers/iommu/pgtableOps';
+import { PLATFORM_DEFAULTS } from '../drivers/platform';
 import { loadSocConfig } from '../sim/soc/builder';
 import { parseWithSchema, readJsonFile } from '../sim/soc/loadJson';
 import type { SocConfig } from '../sim/soc/schema';
@@ -19,8 +20,26 @@ export function loadScenario(file: string): LoadedScenario {
   const scenario = parseWithSchema(ScenarioSchema, readJsonFile(file, 'scenario'), file, 'scenario');
   const socFile = path.resolve(path.dirname(file), scenario.soc);
   const soc = loadSocConfig(socFile);
+  checkKernelFits(scenario, soc, file);
   checkScenarioAgainstSoc(scenario, soc, file);
   return { file, scenario, socFile, soc };
+}
+
+/** Scenarios with buffers or jobs that drive devices through drivers boot the kernel; plain DMA copies do not. */
+export function needsPlatform(s: Scenario): boolean {
+  return s.buffers.length > 0 || s.jobs.some((j) => jobKind(j.kind).needsKernel);
+}
+
+/** The kernel reserves its CMA region at the start of the DRAM it boots on; it must leave room for everything else. */
+function checkKernelFits(s: Scenario, soc: SocConfig, file: string): void {
+  if (!needsPlatform(s)) return;
+  const dram = soc.memories.find((m) => m.kind === 'dram')!;
+  const cma = s.kernel.cmaSize ?? PLATFORM_DEFAULTS.cmaSize;
+  const at = formatJsonPath('scenario', s.kernel.cmaSize === undefined ? ['kernel'] : ['kernel', 'cmaSize']);
+  if (cma % 4096 !== 0) throw new ConfigError(file, at, `the CMA region must be a whole number of 4 KiB pages, got ${cma} bytes`);
+  if (cma >= dram.size) {
+    throw new ConfigError(file, at, `the CMA region (${cma} bytes${s.kernel.cmaSize === undefined ? ', the default' : ''}) must be smaller than DRAM "${dram.name}" (${dram.size} bytes), which the kernel boots on; set kernel.cmaSize`);
+  }
 }
 
 function checkScenarioAgainstSoc(s: Scenario, soc: SocConfig, file: string): void {

@@ -13,10 +13,9 @@ import { DeviceContexts, type DeviceBuffer } from '../drivers/devices/buffers';
 import { DeviceDriver } from '../drivers/devices/driver';
 import { KernelError } from '../drivers/errno';
 import { bootPlatform, type Platform } from '../drivers/platform';
-import { jobKind } from './jobRegistry';
 import { JobResourceError, type JobEnv } from './jobSpec';
 import { applyFill, startJob, type JobResult } from './jobs';
-import { loadScenario, type LoadedScenario } from './load';
+import { loadScenario, needsPlatform, type LoadedScenario } from './load';
 import type { AccessMode } from '../sim/engine/accessMode';
 
 export interface RunOptions {
@@ -50,10 +49,6 @@ export interface RunOutput {
   platform: Platform | null;
 }
 
-/** Scenarios with buffers or device jobs boot the kernel; plain DMA copies do not. */
-function needsPlatform(s: LoadedScenario['scenario']): boolean {
-  return s.buffers.length > 0 || s.jobs.some((j) => jobKind(j.kind).needsKernel);
-}
 
 /** Boots the platform, probes a driver per device with buffers, and obtains and fills the buffers. */
 function bootDevices(ctx: SimContext, soc: Soc, loaded: LoadedScenario, mode: AccessMode, rng: Rng): JobEnv {

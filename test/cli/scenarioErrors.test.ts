@@ -2,7 +2,7 @@
 import * as path from 'path';
 import { loadScenario } from '../../scenario/load';
 import { ConfigError } from '../../sim/engine/errors';
-import { REPO, writeTemp } from '../helpers/configFiles';
+import { readConfig, REPO, writeTemp } from '../helpers/configFiles';
 
 const MOBILE = path.join(REPO, 'soc-configs', 'mobile.json');
 const SERVER = path.join(REPO, 'soc-configs', 'server-io.json');
@@ -75,4 +75,36 @@ describe('scenario errors name the JSON path', () => {
     const file = writeTemp(base({ buffers: [{ name: 'fb', device: 'display', size: '200MiB', via: 'dma-alloc-coherent' }], jobs: [{ kind: 'display', name: 'scan', device: 'display', buffer: 'fb', width: 8, height: 8, bytesPerPixel: 4, refreshHz: 60, frames: 1 }] }));
     expect(() => run(file)).toThrow(/scenario\.buffers\[0\].*could not provide buffer "fb"/);
   });
+
+  describe('the kernel must fit in the DRAM it boots on', () => {
+    const smallDram = () => {
+      const soc = readConfig(SERVER);
+      soc.memories[0].size = '32MiB';
+      return writeTemp(soc);
+    };
+    const nicJob = { kind: 'nic', name: 'rx', device: 'nic', rx: { packetBytes: 64, packetsPerSecond: 1000, packets: 1 } };
+
+    test('the default 64 MiB CMA region in a 32 MiB DRAM is refused at the kernel section', () => {
+      const e = errorOf({ name: 'small', soc: smallDram(), jobs: [nicJob] });
+      expect(e.jsonPath).toBe('scenario.kernel');
+      expect(e.message).toMatch(/CMA region \(67108864 bytes, the default\) must be smaller than DRAM "dram" \(33554432 bytes\)/);
+    });
+
+    test('a CMA size that fits runs; one that is not whole pages is refused at kernel.cmaSize', async () => {
+      const { run } = await import('../../scenario/run');
+      const ok = writeTemp({ name: 'small', soc: smallDram(), kernel: { cmaSize: '8MiB', swiotlbSize: '1MiB' }, jobs: [nicJob] });
+      expect(run(ok, { until: 1_000_000 }).soc.config.memories[0].size).toBe(32 * 2 ** 20);
+      const e = errorOf({ name: 'small', soc: smallDram(), kernel: { cmaSize: 5000 }, jobs: [nicJob] });
+      expect(e.jsonPath).toBe('scenario.kernel.cmaSize');
+      expect(e.message).toMatch(/whole number of 4 KiB pages/);
+    });
+  });
+
+  test('a job whose kernel calls run out of memory is a ConfigError at the job, not an internal error', async () => {
+    const { run } = await import('../../scenario/run');
+    const file = writeTemp({ name: 'huge', soc: SERVER, jobs: [{ kind: 'sg-copy', name: 'copies', device: 'storage', bytes: '64GiB', transfers: 1 }] });
+    expect(() => run(file, { until: 1_000_000 })).toThrow(ConfigError);
+    expect(() => run(file, { until: 1_000_000 })).toThrow(/scenario\.jobs\[0\]: the kernel ran out of resources for job "copies": alloc_pages: ENOMEM/);
+  });
 });
+

@@ -17,8 +17,12 @@ export interface Mutant {
   value: unknown;
 }
 
-/** 0, -1, 1.5, 1e308 and "x" (issue 11), plus values that tend to break cross-field rules (ways dividing entries, FIFOs at least a burst, powers of two) and a huge size. */
-export const HOSTILE_VALUES: readonly unknown[] = [0, -1, 1.5, 1e308, 'x', 3, 32, 2 ** 40];
+/**
+ * 0, -1, 1.5, 1e308 and "x" (issue 11), plus values that tend to break cross-field rules
+ * (ways dividing entries, FIFOs at least a burst, powers of two), a plausible but small
+ * memory size (16 MiB: below the kernel's default CMA region) and a huge size.
+ */
+export const HOSTILE_VALUES: readonly unknown[] = [0, -1, 1.5, 1e308, 'x', 3, 32, 2 ** 24, 2 ** 40];
 
 /** Enum-valued property names, read from the generated JSON Schemas (so new enums are covered without editing this file). */
 export function enumProperties(): Set<string> {
