@@ -15,6 +15,13 @@ export { SimpleMemory, type SramParams } from './sim/mem/sram';
 export { DmaEngine, type DmaEngineParams, type DmaCopyResult } from './sim/devices/dmaEngine';
 export { buildSoc, loadSocConfig, validateSocConfig, Soc } from './sim/soc/builder';
 export { SocConfigSchema, type SocConfig } from './sim/soc/schema';
+// Registries: add a device kind, a job kind; look up page-table ops and bus masters.
+export { registerDeviceKind, deviceKind, deviceKinds } from './sim/soc/deviceRegistry';
+export { defineDeviceKind, deviceFields, BurstBytes, DeviceBufferBytes, Outstanding, type DeviceKindEntry, type DeviceBuildEnv, type DeviceModel } from './sim/soc/deviceSpec';
+export { registerJobKind, jobKind, jobKinds } from './scenario/jobRegistry';
+export { defineJobKind, jobFields, withRules, runningJob, jobBuffer, jobPlatform, type JobKindEntry, type JobEnv, type JobCheckContext, type JobIssue } from './scenario/jobSpec';
+export { MasterRegistry } from './sim/engine/masters';
+export { pgtableOps } from './drivers/iommu/pgtableOps';
 export { run, runLoaded, type RunOptions, type RunOutput } from './scenario/run';
 export { loadScenario, type LoadedScenario } from './scenario/load';
 export { ScenarioSchema, type Scenario } from './scenario/schema';
@@ -31,7 +38,7 @@ export { CoherentPort } from './sim/devices/coherentPort';
 
 // Kernel layer
 export { Kernel } from './drivers/kernel';
-export { KernelError, Errno } from './drivers/errno';
+export { KernelError, Errno, errFromRet, unwrapErrPtr } from './drivers/errno';
 export { bootPlatform, Platform, type DevicePlatformData } from './drivers/platform';
 export * as vcm from './drivers/vcm';
 export * as iommu from './drivers/iommu';
