@@ -1,6 +1,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { ConfigError } from '../../sim/engine/errors';
+import { loadSocConfig } from '../../sim/soc/builder';
 
 export const REPO = path.join(__dirname, '..', '..');
 export const MINIMAL = path.join(REPO, 'soc-configs', 'minimal.json');
@@ -33,4 +35,15 @@ export function copyScenario(socFile: string, opts: { bytes?: number; src?: numb
     init: [{ kind: 'fill', addr: src, bytes, pattern: 'random' }],
     jobs: [{ kind: 'dma-copy', name: 'copy', device: opts.device ?? 'dma0', src, dst: opts.dst ?? 0x8100_2000, bytes }],
   };
+}
+
+/** Loads SoC config object `c` from a temp file and returns the ConfigError it must raise. */
+export function socConfigError(c: unknown): ConfigError {
+  try {
+    loadSocConfig(writeTemp(c));
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
 }

@@ -2,7 +2,7 @@ import * as path from 'path';
 import { run } from '../../../scenario/run';
 import { ConfigError } from '../../../sim/engine/errors';
 import { loadSocConfig } from '../../../sim/soc/builder';
-import { readConfig, REPO, writeTemp } from '../../helpers/configFiles';
+import { readConfig, REPO, writeTemp, socConfigError } from '../../helpers/configFiles';
 
 /**
  * Every infrastructure component's spec, as the SoC config sees it: a good config
@@ -28,15 +28,7 @@ function full(mutate: (c: any) => void = () => {}): any {
   return c;
 }
 
-function configError(c: any): ConfigError {
-  try {
-    loadSocConfig(writeTemp(c));
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return e as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
+const configError = socConfigError;
 
 describe('component specs in SoC configs', () => {
   test('the full config passes and gets each spec\'s defaults', () => {

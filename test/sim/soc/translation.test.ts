@@ -1,7 +1,5 @@
 import { run } from '../../../scenario/run';
-import { ConfigError } from '../../../sim/engine/errors';
-import { loadSocConfig } from '../../../sim/soc/builder';
-import { copyScenario, readConfig, writeTemp } from '../../helpers/configFiles';
+import { copyScenario, readConfig, writeTemp, socConfigError } from '../../helpers/configFiles';
 
 const TLB = { entries: 32, ways: 4, latencyCycles: 1, pageSizes: ['4KiB', '2MiB'] };
 
@@ -21,15 +19,7 @@ function withIommu(mutate: (c: any) => void = () => {}): any {
   return copy;
 }
 
-function configError(c: any): ConfigError {
-  try {
-    loadSocConfig(writeTemp(c));
-  } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    return e as ConfigError;
-  }
-  throw new Error('expected a ConfigError');
-}
+const configError = socConfigError;
 
 describe('translation in SoC configs', () => {
   test('a device behind a bypassing IOMMU stream copies correctly through it', () => {
