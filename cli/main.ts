@@ -167,7 +167,8 @@ function cmdRun(args: RunArgs, io: CliIO): number {
     io.out(JSON.stringify(result.stats, null, 2) + '\n');
   } else {
     io.out(summary(result, hostSeconds) + '\n\n');
-    io.out(result.soc.ctx.stats.toTable() + '\n');
+    // The snapshot the JSON shows (taken when the jobs ended, before driver teardown).
+    io.out(result.soc.ctx.stats.toTable(result.stats) + '\n');
   }
   return 0;
 }

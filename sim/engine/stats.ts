@@ -201,10 +201,12 @@ export class StatsRegistry {
     return JSON.stringify(this.dump(), null, 2);
   }
 
-  /** A readable table: name, value, description. */
-  toTable(): string {
+  /**
+   * A readable table (name, value, description) of `dump`, by default a fresh one. Pass
+   * the snapshot a run took so that the table shows the same numbers as its JSON.
+   */
+  toTable(dump: StatsDump = this.dump()): string {
     const rows: [string, string, string][] = [];
-    const dump = this.dump();
     const descOf = (key: string): string => {
       const direct = this.stats.get(key);
       if (direct) return direct.desc;
@@ -213,7 +215,7 @@ export class StatsRegistry {
     };
     for (const [k, v] of Object.entries(dump)) {
       if (Array.isArray(v)) continue; // bucket arrays are for JSON consumers
-      rows.push([k, formatValue(v), descOf(k)]);
+      rows.push([k, formatStatValue(v), descOf(k)]);
     }
     const w0 = Math.max(4, ...rows.map((r) => r[0].length));
     const w1 = Math.max(5, ...rows.map((r) => r[1].length));
@@ -254,7 +256,8 @@ function sortKeys(o: StatsDump): StatsDump {
   return out;
 }
 
-function formatValue(v: number | null): string {
+/** How the table writes a value (integers exactly; others to 6 significant digits, or 0.1 from 1000 up). */
+export function formatStatValue(v: number | null): string {
   if (v === null) return 'n/a';
   if (Number.isInteger(v)) return String(v);
   return Math.abs(v) >= 1000 ? v.toFixed(1) : v.toPrecision(6).replace(/\.?0+$/, '');
