@@ -9,7 +9,7 @@ import { loadSocConfig } from '../sim/soc/builder';
 import { readJsonFile } from '../sim/soc/loadJson';
 import { benchCommand } from './bench';
 import { formatList, listBundled, socConfigsDir } from './list';
-import { traceDiffCommand } from './traceDiff';
+import { TraceInputError, traceDiffCommand } from './traceDiff';
 import { RunProgress, formatSimTime } from './progress';
 import { run, type RunOutput } from '../scenario/run';
 import { loadScenario } from '../scenario/load';
@@ -37,7 +37,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       'run a scenario file and print its stats',
       (y) => y
         .positional('scenario', { type: 'string', demandOption: true, describe: 'scenario JSON file' })
-        .option('seed', { type: 'number', describe: "override the scenario's seed" })
+        .option('seed', { type: 'string', describe: "override the scenario's seed: an integer from 0 to 2^32-1" })
         .option('until', { type: 'string', describe: 'stop at this simulated time, e.g. 10us, 2ms' })
         .option('mode', { choices: ACCESS_MODES, describe: "override the scenario's access mode (atomic = fast-forward)" })
         .option('stats', { choices: ['json', 'table'] as const, default: 'table' as const, describe: 'stats output format' })
@@ -69,8 +69,9 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         try {
           code = traceDiffCommand(args.a, args.b, (line) => io.out(`${line}\n`), { context: args.context });
         } catch (e) {
-          io.err(`error: ${(e as Error).message}\n`);
-          code = 2;
+          if (!(e instanceof TraceInputError)) throw e;
+          io.err(`error: ${e.message}\n`);
+          code = 1;
         }
       },
     )
@@ -123,7 +124,8 @@ class UsageError extends Error {}
 
 interface RunArgs {
   scenario: string;
-  seed?: number;
+  /** As typed: checked here (a yargs number would turn "abc" into NaN). */
+  seed?: string;
   until?: string;
   mode?: AccessMode;
   stats: 'json' | 'table';
@@ -134,14 +136,25 @@ interface RunArgs {
   progress: boolean;
 }
 
+/** Seeds are integers in [0, 2^32): the RNG's seed word. */
+const SEED_LIMIT = 2 ** 32;
+
 function cmdRun(args: RunArgs, io: CliIO): number {
   setLogLevel(args['log-level']);
+  const seed = args.seed === undefined ? undefined : Number(args.seed);
+  if (seed !== undefined && !(/^\s*\d+\s*$/.test(args.seed!) && seed < SEED_LIMIT)) {
+    throw new UsageError(`--seed: must be an integer from 0 to 2^32-1, got ${JSON.stringify(args.seed)}`);
+  }
   let until: number | undefined;
+  if (args.until !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(args.until)) {
+    throw new UsageError(`--until: give a unit, e.g. ${args.until.trim()}ns or ${args.until.trim()}us (a bare number would be picoseconds: write ${args.until.trim()}ps)`);
+  }
   try {
     until = args.until === undefined ? undefined : parseTime(args.until);
   } catch (e) {
     throw new UsageError(`--until: ${(e as UnitError).message}`);
   }
+  if (args['trace-format'] !== 'jsonl' && !args.trace) throw new UsageError(`--trace-format ${args['trace-format']} needs --trace <file>`);
   let categories;
   try {
     categories = args['trace-filter'] ? Tracer.parseFilter(args['trace-filter']) : undefined;
@@ -155,7 +168,7 @@ function cmdRun(args: RunArgs, io: CliIO): number {
   let result: RunOutput;
   try {
     result = run(args.scenario, {
-      seed: args.seed, until, mode: args.mode, tracePath: args.trace, traceFormat: args['trace-format'], traceCategories: categories,
+      seed, until, mode: args.mode, tracePath: args.trace, traceFormat: args['trace-format'], traceCategories: categories,
       onProgress: progress ? (f, t) => progress.update(f, t) : undefined,
     });
   } finally {
@@ -211,6 +224,11 @@ function reportError(e: unknown, io: CliIO): number {
 }
 
 if (require.main === module) {
+  // `socsim run … | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
   main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });

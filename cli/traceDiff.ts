@@ -2,6 +2,9 @@ import * as fs from 'fs';
 import { StringDecoder } from 'string_decoder';
 import { TRACE_FORMAT, TRACE_VERSION } from '../sim/engine/trace';
 
+/** A trace file that cannot be read or is not a socsim trace, or a bad option: the user's input, exit 1. */
+export class TraceInputError extends Error {}
+
 /**
  * `socsim trace diff <a> <b>`: compares two JSON Lines traces (DESIGN.md "Traces").
  *
@@ -56,10 +59,10 @@ class LineReader {
       this.fd = fs.openSync(file, 'r');
       if (!fs.fstatSync(this.fd).isFile()) {
         fs.closeSync(this.fd);
-        throw new Error('not a regular file');
+        throw new TraceInputError('not a regular file');
       }
     } catch (e) {
-      throw new Error(`cannot read trace ${file}: ${(e as Error).message}`);
+      throw new TraceInputError(`cannot read trace ${file}: ${(e as Error).message}`);
     }
   }
 
@@ -74,7 +77,7 @@ class LineReader {
         return { text, lineNo: ++this.lineNo };
       }
       if (this.buf.length - this.pos > maxChars) {
-        throw new Error(`${this.file}: line ${this.lineNo + 1} is longer than ${maxChars} characters: not a socsim trace`);
+        throw new TraceInputError(`${this.file}: line ${this.lineNo + 1} is longer than ${maxChars} characters: not a socsim trace`);
       }
       if (this.eof) {
         if (this.pos >= this.buf.length) return null;
@@ -93,7 +96,7 @@ class LineReader {
     try {
       n = fs.readSync(this.fd, this.chunk, 0, CHUNK_BYTES, null);
     } catch (e) {
-      throw new Error(`cannot read trace ${this.file}: ${(e as Error).message}`);
+      throw new TraceInputError(`cannot read trace ${this.file}: ${(e as Error).message}`);
     }
     const rest = this.pos < this.buf.length ? this.buf.slice(this.pos) : '';
     if (n === 0) {
@@ -123,18 +126,18 @@ class TraceReader {
     this.lines = new LineReader(file);
     try {
       const first = this.lines.next(MAX_HEADER_CHARS);
-      if (!first) throw new Error(`${file}: empty file, not a socsim trace`);
+      if (!first) throw new TraceInputError(`${file}: empty file, not a socsim trace`);
       let header: unknown;
       try {
         header = JSON.parse(first.text);
       } catch {
-        throw new Error(`${file}: not a socsim trace: line 1 is not a JSON header`);
+        throw new TraceInputError(`${file}: not a socsim trace: line 1 is not a JSON header`);
       }
       if (!isObject(header) || header.format !== TRACE_FORMAT) {
-        throw new Error(`${file}: not a socsim trace: line 1 has no "format":"${TRACE_FORMAT}" header`);
+        throw new TraceInputError(`${file}: not a socsim trace: line 1 has no "format":"${TRACE_FORMAT}" header`);
       }
       if (header.version !== TRACE_VERSION) {
-        throw new Error(`${file}: trace format version ${JSON.stringify(header.version)} is not supported (this socsim reads version ${TRACE_VERSION})`);
+        throw new TraceInputError(`${file}: trace format version ${JSON.stringify(header.version)} is not supported (this socsim reads version ${TRACE_VERSION})`);
       }
       this.header = header;
       this.headerText = first.text;
@@ -339,7 +342,7 @@ function divergenceReport(d: Divergence, a: TraceReader, b: TraceReader, context
  */
 export function traceDiffCommand(a: string, b: string, out: (text: string) => void, opts: TraceDiffOptions = {}): number {
   const context = opts.context ?? 3;
-  if (!Number.isInteger(context) || context < 0) throw new Error(`--context must be a non-negative integer, got ${context}`);
+  if (!Number.isInteger(context) || context < 0) throw new TraceInputError(`--context must be a non-negative integer, got ${context}`);
   const ta = new TraceReader(a);
   let tb: TraceReader;
   try {

@@ -76,6 +76,8 @@ export interface JobKindEntry<J extends JobConfig = JobConfig> {
   readonly target: JobTarget;
   /** Whether the kernel must be booted for it (drivers, buffers). */
   readonly needsKernel: boolean;
+  /** Whether its device model has an atomic (fast-forward) path; a run in atomic mode refuses jobs without one. */
+  readonly atomic: boolean;
   /** Load-time checks against the SoC and buffers; each issue becomes a ConfigError under `scenario.jobs[i]`. */
   check(job: J, c: JobCheckContext): JobIssue[];
   start(env: JobEnv, job: J): RunningJob;
@@ -91,6 +93,7 @@ export function defineJobKind<S extends z.ZodType>(def: {
   spec: S;
   target: JobTarget;
   needsKernel?: boolean;
+  atomic?: boolean;
   check?: (job: z.output<S>, c: JobCheckContext) => JobIssue[];
   start: (env: JobEnv, job: z.output<S>) => RunningJob;
 }): JobKindEntry<z.output<S> & JobConfig> {
@@ -103,6 +106,7 @@ export function defineJobKind<S extends z.ZodType>(def: {
     spec: def.spec,
     target: def.target,
     needsKernel: def.needsKernel ?? true,
+    atomic: def.atomic ?? true,
     check: def.check ?? (() => []),
     start: def.start,
   };

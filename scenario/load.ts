@@ -21,6 +21,7 @@ export function loadScenario(file: string): LoadedScenario {
   const socFile = path.resolve(path.dirname(file), scenario.soc);
   const soc = loadSocConfig(socFile);
   checkKernelFits(scenario, soc, file);
+  checkJobsSupportMode(scenario, scenario.mode, file, 'the scenario\'s "mode"');
   checkScenarioAgainstSoc(scenario, soc, file);
   return { file, scenario, socFile, soc };
 }
@@ -28,6 +29,15 @@ export function loadScenario(file: string): LoadedScenario {
 /** Scenarios with buffers or jobs that drive devices through drivers boot the kernel; plain DMA copies do not. */
 export function needsPlatform(s: Scenario): boolean {
   return s.buffers.length > 0 || s.jobs.some((j) => jobKind(j.kind).needsKernel);
+}
+
+/** Atomic mode (fast-forward) needs an atomic path in every job's device model. */
+export function checkJobsSupportMode(s: Scenario, mode: Scenario['mode'], file: string, modeFrom: string): void {
+  if (mode !== 'atomic') return;
+  const i = s.jobs.findIndex((j) => !jobKind(j.kind).atomic);
+  if (i < 0) return;
+  const j = s.jobs[i];
+  throw new ConfigError(file, formatJsonPath('scenario', ['jobs', i, 'kind']), `job "${j.name}" (${j.kind}) runs in timing mode only, but ${modeFrom} asks for atomic mode`);
 }
 
 /** The kernel reserves its CMA region at the start of the DRAM it boots on; it must leave room for everything else. */

@@ -15,7 +15,7 @@ import { KernelError } from '../drivers/errno';
 import { bootPlatform, type Platform } from '../drivers/platform';
 import { JobResourceError, type JobEnv } from './jobSpec';
 import { applyFill, startJob, type JobResult } from './jobs';
-import { loadScenario, needsPlatform, type LoadedScenario } from './load';
+import { checkJobsSupportMode, loadScenario, needsPlatform, type LoadedScenario } from './load';
 import type { AccessMode } from '../sim/engine/accessMode';
 
 export interface RunOptions {
@@ -114,6 +114,7 @@ export function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): RunOut
 
   try {
     const mode = opts.mode ?? scenario.mode;
+    checkJobsSupportMode(scenario, mode, loaded.file, opts.mode ? '--mode atomic' : 'the scenario\'s "mode"');
     const soc = buildSoc(ctx, loaded.soc, loaded.socFile, { mode });
     if (writer instanceof ChromeTraceWriter) writer.setMasterNames(socMasterNames(soc));
     tracer.start({ configHash, seed, scenario: scenario.name, soc: loaded.soc.name, mode });

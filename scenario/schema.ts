@@ -43,7 +43,7 @@ export const ScenarioSchema = z.strictObject({
   description: z.string().default(''),
   notes: Notes,
   soc: z.string().min(1).describe('SoC config file, relative to this scenario'),
-  seed: z.number().int().nonnegative().default(1),
+  seed: z.number().int().nonnegative().max(2 ** 32 - 1).default(1).describe('RNG seed: an integer from 0 to 2^32-1'),
   mode: z.enum(ACCESS_MODES).default('timing').describe('timing: every latency and contention; atomic: fast-forward with estimated latencies, no event per access'),
   until: Time.optional().describe('stop at this simulated time; default: when all jobs are done'),
   warmup: Time.default(0).describe('stats are reset at this simulated time'),

@@ -41,6 +41,8 @@ export const nicJobKind = defineJobKind({
     return [];
   }),
   target: { field: 'device', kinds: ['nic'], exclusive: true },
+  // The NIC model runs in timing mode only (its wire, FIFO and interrupt timers are events).
+  atomic: false,
   check: (j, c): JobIssue[] => {
     if (!c.deviceUsesDmaApi) return [[['device'], `the NIC driver uses the DMA API; "${j.device}" is behind a GPU MMU`]];
     const dev = c.device!;
