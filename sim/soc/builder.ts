@@ -227,7 +227,7 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
   }
 
   // Bus-master ids, all handed out here in the order stats and traces depend on: devices
-  // in config order (so a device's id is its config index), IOMMU walkers, CPU MMU
+  // in config order, IOMMU walkers, CPU MMU
   // walkers, the kernel (drivers/kernelMemory.ts), then CPU cores. A CPU cache's line
   // traffic carries its CPU MMU walker's id: the CPU cluster's one bus interface.
   for (const d of cfg.devices) soc.masters.register(path(d.name));
@@ -255,9 +255,9 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
     const busInput = bus.addInput(u.name);
     // Coherent devices behind an IOMMU share one snooping port after translation, selected by master id.
     const coherent = new Map<number, number>();
-    cfg.devices.forEach((d, masterId) => {
-      if (d.coherent && d.translation.kind === 'iommu' && d.translation.iommu === u.name) coherent.set(masterId, d.snoopLatencyCycles);
-    });
+    for (const d of cfg.devices) {
+      if (d.coherent && d.translation.kind === 'iommu' && d.translation.iommu === u.name) coherent.set(soc.masters.id(path(d.name)), d.snoopLatencyCycles);
+    }
     if (coherent.size > 0) {
       const port = coherentPort(u.name, u.bus, { snoopLatencyCycles: 0, masters: coherent });
       connectPorts(iommu.memSidePort, port.cpuSidePort);
@@ -285,14 +285,15 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
   }
 
   const detached = new Set(opts.detached ?? []);
-  cfg.devices.forEach((d, masterId) => {
+  for (const d of cfg.devices) {
+    const masterId = soc.masters.id(path(d.name));
     const point = attachPoint(d);
     soc.attachPoints.set(d.name, { port: point, masterId, clock: clock(d.clock), config: d });
-    if (detached.has(d.name)) return;
+    if (detached.has(d.name)) continue;
     const dev = deviceKind(d.kind).build({ ctx, path: path(d.name), clock: clock(d.clock), masterId, mode: opts.mode ?? 'timing' }, d);
     soc.devices.set(d.name, dev);
     soc.attach(d.name, dev.port);
-  });
+  }
   // CPU cores: trace-driven masters on their CPU MMU (each a core with its own L1 DTLB).
   for (const u of cfg.cpuMmus) {
     for (const core of u.cores) {
