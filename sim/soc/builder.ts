@@ -227,8 +227,8 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
   }
 
   // Bus-master ids, all handed out here in the order stats and traces depend on: devices
-  // in config order, IOMMU walkers, CPU MMU
-  // walkers, the kernel (drivers/kernelMemory.ts), then CPU cores. A CPU cache's line
+  // in config order, IOMMU walkers, CPU MMU walkers, the kernel (drivers/kernelMemory.ts),
+  // then CPU cores. A CPU cache's line
   // traffic carries its CPU MMU walker's id: the CPU cluster's one bus interface.
   for (const d of cfg.devices) soc.masters.register(path(d.name));
   for (const u of cfg.iommus) soc.masters.register(path(u.name));
