@@ -133,7 +133,7 @@ export interface CrossbarInputOptions {
 }
 
 /** Per-input state: the request FIFO, the response FIFO, link reservations, stats. */
-class XbarInput {
+class CrossbarInput {
   readonly port: ResponsePort;
   outstanding = 0;
 
@@ -225,7 +225,7 @@ class XbarInput {
 }
 
 /** Per-output state: the request layer, the held (granted) request, the response channel, stats. */
-class XbarOutput {
+class CrossbarOutput {
   readonly port: RequestPort;
   /** The output's arbitration/transfer event (set by the crossbar once its handler exists). */
   declare event: EventHandle<number>;
@@ -291,8 +291,8 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
    * The clock period when it is a whole number of picoseconds, else 0. Edge n is then
    * exactly n·p, and the edge arithmetic below skips ClockDomain's rounding (same results).
    */
-  private readonly ins: XbarInput[] = [];
-  private readonly outs: XbarOutput[] = [];
+  private readonly ins: CrossbarInput[] = [];
+  private readonly outs: CrossbarOutput[] = [];
   /** Fixed-priority search order: input indices by priority (high first), then index. */
   private prioOrder = new Int32Array(0);
   private readonly portNames = new Set<string>();
@@ -341,7 +341,7 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     if (!Number.isSafeInteger(limit) || limit < 0) {
       throw new SimInvariantError(`crossbar ${this.path}: input ${name}: maxOutstanding must be a non-negative integer, got ${limit}`);
     }
-    const inp = new XbarInput(name, this.ins.length, this, `${this.path}.${name}`, priority, limit, this.depth,
+    const inp = new CrossbarInput(name, this.ins.length, this, `${this.path}.${name}`, priority, limit, this.depth,
       this.scope.scope(name), this.histBucketNs);
     this.ins.push(inp);
     const order = this.ins.map((x) => x.index);
@@ -368,7 +368,7 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     }
     this.claimName(name);
     const o = this.outs.length;
-    const out = new XbarOutput(name, o, this, `${this.path}.${name}`, this.scope.scope(name), this.histBucketNs);
+    const out = new CrossbarOutput(name, o, this, `${this.path}.${name}`, this.scope.scope(name), this.histBucketNs);
     out.event = new EventHandle(this.engine, this.onOutputEvent, Priority.Late);
     this.outs.push(out);
     const all: { base: number; end: number; out: number }[] = [];
@@ -560,7 +560,7 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
       const now = this.engine.now;
       this.tracer.emit('bus', now, {
         // The master's name from the SoC's registry (an array read; null when no SoC registered it).
-        xbar: this.path, master: txn.masterId, master_name: this.tracer.masterNames[txn.masterId] ?? null, op: txn.cmd === Cmd.Read ? 'R' : 'W', addr: hex(txn.addr),
+        bus: this.path, master: txn.masterId, master_name: this.tracer.masterNames[txn.masterId] ?? null, op: txn.cmd === Cmd.Read ? 'R' : 'W', addr: hex(txn.addr),
         size: txn.size, status: STATUS_NAMES[txn.status], lat_ps: now - txn.issueTick,
         // Queue depths at delivery (timeline counters): the master's requests still in the crossbar, and waiting in its input queue.
         q_out: inp.outstanding, q_in: inp.qCount,
@@ -573,7 +573,7 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
   // ---- internals ----------------------------------------------------------------------
 
   /** Grants the output layer at edge `at` to the first eligible input in arbitration order. */
-  private arbitrate(out: XbarOutput, o: number, at: Tick): void {
+  private arbitrate(out: CrossbarOutput, o: number, at: Tick): void {
     const ins = this.ins;
     const n = ins.length;
     const order = this.prioOrder;
@@ -597,7 +597,7 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     if (earliest !== Infinity) this.kickAt(out, o, earliest);
   }
 
-  private grant(out: XbarOutput, o: number, inp: XbarInput, at: Tick): void {
+  private grant(out: CrossbarOutput, o: number, inp: CrossbarInput, at: Tick): void {
     const h = inp.qHead;
     const txn = inp.qTxn[h]!;
     const delay = (at - inp.qBase[h]) / PS_PER_NS;
@@ -628,7 +628,7 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
   }
 
   /** Accounts a request the slave has accepted and frees the layer. */
-  private forwarded(out: XbarOutput): void {
+  private forwarded(out: CrossbarOutput): void {
     const busy = out.heldReady - out.heldGrant;
     out.reqBusy.value += busy;
     this.ins[out.heldIn].reqBusy.value += busy;
@@ -643,13 +643,13 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     this.kickAt(out, o, at);
   }
 
-  private kickAt(out: XbarOutput, o: number, at: Tick): void {
+  private kickAt(out: CrossbarOutput, o: number, at: Tick): void {
     // An earlier pending event will arbitrate anyway; a later one is moved up.
     if (out.event.scheduled && out.event.when <= at) return;
     out.event.reschedule(at, o);
   }
 
-  private canAccept(inp: XbarInput): boolean {
+  private canAccept(inp: CrossbarInput): boolean {
     return inp.qCount < this.depth && (inp.limit === 0 || inp.outstanding < inp.limit);
   }
 

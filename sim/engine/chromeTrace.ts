@@ -12,7 +12,7 @@ import type { Tick } from './time';
  * Layout: one process (pid 1) for the SoC; one track (tid) per component, named by a
  * `thread_name` metadata event.
  * - `bus` records: an 'X' slice [t - lat_ps, t] per record on the track of the
- *   (crossbar, master) pair, `<xbar> ← <master>`. Bus masters are named from
+ *   (crossbar, master) pair, `<bus> ← <master>`. Bus masters are named from
  *   `masterNames` when given, else by the record's `master_name` (the SoC's master
  *   registry), else learned from the trace (traces without names: a walker's table reads
  *   and a DMA engine's first read name their master), else `master <id>`. Each crossbar also
@@ -160,7 +160,7 @@ const LANE_STRIDE = 1000;
 const OVERFLOW_TID = 1_000_000_000;
 const CHUNK_CHARS = 1 << 16;
 /** Record fields that name the component a record belongs to, in order of preference. */
-const COMPONENT_FIELDS = ['unit', 'walker', 'xbar', 'dev', 'component'] as const;
+const COMPONENT_FIELDS = ['unit', 'walker', 'bus', 'xbar', 'dev', 'component'] as const;
 
 function isNum(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
@@ -304,14 +304,15 @@ export class ChromeTraceWriter implements TraceWriter {
     const t = r.t;
     const s = isNum(r.lat_ps) ? t - r.lat_ps : t;
     const master = isNum(r.master) ? r.master : -1;
-    const xbar = str(r.xbar);
+    // `xbar` is the field's name in traces written before it became `bus`.
+    const bus = str(r.bus ?? r.xbar);
     if (typeof r.master_name === 'string' && master >= 0 && !this.masters.has(master)) this.masters.set(master, r.master_name);
     if (r.op === 'R') this.matchRead(r, s, master);
     const label = this.masters.get(master) ?? `master ${master}`;
-    const track = this.track(`bus|${xbar}|${master}`, `${xbar} ← ${label}`);
+    const track = this.track(`bus|${bus}|${master}`, `${bus} ← ${label}`);
     const status = r.status === undefined || r.status === 'ok' ? '' : ` ${str(r.status)}`;
     this.slice(track, s, t, `${r.op === 'W' ? 'write' : 'read'}${status}`, 'bus', argsOf(r));
-    if (isNum(r.size)) this.addToBin(`bw|${xbar}`, `${xbar} bandwidth`, 'GB/s', 1000 / this.binPs, t, r.size);
+    if (isNum(r.size)) this.addToBin(`bw|${bus}`, `${bus} bandwidth`, 'GB/s', 1000 / this.binPs, t, r.size);
     return track;
   }
 

@@ -519,7 +519,7 @@ describe('crossbar stats and trace', () => {
       status: 'decode_error', lat_ps: first.doneTick, q_out: 1, q_in: 1, // its second request is still queued
     }));
     const rd = recs.find((r) => r.addr === '0x1000');
-    expect(Object.keys(rd)).toEqual(['t', 'cat', 'xbar', 'master', 'master_name', 'op', 'addr', 'size', 'status', 'lat_ps', 'q_out', 'q_in']);
+    expect(Object.keys(rd)).toEqual(['t', 'cat', 'bus', 'master', 'master_name', 'op', 'addr', 'size', 'status', 'lat_ps', 'q_out', 'q_in']);
     // Queue depths after this delivery: master 3 still has its write in the crossbar.
     expect(rd.q_out).toBeGreaterThanOrEqual(0);
     expect(rd.q_out).toBeLessThanOrEqual(1);

@@ -84,7 +84,7 @@ function expectTrackPerComponent(records: Record<string, any>[], events: Ev[]): 
   const tids = events.filter((e) => e.ph === 'M' && e.name === 'thread_name').map((e) => e.tid);
   expect(new Set(tids).size).toBe(tids.length);
   for (const r of records) {
-    if (r.cat === 'bus') expect([...names].some((n) => n.startsWith(`${r.xbar} ← `))).toBe(true);
+    if (r.cat === 'bus') expect([...names].some((n) => n.startsWith(`${r.bus} ← `))).toBe(true);
     else if (r.cat === 'walk') expect(names.has(r.walker)).toBe(true);
     else if (r.cat === 'dma') expect(names.has(r.dev)).toBe(true);
     else if (r.cat === 'map' || r.cat === 'unmap') expect(names.has('kernel')).toBe(true);
