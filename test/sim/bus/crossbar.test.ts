@@ -515,7 +515,7 @@ describe('crossbar stats and trace', () => {
     const first = m0.completed.concat(m1.completed).sort((a, b) => a.doneTick - b.doneTick)[0];
     expect(w.lines[1]).toBe(JSON.stringify({
       // No SoC registered these masters, so the record has no name for them.
-      t: first.doneTick, cat: 'bus', xbar: 'soc.xbar', master: 4, master_name: null, op: 'R', addr: '0x0', size: 8,
+      t: first.doneTick, cat: 'bus', bus: 'soc.xbar', master: 4, master_name: null, op: 'R', addr: '0x0', size: 8,
       status: 'decode_error', lat_ps: first.doneTick, q_out: 1, q_in: 1, // its second request is still queued
     }));
     const rd = recs.find((r) => r.addr === '0x1000');
