@@ -333,7 +333,6 @@ export class Nic implements ResponseReceiver {
   private readonly sTxBytes: Counter;
   private readonly sInterrupts: Counter;
   private readonly sDescFetches: Counter;
-  private readonly sDmaErrors: Counter;
 
   constructor(
     private readonly ctx: SimContext,
@@ -362,7 +361,6 @@ export class Nic implements ResponseReceiver {
       latency: { name: 'packet_latency_ns', desc: 'receive: packet arrival to descriptor write-back acknowledged, ns', spec: { bucketWidth: 100, buckets: 500 } },
     });
     this.port = this.bus.port;
-    this.sDmaErrors = this.bus.sErrors;
     this.sRxArrivals = s.counter('rx_arrivals', 'packets offered by the wire (accepted or dropped)');
     this.sRxPackets = s.counter('rx_packets', 'packets written to memory and handed to the driver (descriptor written back)');
     this.sRxBytes = s.counter('rx_bytes', 'bytes of rx_packets');
@@ -603,7 +601,7 @@ export class Nic implements ResponseReceiver {
 
   private rxFetched(t: Transaction): void {
     if (t.status !== Status.Ok) {
-      this.sDmaErrors.inc();
+      this.bus.sErrors.inc();
       this.rxPhase = HALTED;
       return;
     }
@@ -623,7 +621,7 @@ export class Nic implements ResponseReceiver {
     const buf = this.rxCache[this.rxCacheHead];
     if (buf < 0 || buf + this.packetBytes > ADDR_LIMIT) {
       // Not an address: the packet is lost and receive stops, as for a failed DMA.
-      this.sDmaErrors.inc();
+      this.bus.sErrors.inc();
       this.rxDropHead();
       this.rxPhase = HALTED;
       return;
@@ -661,7 +659,7 @@ export class Nic implements ResponseReceiver {
   private rxDataDone(t: Transaction): void {
     this.rxInFlight--;
     if (t.status !== Status.Ok) {
-      this.sDmaErrors.inc();
+      this.bus.sErrors.inc();
       this.rxFailed = true;
     }
     this.pool.release(t);
@@ -696,7 +694,7 @@ export class Nic implements ResponseReceiver {
 
   private rxWrittenBack(t: Transaction): void {
     if (t.status !== Status.Ok) {
-      this.sDmaErrors.inc();
+      this.bus.sErrors.inc();
       this.rxPhase = HALTED;
       return;
     }
@@ -767,7 +765,7 @@ export class Nic implements ResponseReceiver {
     this.txCurCmd = c[off + E1000_TXD_CMD];
     this.txPacketOpen = true;
     if (this.txCurAddr < 0 || this.txCurAddr + this.txCurLen > ADDR_LIMIT) {
-      this.sDmaErrors.inc();
+      this.bus.sErrors.inc();
       this.txAbandonPacket();
       return;
     }
@@ -788,7 +786,7 @@ export class Nic implements ResponseReceiver {
 
   private txFetched(t: Transaction): void {
     if (t.status !== Status.Ok) {
-      this.sDmaErrors.inc();
+      this.bus.sErrors.inc();
       this.txPhase = HALTED;
       return;
     }
@@ -835,7 +833,7 @@ export class Nic implements ResponseReceiver {
   private txDataRead(t: Transaction): void {
     this.txInFlight--;
     if (t.status !== Status.Ok) {
-      this.sDmaErrors.inc();
+      this.bus.sErrors.inc();
       this.txFailed = true;
     } else {
       const dst = this.txBufs[this.txFill];
@@ -875,7 +873,7 @@ export class Nic implements ResponseReceiver {
 
   private txWrittenBack(t: Transaction): void {
     if (t.status !== Status.Ok) {
-      this.sDmaErrors.inc();
+      this.bus.sErrors.inc();
       this.txPhase = HALTED;
       return;
     }
