@@ -234,7 +234,6 @@ export class Nic implements ResponseReceiver {
   private readonly bus: BusMaster;
   private readonly pool: TransactionPool;
   private readonly burstBytes: number;
-  private readonly maxOutstanding: number;
   private readonly prefetch: number;
   private every = 1;
   private timerTicks: Tick = 0;
@@ -343,7 +342,6 @@ export class Nic implements ResponseReceiver {
     readonly params: NicParams,
   ) {
     this.burstBytes = params.burstBytes;
-    this.maxOutstanding = params.maxOutstanding;
     this.prefetch = params.descPrefetch ?? 1;
     this.pool = new TransactionPool(Math.max(params.burstBytes, this.prefetch * E1000_RX_DESC_BYTES));
     this.psPerByte = 8000 / params.lineRateGbps;
@@ -639,7 +637,7 @@ export class Nic implements ResponseReceiver {
     const now = this.ctx.engine.now;
     const seq = this.fifoSeq[this.fifoHead];
     const base = (seq % 256) * 37;
-    while (this.rxInFlight < this.maxOutstanding && this.rxOff < P) {
+    while (this.rxInFlight < this.bus.maxOutstanding && this.rxOff < P) {
       const off = this.rxOff;
       const addr = this.rxBuf + off;
       const toBoundary = this.burstBytes - (addr % this.burstBytes);
@@ -817,7 +815,7 @@ export class Nic implements ResponseReceiver {
   private txIssueReads(): void {
     const now = this.ctx.engine.now;
     const len = this.txCurLen;
-    while (this.txInFlight < this.maxOutstanding && this.txOff < len) {
+    while (this.txInFlight < this.bus.maxOutstanding && this.txOff < len) {
       const off = this.txOff;
       const addr = this.txCurAddr + off;
       const toBoundary = this.burstBytes - (addr % this.burstBytes);
