@@ -2,12 +2,12 @@ import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { EventHandle, Priority } from '../engine/engine';
 import { SimInvariantError } from '../engine/errors';
-import type { Counter, Histogram } from '../engine/stats';
+import type { Counter } from '../engine/stats';
 import { ceilRatio, type Tick } from '../engine/time';
-import { InOrderSender } from '../bus/inOrderSender';
+import { BusMaster, CompletionSlots } from '../bus/busMaster';
 import type { FrameGeometry } from './frameGeometry';
 import { defineDeviceKind, deviceFields, BurstBytes, DeviceBufferBytes, Outstanding } from '../soc/deviceSpec';
-import { RequestPort, type ResponseReceiver } from '../bus/port';
+import type { RequestPort, ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
 import type { AccessMode } from '../engine/accessMode';
 
@@ -89,11 +89,11 @@ export function cameraPixelByte(frame: number, line: number, x: number): number 
 export class CameraIsp implements ResponseReceiver {
   readonly port: RequestPort;
   readonly mode: AccessMode;
-  private readonly sender: InOrderSender;
+  /** Port, in-order sending, the maxOutstanding writes, errors, latency_ns, bytes_written. */
+  private readonly bus: BusMaster;
   private readonly pool: TransactionPool;
 
   private readonly burstBytes: number;
-  private readonly maxOutstanding: number;
 
   // Set by configure() (the programmed frames and timing).
   private program: CameraProgram | null = null;
@@ -111,7 +111,6 @@ export class CameraIsp implements ResponseReceiver {
   private sendOff = 0;
   /** Bytes accepted and not yet acknowledged. */
   private buffered = 0;
-  private inFlight = 0;
 
   private active = false;
   /** The sensor's next line of the running capture. */
@@ -126,16 +125,12 @@ export class CameraIsp implements ResponseReceiver {
   private heldAt = new Float64Array(0);
   private heldSize = new Int32Array(0);
   private heldCount = 0;
-  private readonly outstanding: Float64Array;
-  private outCount = 0;
+  private readonly completions: CompletionSlots;
 
   private readonly sFrames: Counter;
   private readonly sLines: Counter;
-  private readonly sBytesWritten: Counter;
   private readonly sOverflows: Counter;
   private readonly sDroppedBytes: Counter;
-  private readonly sErrors: Counter;
-  private readonly sLatency: Histogram;
 
   constructor(
     private readonly ctx: SimContext,
@@ -146,22 +141,22 @@ export class CameraIsp implements ResponseReceiver {
     readonly params: CameraIspParams,
   ) {
     this.mode = params.mode ?? 'timing';
-    this.port = new RequestPort(`${path}.port`, this);
-    this.sender = new InOrderSender(this.port);
     this.pool = new TransactionPool(params.burstBytes);
     this.burstBytes = params.burstBytes;
-    this.maxOutstanding = params.maxOutstanding;
-    this.outstanding = new Float64Array(params.maxOutstanding);
+    this.completions = new CompletionSlots(params.maxOutstanding);
     this.lineEvent = new EventHandle(ctx.engine, this.onLine, Priority.Late);
 
     const s = ctx.stats.scope(path);
+    this.bus = new BusMaster(path, this, params.maxOutstanding, s, {
+      errors: { desc: 'writes that completed with an error' },
+      latency: { desc: 'issue to response of each write, ns' },
+      bytesWritten: { desc: 'bytes written to memory successfully' },
+    });
+    this.port = this.bus.port;
     this.sFrames = s.counter('frames', 'frames received from the sensor (dropped lines included)');
     this.sLines = s.counter('lines', 'lines received from the sensor (dropped ones included)');
-    this.sBytesWritten = s.counter('bytes_written', 'bytes written to memory successfully');
     this.sOverflows = s.counter('overflows', 'lines dropped because the receiver buffer was full');
     this.sDroppedBytes = s.counter('dropped_bytes', 'bytes of dropped lines');
-    this.sErrors = s.counter('errors', 'writes that completed with an error');
-    this.sLatency = s.histogram('latency_ns', 'issue to response of each write, ns', { bucketWidth: 10, buckets: 200 });
   }
 
   /**
@@ -170,7 +165,7 @@ export class CameraIsp implements ResponseReceiver {
    * line must fit in lineBufferBytes).
    */
   configure(program: CameraProgram): void {
-    if (this.active || this.inFlight > 0) throw new SimInvariantError(`${this.path}: configure() while running or with writes in flight`);
+    if (this.active || this.bus.inFlight > 0) throw new SimInvariantError(`${this.path}: configure() while running or with writes in flight`);
     this.program = program;
     this.lineBytes = program.width * program.bytesPerPixel;
     this.height = program.height;
@@ -251,7 +246,7 @@ export class CameraIsp implements ResponseReceiver {
   };
 
   private maybeFinish(): void {
-    if (!this.active || !this.sensorDone || this.qCount > 0 || this.inFlight > 0) return;
+    if (!this.active || !this.sensorDone || this.qCount > 0 || this.bus.inFlight > 0) return;
     this.active = false;
     const done = this.onDone;
     this.onDone = null;
@@ -297,7 +292,8 @@ export class CameraIsp implements ResponseReceiver {
 
   private issue(): void {
     const now = this.ctx.engine.now;
-    while (this.qCount > 0 && this.inFlight < this.maxOutstanding) {
+    const bus = this.bus;
+    while (this.qCount > 0 && bus.inFlight < bus.maxOutstanding) {
       const g = this.queue[this.qHead];
       const off = this.sendOff;
       const addr = this.addrOf(g, off);
@@ -310,22 +306,22 @@ export class CameraIsp implements ResponseReceiver {
         this.qHead = this.qHead + 1 === this.queue.length ? 0 : this.qHead + 1;
         this.qCount--;
       }
-      this.inFlight++;
-      this.sender.send(t);
+      bus.issue(t);
     }
   }
 
   recvRetry(): void {
-    this.sender.retry();
+    this.bus.retry();
   }
 
   recvResponse(t: Transaction): void {
     const now = this.ctx.engine.now;
-    this.sLatency.sample((now - t.issueTick) / 1000);
-    if (t.status === Status.Ok) this.sBytesWritten.inc(t.size);
-    else this.sErrors.inc();
+    const bus = this.bus;
+    bus.sLatency.sample((now - t.issueTick) / 1000);
+    if (t.status === Status.Ok) bus.sBytesWritten!.inc(t.size);
+    else bus.sErrors.inc();
     this.buffered -= t.size;
-    this.inFlight--;
+    bus.done();
     this.pool.release(t);
     this.issue();
     this.maybeFinish();
@@ -353,27 +349,24 @@ export class CameraIsp implements ResponseReceiver {
    * issues at max(previous issue, arrival, the earliest completion that frees a slot).
    */
   private writeLineAtomic(g: number, arrival: Tick): void {
-    const mo = this.maxOutstanding;
-    const out = this.outstanding;
+    const slots = this.completions;
+    const bus = this.bus;
     if (arrival > this.vCursor) this.vCursor = arrival;
     for (let off = 0; off < this.lineBytes;) {
       const addr = this.addrOf(g, off);
       const size = this.sizeAt(addr, this.lineBytes - off);
-      if (this.outCount === mo) {
-        let mi = 0;
-        for (let i = 1; i < mo; i++) if (out[i] < out[mi]) mi = i;
-        if (out[mi] > this.vCursor) this.vCursor = out[mi];
-        out[mi] = out[--this.outCount];
-      }
+      // Wait for a slot (−Infinity while one is free); the slot is taken below.
+      const free = slots.earliest();
+      if (free > this.vCursor) this.vCursor = free;
       const at = this.vCursor;
       const t = this.pool.alloc(Cmd.Write, addr, size, this.masterId, at);
       this.fill(t, g, off);
       const latency = this.port.sendAtomic(t);
-      this.sLatency.sample(latency / 1000);
-      if (t.status === Status.Ok) this.sBytesWritten.inc(size);
-      else this.sErrors.inc();
+      bus.sLatency.sample(latency / 1000);
+      if (t.status === Status.Ok) bus.sBytesWritten!.inc(size);
+      else bus.sErrors.inc();
       this.pool.release(t);
-      out[this.outCount++] = at + latency;
+      slots.take(at + latency);
       if (this.heldCount === this.heldAt.length) throw new SimInvariantError(`${this.path}: held-write ring overflow`);
       this.heldAt[this.heldCount] = at + latency;
       this.heldSize[this.heldCount++] = size;

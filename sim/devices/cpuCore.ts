@@ -2,10 +2,10 @@ import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
 import { isPowerOfTwo, log2Exact, pageIndex, pageOffset } from '../engine/addr';
-import type { Counter, Histogram } from '../engine/stats';
+import type { Counter } from '../engine/stats';
 import type { Tick } from '../engine/time';
-import { InOrderSender } from '../bus/inOrderSender';
-import { RequestPort, type ResponseReceiver } from '../bus/port';
+import { BusMaster, CompletionSlots } from '../bus/busMaster';
+import type { RequestPort, ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
 import { TraceOp, type TraceRecord } from './memTrace';
 import type { AccessMode } from '../engine/accessMode';
@@ -168,13 +168,17 @@ const ATOMIC_BATCH = 4096;
 export class CpuCore implements ResponseReceiver {
   readonly port: RequestPort;
   readonly mode: AccessMode;
-  private readonly sender: InOrderSender;
+  /**
+   * Port, in-order sending, the maxOutstanding slots of loads, fetches and non-posted
+   * stores, errors and latency_ns. Posted stores go out through it too but hold a
+   * store-buffer entry (storeSlotsUsed) instead of a slot.
+   */
+  private readonly bus: BusMaster;
   private readonly pool: TransactionPool;
   private readonly accessPool: Access[] = [];
   private readonly queue: TraceJob[] = [];
   private job: TraceJob | null = null;
 
-  private readonly maxOutstanding: number;
   private readonly storeBuffer: number;
   private readonly cyclesBetween: number;
   /** Transactions never cross a multiple of `chunk` (the smaller of line and page). */
@@ -198,15 +202,14 @@ export class CpuCore implements ResponseReceiver {
   private storeSeq = 0;
 
   private nextIssue: Tick = 0;
-  private slotsUsed = 0;
   private storeSlotsUsed = 0;
   private issueScheduled = false;
   private inStep = false;
   private jobStart: Tick = 0;
 
-  // Atomic mode: completion tick of each slot, and the latest completion so far.
-  private readonly slotFree: Float64Array;
-  private readonly storeSlotFree: Float64Array;
+  // Atomic mode: completion ticks of the slots' and store-buffer entries' transactions, and the latest completion so far.
+  private readonly slotFree: CompletionSlots;
+  private readonly storeSlotFree: CompletionSlots;
   private atomicEnd: Tick = 0;
 
   private readonly sRecords: Counter;
@@ -215,13 +218,11 @@ export class CpuCore implements ResponseReceiver {
   private readonly sFetches: Counter;
   private readonly sBytes: Counter;
   private readonly sFaults: Counter;
-  private readonly sErrors: Counter;
   private readonly sTransactions: Counter;
   private readonly sSplits: Counter;
   private readonly sPageCrossings: Counter;
   private readonly sRmwSkipped: Counter;
   private readonly sBusyPs: Counter;
-  private readonly sLatency: Histogram;
 
   private readonly onStart = (): void => this.start();
   private readonly onIssue = (): void => {
@@ -241,32 +242,32 @@ export class CpuCore implements ResponseReceiver {
     const bad = validateCpuCoreParams(params);
     if (bad) throw new SimInvariantError(`${path}: ${bad}`);
     this.mode = params.mode ?? 'timing';
-    this.maxOutstanding = params.maxOutstanding;
     this.storeBuffer = params.storeBuffer ?? 0;
     this.cyclesBetween = params.cyclesBetween ?? 0;
     this.pageShift = log2Exact(params.pageBytes ?? 4096);
     this.chunkShift = Math.min(log2Exact(params.lineBytes), this.pageShift);
     this.intPeriod = Number.isInteger(clock.periodPs) ? clock.periodPs : 0;
-    this.port = new RequestPort(`${path}.port`, this);
-    this.sender = new InOrderSender(this.port);
     this.pool = new TransactionPool(2 ** this.chunkShift);
-    this.slotFree = new Float64Array(this.maxOutstanding);
-    this.storeSlotFree = new Float64Array(this.storeBuffer);
+    this.slotFree = new CompletionSlots(params.maxOutstanding);
+    this.storeSlotFree = new CompletionSlots(this.storeBuffer);
 
     const s = ctx.stats.scope(path);
+    this.bus = new BusMaster(path, this, params.maxOutstanding, s, {
+      errors: { desc: 'accesses that ended in another error (decode or access error)' },
+      latency: { desc: 'per access: first transaction issued to last answered, ns', spec: { bucketWidth: 5, buckets: 200 } },
+    });
+    this.port = this.bus.port;
     this.sRecords = s.counter('records', 'trace records taken');
     this.sLoads = s.counter('loads', 'load accesses issued (a modify is one load and one store)');
     this.sStores = s.counter('stores', 'store accesses issued');
     this.sFetches = s.counter('fetches', 'instruction fetches issued (traces that include them)');
     this.sBytes = s.counter('bytes', 'bytes of transactions that completed ok');
     this.sFaults = s.counter('faults', 'accesses that ended in a translation fault (skipped)');
-    this.sErrors = s.counter('errors', 'accesses that ended in another error (decode or access error)');
     this.sTransactions = s.counter('transactions', 'transactions sent (an access split at line/page boundaries sends several)');
     this.sSplits = s.counter('split_accesses', 'accesses split into more than one transaction');
     this.sPageCrossings = s.counter('page_crossings', 'accesses that span two pages');
     this.sRmwSkipped = s.counter('modify_stores_skipped', 'stores of modify records dropped because their load failed');
     this.sBusyPs = s.counter('busy_ps', 'picoseconds spent running traces');
-    this.sLatency = s.histogram('latency_ns', 'per access: first transaction issued to last answered, ns', { bucketWidth: 5, buckets: 200 });
     const busyCycles = (): number => this.clock.ticksToCycles(this.busyTicks());
     s.formula('cycles', 'time spent running traces, in core cycles', busyCycles);
     s.formula('accesses_per_kcycle', '(loads + stores + fetches) per 1000 busy cycles', () => {
@@ -281,7 +282,7 @@ export class CpuCore implements ResponseReceiver {
 
   /** Transactions in flight (sent or waiting to be re-sent, not yet answered). */
   get inFlight(): number {
-    return this.slotsUsed + this.storeSlotsUsed;
+    return this.bus.inFlight + this.storeSlotsUsed;
   }
 
   /**
@@ -315,8 +316,8 @@ export class CpuCore implements ResponseReceiver {
     this.nextIssue = now;
     this.hasRecord = false;
     if (this.mode === 'atomic') {
-      this.slotFree.fill(now);
-      this.storeSlotFree.fill(now);
+      this.slotFree.clear();
+      this.storeSlotFree.clear();
       this.atomicEnd = now;
       this.atomicBatch();
     } else {
@@ -399,7 +400,7 @@ export class CpuCore implements ResponseReceiver {
         }
       }
       const posted = this.partStore && this.storeBuffer > 0;
-      if (posted ? this.storeSlotsUsed >= this.storeBuffer : this.slotsUsed >= this.maxOutstanding) break;
+      if (posted ? this.storeSlotsUsed >= this.storeBuffer : this.bus.inFlight >= this.bus.maxOutstanding) break;
       let t = this.nextIssue > now ? this.nextIssue : now;
       if (this.gapPending) {
         this.gapPending = false;
@@ -415,9 +416,12 @@ export class CpuCore implements ResponseReceiver {
       }
       const txn = this.issuePiece(now, posted);
       this.nextIssue = this.edge(now, 1);
-      if (posted) this.storeSlotsUsed++;
-      else this.slotsUsed++;
-      this.sender.send(txn);
+      if (posted) {
+        this.storeSlotsUsed++;
+        this.bus.send(txn);
+      } else {
+        this.bus.issue(txn);
+      }
     }
     this.inStep = false;
   }
@@ -485,14 +489,14 @@ export class CpuCore implements ResponseReceiver {
   }
 
   recvRetry(): void {
-    this.sender.retry();
+    this.bus.retry();
   }
 
   recvResponse(t: Transaction): void {
     const a = t.context as Access;
     this.account(a, t);
     if (a.posted) this.storeSlotsUsed--;
-    else this.slotsUsed--;
+    else this.bus.done();
     this.pool.release(t);
     if (a.pending === 0 && a.issuedAll) this.completeAccess(a, this.ctx.engine.now);
     this.step();
@@ -513,12 +517,12 @@ export class CpuCore implements ResponseReceiver {
 
   private completeAccess(a: Access, doneTick: Tick): void {
     a.done = true;
-    this.sLatency.sample((doneTick - a.firstIssue) / 1000);
+    this.bus.sLatency.sample((doneTick - a.firstIssue) / 1000);
     if (a.faulted) {
       this.sFaults.value++;
       this.job!.result.faults++;
     } else if (a.errored) {
-      this.sErrors.value++;
+      this.bus.sErrors.value++;
       this.job!.result.errors++;
     }
     if (a !== this.rmwLoad) this.releaseAccess(a);
@@ -563,9 +567,9 @@ export class CpuCore implements ResponseReceiver {
   private atomicPiece(notBefore: Tick): void {
     const posted = this.partStore && this.storeBuffer > 0;
     const slots = posted ? this.storeSlotFree : this.slotFree;
-    let k = 0;
-    for (let i = 1; i < slots.length; i++) if (slots[i] < slots[k]) k = i;
-    let t = this.nextIssue > slots[k] ? this.nextIssue : slots[k];
+    // The earliest a slot frees (−Infinity while one is free: nextIssue is never before the trace's start).
+    const free = slots.earliest();
+    let t = this.nextIssue > free ? this.nextIssue : free;
     if (notBefore > t) t = notBefore;
     if (this.gapPending) {
       this.gapPending = false;
@@ -577,7 +581,7 @@ export class CpuCore implements ResponseReceiver {
     const a = txn.context as Access;
     this.nextIssue = this.edge(t, 1);
     const done = t + this.port.sendAtomic(txn);
-    slots[k] = done;
+    slots.take(done);
     if (done > this.atomicEnd) this.atomicEnd = done;
     if (done > a.lastDone) a.lastDone = done;
     this.account(a, txn);

@@ -2,10 +2,10 @@ import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
 import { ADDR_LIMIT } from '../engine/addr';
-import type { Counter, Histogram } from '../engine/stats';
+import type { Counter } from '../engine/stats';
 import type { Tick } from '../engine/time';
-import { InOrderSender } from '../bus/inOrderSender';
-import { RequestPort, type ResponseReceiver } from '../bus/port';
+import { BusMaster } from '../bus/busMaster';
+import type { RequestPort, ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
 import {
   SG_DESC_BYTES, SGD_CONTROL, SGD_CTRL_IRQ, SGD_CTRL_LAST, SGD_DST, SGD_LEN, SGD_NEXT, SGD_SRC, SGD_STAT_DONE,
@@ -86,10 +86,10 @@ const TWO_30 = 2 ** 30;
 export class DescDma implements ResponseReceiver {
   readonly port: RequestPort;
   readonly mode: AccessMode;
-  private readonly sender: InOrderSender;
+  /** Port, in-order sending, the maxOutstanding data bursts (fetches and write-backs take no slot), errors, desc_fetch_latency_ns, bytes_copied. */
+  private readonly bus: BusMaster;
   private readonly pool: TransactionPool;
   private readonly burstBytes: number;
-  private readonly maxOutstanding: number;
   private irqCb: DescDmaInterrupt | null = null;
 
   private active = false;
@@ -101,17 +101,13 @@ export class DescDma implements ResponseReceiver {
   private control = 0;
   private next = 0;
   private off = 0;
-  private inFlight = 0;
   private failed = false;
   private fetchIssued: Tick = 0;
   /** Atomic mode: how the descriptor being timed ended (see finishDescriptor). */
   private atomicOutcome = 0;
 
   private readonly sDescriptors: Counter;
-  private readonly sBytes: Counter;
   private readonly sChains: Counter;
-  private readonly sErrors: Counter;
-  private readonly sFetchLatency: Histogram;
 
   constructor(
     private readonly ctx: SimContext,
@@ -123,16 +119,16 @@ export class DescDma implements ResponseReceiver {
   ) {
     this.mode = params.mode ?? 'timing';
     this.burstBytes = params.burstBytes;
-    this.maxOutstanding = params.maxOutstanding;
-    this.port = new RequestPort(`${path}.port`, this);
-    this.sender = new InOrderSender(this.port);
     this.pool = new TransactionPool(Math.max(params.burstBytes, SG_DESC_BYTES));
     const s = ctx.stats.scope(path);
+    this.bus = new BusMaster(path, this, params.maxOutstanding, s, {
+      errors: { desc: 'transactions that completed with an error, or unusable descriptor addresses' },
+      latency: { name: 'desc_fetch_latency_ns', desc: 'issue to response of each descriptor fetch, ns' },
+      bytesWritten: { name: 'bytes_copied', desc: 'bytes written to destinations successfully' },
+    });
+    this.port = this.bus.port;
     this.sDescriptors = s.counter('descriptors', 'descriptors completed with status done');
-    this.sBytes = s.counter('bytes_copied', 'bytes written to destinations successfully');
     this.sChains = s.counter('chains', 'descriptor chains ended (any outcome)');
-    this.sErrors = s.counter('errors', 'transactions that completed with an error, or unusable descriptor addresses');
-    this.sFetchLatency = s.histogram('desc_fetch_latency_ns', 'issue to response of each descriptor fetch, ns', { bucketWidth: 10, buckets: 200 });
   }
 
   /** Registers the interrupt handler (replacing any earlier one). */
@@ -173,7 +169,6 @@ export class DescDma implements ResponseReceiver {
     this.control = readU32(d, SGD_CONTROL);
     this.next = readU64(d, SGD_NEXT);
     this.off = 0;
-    this.inFlight = 0;
     this.failed = false;
     return this.src >= 0 && this.dst >= 0 && this.src + this.len <= ADDR_LIMIT && this.dst + this.len <= ADDR_LIMIT;
   }
@@ -190,18 +185,18 @@ export class DescDma implements ResponseReceiver {
     this.fetchIssued = now;
     const t = this.pool.alloc(Cmd.Read, this.desc, SG_DESC_BYTES, this.masterId, now);
     t.tag = K_FETCH;
-    this.sender.send(t);
+    this.bus.send(t);
   }
 
   private fetched(t: Transaction): void {
-    this.sFetchLatency.sample((this.ctx.engine.now - this.fetchIssued) / 1000);
+    this.bus.sLatency.sample((this.ctx.engine.now - this.fetchIssued) / 1000);
     if (t.status !== Status.Ok) {
-      this.sErrors.inc();
+      this.bus.sErrors.inc();
       this.endChainOnError();
       return;
     }
     if (!this.parse(t.data)) {
-      this.sErrors.inc();
+      this.bus.sErrors.inc();
       this.failed = true;
       this.writeBack();
     } else if (this.len === 0) {
@@ -213,19 +208,19 @@ export class DescDma implements ResponseReceiver {
 
   private issueReads(): void {
     const now = this.ctx.engine.now;
-    while (this.inFlight < this.maxOutstanding && this.off < this.len && !this.failed) {
+    const bus = this.bus;
+    while (bus.inFlight < bus.maxOutstanding && this.off < this.len && !this.failed) {
       const size = Math.min(this.burstBytes, this.len - this.off);
       const t = this.pool.alloc(Cmd.Read, this.src + this.off, size, this.masterId, now);
       t.tag = this.off * 4 + K_DATA;
       this.off += size;
-      this.inFlight++;
-      this.sender.send(t);
+      bus.issue(t);
     }
   }
 
   private dataDone(t: Transaction): void {
     if (t.status !== Status.Ok) {
-      this.sErrors.inc();
+      this.bus.sErrors.inc();
       this.failed = true;
     } else if (t.cmd === Cmd.Read) {
       if (!this.failed) {
@@ -235,15 +230,15 @@ export class DescDma implements ResponseReceiver {
         t.status = Status.Pending;
         t.issueTick = this.ctx.engine.now;
         t.resetRoute();
-        this.sender.send(t);
+        this.bus.send(t);
         return;
       }
     } else {
-      this.sBytes.inc(t.size);
+      this.bus.sBytesWritten!.inc(t.size);
     }
-    this.inFlight--;
+    this.bus.done();
     this.pool.release(t);
-    if (this.inFlight === 0 && (this.failed || this.off >= this.len)) this.writeBack();
+    if (this.bus.inFlight === 0 && (this.failed || this.off >= this.len)) this.writeBack();
     else this.issueReads();
   }
 
@@ -251,12 +246,12 @@ export class DescDma implements ResponseReceiver {
     const t = this.pool.alloc(Cmd.Write, this.desc + SGD_CONTROL, 4, this.masterId, this.ctx.engine.now);
     writeU32(t.data, 0, this.statusWord());
     t.tag = K_WB;
-    this.sender.send(t);
+    this.bus.send(t);
   }
 
   private writtenBack(t: Transaction): void {
     if (t.status !== Status.Ok) {
-      this.sErrors.inc();
+      this.bus.sErrors.inc();
       this.endChainOnError();
       return;
     }
@@ -264,7 +259,7 @@ export class DescDma implements ResponseReceiver {
   }
 
   recvRetry(): void {
-    this.sender.retry();
+    this.bus.retry();
   }
 
   recvResponse(t: Transaction): void {
@@ -316,10 +311,10 @@ export class DescDma implements ResponseReceiver {
     const now = this.ctx.engine.now;
     const t = this.pool.alloc(Cmd.Read, this.desc, SG_DESC_BYTES, this.masterId, now);
     let duration = this.port.sendAtomic(t);
-    this.sFetchLatency.sample(duration / 1000);
+    this.bus.sLatency.sample(duration / 1000);
     if (t.status !== Status.Ok) {
       this.pool.release(t);
-      this.sErrors.inc();
+      this.bus.sErrors.inc();
       this.atomicOutcome = OUTCOME_CHAIN_ERROR;
       this.ctx.engine.schedule(now + duration, this.onAtomicEnd);
       return;
@@ -327,7 +322,7 @@ export class DescDma implements ResponseReceiver {
     const usable = this.parse(t.data);
     this.pool.release(t);
     if (!usable) {
-      this.sErrors.inc();
+      this.bus.sErrors.inc();
       this.failed = true;
     } else if (this.len > 0) {
       duration += this.copyAtomic(now);
@@ -336,7 +331,7 @@ export class DescDma implements ResponseReceiver {
     writeU32(w.data, 0, this.statusWord());
     duration += this.port.sendAtomic(w);
     if (w.status !== Status.Ok) {
-      this.sErrors.inc();
+      this.bus.sErrors.inc();
       this.atomicOutcome = OUTCOME_CHAIN_ERROR;
     } else {
       this.atomicOutcome = OUTCOME_WRITTEN_BACK;
@@ -356,7 +351,7 @@ export class DescDma implements ResponseReceiver {
       const t = this.pool.alloc(Cmd.Read, this.src + off, size, this.masterId, now);
       let trip = this.port.sendAtomic(t);
       if (t.status !== Status.Ok) {
-        this.sErrors.inc();
+        this.bus.sErrors.inc();
         this.failed = true;
       } else {
         t.cmd = Cmd.Write;
@@ -366,17 +361,17 @@ export class DescDma implements ResponseReceiver {
         trip += this.port.sendAtomic(t);
         // (A cast: the compiler keeps the Pending set above, not knowing the slave sets it.)
         if ((t.status as Status) !== Status.Ok) {
-          this.sErrors.inc();
+          this.bus.sErrors.inc();
           this.failed = true;
         } else {
-          this.sBytes.inc(size);
+          this.bus.sBytesWritten!.inc(size);
         }
       }
       this.pool.release(t);
       sum += trip;
       if (trip > longest) longest = trip;
     }
-    const overlapped = Math.ceil(sum / this.maxOutstanding);
+    const overlapped = Math.ceil(sum / this.bus.maxOutstanding);
     return overlapped > longest ? overlapped : longest;
   }
 

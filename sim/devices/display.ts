@@ -4,10 +4,10 @@ import { EventHandle, Priority } from '../engine/engine';
 import { SimInvariantError } from '../engine/errors';
 import type { Counter, Histogram } from '../engine/stats';
 import { ceilDiv, ceilRatio, floorDiv, PS_PER_S, type Tick } from '../engine/time';
-import { InOrderSender } from '../bus/inOrderSender';
+import { BusMaster, CompletionSlots } from '../bus/busMaster';
 import type { FrameGeometry } from './frameGeometry';
 import { defineDeviceKind, deviceFields, BurstBytes, DeviceBufferBytes, Outstanding } from '../soc/deviceSpec';
-import { RequestPort, type ResponseReceiver } from '../bus/port';
+import type { RequestPort, ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
 import type { AccessMode } from '../engine/accessMode';
 
@@ -99,12 +99,12 @@ const FAILED = 1;
 export class DisplayController implements ResponseReceiver {
   readonly port: RequestPort;
   readonly mode: AccessMode;
-  private readonly sender: InOrderSender;
+  /** Port, in-order sending, the maxOutstanding reads, errors, latency_ns, bytes_read. */
+  private readonly bus: BusMaster;
   private readonly pool: TransactionPool;
 
   private readonly fifoBytes: number;
   private readonly burstBytes: number;
-  private readonly maxOutstanding: number;
 
   // Set by configure() (the programmed frame and timing).
   private program: DisplayProgram | null = null;
@@ -131,7 +131,6 @@ export class DisplayController implements ResponseReceiver {
   private rCount = 0;
   /** Bytes reserved in the FIFO by unretired reads. */
   private fifoUsed = 0;
-  private inFlight = 0;
   private retirePending = false;
 
   /** Bytes of line g that arrived on time, at index g mod onTime.length. */
@@ -158,19 +157,15 @@ export class DisplayController implements ResponseReceiver {
   // Atomic mode: virtual issue cursor, completion ticks of the reads that may still be in flight.
   private vCursor: Tick = 0;
   private lastRetire: Tick = 0;
-  private readonly outstanding: Float64Array;
-  private outCount = 0;
+  private readonly completions: CompletionSlots;
 
   private readonly sFrames: Counter;
   private readonly sLines: Counter;
-  private readonly sBytesRead: Counter;
-  private readonly sErrors: Counter;
   private readonly sLateBursts: Counter;
   private readonly sUnderruns: Counter;
   private readonly sUnderrunFrames: Counter;
   private readonly sLatenessTotal: Counter;
   private readonly sLateness: Histogram;
-  private readonly sLatency: Histogram;
   private readonly sFifoLevel: Histogram;
 
   constructor(
@@ -182,26 +177,26 @@ export class DisplayController implements ResponseReceiver {
     readonly params: DisplayControllerParams,
   ) {
     this.mode = params.mode ?? 'timing';
-    this.port = new RequestPort(`${path}.port`, this);
-    this.sender = new InOrderSender(this.port);
     this.pool = new TransactionPool(params.burstBytes);
     this.fifoBytes = params.fifoBytes;
     this.burstBytes = params.burstBytes;
-    this.maxOutstanding = params.maxOutstanding;
-    this.outstanding = new Float64Array(this.maxOutstanding);
+    this.completions = new CompletionSlots(params.maxOutstanding);
     this.lineEnd = new EventHandle(ctx.engine, this.onLineEnd, Priority.Late);
 
     const s = ctx.stats.scope(path);
+    this.bus = new BusMaster(path, this, params.maxOutstanding, s, {
+      errors: { desc: 'reads that completed with an error' },
+      latency: { desc: 'issue to response of each read, ns' },
+      bytesRead: { desc: 'frame-buffer bytes read successfully' },
+    });
+    this.port = this.bus.port;
     this.sFrames = s.counter('frames', 'frames scanned out by the panel');
     this.sLines = s.counter('lines', 'lines scanned out by the panel');
-    this.sBytesRead = s.counter('bytes_read', 'frame-buffer bytes read successfully');
-    this.sErrors = s.counter('errors', 'reads that completed with an error');
     this.sLateBursts = s.counter('late_bursts', 'reads whose data arrived after its first byte was due, or never (errors)');
     this.sUnderruns = s.counter('underruns', 'lines with at least one byte not on time');
     this.sUnderrunFrames = s.counter('underrun_frames', 'frames with at least one underrun line');
     this.sLatenessTotal = s.counter('lateness_total_ns', 'sum over late reads of arrival minus due time, ns');
     this.sLateness = s.histogram('lateness_ns', 'arrival minus due time of each late read, ns', { bucketWidth: 100, buckets: 100 });
-    this.sLatency = s.histogram('latency_ns', 'issue to response of each read, ns', { bucketWidth: 10, buckets: 200 });
     const levelWidth = Math.max(1, Math.ceil(this.fifoBytes / 32));
     this.sFifoLevel = s.histogram('fifo_level_bytes', 'bytes of later lines waiting in the FIFO at each line end', { bucketWidth: levelWidth, buckets: 33 });
   }
@@ -211,7 +206,7 @@ export class DisplayController implements ResponseReceiver {
    * The program is trusted: the display job's spec and check validate it.
    */
   configure(program: DisplayProgram): void {
-    if (this.active || this.inFlight > 0) throw new SimInvariantError(`${this.path}: configure() while running or with reads in flight`);
+    if (this.active || this.bus.inFlight > 0) throw new SimInvariantError(`${this.path}: configure() while running or with reads in flight`);
     this.program = program;
     this.lineBytes = program.width * program.bytesPerPixel;
     this.height = program.height;
@@ -264,7 +259,7 @@ export class DisplayController implements ResponseReceiver {
     this.setupFetchLine();
     this.vCursor = now;
     this.lastRetire = now;
-    this.outCount = 0;
+    this.completions.clear();
     this.lineEnd.schedule(this.lineEdge(0, 1));
     if (this.mode === 'atomic') this.fetchAtomic(now);
     else this.issue();
@@ -338,7 +333,7 @@ export class DisplayController implements ResponseReceiver {
   }
 
   private maybeFinish(): void {
-    if (!this.active || !this.panelDone || !this.fetchDone || this.inFlight > 0) return;
+    if (!this.active || !this.panelDone || !this.fetchDone || this.bus.inFlight > 0) return;
     this.active = false;
     const done = this.onDone;
     this.onDone = null;
@@ -396,16 +391,17 @@ export class DisplayController implements ResponseReceiver {
 
   /** Books the completion of the read in `slot` at tick `arrival` with `status`. */
   private complete(slot: number, arrival: Tick, status: Status, latency: Tick): void {
-    this.sLatency.sample(latency / 1000);
+    const bus = this.bus;
+    bus.sLatency.sample(latency / 1000);
     this.rArrival[slot] = arrival;
     const line = this.rLine[slot];
     if (status !== Status.Ok) {
-      this.sErrors.inc();
+      bus.sErrors.inc();
       this.rFlags[slot] = FAILED;
       if (line >= 0) this.sLateBursts.inc();
       return;
     }
-    this.sBytesRead.inc(this.rSize[slot]);
+    bus.sBytesRead!.inc(this.rSize[slot]);
     if (line < 0) return;
     const due = this.rDue[slot];
     if (arrival > due) {
@@ -422,15 +418,15 @@ export class DisplayController implements ResponseReceiver {
 
   private issue(): void {
     const now = this.ctx.engine.now;
-    while (this.active && !this.fetchDone && this.inFlight < this.maxOutstanding) {
+    const bus = this.bus;
+    while (this.active && !this.fetchDone && bus.inFlight < bus.maxOutstanding) {
       const size = this.nextSize();
       if (this.fifoUsed + size > this.fifoBytes) break;
       const addr = this.lineAddr + this.fetchOff;
       const slot = this.pushNext(size);
       const t = this.pool.alloc(Cmd.Read, addr, size, this.masterId, now);
       t.tag = slot;
-      this.inFlight++;
-      this.sender.send(t);
+      bus.issue(t);
     }
     this.scheduleRetire();
   }
@@ -462,14 +458,14 @@ export class DisplayController implements ResponseReceiver {
   };
 
   recvRetry(): void {
-    this.sender.retry();
+    this.bus.retry();
   }
 
   recvResponse(t: Transaction): void {
     const now = this.ctx.engine.now;
     this.complete(t.tag, now, t.status, now - t.issueTick);
     this.pool.release(t);
-    this.inFlight--;
+    this.bus.done();
     this.retire();
     this.issue();
     this.maybeFinish();
@@ -484,18 +480,13 @@ export class DisplayController implements ResponseReceiver {
    * previous retire)); vCursor carries the bound found so far.
    */
   private fetchAtomic(limit: Tick): void {
-    const mo = this.maxOutstanding;
-    const out = this.outstanding;
+    const slots = this.completions;
     while (this.active && !this.fetchDone) {
       const size = this.nextSize();
-      if (this.outCount === mo) {
-        let mi = 0;
-        for (let i = 1; i < mo; i++) if (out[i] < out[mi]) mi = i;
-        const free = out[mi];
-        if (free > limit) return;
-        if (free > this.vCursor) this.vCursor = free;
-        out[mi] = out[--this.outCount];
-      }
+      // A read waits for a slot (−Infinity while one is free); the slot is taken below.
+      const free = slots.earliest();
+      if (free > limit) return;
+      if (free > this.vCursor) this.vCursor = free;
       while (this.fifoUsed + size > this.fifoBytes) {
         const h = this.rHead;
         let rt = this.rRelease[h] > this.rArrival[h] ? this.rRelease[h] : this.rArrival[h];
@@ -513,7 +504,7 @@ export class DisplayController implements ResponseReceiver {
       const latency = this.port.sendAtomic(t);
       this.complete(slot, at + latency, t.status, latency);
       this.pool.release(t);
-      out[this.outCount++] = at + latency;
+      slots.take(at + latency);
     }
   }
 }

@@ -2,10 +2,10 @@ import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
 import { hex } from '../engine/addr';
-import type { Counter, Histogram } from '../engine/stats';
+import type { Counter } from '../engine/stats';
 import type { Tick } from '../engine/time';
-import { InOrderSender } from '../bus/inOrderSender';
-import { RequestPort, type ResponseReceiver } from '../bus/port';
+import { BusMaster } from '../bus/busMaster';
+import type { RequestPort, ResponseReceiver } from '../bus/port';
 import { Cmd, Status, STATUS_NAMES, type Transaction, TransactionPool } from '../bus/transaction';
 import { defineDeviceKind, deviceFields, BurstBytes, Outstanding } from '../soc/deviceSpec';
 import type { AccessMode } from '../engine/accessMode';
@@ -76,18 +76,13 @@ export class DmaEngine implements ResponseReceiver {
   private readonly queue: CopyJob[] = [];
   private job: CopyJob | null = null;
   private nextOffset = 0;
-  private inFlight = 0;
   private bytesWritten = 0;
   private failStatus: Status = Status.Ok;
   private faultAddr: number | null = null;
   private startTick: Tick = 0;
-  private readonly sender: InOrderSender;
-
+  /** Port, in-order sending, the maxOutstanding bursts, and errors/txn_latency_ns/bytes_read/bytes_written. */
+  private readonly bus: BusMaster;
   private readonly sCopies: Counter;
-  private readonly sBytesRead: Counter;
-  private readonly sBytesWritten: Counter;
-  private readonly sErrors: Counter;
-  private readonly sTxnLatency: Histogram;
   readonly mode: AccessMode;
 
   constructor(
@@ -105,15 +100,16 @@ export class DmaEngine implements ResponseReceiver {
       throw new SimInvariantError(`${path}: mode must be "timing" or "atomic", got ${JSON.stringify(mode)}`);
     }
     this.mode = mode;
-    this.port = new RequestPort(`${path}.port`, this);
-    this.sender = new InOrderSender(this.port);
     this.pool = new TransactionPool(params.burstBytes);
     const s = ctx.stats.scope(path);
+    this.bus = new BusMaster(path, this, params.maxOutstanding, s, {
+      errors: { desc: 'transactions that completed with an error' },
+      latency: { name: 'txn_latency_ns', desc: 'issue to response of each transaction, ns', spec: { bucketWidth: 10, buckets: 100 } },
+      bytesRead: { desc: 'bytes read from the source' },
+      bytesWritten: { desc: 'bytes written to the destination' },
+    });
+    this.port = this.bus.port;
     this.sCopies = s.counter('copies', 'copies completed (any status)');
-    this.sBytesRead = s.counter('bytes_read', 'bytes read from the source');
-    this.sBytesWritten = s.counter('bytes_written', 'bytes written to the destination');
-    this.sErrors = s.counter('errors', 'transactions that completed with an error');
-    this.sTxnLatency = s.histogram('txn_latency_ns', 'issue to response of each transaction, ns', { bucketWidth: 10, buckets: 100 });
   }
 
   get busy(): boolean {
@@ -163,23 +159,23 @@ export class DmaEngine implements ResponseReceiver {
       const t = this.pool.alloc(Cmd.Read, job.src + off, size, this.masterId, now);
       t.tag = off;
       let trip = this.port.sendAtomic(t);
-      this.sTxnLatency.sample(trip / 1000);
+      this.bus.sLatency.sample(trip / 1000);
       if (t.status !== Status.Ok) {
         this.fail(t);
       } else {
-        this.sBytesRead.inc(size);
+        this.bus.sBytesRead!.inc(size);
         t.cmd = Cmd.Write;
         t.addr = job.dst + off;
         t.status = Status.Pending;
         t.resetRoute();
         const w = this.port.sendAtomic(t);
-        this.sTxnLatency.sample(w / 1000);
+        this.bus.sLatency.sample(w / 1000);
         trip += w;
         // (A cast: the compiler keeps the Pending set above, not knowing the slave sets it.)
         if ((t.status as Status) !== Status.Ok) {
           this.fail(t);
         } else {
-          this.sBytesWritten.inc(size);
+          this.bus.sBytesWritten!.inc(size);
           this.bytesWritten += size;
         }
       }
@@ -196,32 +192,28 @@ export class DmaEngine implements ResponseReceiver {
   private issueReads(): void {
     const job = this.job!;
     const now = this.ctx.engine.now;
-    while (this.inFlight < this.params.maxOutstanding && this.nextOffset < job.bytes && this.failStatus === Status.Ok) {
+    const bus = this.bus;
+    while (bus.inFlight < bus.maxOutstanding && this.nextOffset < job.bytes && this.failStatus === Status.Ok) {
       const size = Math.min(this.params.burstBytes, job.bytes - this.nextOffset);
       const t = this.pool.alloc(Cmd.Read, job.src + this.nextOffset, size, this.masterId, now);
       t.tag = this.nextOffset;
       this.nextOffset += size;
-      this.inFlight++;
-      this.send(t);
+      bus.issue(t);
     }
   }
 
-  /** Sends in order: once the bus refuses one, later ones wait behind it. */
-  private send(t: Transaction): void {
-    this.sender.send(t);
-  }
-
   recvRetry(): void {
-    this.sender.retry();
+    this.bus.retry();
   }
 
   recvResponse(t: Transaction): void {
     const now = this.ctx.engine.now;
-    this.sTxnLatency.sample((now - t.issueTick) / 1000);
+    const bus = this.bus;
+    bus.sLatency.sample((now - t.issueTick) / 1000);
     if (t.status !== Status.Ok) {
       this.fail(t);
     } else if (t.cmd === Cmd.Read) {
-      this.sBytesRead.inc(t.size);
+      bus.sBytesRead!.inc(t.size);
       if (this.failStatus === Status.Ok) {
         // Reuse the transaction (and its data) as the write of the same burst.
         t.cmd = Cmd.Write;
@@ -229,21 +221,21 @@ export class DmaEngine implements ResponseReceiver {
         t.status = Status.Pending;
         t.issueTick = now;
         t.resetRoute();
-        this.send(t);
+        bus.send(t);
         return;
       }
     } else {
-      this.sBytesWritten.inc(t.size);
+      bus.sBytesWritten!.inc(t.size);
       this.bytesWritten += t.size;
     }
-    this.inFlight--;
+    bus.done();
     this.pool.release(t);
-    if (this.inFlight === 0 && (this.nextOffset >= this.job!.bytes || this.failStatus !== Status.Ok)) this.finish();
+    if (bus.inFlight === 0 && (this.nextOffset >= this.job!.bytes || this.failStatus !== Status.Ok)) this.finish();
     else this.issueReads();
   }
 
   private fail(t: Transaction): void {
-    this.sErrors.inc();
+    this.bus.sErrors.inc();
     if (this.failStatus === Status.Ok) {
       this.failStatus = t.status;
       this.faultAddr = t.addr;

@@ -91,8 +91,8 @@ export function gpuSurfaceSpec(p: GpuProgram, base: number, height: number, star
  * each with good locality inside a tile, together spread over the surface, which is
  * what stresses a GPU MMU's TLBs (the nv-gf100/nv-gp100 formats with large pages).
  *
- * Built on TrafficGenerator (same port, same stats under `path`, same timing and atomic
- * modes); it adds `tiles_done`: a stream's tile counts as done when as many of that
+ * Built on TrafficGenerator (same port and BusMaster, same stats under `path` —
+ * `throughput_GBps` in GB/s among them —, same timing and atomic modes); it adds `tiles_done`: a stream's tile counts as done when as many of that
  * stream's accesses as a tile holds have completed (exact when each stream's accesses
  * complete in order, as through an in-order interconnect; any status counts).
  *

@@ -1,13 +1,13 @@
 import { z } from 'zod';
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
-import { Priority } from '../engine/engine';
+import { EventHandle, Priority } from '../engine/engine';
 import { SimInvariantError } from '../engine/errors';
 import { ADDR_LIMIT } from '../engine/addr';
-import type { Counter, Histogram } from '../engine/stats';
+import type { Counter } from '../engine/stats';
 import { ceilRatio, type Tick } from '../engine/time';
-import { InOrderSender } from '../bus/inOrderSender';
-import { RequestPort, type ResponseReceiver } from '../bus/port';
+import { BusMaster } from '../bus/busMaster';
+import type { RequestPort, ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
 import {
   E1000_RX_DESC_BYTES, E1000_RXD_ADDR, E1000_RXD_LENGTH, E1000_RXD_STATUS, E1000_RXD_STAT_DD, E1000_RXD_STAT_EOP,
@@ -226,10 +226,14 @@ const TX = 1;
  */
 export class Nic implements ResponseReceiver {
   readonly port: RequestPort;
-  private readonly sender: InOrderSender;
+  /**
+   * Port, in-order sending, dma_errors and packet_latency_ns. Its maxOutstanding bounds
+   * payload bursts per direction, so the NIC counts them itself (rxInFlight, txInFlight)
+   * and sends everything with `send`.
+   */
+  private readonly bus: BusMaster;
   private readonly pool: TransactionPool;
   private readonly burstBytes: number;
-  private readonly maxOutstanding: number;
   private readonly prefetch: number;
   private every = 1;
   private timerTicks: Tick = 0;
@@ -265,7 +269,8 @@ export class Nic implements ResponseReceiver {
   private rx: NicRxTraffic | null = null;
   private packetBytes = 0;
   private rxEnabled = false;
-  private rxGen = 0;
+  /** The next packet's arrival while receive is enabled. */
+  private readonly arrival: EventHandle;
   private rxT0: Tick = 0;
   /** Arrivals since the last enable (for arrival times). */
   private rxSinceEnable = 0;
@@ -315,8 +320,8 @@ export class Nic implements ResponseReceiver {
 
   // ---- interrupts ----
   private readonly irqPending = new Float64Array(2);
-  private readonly irqTimerGen = new Float64Array(2);
-  private readonly irqTimerArmed = new Uint8Array(2);
+  /** Per direction: the moderation timer, pending while completions wait for it. */
+  private readonly irqTimer: readonly [EventHandle, EventHandle];
 
   private readonly sRxArrivals: Counter;
   private readonly sRxPackets: Counter;
@@ -327,8 +332,6 @@ export class Nic implements ResponseReceiver {
   private readonly sTxBytes: Counter;
   private readonly sInterrupts: Counter;
   private readonly sDescFetches: Counter;
-  private readonly sDmaErrors: Counter;
-  private readonly sLatency: Histogram;
 
   constructor(
     private readonly ctx: SimContext,
@@ -338,10 +341,7 @@ export class Nic implements ResponseReceiver {
     readonly masterId: number,
     readonly params: NicParams,
   ) {
-    this.port = new RequestPort(`${path}.port`, this);
-    this.sender = new InOrderSender(this.port);
     this.burstBytes = params.burstBytes;
-    this.maxOutstanding = params.maxOutstanding;
     this.prefetch = params.descPrefetch ?? 1;
     this.pool = new TransactionPool(Math.max(params.burstBytes, this.prefetch * E1000_RX_DESC_BYTES));
     this.psPerByte = 8000 / params.lineRateGbps;
@@ -350,7 +350,15 @@ export class Nic implements ResponseReceiver {
     this.fifoSeq = new Float64Array(1);
     this.fifoArrival = new Float64Array(1);
 
+    this.arrival = new EventHandle(ctx.engine, this.onArrival, Priority.Late);
+    this.irqTimer = [new EventHandle(ctx.engine, this.rxTimer), new EventHandle(ctx.engine, this.txTimer)];
+
     const s = ctx.stats.scope(path);
+    this.bus = new BusMaster(path, this, params.maxOutstanding, s, {
+      errors: { name: 'dma_errors', desc: 'DMA transactions that completed with an error, or unusable descriptor addresses' },
+      latency: { name: 'packet_latency_ns', desc: 'receive: packet arrival to descriptor write-back acknowledged, ns', spec: { bucketWidth: 100, buckets: 500 } },
+    });
+    this.port = this.bus.port;
     this.sRxArrivals = s.counter('rx_arrivals', 'packets offered by the wire (accepted or dropped)');
     this.sRxPackets = s.counter('rx_packets', 'packets written to memory and handed to the driver (descriptor written back)');
     this.sRxBytes = s.counter('rx_bytes', 'bytes of rx_packets');
@@ -360,8 +368,6 @@ export class Nic implements ResponseReceiver {
     this.sTxBytes = s.counter('tx_bytes', 'bytes of tx_packets');
     this.sInterrupts = s.counter('interrupts', 'interrupts raised (both causes)');
     this.sDescFetches = s.counter('desc_fetches', 'descriptor fetch reads (one may read several descriptors)');
-    this.sDmaErrors = s.counter('dma_errors', 'DMA transactions that completed with an error, or unusable descriptor addresses');
-    this.sLatency = s.histogram('packet_latency_ns', 'receive: packet arrival to descriptor write-back acknowledged, ns', { bucketWidth: 100, buckets: 500 });
     s.formula('rx_throughput_gbps', 'rx_bytes × 8 / elapsed time, Gbit/s', () => (this.sRxBytes.value * 8000) / s.elapsedTicks());
     s.formula('tx_throughput_gbps', 'tx_bytes × 8 / elapsed time, Gbit/s', () => (this.sTxBytes.value * 8000) / s.elapsedTicks());
   }
@@ -432,7 +438,7 @@ export class Nic implements ResponseReceiver {
   setRxEnable(enabled: boolean): void {
     if (enabled === this.rxEnabled) return;
     this.rxEnabled = enabled;
-    this.rxGen++;
+    this.arrival.cancel();
     if (!enabled || !this.rx) return;
     this.rxT0 = this.ctx.engine.now;
     this.rxSinceEnable = 0;
@@ -543,11 +549,10 @@ export class Nic implements ResponseReceiver {
   private scheduleArrival(): void {
     if (this.rxSeq >= this.rxLimit) return;
     const at = this.rxT0 + ceilRatio(this.rxSinceEnable + 1, this.rx!.packetsPerSecond);
-    this.ctx.engine.schedule(at, this.onArrival, this.rxGen, Priority.Late);
+    this.arrival.schedule(at);
   }
 
-  private readonly onArrival = (gen: number): void => {
-    if (gen !== this.rxGen) return;
+  private readonly onArrival = (): void => {
     const now = this.ctx.engine.now;
     const seq = this.rxSeq++;
     this.rxSinceEnable++;
@@ -589,12 +594,12 @@ export class Nic implements ResponseReceiver {
     this.sDescFetches.inc();
     const t = this.pool.alloc(Cmd.Read, this.rxBase + this.rxFetchIdx * E1000_RX_DESC_BYTES, count * E1000_RX_DESC_BYTES, this.masterId, this.ctx.engine.now);
     t.tag = K_RX_FETCH;
-    this.sender.send(t);
+    this.bus.send(t);
   }
 
   private rxFetched(t: Transaction): void {
     if (t.status !== Status.Ok) {
-      this.sDmaErrors.inc();
+      this.bus.sErrors.inc();
       this.rxPhase = HALTED;
       return;
     }
@@ -614,7 +619,7 @@ export class Nic implements ResponseReceiver {
     const buf = this.rxCache[this.rxCacheHead];
     if (buf < 0 || buf + this.packetBytes > ADDR_LIMIT) {
       // Not an address: the packet is lost and receive stops, as for a failed DMA.
-      this.sDmaErrors.inc();
+      this.bus.sErrors.inc();
       this.rxDropHead();
       this.rxPhase = HALTED;
       return;
@@ -632,7 +637,7 @@ export class Nic implements ResponseReceiver {
     const now = this.ctx.engine.now;
     const seq = this.fifoSeq[this.fifoHead];
     const base = (seq % 256) * 37;
-    while (this.rxInFlight < this.maxOutstanding && this.rxOff < P) {
+    while (this.rxInFlight < this.bus.maxOutstanding && this.rxOff < P) {
       const off = this.rxOff;
       const addr = this.rxBuf + off;
       const toBoundary = this.burstBytes - (addr % this.burstBytes);
@@ -645,14 +650,14 @@ export class Nic implements ResponseReceiver {
       t.tag = K_RX_DATA;
       this.rxOff = off + size;
       this.rxInFlight++;
-      this.sender.send(t);
+      this.bus.send(t);
     }
   }
 
   private rxDataDone(t: Transaction): void {
     this.rxInFlight--;
     if (t.status !== Status.Ok) {
-      this.sDmaErrors.inc();
+      this.bus.sErrors.inc();
       this.rxFailed = true;
     }
     this.pool.release(t);
@@ -673,7 +678,7 @@ export class Nic implements ResponseReceiver {
     d[E1000_RXD_STATUS] = E1000_RXD_STAT_DD | E1000_RXD_STAT_EOP;
     w.tag = K_RX_WB;
     this.rxPhase = WRITEBACK;
-    this.sender.send(w);
+    this.bus.send(w);
   }
 
   /** Removes the FIFO's head packet and its prefetched descriptor. */
@@ -687,7 +692,7 @@ export class Nic implements ResponseReceiver {
 
   private rxWrittenBack(t: Transaction): void {
     if (t.status !== Status.Ok) {
-      this.sDmaErrors.inc();
+      this.bus.sErrors.inc();
       this.rxPhase = HALTED;
       return;
     }
@@ -695,7 +700,7 @@ export class Nic implements ResponseReceiver {
     this.rxHeadIdx = this.rxHeadIdx + 1 === this.rxEntries ? 0 : this.rxHeadIdx + 1;
     this.sRxPackets.inc();
     this.sRxBytes.inc(this.packetBytes);
-    this.sLatency.sample((now - this.rxDoneArrival) / 1000);
+    this.bus.sLatency.sample((now - this.rxDoneArrival) / 1000);
     this.rxPhase = IDLE;
     if (this.rogueLag > 0) this.rogueAfterPacket(this.rxBuf);
     this.completion(RX);
@@ -718,7 +723,7 @@ export class Nic implements ResponseReceiver {
       t.data.fill(ROGUE_BYTE, 0, size);
       t.tag = K_ROGUE;
       this.sRogueWrites!.inc();
-      this.sender.send(t);
+      this.bus.send(t);
     } else {
       this.rogueFilled++;
     }
@@ -742,7 +747,7 @@ export class Nic implements ResponseReceiver {
       this.sDescFetches.inc();
       const t = this.pool.alloc(Cmd.Read, this.txBase + this.txFetchIdx * E1000_TX_DESC_BYTES, count * E1000_TX_DESC_BYTES, this.masterId, now);
       t.tag = K_TX_FETCH;
-      this.sender.send(t);
+      this.bus.send(t);
       return;
     }
     if (!this.txPacketOpen && this.txPrevStart > now) {
@@ -758,7 +763,7 @@ export class Nic implements ResponseReceiver {
     this.txCurCmd = c[off + E1000_TXD_CMD];
     this.txPacketOpen = true;
     if (this.txCurAddr < 0 || this.txCurAddr + this.txCurLen > ADDR_LIMIT) {
-      this.sDmaErrors.inc();
+      this.bus.sErrors.inc();
       this.txAbandonPacket();
       return;
     }
@@ -779,7 +784,7 @@ export class Nic implements ResponseReceiver {
 
   private txFetched(t: Transaction): void {
     if (t.status !== Status.Ok) {
-      this.sDmaErrors.inc();
+      this.bus.sErrors.inc();
       this.txPhase = HALTED;
       return;
     }
@@ -810,7 +815,7 @@ export class Nic implements ResponseReceiver {
   private txIssueReads(): void {
     const now = this.ctx.engine.now;
     const len = this.txCurLen;
-    while (this.txInFlight < this.maxOutstanding && this.txOff < len) {
+    while (this.txInFlight < this.bus.maxOutstanding && this.txOff < len) {
       const off = this.txOff;
       const addr = this.txCurAddr + off;
       const toBoundary = this.burstBytes - (addr % this.burstBytes);
@@ -819,14 +824,14 @@ export class Nic implements ResponseReceiver {
       t.tag = (this.txLen + off) * 8 + K_TX_DATA;
       this.txOff = off + size;
       this.txInFlight++;
-      this.sender.send(t);
+      this.bus.send(t);
     }
   }
 
   private txDataRead(t: Transaction): void {
     this.txInFlight--;
     if (t.status !== Status.Ok) {
-      this.sDmaErrors.inc();
+      this.bus.sErrors.inc();
       this.txFailed = true;
     } else {
       const dst = this.txBufs[this.txFill];
@@ -858,7 +863,7 @@ export class Nic implements ResponseReceiver {
       w.data[E1000_TXD_STATUS] |= E1000_TXD_STAT_DD;
       w.tag = K_TX_WB;
       this.txPhase = WRITEBACK;
-      this.sender.send(w);
+      this.bus.send(w);
       return;
     }
     this.txDescDone();
@@ -866,7 +871,7 @@ export class Nic implements ResponseReceiver {
 
   private txWrittenBack(t: Transaction): void {
     if (t.status !== Status.Ok) {
-      this.sDmaErrors.inc();
+      this.bus.sErrors.inc();
       this.txPhase = HALTED;
       return;
     }
@@ -908,7 +913,7 @@ export class Nic implements ResponseReceiver {
   // ======================= responses =======================
 
   recvRetry(): void {
-    this.sender.retry();
+    this.bus.retry();
   }
 
   recvResponse(t: Transaction): void {
@@ -948,26 +953,21 @@ export class Nic implements ResponseReceiver {
     this.irqPending[dir]++;
     if (this.irqPending[dir] >= this.every) {
       this.irqPending[dir] = 0;
-      this.irqTimerArmed[dir] = 0;
-      this.irqTimerGen[dir]++;
+      this.irqTimer[dir].cancel();
       this.ctx.engine.schedule(this.ctx.engine.now, dir === RX ? this.deliverRx : this.deliverTx);
-    } else if (this.timerTicks > 0 && this.irqTimerArmed[dir] === 0) {
-      this.irqTimerArmed[dir] = 1;
-      this.ctx.engine.schedule(this.ctx.engine.now + this.timerTicks, dir === RX ? this.rxTimer : this.txTimer, this.irqTimerGen[dir]);
+    } else if (this.timerTicks > 0 && !this.irqTimer[dir].scheduled) {
+      this.irqTimer[dir].schedule(this.ctx.engine.now + this.timerTicks);
     }
   }
 
-  private timerFired(dir: number, gen: number): void {
-    if (gen !== this.irqTimerGen[dir]) return;
-    this.irqTimerArmed[dir] = 0;
-    this.irqTimerGen[dir]++;
+  private timerFired(dir: number): void {
     if (this.irqPending[dir] === 0) return;
     this.irqPending[dir] = 0;
     this.deliver(dir === RX ? 'rx' : 'tx');
   }
 
-  private readonly rxTimer = (gen: number): void => this.timerFired(RX, gen);
-  private readonly txTimer = (gen: number): void => this.timerFired(TX, gen);
+  private readonly rxTimer = (): void => this.timerFired(RX);
+  private readonly txTimer = (): void => this.timerFired(TX);
   private readonly deliverRx = (): void => this.deliver('rx');
   private readonly deliverTx = (): void => this.deliver('tx');
 

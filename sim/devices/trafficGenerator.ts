@@ -1,10 +1,10 @@
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
-import type { Counter, Histogram, HistogramSpec, StatScope } from '../engine/stats';
+import type { Counter, HistogramSpec, StatScope } from '../engine/stats';
 import type { Tick } from '../engine/time';
-import { InOrderSender } from '../bus/inOrderSender';
-import { RequestPort, type ResponseReceiver } from '../bus/port';
+import { BusMaster } from '../bus/busMaster';
+import type { RequestPort, ResponseReceiver } from '../bus/port';
 import { Cmd, Status, STATUS_NAMES, type Transaction, TransactionPool } from '../bus/transaction';
 import { createWorkload, newAccessSlot, type AccessSlot, type Workload, type WorkloadSpec } from './workload';
 import { defineDeviceKind, deviceFields, Outstanding } from '../soc/deviceSpec';
@@ -115,7 +115,7 @@ function isWorkload(s: WorkloadSpec | Workload): s is Workload {
  * Stats (under `path`): `issued`, `reads`, `writes`, `bytes_read`, `bytes_written`
  * (completed Ok), `errors` and `errors.decode_error|access_error|translation_fault`,
  * `latency_ns` (issue to response, including waiting for the bus to accept),
- * `throughput_gbps` (Ok bytes / simulated time since start, or since the last stats
+ * `throughput_GBps` (Ok bytes / simulated time since start, or since the last stats
  * reset if later, up to the end of the run), `outstanding_stalls` (times an access
  * ready to issue found every outstanding slot taken) and `outstanding_stall_ns` (time
  * spent so). Optional per-stream `stream<i>.accesses`, `stream<i>.bytes`.
@@ -123,8 +123,8 @@ function isWorkload(s: WorkloadSpec | Workload): s is Workload {
 export class TrafficGenerator implements ResponseReceiver {
   readonly port: RequestPort;
   readonly mode: AccessMode;
-  private readonly sender: InOrderSender;
-  private readonly maxOutstanding: number;
+  /** Port, in-order sending, the maxOutstanding limit, errors, latency_ns, bytes_read, bytes_written. */
+  private readonly bus: BusMaster;
   // Set by configure(): the streams and their pace.
   private configured = false;
   private pool = new TransactionPool(64);
@@ -150,8 +150,6 @@ export class TrafficGenerator implements ResponseReceiver {
   private wakeAt: Tick = 0;
   private waitingSlot = false;
   private stallStart: Tick = 0;
-  private outstanding = 0;
-  private peakOutstanding = 0;
   private startTick: Tick = 0;
   private endTick: Tick = 0;
   private done: TrafficDoneCallback | undefined;
@@ -164,11 +162,7 @@ export class TrafficGenerator implements ResponseReceiver {
   private readonly sIssued: Counter;
   private readonly sReads: Counter;
   private readonly sWrites: Counter;
-  private readonly sBytesRead: Counter;
-  private readonly sBytesWritten: Counter;
-  private readonly sErrors: Counter;
   private readonly sErrorsBy: Counter[] = [];
-  private readonly sLatency: Histogram;
   private readonly sStalls: Counter;
   private readonly sStallNs: Counter;
   private readonly sStreamAccesses: Counter[] | null = null;
@@ -184,25 +178,24 @@ export class TrafficGenerator implements ResponseReceiver {
     private readonly listener: TrafficListener | null = null,
   ) {
     this.mode = params.mode ?? 'timing';
-    this.maxOutstanding = params.maxOutstanding;
-    this.port = new RequestPort(`${path}.port`, this);
-    this.sender = new InOrderSender(this.port);
-
     const s = ctx.stats.scope(path);
     this.scope = s;
+    this.bus = new BusMaster(path, this, params.maxOutstanding, s, {
+      errors: { desc: 'accesses that completed with an error' },
+      latency: { desc: 'issue to response of each access, ns', ...(params.latencyHistogram ? { spec: params.latencyHistogram } : {}) },
+      bytesRead: { desc: 'bytes read (Ok)' },
+      bytesWritten: { desc: 'bytes written (Ok)' },
+    });
+    this.port = this.bus.port;
     this.sIssued = s.counter('issued', 'accesses issued');
     this.sReads = s.counter('reads', 'reads completed Ok');
     this.sWrites = s.counter('writes', 'writes completed Ok');
-    this.sBytesRead = s.counter('bytes_read', 'bytes read (Ok)');
-    this.sBytesWritten = s.counter('bytes_written', 'bytes written (Ok)');
-    this.sErrors = s.counter('errors', 'accesses that completed with an error');
     for (let st = Status.DecodeError; st < STATUS_NAMES.length; st++) {
       this.sErrorsBy[st] = s.counter(`errors.${STATUS_NAMES[st]}`, `accesses that completed with ${STATUS_NAMES[st]}`);
     }
-    this.sLatency = s.histogram('latency_ns', 'issue to response of each access, ns', params.latencyHistogram ?? { bucketWidth: 10, buckets: 200 });
     this.sStalls = s.counter('outstanding_stalls', 'times a ready access found all outstanding slots taken');
     this.sStallNs = s.counter('outstanding_stall_ns', 'time a ready access waited for an outstanding slot, ns');
-    s.formula('throughput_gbps', 'Ok bytes per simulated time since start, GB/s', () => this.throughputGBps(s.elapsedTicks()));
+    s.formula('throughput_GBps', 'Ok bytes per simulated time since start, GB/s', () => this.throughputGBps(s.elapsedTicks()));
     if (params.perStreamStats) {
       this.sStreamAccesses = [];
       this.sStreamBytes = [];
@@ -211,7 +204,7 @@ export class TrafficGenerator implements ResponseReceiver {
 
   /** Sets the streams the next start() runs (not while running). */
   configure(program: TrafficProgram): void {
-    if (this.isRunning || this.outstanding > 0) throw new SimInvariantError(`${this.path}: configure() while running`);
+    if (this.isRunning || this.bus.inFlight > 0) throw new SimInvariantError(`${this.path}: configure() while running`);
     if (program.streams.length === 0) throw new SimInvariantError(`${this.path}: configure() needs at least one stream`);
     const n = program.streams.length;
     this.nStreams = n;
@@ -247,12 +240,12 @@ export class TrafficGenerator implements ResponseReceiver {
 
   /** Transactions issued and not yet answered (including those waiting for the bus). */
   get inFlight(): number {
-    return this.outstanding;
+    return this.bus.inFlight;
   }
 
   /** The most transactions ever in flight at once. */
   get peakInFlight(): number {
-    return this.peakOutstanding;
+    return this.bus.peakInFlight;
   }
 
   /** Starts (or restarts, resetting the streams) the run; `done` runs when it ends. */
@@ -286,7 +279,7 @@ export class TrafficGenerator implements ResponseReceiver {
   stop(): void {
     if (!this.isRunning || this.stopping) return;
     this.stopping = true;
-    if (this.mode === 'timing' && this.outstanding === 0) this.scheduleFinish();
+    if (this.mode === 'timing' && this.bus.inFlight === 0) this.scheduleFinish();
     // Atomic: the pending wave event sees `stopping` and finishes.
   }
 
@@ -297,7 +290,7 @@ export class TrafficGenerator implements ResponseReceiver {
   }
 
   private readonly onFinish = (): void => {
-    if (this.isRunning && this.outstanding === 0) this.finish();
+    if (this.isRunning && this.bus.inFlight === 0) this.finish();
   };
 
   private readonly onWake = (): void => {
@@ -366,14 +359,15 @@ export class TrafficGenerator implements ResponseReceiver {
     if (!this.isRunning || this.stopping) return;
     const engine = this.ctx.engine;
     const now = engine.now;
-    if (this.waitingSlot && this.outstanding < this.maxOutstanding) {
+    const bus = this.bus;
+    if (this.waitingSlot && bus.inFlight < bus.maxOutstanding) {
       this.sStallNs.inc((now - this.stallStart) / 1000);
       this.waitingSlot = false;
     }
     while (true) {
       const s = this.pick(now);
       if (s < 0) break;
-      if (this.outstanding >= this.maxOutstanding) {
+      if (bus.inFlight >= bus.maxOutstanding) {
         if (!this.waitingSlot) {
           this.waitingSlot = true;
           this.stallStart = now;
@@ -381,12 +375,10 @@ export class TrafficGenerator implements ResponseReceiver {
         }
         return;
       }
-      const t = this.alloc(this.take(s, now), s, now);
-      if (++this.outstanding > this.peakOutstanding) this.peakOutstanding = this.outstanding;
-      this.sender.send(t);
+      bus.issue(this.alloc(this.take(s, now), s, now));
     }
     if (this.live === 0) {
-      if (this.outstanding === 0) this.finish();
+      if (bus.inFlight === 0) this.finish();
       return;
     }
     const at = this.nextReady;
@@ -398,15 +390,16 @@ export class TrafficGenerator implements ResponseReceiver {
   }
 
   recvRetry(): void {
-    this.sender.retry();
+    this.bus.retry();
   }
 
   recvResponse(t: Transaction): void {
     this.complete(t, this.ctx.engine.now - t.issueTick);
     this.pool.release(t);
-    this.outstanding--;
+    const bus = this.bus;
+    bus.done();
     if (this.stopping) {
-      if (this.outstanding === 0) this.finish();
+      if (bus.inFlight === 0) this.finish();
     } else {
       this.issue();
     }
@@ -414,24 +407,25 @@ export class TrafficGenerator implements ResponseReceiver {
 
   /** Stats and listener for one finished access (both modes). */
   private complete(t: Transaction, latency: Tick): void {
-    this.sLatency.sample(latency / 1000);
+    const bus = this.bus;
+    bus.sLatency.sample(latency / 1000);
     const s = t.tag;
     if (t.status === Status.Ok) {
       if (t.cmd === Cmd.Read) {
         this.reads++;
         this.bytesRead += t.size;
         this.sReads.inc();
-        this.sBytesRead.inc(t.size);
+        bus.sBytesRead!.inc(t.size);
       } else {
         this.writes++;
         this.bytesWritten += t.size;
         this.sWrites.inc();
-        this.sBytesWritten.inc(t.size);
+        bus.sBytesWritten!.inc(t.size);
       }
       if (this.sStreamBytes) this.sStreamBytes[s].inc(t.size);
     } else {
       this.errorCount++;
-      this.sErrors.inc();
+      bus.sErrors.inc();
       const by = this.sErrorsBy[t.status];
       if (!by) throw new SimInvariantError(`${this.path}: access completed with status ${t.status}`);
       by.inc();
@@ -450,7 +444,7 @@ export class TrafficGenerator implements ResponseReceiver {
     }
     const engine = this.ctx.engine;
     const now = engine.now;
-    const max = this.maxOutstanding;
+    const max = this.bus.maxOutstanding;
     let count = 0;
     let sum = 0;
     let longest = 0;
@@ -512,7 +506,7 @@ export class TrafficGenerator implements ResponseReceiver {
     const ticks = end - windowStart;
     if (!(ticks > 0)) return 0;
     // bytes per ps × 1e12 ps/s ÷ 1e9 B/GB
-    return ((this.sBytesRead.value + this.sBytesWritten.value) / ticks) * 1000;
+    return ((this.bus.sBytesRead!.value + this.bus.sBytesWritten!.value) / ticks) * 1000;
   }
 }
 

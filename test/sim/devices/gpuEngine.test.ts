@@ -72,7 +72,7 @@ describe('GpuEngine', () => {
     const little = (maxOutstanding * 64) / 500;
     const measured = SURFACE_BYTES / ((res.endTick - res.startTick) / NS);
     expect(Math.abs(measured - little) / little).toBeLessThan(0.02);
-    expect(stat(r, 'throughput_gbps')).toBeCloseTo(measured, 9);
+    expect(stat(r, 'throughput_GBps')).toBeCloseTo(measured, 9);
     expect(res.tilesDone).toBe(512);
     expect(stat(r, 'tiles_done')).toBe(512);
     expect(r.gpu.tilesTotal).toBe(512);

@@ -78,7 +78,7 @@ describe('TrafficGenerator, timing mode', () => {
     expect(lat.mean()).toBe(100);
     expect(lat.max).toBe(100);
     // Throughput: bytes / (end − start), in GB/s.
-    expect(stat(r, 'throughput_gbps')).toBeCloseTo((19200 / (38 * 100)) /* B/ns = GB/s */, 10);
+    expect(stat(r, 'throughput_GBps')).toBeCloseTo((19200 / (38 * 100)) /* B/ns = GB/s */, 10);
     // Every access beyond the first 8 waited for a slot: 292 stalls, each lasting until the next response.
     expect(stat(r, 'outstanding_stalls')).toBe(300 - 8);
     expect(stat(r, 'outstanding_stall_ns')).toBeGreaterThan(0);
@@ -264,7 +264,7 @@ describe('TrafficGenerator, atomic mode', () => {
     expect(a.res.endTick).toBe(t.res.endTick);
     expect(a.res.endTick).toBe(38 * 100 * NS);
     expect(a.r.ctx.engine.eventsDispatched).toBeLessThanOrEqual(40);
-    expect(stat(a.r, 'throughput_gbps')).toBeCloseTo(stat(t.r, 'throughput_gbps'), 10);
+    expect(stat(a.r, 'throughput_GBps')).toBeCloseTo(stat(t.r, 'throughput_GBps'), 10);
   });
 
   test('rate pacing and stop() work per wave', () => {
