@@ -1,14 +1,17 @@
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
-import { isPowerOfTwo, log2Exact, pageIndex, pageOffset } from '../engine/addr';
+import { log2Exact, pageIndex, pageOffset } from '../engine/addr';
 import type { Counter } from '../engine/stats';
 import type { Tick } from '../engine/time';
 import { BusMaster, CompletionSlots } from '../bus/busMaster';
 import type { RequestPort, ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
 import { TraceOp, type TraceRecord } from './memTrace';
-import type { AccessMode } from '../engine/accessMode';
+import { ACCESS_MODES, type AccessMode } from '../engine/accessMode';
+import { powerOfTwo, resolveParams } from '../engine/spec';
+import { CpuCoreSpec } from '../mmu/cpuMmu';
+import { z } from 'zod';
 
 
 export interface CpuCoreParams {
@@ -33,24 +36,17 @@ export interface CpuCoreParams {
   mode?: AccessMode;
 }
 
-/** "field: reason" for the first bad parameter, or null. */
-export function validateCpuCoreParams(p: CpuCoreParams): string | null {
-  if (!Number.isSafeInteger(p.maxOutstanding) || p.maxOutstanding < 1) {
-    return `maxOutstanding: must be a positive integer, got ${p.maxOutstanding}`;
-  }
-  if (p.storeBuffer !== undefined && (!Number.isSafeInteger(p.storeBuffer) || p.storeBuffer < 0)) {
-    return `storeBuffer: must be a non-negative integer, got ${p.storeBuffer}`;
-  }
-  if (!isPowerOfTwo(p.lineBytes)) return `lineBytes: must be a power of two, got ${p.lineBytes}`;
-  if (p.pageBytes !== undefined && !isPowerOfTwo(p.pageBytes)) return `pageBytes: must be a power of two, got ${p.pageBytes}`;
-  if (p.cyclesBetween !== undefined && (!Number.isSafeInteger(p.cyclesBetween) || p.cyclesBetween < 0)) {
-    return `cyclesBetween: must be a non-negative integer, got ${p.cyclesBetween}`;
-  }
-  if (p.mode !== undefined && p.mode !== 'timing' && p.mode !== 'atomic') {
-    return `mode: must be "timing" or "atomic", got ${JSON.stringify(p.mode)}`;
-  }
-  return null;
-}
+/**
+ * The core's parameters as one spec: its config fields (`CpuCoreSpec`, a
+ * `cpuMmus[].cores[]` entry, checked when the config is loaded) and what the builder
+ * derives (line size from the CPU cache, page size, access mode). The constructor
+ * resolves its params against it, so no config can reach an unchecked value.
+ */
+export const CpuCoreParamsSpec = CpuCoreSpec.omit({ name: true }).extend({
+  lineBytes: powerOfTwo(2 ** 16, '64 KiB').describe('cache line size: no transaction crosses a line'),
+  pageBytes: powerOfTwo(2 ** 30, '1 GiB').default(4096).describe('page size the MMU translates by: no transaction crosses a page'),
+  mode: z.enum(ACCESS_MODES).default('timing'),
+});
 
 /**
  * The byte a core writes at virtual address `va` for its store number `storeSeq`
@@ -239,13 +235,12 @@ export class CpuCore implements ResponseReceiver {
     readonly masterId: number,
     readonly params: CpuCoreParams,
   ) {
-    const bad = validateCpuCoreParams(params);
-    if (bad) throw new SimInvariantError(`${path}: ${bad}`);
-    this.mode = params.mode ?? 'timing';
-    this.storeBuffer = params.storeBuffer ?? 0;
-    this.cyclesBetween = params.cyclesBetween ?? 0;
-    this.pageShift = log2Exact(params.pageBytes ?? 4096);
-    this.chunkShift = Math.min(log2Exact(params.lineBytes), this.pageShift);
+    const p = resolveParams(CpuCoreParamsSpec, params, path);
+    this.mode = p.mode;
+    this.storeBuffer = p.storeBuffer;
+    this.cyclesBetween = p.cyclesBetween;
+    this.pageShift = log2Exact(p.pageBytes);
+    this.chunkShift = Math.min(log2Exact(p.lineBytes), this.pageShift);
     this.intPeriod = Number.isInteger(clock.periodPs) ? clock.periodPs : 0;
     this.pool = new TransactionPool(2 ** this.chunkShift);
     this.slotFree = new CompletionSlots(params.maxOutstanding);

@@ -4,7 +4,7 @@ import { Cmd, Status } from '../../../sim/bus/transaction';
 import { SimInvariantError } from '../../../sim/engine/errors';
 import { getFormat } from '../../../sim/mmu/format';
 import type { CpuCacheParams } from '../../../sim/devices/cpuCache';
-import { CpuCore, storePatternByte, validateCpuCoreParams, type CpuCoreParams, type CpuTraceResult } from '../../../sim/devices/cpuCore';
+import { CpuCore, storePatternByte, CpuCoreParamsSpec, type CpuCoreParams, type CpuTraceResult } from '../../../sim/devices/cpuCore';
 import { TraceOp, fileLines, parseLackey, type TraceRecord } from '../../../sim/devices/memTrace';
 import { CacheRig, MEM_BASE } from '../../helpers/cacheRig';
 import { TABLE_ARENA } from '../../helpers/mmuRig';
@@ -351,15 +351,20 @@ describe('CpuCore on the real lackey sample', () => {
 });
 
 describe('parameters', () => {
-  test('validateCpuCoreParams names the field', () => {
+  test('CpuCoreParamsSpec names the field', () => {
     const ok: CpuCoreParams = { maxOutstanding: 2, lineBytes: 64 };
-    expect(validateCpuCoreParams(ok)).toBeNull();
-    expect(validateCpuCoreParams({ ...ok, maxOutstanding: 0 })).toBe('maxOutstanding: must be a positive integer, got 0');
-    expect(validateCpuCoreParams({ ...ok, lineBytes: 48 })).toBe('lineBytes: must be a power of two, got 48');
-    expect(validateCpuCoreParams({ ...ok, pageBytes: 5000 })).toBe('pageBytes: must be a power of two, got 5000');
-    expect(validateCpuCoreParams({ ...ok, storeBuffer: -1 })).toBe('storeBuffer: must be a non-negative integer, got -1');
-    expect(validateCpuCoreParams({ ...ok, cyclesBetween: 1.5 })).toBe('cyclesBetween: must be a non-negative integer, got 1.5');
-    expect(validateCpuCoreParams({ ...ok, mode: 'fast' as 'atomic' })).toBe('mode: must be "timing" or "atomic", got "fast"');
+    const problem = (p: object) => {
+      const r = CpuCoreParamsSpec.safeParse(p);
+      return r.success ? null : `${r.error.issues[0].path.join('.')}: ${r.error.issues[0].message}`;
+    };
+    expect(problem(ok)).toBeNull();
+    expect(CpuCoreParamsSpec.parse(ok)).toMatchObject({ storeBuffer: 0, cyclesBetween: 0, pageBytes: 4096, mode: 'timing' });
+    expect(problem({ ...ok, maxOutstanding: 0 })).toBe('maxOutstanding: must be an integer from 1 to 1024, got 0');
+    expect(problem({ ...ok, lineBytes: 48 })).toBe('lineBytes: must be a power of two, got 48');
+    expect(problem({ ...ok, pageBytes: 5000 })).toBe('pageBytes: must be a power of two, got 5000');
+    expect(problem({ ...ok, storeBuffer: -1 })).toBe('storeBuffer: must be an integer from 0 to 1024, got -1');
+    expect(problem({ ...ok, cyclesBetween: 1.5 })).toBe('cyclesBetween: must be an integer from 0 to 2^32, got 1.5');
+    expect(problem({ ...ok, mode: 'fast' })).toMatch(/^mode: /);
     const rig = new CacheRig(CACHE);
     expect(() => new CpuCore(rig.ctx, 'soc.bad', rig.clock, 1, { ...ok, lineBytes: 3 })).toThrow(SimInvariantError);
     expect(() => new CpuCore(rig.ctx, 'soc.bad', rig.clock, 1, { ...ok, lineBytes: 3 })).toThrow('soc.bad: lineBytes: must be a power of two, got 3');
