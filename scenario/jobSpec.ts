@@ -141,6 +141,11 @@ export function asJob<T>(job: JobConfig, fn: () => T): T {
   }
 }
 
+/** The issue at `path` when `bytes` do not fit in buffer `name` of `size` bytes, else null. */
+export function bufferTooSmall(bytes: number, name: string, size: number, path: (string | number)[]): JobIssue | null {
+  return bytes > size ? [path, `needs ${bytes} bytes, buffer "${name}" has ${size}`] : null;
+}
+
 /** The buffer a job named (the loader has checked it exists). */
 export function jobBuffer(env: JobEnv, name: string): DeviceBuffer {
   const b = env.buffers.get(name);

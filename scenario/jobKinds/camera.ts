@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { CameraIsp } from '../../sim/devices/camera';
 import { PS_PER_S } from '../../sim/engine/time';
 import { Name } from '../../sim/soc/schemaTypes';
-import { defineJobKind, jobBuffer, jobFields, runningJob, withRules, type JobIssue } from '../jobSpec';
+import { defineJobKind, jobBuffer, jobFields, runningJob, withRules, type JobIssue, bufferTooSmall } from '../jobSpec';
 
 /** `camera`: frames at `fps` into `buffers` frame buffers back to back in one buffer. */
 export const cameraJobKind = defineJobKind({
@@ -29,7 +29,8 @@ export const cameraJobKind = defineJobKind({
     const buf = c.buffer(j.buffer, ['buffer']);
     if (Array.isArray(buf)) return [buf];
     const bytes = lineBytes * j.height * j.buffers;
-    if (bytes > buf.size) return [[['buffers'], `needs ${bytes} bytes, buffer "${j.buffer}" has ${buf.size}`]];
+    const small = bufferTooSmall(bytes, j.buffer, buf.size, ['buffers']);
+    if (small) return [small];
     if (j.frames === undefined && c.until === undefined) return [[['frames'], 'a camera streams forever: give frames, or an "until" for the scenario']];
     return [];
   },

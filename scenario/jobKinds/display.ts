@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { DisplayController } from '../../sim/devices/display';
 import { PS_PER_S } from '../../sim/engine/time';
 import { Name, Size } from '../../sim/soc/schemaTypes';
-import { defineJobKind, jobBuffer, jobFields, runningJob, withRules, type JobIssue } from '../jobSpec';
+import { defineJobKind, jobBuffer, jobFields, runningJob, withRules, type JobIssue, bufferTooSmall } from '../jobSpec';
 
 /** `display`: scanout of a frame buffer at `refreshHz` for `frames` (or until the run ends). */
 export const displayJobKind = defineJobKind({
@@ -28,7 +28,8 @@ export const displayJobKind = defineJobKind({
     const buf = c.buffer(j.buffer, ['buffer']);
     if (Array.isArray(buf)) return [buf];
     const bytes = (j.pitchBytes ?? j.width * j.bytesPerPixel) * j.height;
-    if (bytes > buf.size) return [[['height'], `needs ${bytes} bytes, buffer "${j.buffer}" has ${buf.size}`]];
+    const small = bufferTooSmall(bytes, j.buffer, buf.size, ['height']);
+    if (small) return [small];
     if (j.frames === undefined && c.until === undefined) return [[['frames'], 'a display scans forever: give frames, or an "until" for the scenario']];
     return [];
   },

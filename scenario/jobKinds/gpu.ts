@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { GpuEngine, gpuSurfaceSpec, type GpuProgram } from '../../sim/devices/gpuEngine';
 import { validateWorkloadSpec } from '../../sim/devices/workload';
 import { Name, Size } from '../../sim/soc/schemaTypes';
-import { defineJobKind, jobBuffer, jobFields, runningJob, withRules, type JobIssue } from '../jobSpec';
+import { defineJobKind, jobBuffer, jobFields, runningJob, withRules, type JobIssue, bufferTooSmall } from '../jobSpec';
 
 const SURFACE_FIELDS = ['widthBytes', 'height', 'tileWidthBytes', 'tileHeight', 'accessBytes', 'readFraction'];
 
@@ -40,7 +40,8 @@ export const gpuJobKind = defineJobKind({
     const buf = c.buffer(j.buffer, ['buffer']);
     if (Array.isArray(buf)) return [buf];
     const bytes = j.widthBytes * j.height;
-    return bytes > buf.size ? [[['height'], `needs ${bytes} bytes, buffer "${j.buffer}" has ${buf.size}`]] : [];
+    const small = bufferTooSmall(bytes, j.buffer, buf.size, ['height']);
+    return small ? [small] : [];
   },
   start: (env, job) => {
     const gpu = env.soc.model(job.device, GpuEngine);

@@ -3,7 +3,7 @@ import { TrafficGenerator } from '../../sim/devices/trafficGenerator';
 import { validateWorkloadSpec, type WorkloadSpec } from '../../sim/devices/workload';
 import type { DeviceBuffer } from '../../drivers/devices/buffers';
 import { Name, Size } from '../../sim/soc/schemaTypes';
-import { defineJobKind, jobBuffer, jobFields, runningJob, type JobIssue } from '../jobSpec';
+import { defineJobKind, jobBuffer, jobFields, runningJob, type JobIssue, bufferTooSmall } from '../jobSpec';
 
 const WorkloadCommon = {
   accessBytes: Size.describe('bytes per access (a power of two)'),
@@ -55,7 +55,8 @@ export const trafficJobKind = defineJobKind({
     const issues: JobIssue[] = [];
     j.streams.forEach((w, k) => {
       const footprint = w.kind === 'tiled2d' ? w.widthBytes * w.height : (w.footprint ?? buf.size - w.offset);
-      if (w.offset + footprint > buf.size) issues.push([['streams', k], `needs ${w.offset + footprint} bytes, buffer "${j.buffer}" has ${buf.size}`]);
+      const small = bufferTooSmall(w.offset + footprint, j.buffer, buf.size, ['streams', k]);
+      if (small) issues.push(small);
       // Buffers start on a page, so a workload's alignment is its offset's.
       const problem = validateWorkloadSpec(workloadAt(0, buf.size, w));
       if (problem) {

@@ -1,26 +1,13 @@
 import { BusMaster, CompletionSlots } from '../../../sim/bus/busMaster';
-import { connectPorts, ResponsePort, type RequestReceiver, type ResponseReceiver } from '../../../sim/bus/port';
+import { connectPorts, type ResponseReceiver } from '../../../sim/bus/port';
 import { Cmd, TransactionPool, type Transaction } from '../../../sim/bus/transaction';
 import { Histogram, StatsRegistry } from '../../../sim/engine/stats';
+import { GateSlave } from '../../helpers/gateSlave';
 
-/** A slave that accepts while `open` and records what it got, in order. */
-class Gate implements RequestReceiver {
-  readonly port = new ResponsePort('s.port', this);
-  open = true;
-  got: Transaction[] = [];
-  recvRequest(t: Transaction): boolean {
-    if (!this.open) return false;
-    this.got.push(t);
-    return true;
-  }
-  recvAtomic(): number {
-    return 0;
-  }
-  recvFunctional(): void {}
-  /** Opens and tells the master it may re-send. */
-  reopen(): void {
-    this.open = true;
-    this.port.sendRetry();
+/** The slave: accepts while open (it starts open here). */
+class Gate extends GateSlave {
+  constructor() {
+    super(true);
   }
 }
 

@@ -1,6 +1,7 @@
-import { connectPorts, RequestPort, ResponsePort, type RequestReceiver, type ResponseReceiver } from '../../../sim/bus/port';
+import { connectPorts, RequestPort, type ResponseReceiver } from '../../../sim/bus/port';
 import { Cmd, Status, TransactionPool, type Transaction } from '../../../sim/bus/transaction';
 import { SimInvariantError } from '../../../sim/engine/errors';
+import { GateSlave } from '../../helpers/gateSlave';
 
 /** A master that records what it is told; optionally re-sends from inside recvRetry. */
 class Master implements ResponseReceiver {
@@ -20,21 +21,11 @@ class Master implements ResponseReceiver {
   }
 }
 
-/** A slave that accepts only while `open`. */
-class Gate implements RequestReceiver {
-  readonly port = new ResponsePort('s.port', this);
-  open = false;
-  got: Transaction[] = [];
-  recvRequest(t: Transaction, port: ResponsePort): boolean {
-    expect(port).toBe(this.port);
-    if (!this.open) return false;
-    this.got.push(t);
-    return true;
+/** The slave: accepts only while open (it starts closed here). */
+class Gate extends GateSlave {
+  constructor() {
+    super(false);
   }
-  recvAtomic(): number {
-    return 0;
-  }
-  recvFunctional(): void {}
 }
 
 const pool = new TransactionPool(64);
