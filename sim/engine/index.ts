@@ -7,6 +7,7 @@ export * from './errors';
 export * from './log';
 export * from './rng';
 export * from './stats';
+export * from './statsCsv';
 export * from './time';
 export * from './trace';
 export * from './units';
