@@ -32,6 +32,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { runLoaded, type RunOutput } from '../scenario/run';
 import { loadScenario } from '../scenario/load';
+import { parseOverride } from '../scenario/overrides';
 import type { StatsDump, StatValue } from '../sim/engine/stats';
 import { PS_PER_US, type Tick } from '../sim/engine/time';
 import { bundled } from './paths';
@@ -57,16 +58,20 @@ export interface MicroFigures {
 export interface SuiteResult {
   version: number;
   quick: boolean;
+  /** `--set` overrides applied to every scenario; absent when none (counts are only comparable under the same ones). */
+  overrides?: string[];
   scenarios: Record<string, ScenarioFigures>;
   micro: Record<string, MicroFigures>;
 }
 
 export interface SuiteOptions {
   quick?: boolean;
-  /** Scenario names (file names without `.json`; `.json` is accepted); default all. */
+  /** Bundled scenario names (file names without `.json`; `.json` is accepted) or users' scenario files; default all bundled. */
   scenarios?: string[];
   /** Scenarios directory; default soc-configs/scenarios. */
   dir?: string;
+  /** `--set` overrides applied to every scenario. */
+  sets?: readonly string[];
 }
 
 // ---------------------------------------------------------------------------------
@@ -123,17 +128,28 @@ export function listScenarios(dir = bundled('scenarios')): ScenarioFile[] {
     .map((f) => ({ name: f.slice(0, -'.json'.length), file: path.join(dir, f) }));
 }
 
-/** Thrown for a scenario name that is not bundled. */
+/** Thrown for a scenario that is neither a file nor bundled, or two chosen scenarios of one name. */
 export class UnknownScenarioError extends Error {}
 
+/**
+ * The chosen scenarios: an existing file is a user's scenario (keyed by its file name
+ * without `.json`), anything else a bundled name.
+ */
 export function selectScenarios(all: ScenarioFile[], names: string[] | undefined): ScenarioFile[] {
   if (!names || names.length === 0) return all;
-  return names.map((n) => {
+  const chosen = names.map((n) => {
     const key = path.basename(n).replace(/\.json$/, '');
+    if (fs.existsSync(n) && fs.statSync(n).isFile()) return { name: key, file: path.resolve(n) };
     const s = all.find((e) => e.name === key);
-    if (!s) throw new UnknownScenarioError(`unknown scenario "${n}" (bundled: ${all.map((e) => e.name).join(', ')})`);
+    if (!s) throw new UnknownScenarioError(`unknown scenario "${n}": not a file, and not bundled (bundled: ${all.map((e) => e.name).join(', ')})`);
     return s;
   });
+  const seen = new Set<string>();
+  for (const s of chosen) {
+    if (seen.has(s.name)) throw new UnknownScenarioError(`two scenarios are named "${s.name}": results are keyed by file name, so rename one`);
+    seen.add(s.name);
+  }
+  return chosen;
 }
 
 // ---------------------------------------------------------------------------------
@@ -213,8 +229,8 @@ function sig(x: number): number {
   return Number.isFinite(x) ? Number(x.toPrecision(3)) : 0;
 }
 
-export function runScenario(s: ScenarioFile, quick: boolean): ScenarioFigures {
-  const loaded = loadScenario(s.file);
+export function runScenario(s: ScenarioFile, quick: boolean, sets: readonly string[] = []): ScenarioFigures {
+  const loaded = loadScenario(s.file, sets.map(parseOverride));
   const until = quick ? Math.min(quickUntil(s.name), loaded.scenario.until ?? Infinity) : undefined;
   const t0 = process.hrtime.bigint();
   const out = runLoaded(loaded, until !== undefined ? { until } : {});
@@ -266,9 +282,10 @@ export function runSuite(opts: SuiteOptions = {}): SuiteResult {
   const quick = opts.quick ?? false;
   const chosen = selectScenarios(listScenarios(opts.dir), opts.scenarios);
   const scenarios: Record<string, ScenarioFigures> = {};
-  for (const s of chosen) scenarios[s.name] = runScenario(s, quick);
+  const sets = opts.sets ?? [];
+  for (const s of chosen) scenarios[s.name] = runScenario(s, quick, sets);
   const micro = { 'translation.atomic.tlb_hit': atomicTranslationMicro(quick ? MICRO_TRANSLATIONS.quick : MICRO_TRANSLATIONS.full) };
-  return { version: SUITE_VERSION, quick, scenarios, micro };
+  return { version: SUITE_VERSION, quick, ...(sets.length > 0 ? { overrides: [...sets] } : {}), scenarios, micro };
 }
 
 // ---------------------------------------------------------------------------------
@@ -351,6 +368,10 @@ export function compareWithBaseline(now: SuiteResult, base: SuiteResult, partial
   } else if (base.quick !== now.quick) {
     out.comparable = false;
     out.reason = `the baseline is a ${base.quick ? 'quick' : 'full'} run, this is a ${now.quick ? 'quick' : 'full'} run`;
+  } else if (JSON.stringify(base.overrides ?? []) !== JSON.stringify(now.overrides ?? [])) {
+    out.comparable = false;
+    const list = (o: string[] | undefined) => (o?.length ? o.map((x) => `--set ${x}`).join(' ') : 'no overrides');
+    out.reason = `the baseline was run with ${list(base.overrides)}, this run with ${list(now.overrides)}`;
   }
   if (!out.comparable) return out; // neither counts nor speed mean anything across modes or versions
   const names = [...new Set([...Object.keys(now.scenarios), ...(partial ? [] : Object.keys(base.scenarios ?? {}))])].sort();

@@ -6,8 +6,8 @@
  * gated), when the baseline was rewritten (`updateBaseline`), or when the baseline is
  * of the other mode (a full run against the quick baseline: counts are not
  * comparable, a note says so); 1 when a count differs, a scenario is missing on one
- * side, the baseline is missing, unreadable or of another suite version, or a
- * scenario name is unknown.
+ * side, the baseline is missing, unreadable, of another suite version or made with
+ * other `--set` overrides, or a scenario is unknown.
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -20,8 +20,10 @@ import {
 export interface BenchCommandOptions {
   /** One JSON object on `out` (the suite result plus `comparison`), nothing else. */
   json: boolean;
-  /** Scenario names (file names without `.json`); default every bundled scenario. */
+  /** Bundled scenario names (file names without `.json`) or users' scenario files; default every bundled scenario. */
   scenarios?: string[];
+  /** `--set` overrides applied to every scenario (recorded in the result; a baseline with others is not comparable). */
+  sets?: string[];
   /** Baseline file; default bench/baseline.json. */
   baseline?: string;
   /** Rewrite the baseline with this run (merged into it when `scenarios` chooses some). */
@@ -62,7 +64,7 @@ function readBaseline(file: string): SuiteResult | string {
 function baselineText(r: SuiteResult): string {
   const scenarios: SuiteResult['scenarios'] = {};
   for (const k of Object.keys(r.scenarios).sort()) scenarios[k] = r.scenarios[k];
-  return JSON.stringify({ version: r.version, quick: r.quick, scenarios, micro: r.micro }, null, 2) + '\n';
+  return JSON.stringify({ version: r.version, quick: r.quick, ...(r.overrides ? { overrides: r.overrides } : {}), scenarios, micro: r.micro }, null, 2) + '\n';
 }
 
 function comparisonJson(file: string, c: Comparison | null, error?: string): unknown {
@@ -100,7 +102,7 @@ export function benchCommand(opts: BenchCommandOptions, out: (s: string) => void
   const partial = (opts.scenarios?.length ?? 0) > 0;
   let result: SuiteResult;
   try {
-    result = runSuite({ quick: opts.quick ?? false, scenarios: opts.scenarios });
+    result = runSuite({ quick: opts.quick ?? false, scenarios: opts.scenarios, sets: opts.sets });
   } catch (e) {
     if (e instanceof UnknownScenarioError) {
       out(opts.json ? JSON.stringify({ error: e.message }) + '\n' : `socsim bench: ${e.message}\n`);
@@ -117,8 +119,8 @@ export function benchCommand(opts: BenchCommandOptions, out: (s: string) => void
         out(opts.json ? JSON.stringify({ error: old }) + '\n' : `socsim bench: ${old}; not updated\n`);
         return 1;
       }
-      if (old.version !== result.version || old.quick !== result.quick) {
-        const msg = `cannot merge a ${result.quick ? 'quick' : 'full'} version ${result.version} run of some scenarios into the ${old.quick ? 'quick' : 'full'} version ${old.version} baseline ${display(file)}: rerun without a scenario list`;
+      if (old.version !== result.version || old.quick !== result.quick || JSON.stringify(old.overrides ?? []) !== JSON.stringify(result.overrides ?? [])) {
+        const msg = `cannot merge a ${result.quick ? 'quick' : 'full'} version ${result.version} run of some scenarios${result.overrides ? ' with overrides' : ''} into the ${old.quick ? 'quick' : 'full'} version ${old.version} baseline ${display(file)}${old.overrides ? ' (made with overrides)' : ''}: rerun without a scenario list`;
         out(opts.json ? JSON.stringify({ error: msg }) + '\n' : `socsim bench: ${msg}\n`);
         return 1;
       }
@@ -138,7 +140,9 @@ export function benchCommand(opts: BenchCommandOptions, out: (s: string) => void
   }
   const cmp = compareWithBaseline(result, base, partial);
   const stale = base.version !== SUITE_VERSION;
-  const failed = (cmp.comparable && cmp.countChanges.length > 0) || stale;
+  // Other overrides than the baseline's: the user asked for a gate that cannot be applied.
+  const otherOverrides = JSON.stringify(base.overrides ?? []) !== JSON.stringify(result.overrides ?? []);
+  const failed = (cmp.comparable && cmp.countChanges.length > 0) || stale || otherOverrides;
   if (opts.json) {
     out(JSON.stringify({ ...result, comparison: comparisonJson(file, cmp) }, null, 2) + '\n');
     return failed ? 1 : 0;

@@ -4,14 +4,18 @@
  * test/golden/scenarios/<scenario>.trace.jsonl. A behaviour change that alters a trace
  * must be deliberate: regenerate with `npm run golden:update` and say why in the commit.
  *
- *   ts-node cli/golden.ts            check, print the first divergence of each mismatch
- *   ts-node cli/golden.ts --update   rewrite the golden files
+ *   socsim golden                    check, print the first divergence of each mismatch
+ *   socsim golden --update           rewrite the golden files
+ *   socsim golden my.json --dir my-goldens [--update]   the same for users' own scenarios
  */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { MemoryTraceWriter } from '../sim/engine/trace';
-import { run } from '../scenario/run';
+import { runLoaded } from '../scenario/run';
+import { resolveScenario, scenarioFileOf } from '../scenario/resolve';
+import { ConfigError } from '../sim/engine/errors';
+import type { Tick } from '../sim/engine/time';
 import { socConfigsDir } from './list';
 import { traceDiffCommand } from './traceDiff';
 
@@ -27,10 +31,21 @@ export function bundledScenarios(): string[] {
   return fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => path.join(dir, f));
 }
 
-/** The trace of a short run of `scenarioFile`. */
-export function goldenTrace(scenarioFile: string): string {
+export interface GoldenOptions {
+  /** Rewrite the golden file instead of comparing. */
+  update?: boolean;
+  /** Directory of `<scenario>.trace.jsonl` files; default test/golden/scenarios. */
+  dir?: string;
+  /** `--set` overrides applied before the run (the trace header records them). */
+  sets?: readonly string[];
+  /** Simulated time each run covers (ps); default GOLDEN_UNTIL_PS. */
+  until?: Tick;
+}
+
+/** The trace of a short run of `scenarioFile` (a file or a bundled name). */
+export function goldenTrace(scenarioFile: string, opts: GoldenOptions = {}): string {
   const writer = new MemoryTraceWriter();
-  run(scenarioFile, { traceWriter: writer, until: GOLDEN_UNTIL_PS });
+  runLoaded(resolveScenario(scenarioFile, opts.sets ?? []), { traceWriter: writer, until: opts.until ?? GOLDEN_UNTIL_PS });
   return writer.text();
 }
 
@@ -43,16 +58,16 @@ export interface GoldenResult {
 }
 
 /** Compares (or with `update`, rewrites) the golden trace of one scenario. */
-export function checkGolden(scenarioFile: string, update = false): GoldenResult {
+export function checkGolden(scenarioFile: string, opts: GoldenOptions = {}): GoldenResult {
   const name = path.basename(scenarioFile, '.json');
-  const golden = path.join(goldenDir(), `${name}.trace.jsonl`);
-  const trace = goldenTrace(scenarioFile);
-  if (update) {
+  const golden = path.join(opts.dir ?? goldenDir(), `${name}.trace.jsonl`);
+  const trace = goldenTrace(scenarioFile, opts);
+  if (opts.update) {
     fs.mkdirSync(path.dirname(golden), { recursive: true });
     fs.writeFileSync(golden, trace);
     return { scenario: name, golden, ok: true, report: '' };
   }
-  if (!fs.existsSync(golden)) return { scenario: name, golden, ok: false, report: `no golden trace ${golden}: run npm run golden:update` };
+  if (!fs.existsSync(golden)) return { scenario: name, golden, ok: false, report: `no golden trace ${golden}: write it with --update\n` };
   if (fs.readFileSync(golden, 'utf8') === trace) return { scenario: name, golden, ok: true, report: '' };
   const now = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'socsim-golden-')), `${name}.trace.jsonl`);
   fs.writeFileSync(now, trace);
@@ -61,13 +76,23 @@ export function checkGolden(scenarioFile: string, update = false): GoldenResult 
   return { scenario: name, golden, ok: false, report };
 }
 
-if (require.main === module) {
-  const update = process.argv.includes('--update');
+/**
+ * `socsim golden [scenario…]`: checks (or `--update`s) golden traces of the given
+ * scenarios (files or bundled names; default every bundled one) against a directory of
+ * golden files (default the bundled ones). Exit 0 when all match, 1 when any differs or
+ * is missing.
+ */
+export function goldenCommand(scenarios: readonly string[], opts: GoldenOptions, out: (s: string) => void): number {
+  const files = scenarios.length > 0 ? scenarios.map(scenarioFileOf) : bundledScenarios();
+  const names = files.map((f) => path.basename(f, '.json'));
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice) throw new ConfigError(twice, 'scenario', 'two scenarios share this file name, and golden files are named after it: rename one');
   let failed = 0;
-  for (const f of bundledScenarios()) {
-    const r = checkGolden(f, update);
-    process.stdout.write(update ? `wrote ${r.golden}\n` : r.ok ? `ok ${r.scenario}\n` : r.report);
+  for (const f of files) {
+    const r = checkGolden(f, opts);
+    out(opts.update ? `wrote ${r.golden}\n` : r.ok ? `ok ${r.scenario}\n` : r.report);
     if (!r.ok) failed++;
   }
-  process.exitCode = failed > 0 ? 1 : 0;
+  if (!opts.update) out(failed === 0 ? `all ${files.length} golden traces match\n` : `${failed} of ${files.length} golden traces differ or are missing\n`);
+  return failed > 0 ? 1 : 0;
 }

@@ -9,6 +9,7 @@ import { parseTime, UnitError } from '../sim/engine/units';
 import { loadSocConfigWith } from '../scenario/load';
 import { readJsonFile } from '../sim/soc/loadJson';
 import { benchCommand } from './bench';
+import { goldenCommand } from './golden';
 import { formatList, listBundled, socConfigsDir } from './list';
 import { TraceInputError, traceDiffCommand } from './traceDiff';
 import { RunProgress, formatSimTime } from './progress';
@@ -86,11 +87,25 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       (y) => y
         .option('json', { type: 'boolean', default: false, describe: 'one JSON object instead of tables' })
         .option('quick', { type: 'boolean', default: false, describe: 'short runs (what CI and the baseline use)' })
-        .option('scenario', { type: 'string', array: true, describe: 'only these scenarios (file names without .json)' })
+        .option('scenario', { type: 'string', array: true, describe: 'only these scenarios: bundled names (file names without .json) or your own scenario files' })
+        .option('set', SET_OPTION)
         .option('baseline', { type: 'string', describe: 'baseline file (default bench/baseline.json)' })
         .option('update-baseline', { type: 'boolean', default: false, describe: 'rewrite the baseline with this run' }),
       (args) => {
-        code = benchCommand({ json: args.json, quick: args.quick, scenarios: args.scenario, baseline: args.baseline, updateBaseline: args['update-baseline'] }, io.out);
+        code = benchCommand({ json: args.json, quick: args.quick, scenarios: args.scenario, sets: args.set, baseline: args.baseline, updateBaseline: args['update-baseline'] }, io.out);
+      },
+    )
+    .command(
+      'golden [scenarios..]',
+      'compare short runs of scenarios with their golden traces (exit 0 all match, 1 a trace differs or is missing)',
+      (y) => y
+        .positional('scenarios', { type: 'string', array: true, describe: 'scenario files or bundled names (default: every bundled scenario)' })
+        .option('dir', { type: 'string', describe: 'directory of <scenario>.trace.jsonl golden files (default: the bundled test/golden/scenarios)' })
+        .option('update', { type: 'boolean', default: false, describe: 'write the golden files from this run instead of comparing' })
+        .option('until', { type: 'string', describe: 'simulated time each run covers (default 5us)' })
+        .option('set', SET_OPTION),
+      (args) => {
+        code = goldenCommand(args.scenarios ?? [], { update: args.update, dir: args.dir, sets: args.set, until: args.until === undefined ? undefined : parseUntil(args.until) }, io.out);
       },
     )
     .command(
@@ -150,6 +165,18 @@ interface RunArgs {
   progress: boolean;
 }
 
+/** `--until`: a simulated time with its unit. */
+function parseUntil(text: string): number {
+  if (/^\s*\d+(\.\d+)?\s*$/.test(text)) {
+    throw new UsageError(`--until: give a unit, e.g. ${text.trim()}ns or ${text.trim()}us (a bare number would be picoseconds: write ${text.trim()}ps)`);
+  }
+  try {
+    return parseTime(text);
+  } catch (e) {
+    throw new UsageError(`--until: ${(e as UnitError).message}`);
+  }
+}
+
 /** Seeds are integers in [0, 2^32): the RNG's seed word. */
 const SEED_LIMIT = 2 ** 32;
 
@@ -159,15 +186,7 @@ function cmdRun(args: RunArgs, io: CliIO): number {
   if (seed !== undefined && !(/^\s*\d+\s*$/.test(args.seed!) && seed < SEED_LIMIT)) {
     throw new UsageError(`--seed: must be an integer from 0 to 2^32-1, got ${JSON.stringify(args.seed)}`);
   }
-  let until: number | undefined;
-  if (args.until !== undefined && /^\s*\d+(\.\d+)?\s*$/.test(args.until)) {
-    throw new UsageError(`--until: give a unit, e.g. ${args.until.trim()}ns or ${args.until.trim()}us (a bare number would be picoseconds: write ${args.until.trim()}ps)`);
-  }
-  try {
-    until = args.until === undefined ? undefined : parseTime(args.until);
-  } catch (e) {
-    throw new UsageError(`--until: ${(e as UnitError).message}`);
-  }
+  const until = args.until === undefined ? undefined : parseUntil(args.until);
   if (args['trace-format'] !== 'jsonl' && !args.trace) throw new UsageError(`--trace-format ${args['trace-format']} needs --trace <file>`);
   let categories;
   try {

@@ -148,4 +148,25 @@ describe('comparison with a baseline', () => {
     expect(code).toBe(1);
     expect(out).toContain('unknown scenario "no-such-scenario"');
   });
+
+  test("a user's own scenario file and --set overrides: recorded, gated against the user's baseline, refused against another", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socsim-bench-user-'));
+    const scenario = JSON.parse(fs.readFileSync(path.join(SCENARIOS_DIR, 'server-io-nic-strict.json'), 'utf8'));
+    scenario.soc = path.join(SCENARIOS_DIR, '..', 'server-io.json');
+    scenario.jobs[0].rx.packets = 300;
+    const file = path.join(dir, 'my-nic.json');
+    fs.writeFileSync(file, JSON.stringify(scenario));
+    const baseline = path.join(dir, 'my-baseline.json');
+    const sets = ['soc.iommus.iommu.l2Tlb.entries=128'];
+    expect(bench({ json: false, quick: true, scenarios: [file], sets, baseline, updateBaseline: true }).code).toBe(0);
+    const written = JSON.parse(fs.readFileSync(baseline, 'utf8')) as SuiteResult;
+    expect(Object.keys(written.scenarios)).toEqual(['my-nic']);
+    expect(written.overrides).toEqual(sets);
+    expect(written.scenarios['my-nic'].counts['soc.iommu.l2tlb.lookups']).toBeGreaterThan(0);
+    expect(bench({ json: false, quick: true, scenarios: [file], sets, baseline }).code).toBe(0);
+    const other = bench({ json: false, quick: true, scenarios: [file], baseline });
+    expect(other.code).toBe(1);
+    expect(other.out).toContain('the baseline was run with --set soc.iommus.iommu.l2Tlb.entries=128, this run with no overrides');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
 });

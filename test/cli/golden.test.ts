@@ -40,3 +40,27 @@ describe('a deliberate change', () => {
     expect(fs.readFileSync(regenerated, 'utf8')).toBe(trace);
   });
 });
+
+describe("users' own golden traces (socsim golden)", () => {
+  test('--update writes a golden for a user scenario in a user directory; the check passes, and fails after a --set change', async () => {
+    const fs = await import('fs');
+    const os = await import('os');
+    const { goldenCommand } = await import('../../cli/golden');
+    const { readConfig, writeTemp, REPO } = await import('../helpers/configFiles');
+    const scenario = readConfig(path.join(REPO, 'soc-configs', 'scenarios', 'server-io-nic-strict.json'));
+    scenario.soc = path.join(REPO, 'soc-configs', 'server-io.json');
+    const file = writeTemp(scenario, 'my-nic.json');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socsim-goldens-'));
+    let out = '';
+    const say = (s: string) => { out += s; };
+    expect(goldenCommand([file], { dir, update: true, until: 2_000_000 }, say)).toBe(0);
+    expect(fs.existsSync(path.join(dir, 'my-nic.trace.jsonl'))).toBe(true);
+    expect(goldenCommand([file], { dir, until: 2_000_000 }, say)).toBe(0);
+    expect(out).toContain('all 1 golden traces match');
+    out = '';
+    expect(goldenCommand([file], { dir, until: 2_000_000, sets: ['soc.iommus.iommu.walker.stepCycles=9'] }, say)).toBe(1);
+    expect(out).toMatch(/golden trace of my-nic differs[\s\S]*first divergence at record/);
+    expect(out).toContain('1 of 1 golden traces differ or are missing');
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+});
