@@ -23,7 +23,10 @@ export { defineJobKind, jobFields, withRules, runningJob, jobBuffer, jobPlatform
 export { MasterRegistry } from './sim/engine/masters';
 export { pgtableOps } from './drivers/iommu/pgtableOps';
 export { run, runLoaded, type RunOptions, type RunOutput } from './scenario/run';
-export { loadScenario, type LoadedScenario } from './scenario/load';
+export { loadScenario, loadSocConfigWith, type LoadedScenario } from './scenario/load';
+export { resolveScenario, scenarioFileOf } from './scenario/resolve';
+export { parseOverride, applyOverrides, type Override } from './scenario/overrides';
+export { bundledScenarioNames, bundledScenarioFile, socConfigsDir } from './scenario/bundled';
 export { ScenarioSchema, type Scenario } from './scenario/schema';
 export { main as cliMain } from './cli/main';
 export { CpuMmu } from './sim/mmu/cpuMmu';
