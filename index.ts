@@ -24,6 +24,7 @@ export { MasterRegistry } from './sim/engine/masters';
 export { pgtableOps } from './drivers/iommu/pgtableOps';
 export { run, runLoaded, type RunOptions, type RunOutput } from './scenario/run';
 export { loadScenario, type LoadedScenario } from './scenario/load';
+export { headline, headlineOf, formatHeadline, type HeadlineRow, type HeadlineSource } from './scenario/headline';
 export { ScenarioSchema, type Scenario } from './scenario/schema';
 export { main as cliMain } from './cli/main';
 export { CpuMmu } from './sim/mmu/cpuMmu';

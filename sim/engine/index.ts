@@ -8,6 +8,7 @@ export * from './log';
 export * from './rng';
 export * from './stats';
 export * from './statsCsv';
+export * from './statsSelect';
 export * from './time';
 export * from './trace';
 export * from './units';
