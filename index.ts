@@ -27,6 +27,7 @@ export { loadScenario, loadSocConfigWith, type LoadedScenario } from './scenario
 export { resolveScenario, scenarioFileOf } from './scenario/resolve';
 export { parseOverride, applyOverrides, type Override } from './scenario/overrides';
 export { bundledScenarioNames, bundledScenarioFile, socConfigsDir } from './scenario/bundled';
+export { headline, headlineOf, formatHeadline, type HeadlineRow, type HeadlineSource } from './scenario/headline';
 export { ScenarioSchema, type Scenario } from './scenario/schema';
 export { main as cliMain } from './cli/main';
 export { CpuMmu } from './sim/mmu/cpuMmu';

@@ -17,6 +17,11 @@ import { runLoaded, type RunOutput } from '../scenario/run';
 import { resolveScenario } from '../scenario/resolve';
 import { parseOverride } from '../scenario/overrides';
 import { ACCESS_MODES, type AccessMode } from '../sim/engine/accessMode';
+import { selectStats, StatsSelectError } from '../sim/engine/statsSelect';
+import { statsToCsv } from '../sim/engine/statsCsv';
+import { formatHeadline, headlineOf } from '../scenario/headline';
+import { StatsInputError, statsDiffCommand } from './statsDiff';
+import { socsimVersion } from './version';
 
 /** Where the CLI writes; tests pass collectors. */
 export interface CliIO {
@@ -44,12 +49,17 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         .option('seed', { type: 'string', describe: "override the scenario's seed: an integer from 0 to 2^32-1" })
         .option('until', { type: 'string', describe: 'stop at this simulated time, e.g. 10us, 2ms' })
         .option('mode', { choices: ACCESS_MODES, describe: "override the scenario's access mode (atomic = fast-forward)" })
-        .option('stats', { choices: ['json', 'table'] as const, default: 'table' as const, describe: 'stats output format' })
+        .option('stats', { choices: ['table', 'json', 'csv'] as const, default: 'table' as const, describe: 'stats output: table (headline, then every stat), json (one flat object) or csv (stat,value)' })
+        .option('stats-filter', { type: 'string', array: true, describe: 'only stats matching this glob or below it (repeatable; * within a segment, ** across segments); the run directory keeps every stat' })
+        .option('nonzero', { type: 'boolean', default: false, describe: 'leave out stats that are 0 or null' })
         .option('trace', { type: 'string', describe: 'write a JSON Lines trace to this file' })
         .option('trace-format', { choices: TRACE_OUTPUT_FORMATS, default: 'jsonl' as const, describe: 'jsonl: socsim JSON Lines (diffable, golden traces); chrome: Chrome trace-event JSON for Perfetto / chrome://tracing' })
         .option('trace-filter', { type: 'string', describe: 'comma-separated trace categories (map,unmap,tlb,walk,fault,inval,dma,bus)' })
-        .option('log-level', { choices: LOG_LEVELS, default: 'warn' as LogLevel })
-        .option('progress', { type: 'boolean', default: true, describe: 'progress bar on stderr when it is a terminal' }),
+        .option('log-level', { choices: LOG_LEVELS, default: 'warn' as LogLevel, describe: 'pino log level (logs go to stderr)' })
+        .option('progress', { type: 'boolean', default: true, describe: 'progress bar on stderr when it is a terminal' })
+        .example('$0 run soc-configs/scenarios/server-io-nic-strict.json', 'headline and stats table')
+        .example("$0 run soc-configs/scenarios/server-io-nic-strict.json --until 100us --stats csv --stats-filter 'soc.iommu.**.hit_rate' --nonzero", 'selected stats as CSV')
+        .example(`$0 run soc-configs/scenarios/default.json --stats json | jq '."sim.time_ns"'`, 'JSON for scripts'),
       (args) => {
         code = cmdRun(args, io);
       },
@@ -59,7 +69,10 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       'check a SoC config or scenario file and report the first problem with its JSON path',
       (y) => y
         .positional('file', { type: 'string', demandOption: true, describe: 'SoC config or scenario file (or a bundled scenario name)' })
-        .option('set', SET_OPTION),
+        .option('set', SET_OPTION)
+        .example('$0 validate soc-configs/server-io.json', 'a SoC config')
+        .example('$0 validate soc-configs/scenarios/server-io-nic-strict.json', 'a scenario and the SoC it names')
+        .example('$0 validate server-io-nic-strict --set soc.iommus.iommu.l2Tlb.entries=128', 'a bundled scenario with an override'),
       (args) => {
         code = cmdValidate(args.file, args.set ?? [], io);
       },
@@ -70,7 +83,8 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       (y) => y
         .positional('a', { type: 'string', demandOption: true })
         .positional('b', { type: 'string', demandOption: true })
-        .option('context', { type: 'number', default: 3, describe: 'records shown around the divergence' }),
+        .option('context', { type: 'number', default: 3, describe: 'records shown around the divergence' })
+        .example('$0 trace diff a.jsonl b.jsonl --context 5', 'first divergence with 5 records around it'),
       (args) => {
         try {
           code = traceDiffCommand(args.a, args.b, (line) => io.out(`${line}\n`), { context: args.context });
@@ -82,6 +96,35 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       },
     )
     .command(
+      'stats',
+      'work with stats files: stats diff',
+      (y) => y
+        .command(
+          'diff <a> <b>',
+          'per-stat change between two runs (run directories or stats .json/.csv files); exit 0 when nothing moved beyond the tolerance, 1 when something did',
+          (yy) => yy
+            .positional('a', { type: 'string', demandOption: true, describe: 'run directory or stats file (.json as run --stats json writes, .csv as run --stats csv writes)' })
+            .positional('b', { type: 'string', demandOption: true, describe: 'run directory or stats file' })
+            .option('tol', { type: 'string', describe: 'relative tolerance as a percentage, e.g. 1% (default 0: any change counts)' })
+            .option('abs-tol', { type: 'string', describe: 'absolute tolerance in the stat\'s unit (a change must exceed both tolerances)' })
+            .option('stats-filter', { type: 'string', array: true, describe: 'only stats matching this glob or below it (repeatable)' })
+            .option('json', { type: 'boolean', default: false, describe: 'one JSON object instead of the report' })
+            .example('$0 stats diff runs/iotlb-64 runs/iotlb-128', 'two run directories')
+            .example("$0 stats diff base.json new.csv --tol 1% --stats-filter 'soc.iommu.**'", 'CI gate: IOMMU stats within 1%'),
+          (args) => {
+            try {
+              code = statsDiffCommand(args.a, args.b, { tol: args.tol, absTol: args['abs-tol'], filters: args['stats-filter'], json: args.json }, (line) => io.out(`${line}\n`));
+            } catch (e) {
+              if (!(e instanceof StatsInputError)) throw e;
+              io.err(`error: ${e.message}\n`);
+              code = 1;
+            }
+          },
+        )
+        .example('$0 stats diff runs/iotlb-64 runs/iotlb-128 --tol 1%', 'which stats moved by more than 1%')
+        .demandCommand(1, 'name a stats command: diff'),
+    )
+    .command(
       'bench',
       'run the bundled scenarios: TLB, walk, fault and invalidation counts and simulator speed, compared with bench/baseline.json (exit 1 when a count changed)',
       (y) => y
@@ -90,7 +133,9 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         .option('scenario', { type: 'string', array: true, describe: 'only these scenarios: bundled names (file names without .json) or your own scenario files' })
         .option('set', SET_OPTION)
         .option('baseline', { type: 'string', describe: 'baseline file (default bench/baseline.json)' })
-        .option('update-baseline', { type: 'boolean', default: false, describe: 'rewrite the baseline with this run' }),
+        .option('update-baseline', { type: 'boolean', default: false, describe: 'rewrite the baseline with this run' })
+        .example('$0 bench --quick', 'what CI runs: counts compared with bench/baseline.json')
+        .example('$0 bench --quick --scenario server-io-nic-strict --json', 'one scenario, as JSON'),
       (args) => {
         code = benchCommand({ json: args.json, quick: args.quick, scenarios: args.scenario, sets: args.set, baseline: args.baseline, updateBaseline: args['update-baseline'] }, io.out);
       },
@@ -111,16 +156,18 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     .command(
       'list',
       'list the bundled SoC configs and scenarios with one-line descriptions',
-      (y) => y,
+      (y) => y.example('$0 list', 'every bundled SoC config and scenario'),
       () => {
         const root = socConfigsDir();
         io.out(formatList(listBundled(root), root));
       },
     )
-    .demandCommand(1, 'name a command: run, validate or list')
+    .example('$0 run soc-configs/scenarios/server-io-nic-strict.json --until 100us', 'run a bundled scenario for 100 µs of simulated time')
+    .example('$0 <command> --help', 'options and examples of one command')
+    .demandCommand(1, 'name a command (socsim --help lists them)')
     .strict()
     .help()
-    .version(false)
+    .version('version', 'print the socsim version', socsimVersion())
     .exitProcess(false)
     .fail((msg, err) => {
       throw err ?? new UsageError(msg);
@@ -157,7 +204,9 @@ interface RunArgs {
   seed?: string;
   until?: string;
   mode?: AccessMode;
-  stats: 'json' | 'table';
+  stats: 'json' | 'table' | 'csv';
+  'stats-filter'?: string[];
+  nonzero: boolean;
   trace?: string;
   'trace-filter'?: string;
   'trace-format': TraceOutputFormat;
@@ -209,12 +258,23 @@ function cmdRun(args: RunArgs, io: CliIO): number {
   }
   const hostSeconds = Number(process.hrtime.bigint() - hostStart) / 1e9;
 
+  // The table, JSON and CSV show the same selection of one snapshot (taken when the jobs
+  // ended, before driver teardown); the headline reads the whole snapshot.
+  let shown;
+  try {
+    shown = selectStats(result.stats, { filters: args['stats-filter'], nonzero: args.nonzero });
+  } catch (e) {
+    if (!(e instanceof StatsSelectError)) throw e;
+    throw new UsageError(e.message);
+  }
   if (args.stats === 'json') {
-    io.out(JSON.stringify(result.stats, null, 2) + '\n');
+    io.out(JSON.stringify(shown, null, 2) + '\n');
+  } else if (args.stats === 'csv') {
+    io.out(statsToCsv(shown));
   } else {
     io.out(summary(result, hostSeconds) + '\n\n');
-    // The snapshot the JSON shows (taken when the jobs ended, before driver teardown).
-    io.out(result.soc.ctx.stats.toTable(result.stats) + '\n');
+    io.out(formatHeadline(headlineOf(result)) + '\n\n');
+    io.out(result.soc.ctx.stats.toTable(shown) + '\n');
   }
   return 0;
 }

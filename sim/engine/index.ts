@@ -9,6 +9,7 @@ export * from './rng';
 export * from './stats';
 export * from './statsCsv';
 export * from './statsAccess';
+export * from './statsSelect';
 export * from './time';
 export * from './trace';
 export * from './units';
