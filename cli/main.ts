@@ -58,6 +58,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         .option('log-level', { choices: LOG_LEVELS, default: 'warn' as LogLevel, describe: 'pino log level (logs go to stderr)' })
         .option('progress', { type: 'boolean', default: true, describe: 'progress bar on stderr when it is a terminal' })
         .example('$0 run soc-configs/scenarios/server-io-nic-strict.json', 'headline and stats table')
+        .example('$0 run server-io-nic-strict --set soc.iommus.iommu.l2Tlb.entries=128', 'a bundled scenario by name, with a bigger IOTLB')
         .example("$0 run soc-configs/scenarios/server-io-nic-strict.json --until 100us --stats csv --stats-filter 'soc.iommu.**.hit_rate' --nonzero", 'selected stats as CSV')
         .example(`$0 run soc-configs/scenarios/default.json --stats json | jq '."sim.time_ns"'`, 'JSON for scripts'),
       (args) => {
@@ -148,7 +149,10 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         .option('dir', { type: 'string', describe: 'directory of <scenario>.trace.jsonl golden files (default: the bundled test/golden/scenarios)' })
         .option('update', { type: 'boolean', default: false, describe: 'write the golden files from this run instead of comparing' })
         .option('until', { type: 'string', describe: 'simulated time each run covers (default 5us)' })
-        .option('set', SET_OPTION),
+        .option('set', SET_OPTION)
+        .example('$0 golden', 'check every bundled scenario against test/golden/scenarios')
+        .example('$0 golden my.json --dir my-goldens --update', 'record the golden trace of your own scenario')
+        .example('$0 golden my.json --dir my-goldens', 'exit 1 with the first divergence when it changed'),
       (args) => {
         code = goldenCommand(args.scenarios ?? [], { update: args.update, dir: args.dir, sets: args.set, until: args.until === undefined ? undefined : parseUntil(args.until) }, io.out);
       },
