@@ -8,6 +8,7 @@ import { runEngineBench } from './engine.bench';
 import { runIovaBench } from './iova.bench';
 import { runNvkmBench } from './nvkm.bench';
 import { runScenarioBench } from './scenario.bench';
+import { runStatsBench } from './stats.bench';
 import { runTlbBench } from './tlb.bench';
 import { runTranslationBench } from './translation.bench';
 import { runVcmBench } from './vcm.bench';
@@ -15,6 +16,7 @@ import { formatResult, type BenchResult } from './result';
 
 const BENCHES: { name: string; run: () => BenchResult[] }[] = [
   { name: 'engine', run: runEngineBench },
+  { name: 'stats', run: runStatsBench },
   { name: 'scenario', run: () => runScenarioBench() },
   { name: 'tlb', run: runTlbBench },
   { name: 'translation', run: runTranslationBench },

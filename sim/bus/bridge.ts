@@ -154,8 +154,7 @@ export class Bridge implements RequestReceiver, ResponseReceiver {
     this.transactions = scope.counter('transactions', 'requests accepted from upstream');
     this.bytes = scope.counter('bytes', 'payload bytes of accepted requests');
     this.refused = scope.counter('refused', 'requests refused upstream (queue full)');
-    this.latencyNs = scope.histogram('latency_ns', 'request arrival at the bridge to its response leaving it',
-      { bucketWidth: (4 * clock.periodPs) / PS_PER_NS, buckets: 256 });
+    this.latencyNs = scope.histogram('latency_ns', 'request arrival at the bridge to its response leaving it');
   }
 
   /** Requests accepted and waiting to go downstream. */

@@ -1,4 +1,4 @@
-import type { Counter, Histogram, HistogramSpec, StatScope } from '../engine/stats';
+import type { Counter, Histogram, StatScope } from '../engine/stats';
 import type { Tick } from '../engine/time';
 import { InOrderSender } from './inOrderSender';
 import { RequestPort, type ResponseReceiver } from './port';
@@ -10,11 +10,6 @@ export interface MasterStat {
   desc: string;
 }
 
-/** A latency histogram the master registers (name ends in `_ns`; samples are ns). */
-export interface MasterLatencyStat extends MasterStat {
-  spec: HistogramSpec;
-}
-
 /**
  * The standard stats of a bus master, registered under the device's path. Every master
  * has `errors` and a latency histogram; the byte counters are for masters whose moved
@@ -24,13 +19,11 @@ export interface MasterLatencyStat extends MasterStat {
  */
 export interface BusMasterStats {
   errors: Partial<MasterStat> & { desc: string };
-  latency: Partial<MasterLatencyStat> & { desc: string };
+  /** The latency histogram (name ends in `_ns`; samples are ns). */
+  latency: Partial<MasterStat> & { desc: string };
   bytesRead?: Partial<MasterStat> & { desc: string };
   bytesWritten?: Partial<MasterStat> & { desc: string };
 }
-
-/** Buckets of the default latency histogram: 10 ns × 200. */
-export const DEFAULT_LATENCY_BUCKETS: HistogramSpec = { bucketWidth: 10, buckets: 200 };
 
 /**
  * The bus-master side every device model shares: its RequestPort, in-order sending with
@@ -71,7 +64,7 @@ export class BusMaster {
     this.sender = new InOrderSender(this.port);
     this.maxOutstanding = maxOutstanding;
     this.sErrors = scope.counter(stats.errors.name ?? 'errors', stats.errors.desc);
-    this.sLatency = scope.histogram(stats.latency.name ?? 'latency_ns', stats.latency.desc, stats.latency.spec ?? DEFAULT_LATENCY_BUCKETS);
+    this.sLatency = scope.histogram(stats.latency.name ?? 'latency_ns', stats.latency.desc);
     this.sBytesRead = stats.bytesRead ? scope.counter(stats.bytesRead.name ?? 'bytes_read', stats.bytesRead.desc) : null;
     this.sBytesWritten = stats.bytesWritten ? scope.counter(stats.bytesWritten.name ?? 'bytes_written', stats.bytesWritten.desc) : null;
   }

@@ -174,7 +174,6 @@ class CrossbarInput {
     readonly limit: number,
     depth: number,
     scope: StatScope,
-    histBucketNs: number,
   ) {
     this.port = new ResponsePort(portName, owner, index);
     this.qTxn = new Array<Transaction | null>(depth).fill(null);
@@ -191,8 +190,7 @@ class CrossbarInput {
     this.refused = scope.counter('refused', 'requests refused (input queue full or outstanding limit)');
     this.reqBusy = scope.counter('req_busy_ps', 'ps the request link from this master carried a transfer');
     this.respBusy = scope.counter('resp_busy_ps', 'ps the response layer to this master carried a transfer');
-    this.queueDelay = scope.histogram('queue_delay_ns', 'arrival at the crossbar to grant, excluding the fixed pipeline',
-      { bucketWidth: histBucketNs, buckets: 256 });
+    this.queueDelay = scope.histogram('queue_delay_ns', 'arrival at the crossbar to grant, excluding the fixed pipeline');
     const busy = (): number => Math.max(this.reqBusy.value, this.respBusy.value);
     scope.formula('busy_ps', 'ps the busier direction of this port was occupied', busy);
     scope.formula('util', 'busy_ps / elapsed time', () => ratio(busy(), scope.elapsedTicks()));
@@ -257,7 +255,6 @@ class CrossbarOutput {
     owner: ResponseReceiver,
     portName: string,
     scope: StatScope,
-    histBucketNs: number,
   ) {
     this.port = new RequestPort(portName, owner, index);
     this.transactions = scope.counter('transactions', 'requests granted to this slave');
@@ -266,8 +263,7 @@ class CrossbarOutput {
     this.stalled = scope.counter('stalled_ps', 'ps the request layer held a request the slave refused');
     this.reqBusy = scope.counter('req_busy_ps', 'ps the request layer to this slave carried a transfer');
     this.respBusy = scope.counter('resp_busy_ps', 'ps the response channel from this slave carried a transfer');
-    this.queueDelay = scope.histogram('queue_delay_ns', 'arrival at the crossbar to grant, excluding the fixed pipeline',
-      { bucketWidth: histBucketNs, buckets: 256 });
+    this.queueDelay = scope.histogram('queue_delay_ns', 'arrival at the crossbar to grant, excluding the fixed pipeline');
     const busy = (): number => Math.max(this.reqBusy.value, this.respBusy.value);
     scope.formula('busy_ps', 'ps the busier direction of this port was occupied', busy);
     this.util = () => ratio(busy(), scope.elapsedTicks());
@@ -286,7 +282,6 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
   private declare readonly depth: number;
   private declare readonly defaultLimit: number;
   private declare readonly roundRobin: boolean;
-  private declare readonly histBucketNs: number;
   /**
    * The clock period when it is a whole number of picoseconds, else 0. Edge n is then
    * exactly n·p, and the edge arithmetic below skips ClockDomain's rounding (same results).
@@ -320,7 +315,6 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     this.depth = params.inputQueueDepth;
     this.defaultLimit = params.maxOutstandingPerMaster;
     this.roundRobin = params.arbitration === 'round-robin';
-    this.histBucketNs = clock.periodPs / PS_PER_NS;
     this.scope = ctx.stats.scope(path);
     this.decodeErrors = this.scope.counter('decode_errors', 'requests no output decodes (answered with decode_error)');
     this.refused = this.scope.counter('refused', 'requests refused to masters (back-pressure)');
@@ -342,7 +336,7 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
       throw new SimInvariantError(`crossbar ${this.path}: input ${name}: maxOutstanding must be a non-negative integer, got ${limit}`);
     }
     const inp = new CrossbarInput(name, this.ins.length, this, `${this.path}.${name}`, priority, limit, this.depth,
-      this.scope.scope(name), this.histBucketNs);
+      this.scope.scope(name));
     this.ins.push(inp);
     const order = this.ins.map((x) => x.index);
     order.sort((a, b) => this.ins[b].priority - this.ins[a].priority || a - b);
@@ -368,7 +362,7 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     }
     this.claimName(name);
     const o = this.outs.length;
-    const out = new CrossbarOutput(name, o, this, `${this.path}.${name}`, this.scope.scope(name), this.histBucketNs);
+    const out = new CrossbarOutput(name, o, this, `${this.path}.${name}`, this.scope.scope(name));
     out.event = new EventHandle(this.engine, this.onOutputEvent, Priority.Late);
     this.outs.push(out);
     const all: { base: number; end: number; out: number }[] = [];

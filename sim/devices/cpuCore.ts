@@ -249,7 +249,7 @@ export class CpuCore implements ResponseReceiver {
     const s = ctx.stats.scope(path);
     this.bus = new BusMaster(path, this, params.maxOutstanding, s, {
       errors: { desc: 'accesses that ended in another error (decode or access error)' },
-      latency: { desc: 'per access: first transaction issued to last answered, ns', spec: { bucketWidth: 5, buckets: 200 } },
+      latency: { desc: 'per access: first transaction issued to last answered, ns' },
     });
     this.port = this.bus.port;
     this.sRecords = s.counter('records', 'trace records taken');

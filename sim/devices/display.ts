@@ -196,9 +196,8 @@ export class DisplayController implements ResponseReceiver {
     this.sUnderruns = s.counter('underruns', 'lines with at least one byte not on time');
     this.sUnderrunFrames = s.counter('underrun_frames', 'frames with at least one underrun line');
     this.sLatenessTotal = s.counter('lateness_total_ns', 'sum over late reads of arrival minus due time, ns');
-    this.sLateness = s.histogram('lateness_ns', 'arrival minus due time of each late read, ns', { bucketWidth: 100, buckets: 100 });
-    const levelWidth = Math.max(1, Math.ceil(this.fifoBytes / 32));
-    this.sFifoLevel = s.histogram('fifo_level_bytes', 'bytes of later lines waiting in the FIFO at each line end', { bucketWidth: levelWidth, buckets: 33 });
+    this.sLateness = s.histogram('lateness_ns', 'arrival minus due time of each late read, ns');
+    this.sFifoLevel = s.histogram('fifo_level_bytes', 'bytes of later lines waiting in the FIFO at each line end');
   }
 
   /**

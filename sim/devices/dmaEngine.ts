@@ -104,7 +104,7 @@ export class DmaEngine implements ResponseReceiver {
     const s = ctx.stats.scope(path);
     this.bus = new BusMaster(path, this, params.maxOutstanding, s, {
       errors: { desc: 'transactions that completed with an error' },
-      latency: { name: 'txn_latency_ns', desc: 'issue to response of each transaction, ns', spec: { bucketWidth: 10, buckets: 100 } },
+      latency: { name: 'txn_latency_ns', desc: 'issue to response of each transaction, ns' },
       bytesRead: { desc: 'bytes read from the source' },
       bytesWritten: { desc: 'bytes written to the destination' },
     });

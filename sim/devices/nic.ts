@@ -356,7 +356,7 @@ export class Nic implements ResponseReceiver {
     const s = ctx.stats.scope(path);
     this.bus = new BusMaster(path, this, params.maxOutstanding, s, {
       errors: { name: 'dma_errors', desc: 'DMA transactions that completed with an error, or unusable descriptor addresses' },
-      latency: { name: 'packet_latency_ns', desc: 'receive: packet arrival to descriptor write-back acknowledged, ns', spec: { bucketWidth: 100, buckets: 500 } },
+      latency: { name: 'packet_latency_ns', desc: 'receive: packet arrival to descriptor write-back acknowledged, ns' },
     });
     this.port = this.bus.port;
     this.sRxArrivals = s.counter('rx_arrivals', 'packets offered by the wire (accepted or dropped)');

@@ -1,7 +1,7 @@
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
-import type { Counter, HistogramSpec, StatScope } from '../engine/stats';
+import type { Counter, StatScope } from '../engine/stats';
 import type { Tick } from '../engine/time';
 import { BusMaster } from '../bus/busMaster';
 import type { RequestPort, ResponseReceiver } from '../bus/port';
@@ -19,8 +19,6 @@ export interface TrafficGeneratorParams {
   mode?: AccessMode;
   /** Registers `stream<i>.accesses` and `stream<i>.bytes` per stream (default false). */
   perStreamStats?: boolean;
-  /** Buckets of `latency_ns` (default 10 ns × 200). */
-  latencyHistogram?: HistogramSpec;
 }
 
 /**
@@ -182,7 +180,7 @@ export class TrafficGenerator implements ResponseReceiver {
     this.scope = s;
     this.bus = new BusMaster(path, this, params.maxOutstanding, s, {
       errors: { desc: 'accesses that completed with an error' },
-      latency: { desc: 'issue to response of each access, ns', ...(params.latencyHistogram ? { spec: params.latencyHistogram } : {}) },
+      latency: { desc: 'issue to response of each access, ns' },
       bytesRead: { desc: 'bytes read (Ok)' },
       bytesWritten: { desc: 'bytes written (Ok)' },
     });

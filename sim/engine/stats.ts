@@ -1,5 +1,8 @@
 import { SimInvariantError } from './errors';
+import { Histogram } from './histogram';
 import type { Tick } from './time';
+
+export { Histogram } from './histogram';
 
 /**
  * Hierarchical statistics (DESIGN.md "Stats"). Names are dotted paths that follow the
@@ -19,83 +22,6 @@ export class Counter {
   }
 }
 
-/** Fixed linear buckets [start + i·width, start + (i+1)·width), plus one overflow bucket. */
-export interface HistogramSpec {
-  bucketWidth: number;
-  buckets: number;
-  start?: number;
-}
-
-export class Histogram {
-  readonly start: number;
-  readonly width: number;
-  /** counts[0..buckets-1] are the buckets; counts[buckets] counts values past the last one. */
-  readonly counts: Float64Array;
-  samples = 0;
-  sum = 0;
-  min = Infinity;
-  max = -Infinity;
-
-  constructor(readonly name: string, readonly desc: string, spec: HistogramSpec) {
-    if (!(spec.bucketWidth > 0) || !Number.isInteger(spec.buckets) || spec.buckets < 1) {
-      throw new SimInvariantError(`histogram ${name}: bad bucket spec ${JSON.stringify(spec)}`);
-    }
-    this.start = spec.start ?? 0;
-    this.width = spec.bucketWidth;
-    this.counts = new Float64Array(spec.buckets + 1);
-  }
-
-  get buckets(): number {
-    return this.counts.length - 1;
-  }
-
-  sample(v: number, n = 1): void {
-    let i = Math.floor((v - this.start) / this.width);
-    if (i < 0) i = 0;
-    else if (i > this.buckets) i = this.buckets;
-    this.counts[i] += n;
-    this.samples += n;
-    this.sum += v * n;
-    if (v < this.min) this.min = v;
-    if (v > this.max) this.max = v;
-  }
-
-  mean(): number {
-    return this.samples === 0 ? NaN : this.sum / this.samples;
-  }
-
-  /**
-   * The q-quantile estimated from buckets: linear interpolation inside the bucket that
-   * holds it, with the bucket's edges narrowed to the observed min and max (so a
-   * histogram of identical values reports that value exactly). A quantile that falls in
-   * the overflow bucket is reported as the max.
-   */
-  quantile(q: number): number {
-    if (this.samples === 0) return NaN;
-    const target = q * this.samples;
-    let acc = 0;
-    for (let i = 0; i < this.counts.length; i++) {
-      const c = this.counts[i];
-      if (c > 0 && acc + c >= target) {
-        if (i === this.buckets) return this.max; // nothing is known inside the overflow bucket
-        const lo = Math.max(this.min, this.start + i * this.width);
-        const hi = Math.min(this.max, this.start + (i + 1) * this.width);
-        return lo + ((target - acc) / c) * (hi - lo);
-      }
-      acc += c;
-    }
-    return this.max;
-  }
-
-  reset(): void {
-    this.counts.fill(0);
-    this.samples = 0;
-    this.sum = 0;
-    this.min = Infinity;
-    this.max = -Infinity;
-  }
-}
-
 export class Formula {
   constructor(readonly name: string, readonly desc: string, readonly fn: () => number) {}
 }
@@ -111,8 +37,8 @@ export class StatScope {
   counter(name: string, desc = ''): Counter {
     return this.registry.counter(this.full(name), desc);
   }
-  histogram(name: string, desc: string, spec: HistogramSpec): Histogram {
-    return this.registry.histogram(this.full(name), desc, spec);
+  histogram(name: string, desc: string): Histogram {
+    return this.registry.histogram(this.full(name), desc);
   }
   formula(name: string, desc: string, fn: () => number): Formula {
     return this.registry.formula(this.full(name), desc, fn);
@@ -129,8 +55,14 @@ export class StatScope {
   }
 }
 
-/** The keys a histogram expands to in dump(): `<name>.<suffix>`. */
-const HISTOGRAM_KEYS = ['samples', 'mean', 'min', 'max', 'p50', 'p99', 'buckets'] as const;
+/** The percentiles a histogram dumps, as `<name>.<key>`. */
+const PERCENTILES = [['p50', 0.5], ['p90', 0.9], ['p99', 0.99], ['p999', 0.999]] as const;
+
+/**
+ * The keys a histogram expands to in dump(): `<name>.<suffix>`. The `bucket_*` keys are
+ * parallel arrays over the non-empty buckets (lower edge, upper edge, count).
+ */
+const HISTOGRAM_KEYS: readonly string[] = ['samples', 'mean', 'min', 'max', ...PERCENTILES.map((p) => p[0]), 'bucket_lo', 'bucket_hi', 'bucket_counts'];
 
 const NAME_RE = /^[a-z0-9_]+(\.[a-z0-9_[\]-]+)*$/i;
 
@@ -144,8 +76,8 @@ export class StatsRegistry {
   counter(name: string, desc = ''): Counter {
     return this.add(new Counter(name, desc));
   }
-  histogram(name: string, desc: string, spec: HistogramSpec): Histogram {
-    return this.add(new Histogram(name, desc, spec));
+  histogram(name: string, desc: string): Histogram {
+    return this.add(new Histogram(name, desc));
   }
   formula(name: string, desc: string, fn: () => number): Formula {
     return this.add(new Formula(name, desc, fn));
@@ -176,7 +108,7 @@ export class StatsRegistry {
     this.resetTick = this.now();
   }
 
-  /** One flat object, keys sorted; histograms expand to `.samples/.mean/.min/.max/.p50/.p99/.buckets`. */
+  /** One flat object, keys sorted; histograms expand to HISTOGRAM_KEYS. */
   dump(): StatsDump {
     const out: StatsDump = {};
     for (const name of [...this.stats.keys()].sort()) {
@@ -189,9 +121,11 @@ export class StatsRegistry {
         out[`${name}.mean`] = finite(s.mean());
         out[`${name}.min`] = s.samples ? s.min : null;
         out[`${name}.max`] = s.samples ? s.max : null;
-        out[`${name}.p50`] = finite(s.quantile(0.5));
-        out[`${name}.p99`] = finite(s.quantile(0.99));
-        out[`${name}.buckets`] = Array.from(s.counts);
+        for (const [key, q] of PERCENTILES) out[`${name}.${key}`] = finite(s.quantile(q));
+        const b = s.nonEmptyBuckets();
+        out[`${name}.bucket_lo`] = b.lo;
+        out[`${name}.bucket_hi`] = b.hi;
+        out[`${name}.bucket_counts`] = b.counts;
       }
     }
     return sortKeys(out);
@@ -230,7 +164,7 @@ export class StatsRegistry {
     if (this.stats.has(s.name)) throw new SimInvariantError(`stat ${s.name} registered twice`);
     // A histogram's dump keys must not collide with another stat's name.
     const dot = s.name.lastIndexOf('.');
-    if (dot > 0 && (HISTOGRAM_KEYS as readonly string[]).includes(s.name.slice(dot + 1))
+    if (dot > 0 && HISTOGRAM_KEYS.includes(s.name.slice(dot + 1))
         && this.stats.get(s.name.slice(0, dot)) instanceof Histogram) {
       throw new SimInvariantError(`stat ${s.name} collides with histogram ${s.name.slice(0, dot)}'s dump keys`);
     }

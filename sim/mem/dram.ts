@@ -337,7 +337,7 @@ export class DramController implements RequestReceiver {
     this.sConflicts = s.counter('row_conflicts', 'bursts to another row than the open one (PRE + ACT)');
     this.sChBytes = [];
     for (let c = 0; c < params.channels; c++) this.sChBytes.push(s.scope(`ch${c}`).counter('bytes', `bytes moved on channel ${c}`));
-    this.sLatency = s.histogram('latency_ns', 'accept-to-response latency (ns)', { bucketWidth: 5, buckets: 100 });
+    this.sLatency = s.histogram('latency_ns', 'accept-to-response latency (ns)');
     const hits = this.sHits, misses = this.sMisses, conflicts = this.sConflicts;
     s.formula('row_hit_rate', 'row hits / bursts', () => {
       const total = hits.value + misses.value + conflicts.value;

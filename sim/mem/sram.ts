@@ -98,7 +98,7 @@ export class SimpleMemory implements RequestReceiver {
     this.queue = new PendingQueue(params.queueDepth);
     const s = ctx.stats.scope(path);
     this.access = new MemoryAccessStats(s, 'queue full');
-    this.sLatency = s.histogram('latency_ns', 'accept-to-response latency (ns)', { bucketWidth: 1, buckets: 200 });
+    this.sLatency = s.histogram('latency_ns', 'accept-to-response latency (ns)');
   }
 
   recvRequest(txn: Transaction, _port: ResponsePort): boolean {

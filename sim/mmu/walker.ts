@@ -145,8 +145,8 @@ export class PageTableWalker implements ResponseReceiver {
     this.sMemReads = s.counter('mem_reads', 'page-table entry reads sent to memory');
     this.sFaults = s.counter('faults', 'walks that ended in a fault');
     this.sSlotWaits = s.counter('slot_waits', 'walks that waited for a free walk slot');
-    this.sLatencyNs = s.histogram('latency_ns', 'walk start to result, ns', { bucketWidth: 10, buckets: 100 });
-    this.sLatencyCycles = s.histogram('latency_cycles', 'walk start to result, walker cycles', { bucketWidth: 10, buckets: 100 });
+    this.sLatencyNs = s.histogram('latency_ns', 'walk start to result, ns');
+    this.sLatencyCycles = s.histogram('latency_cycles', 'walk start to result, walker cycles');
   }
 
   /** Walks in progress. */

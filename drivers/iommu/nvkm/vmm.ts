@@ -174,7 +174,7 @@ export class NvkmVmm implements NvkmVmmHw {
     );
     this.sFlushes = sharedCounter(stats, `${p}.flushes`, 'TLB flushes (one INVALIDATE-ASID each)');
     const h = stats.get(`${p}.flush_depth`);
-    this.sFlushDepth = (h as Histogram | undefined) ?? stats.histogram(`${p}.flush_depth`, 'flush depth: shallowest level written, 0 = root', { bucketWidth: 1, buckets: NVKM_VMM_LEVELS_MAX });
+    this.sFlushDepth = (h as Histogram | undefined) ?? stats.histogram(`${p}.flush_depth`, 'flush depth: shallowest level written, 0 = root');
     this.sIommuTime = sharedCounter(stats, 'kernel.iommu_time_ps', 'kernel time spent waiting for IOMMU commands, ps');
   }
 

@@ -181,6 +181,33 @@ describe('TrafficGenerator, timing mode', () => {
     expect(slave.ticks).toEqual([0, 1000, 1100, 1200, 1300].map((t) => t * NS));
   });
 
+  test('latencies of microseconds are histogrammed, not saturated (no bucket range to guess)', () => {
+    const ctx = createSimContext(1);
+    const gen = makeGen(ctx, PATH, new ClockDomain('sys', 1e9), 1, { streams: [seq(0, 100)], maxOutstanding: 100 });
+    // 60 accesses take 5 µs, 40 take 8 µs: all in flight at once, so no queueing adds to them.
+    const slave = new ScriptedSlave(ctx, (t) => (t.addr < 60 * 64 ? 5000 * NS : 8000 * NS), () => Status.Ok);
+    connectPorts(gen.port, slave.port);
+    gen.start();
+    ctx.engine.runUntilIdle();
+    const d = ctx.stats.dump();
+    const key = (k: string) => d[`${PATH}.latency_ns.${k}`] as number;
+    expect(key('samples')).toBe(100);
+    expect(key('min')).toBe(5000);
+    expect(key('max')).toBe(8000);
+    expect(key('mean')).toBe(6200);
+    // Within the stated error (x/256) of the exact quantiles: 5000 (rank 50) and 8000 (rank 99).
+    expect(Math.abs(key('p50') - 5000)).toBeLessThanOrEqual(5000 / 256);
+    expect(Math.abs(key('p99') - 8000)).toBeLessThanOrEqual(8000 / 256);
+    // Both values have their own bucket; the 8 µs one is reported, not an overflow.
+    expect(d[`${PATH}.latency_ns.bucket_counts`]).toEqual([60, 40]);
+    const lo = d[`${PATH}.latency_ns.bucket_lo`] as number[];
+    const hi = d[`${PATH}.latency_ns.bucket_hi`] as number[];
+    expect(lo[0]).toBeLessThanOrEqual(5000);
+    expect(hi[0]).toBeGreaterThan(5000);
+    expect(lo[1]).toBeLessThanOrEqual(8000);
+    expect(hi[1]).toBeGreaterThan(8000);
+  });
+
   test('errors are data: counted by status, their bytes not counted, the run goes on', () => {
     const ctx = createSimContext(1);
     const gen = makeGen(ctx, PATH, new ClockDomain('sys', 1e9), 1, {

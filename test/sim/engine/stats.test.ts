@@ -17,65 +17,16 @@ describe('Counter', () => {
 });
 
 describe('Histogram', () => {
-  test('buckets, overflow, underflow clamp, mean/min/max', () => {
-    const h = new Histogram('lat', 'latency', { bucketWidth: 10, buckets: 4 }); // [0,10) .. [30,40), overflow
-    expect(h.buckets).toBe(4);
+  test('exact mean, min and max; empty: NaN mean and quantiles', () => {
+    const h = new Histogram('lat', 'latency');
+    expect(h.mean()).toBeNaN();
+    expect(h.quantile(0.5)).toBeNaN();
     for (const v of [0, 5, 9.99, 10, 25, 39, 40, 1000]) h.sample(v);
-    expect(Array.from(h.counts)).toEqual([3, 1, 1, 1, 2]);
     expect(h.samples).toBe(8);
     expect(h.min).toBe(0);
     expect(h.max).toBe(1000);
-    expect(h.mean()).toBeCloseTo((0 + 5 + 9.99 + 10 + 25 + 39 + 40 + 1000) / 8, 10);
-    h.sample(-5); // below start: counted in bucket 0
-    expect(h.counts[0]).toBe(4);
-    expect(h.min).toBe(-5);
-  });
-
-  test('start offset and weighted samples', () => {
-    const h = new Histogram('x', '', { bucketWidth: 5, buckets: 2, start: 100 }); // [100,105) [105,110) overflow
-    h.sample(100);
-    h.sample(106, 3);
-    h.sample(110);
-    expect(Array.from(h.counts)).toEqual([1, 3, 1]);
-    expect(h.samples).toBe(5);
-    expect(h.sum).toBe(100 + 318 + 110);
-    expect(h.mean()).toBe(528 / 5);
-  });
-
-  test('quantiles: interpolated inside the bucket, edges narrowed to [min, max]', () => {
-    const h = new Histogram('lat', '', { bucketWidth: 10, buckets: 10 });
-    for (let v = 0; v < 100; v++) h.sample(v); // 10 per bucket
-    expect(h.quantile(0.5)).toBe(50); // target 50 = all of [40,50)
-    expect(h.quantile(0.51)).toBeCloseTo(51, 10); // 1 of 10 into [50,60)
-    expect(h.quantile(0.99)).toBeCloseTo(98.1, 10); // 9 of 10 into [90, 99]: last edge narrowed to max
-    expect(h.quantile(1)).toBe(99);
-    expect(h.quantile(0.1)).toBe(10);
-
-    const one = new Histogram('one', '', { bucketWidth: 100, buckets: 10 });
-    one.sample(42);
-    one.sample(42);
-    // Idle-system case: every quantile is the exact observed value.
-    expect(one.quantile(0)).toBe(42);
-    expect(one.quantile(0.5)).toBe(42);
-    expect(one.quantile(0.99)).toBe(42);
-
-    const ovf = new Histogram('ovf', '', { bucketWidth: 1, buckets: 2 });
-    ovf.sample(0.5);
-    for (let i = 0; i < 99; i++) ovf.sample(500 + i);
-    expect(ovf.quantile(0.5)).toBe(598); // in overflow: reported as the max
-    expect(ovf.quantile(0.001)).toBeCloseTo(0.55, 10); // [0.5 (min), 1): a tenth of the way in
-  });
-
-  test('empty histogram: NaN mean and quantiles', () => {
-    const h = new Histogram('e', '', { bucketWidth: 1, buckets: 1 });
-    expect(h.mean()).toBeNaN();
-    expect(h.quantile(0.5)).toBeNaN();
-  });
-
-  test('rejects bad bucket specs', () => {
-    expect(() => new Histogram('b', '', { bucketWidth: 0, buckets: 4 })).toThrow(SimInvariantError);
-    expect(() => new Histogram('b', '', { bucketWidth: 1, buckets: 0 })).toThrow(SimInvariantError);
-    expect(() => new Histogram('b', '', { bucketWidth: 1, buckets: 2.5 })).toThrow(SimInvariantError);
+    expect(h.sum).toBe(0 + 5 + 9.99 + 10 + 25 + 39 + 40 + 1000);
+    expect(h.mean()).toBe(h.sum / 8);
   });
 });
 
@@ -112,7 +63,7 @@ describe('StatsRegistry', () => {
     const walker = soc.scope('gpu_iommu').scope('walker');
     walker.counter('walks').inc(2);
     walker.counter('mem_reads').inc(8);
-    walker.histogram('latency_ns', 'walk latency', { bucketWidth: 50, buckets: 4 }).sample(120);
+    walker.histogram('latency_ns', 'walk latency').sample(120);
     soc.scope('dram').counter('row_hits');
     r.scope('').counter('top');
     expect(r.get('soc.gpu_iommu.walker.walks')).toBeInstanceOf(Counter);
@@ -138,17 +89,22 @@ describe('StatsRegistry', () => {
 
   test("a histogram's dump keys may not collide with other stats", () => {
     const r = new StatsRegistry();
-    r.histogram('soc.lat', '', { bucketWidth: 1, buckets: 2 });
+    r.histogram('soc.lat', '');
     expect(() => r.counter('soc.lat.mean')).toThrow(SimInvariantError);
     expect(() => r.formula('soc.lat.p99', '', () => 0)).toThrow(SimInvariantError);
+    expect(() => r.formula('soc.lat.p999', '', () => 0)).toThrow(SimInvariantError);
+    expect(() => r.counter('soc.lat.bucket_counts')).toThrow(SimInvariantError);
+    expect(() => r.counter('soc.lat.buckets')).not.toThrow(); // no longer a dump key
     r.counter('soc.lat.other'); // not a dump key: fine
     r.counter('soc.b.samples');
-    expect(() => r.histogram('soc.b', '', { bucketWidth: 1, buckets: 2 })).toThrow(SimInvariantError);
+    expect(() => r.histogram('soc.b', '')).toThrow(SimInvariantError);
+    r.counter('soc.c.bucket_lo');
+    expect(() => r.histogram('soc.c', '')).toThrow(SimInvariantError);
   });
 
   test('value() of an unknown name or a histogram throws', () => {
     const r = new StatsRegistry();
-    r.histogram('h', '', { bucketWidth: 1, buckets: 1 });
+    r.histogram('h', '');
     expect(() => r.value('nope')).toThrow(SimInvariantError);
     expect(() => r.value('h')).toThrow(SimInvariantError);
   });
@@ -159,7 +115,7 @@ describe('StatsRegistry', () => {
     r.counter('alpha.b').inc(2);
     r.counter('alpha.a').inc(3);
     r.counter('Mid');
-    const h = r.histogram('lat', 'latency', { bucketWidth: 10, buckets: 2 });
+    const h = r.histogram('lat', 'latency');
     h.sample(5);
     h.sample(15);
     h.sample(100);
@@ -170,18 +126,23 @@ describe('StatsRegistry', () => {
       'Mid': 0,
       'alpha.a': 3,
       'alpha.b': 2,
-      'lat.buckets': [1, 1, 1],
+      // Non-empty buckets, parallel arrays: [5, 5.03125), [15, 15.0625), [100, 100.5).
+      'lat.bucket_counts': [1, 1, 1],
+      'lat.bucket_hi': [5.03125, 15.0625, 100.5],
+      'lat.bucket_lo': [5, 15, 100],
       'lat.max': 100,
       'lat.mean': 40,
       'lat.min': 5,
-      'lat.p50': 15,
+      'lat.p50': 15.03125, // rank 2: the midpoint of [15, 15.0625)
+      'lat.p90': 100, // rank 3: [100, 100.5) narrowed to the max, 100
       'lat.p99': 100,
+      'lat.p999': 100,
       'lat.samples': 3,
       'zeta': 1,
     });
     // Registration order does not matter.
     const r2 = new StatsRegistry();
-    r2.histogram('lat', 'latency', { bucketWidth: 10, buckets: 2 });
+    r2.histogram('lat', 'latency');
     r2.counter('Mid');
     r2.counter('alpha.a');
     r2.counter('zeta');
@@ -191,13 +152,15 @@ describe('StatsRegistry', () => {
 
   test('empty histogram dumps nulls, not NaN or Infinity', () => {
     const r = new StatsRegistry();
-    r.histogram('lat', '', { bucketWidth: 10, buckets: 2 });
+    r.histogram('lat', '');
     const d = r.dump();
     expect(d['lat.samples']).toBe(0);
     expect(d['lat.mean']).toBeNull();
     expect(d['lat.min']).toBeNull();
     expect(d['lat.max']).toBeNull();
     expect(d['lat.p50']).toBeNull();
+    expect(d['lat.p999']).toBeNull();
+    expect(d['lat.bucket_counts']).toEqual([]);
     expect(r.toJson()).not.toMatch(/NaN|Infinity/);
   });
 
@@ -205,7 +168,7 @@ describe('StatsRegistry', () => {
     const r = new StatsRegistry();
     r.counter('soc.a').inc(7);
     r.formula('soc.f', '', () => 1 / 3);
-    r.histogram('soc.h', '', { bucketWidth: 1, buckets: 3 }).sample(1);
+    r.histogram('soc.h', '').sample(1);
     const parsed = JSON.parse(r.toJson());
     expect(parsed).toEqual(r.dump());
     expect(parsed['soc.a']).toBe(7);
@@ -217,7 +180,7 @@ describe('StatsRegistry', () => {
     r.counter('soc.dram.row_hits', 'row buffer hits').inc(12345);
     r.formula('soc.tlb.hit_rate', 'hit rate', () => 0.987654321);
     r.formula('soc.none', 'undefined ratio', () => NaN);
-    r.histogram('soc.walker.latency_ns', 'walk latency', { bucketWidth: 10, buckets: 4 }).sample(25);
+    r.histogram('soc.walker.latency_ns', 'walk latency').sample(25);
     const t = r.toTable();
     const lines = t.split('\n');
     expect(lines[0]).toMatch(/^stat\s+value\s+description$/);
@@ -226,14 +189,14 @@ describe('StatsRegistry', () => {
     expect(row('soc.tlb.hit_rate')).toMatch(/0\.987654\s+hit rate/);
     expect(row('soc.none')).toMatch(/n\/a\s+undefined ratio/);
     expect(row('soc.walker.latency_ns.mean')).toMatch(/25\s+walk latency/);
-    expect(t).not.toMatch(/\.buckets/); // arrays are for JSON only
+    expect(t).not.toMatch(/\.bucket_/); // arrays are for JSON only
   });
 
   test('reset() zeroes counters and histograms, keeps formulas, and restarts the elapsed window', () => {
     let now = 1000;
     const r = new StatsRegistry(() => now);
     const c = r.counter('c');
-    const h = r.histogram('h', '', { bucketWidth: 1, buckets: 2 });
+    const h = r.histogram('h', '');
     const f = r.formula('rate', 'per tick', () => c.value / r.elapsedTicks());
     c.inc(10);
     h.sample(1);
@@ -242,7 +205,8 @@ describe('StatsRegistry', () => {
     r.reset();
     expect(c.value).toBe(0);
     expect(h.samples).toBe(0);
-    expect(Array.from(h.counts)).toEqual([0, 0, 0]);
+    expect(h.counts.every((c) => c === 0)).toBe(true);
+    expect(h.max).toBe(-Infinity);
     expect(h.min).toBe(Infinity);
     expect(r.get('rate')).toBe(f);
     expect(r.elapsedTicks()).toBe(0);

@@ -93,7 +93,7 @@ describe('DramController atomic access', () => {
     expect(a.lat).toEqual(t.lat);
     for (const k of DRAM_STATS) expect({ k, v: a.stats[`soc.dram.${k}`] }).toEqual({ k, v: t.stats[`soc.dram.${k}`] });
     expect([a.stats['soc.dram.row_hits'], a.stats['soc.dram.row_misses'], a.stats['soc.dram.row_conflicts']]).toEqual([4, 2, 3]);
-    expect(a.stats['soc.dram.latency_ns.buckets']).toEqual(t.stats['soc.dram.latency_ns.buckets']);
+    for (const k of ['bucket_lo', 'bucket_counts']) expect(a.stats[`soc.dram.latency_ns.${k}`]).toEqual(t.stats[`soc.dram.latency_ns.${k}`]);
     expect(a.stats['soc.dram.ch0.bytes']).toBe(t.stats['soc.dram.ch0.bytes']);
     expect(a.stats['soc.dram.row_hit_rate']).toBe(4 / 9);
   });
