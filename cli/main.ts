@@ -11,7 +11,9 @@ import { benchCommand } from './bench';
 import { formatList, listBundled, socConfigsDir } from './list';
 import { TraceInputError, traceDiffCommand } from './traceDiff';
 import { RunProgress, formatSimTime } from './progress';
-import { run, type RunOutput } from '../scenario/run';
+import { runLoaded, type RunOutput } from '../scenario/run';
+import { withRunOptions, writeRunDir } from '../scenario/runDir';
+import { discardOutTrace, planOutDir } from './runOut';
 import { loadScenario } from '../scenario/load';
 import { ACCESS_MODES, type AccessMode } from '../sim/engine/accessMode';
 
@@ -41,11 +43,13 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         .option('until', { type: 'string', describe: 'stop at this simulated time, e.g. 10us, 2ms' })
         .option('mode', { choices: ACCESS_MODES, describe: "override the scenario's access mode (atomic = fast-forward)" })
         .option('stats', { choices: ['json', 'table'] as const, default: 'table' as const, describe: 'stats output format' })
-        .option('trace', { type: 'string', describe: 'write a JSON Lines trace to this file' })
+        .option('trace', { type: 'string', describe: 'write a JSON Lines trace to this file (with --out, a bare --trace writes DIR/trace.jsonl)' })
         .option('trace-format', { choices: TRACE_OUTPUT_FORMATS, default: 'jsonl' as const, describe: 'jsonl: socsim JSON Lines (diffable, golden traces); chrome: Chrome trace-event JSON for Perfetto / chrome://tracing' })
         .option('trace-filter', { type: 'string', describe: 'comma-separated trace categories (map,unmap,tlb,walk,fault,inval,dma,bus)' })
         .option('log-level', { choices: LOG_LEVELS, default: 'warn' as LogLevel })
-        .option('progress', { type: 'boolean', default: true, describe: 'progress bar on stderr when it is a terminal' }),
+        .option('progress', { type: 'boolean', default: true, describe: 'progress bar on stderr when it is a terminal' })
+        .option('out', { type: 'string', describe: 'write a run directory: config.json, stats.json, stats.csv, meta.json (see docs/experiments.md)' })
+        .option('force', { type: 'boolean', default: false, describe: 'with --out: replace a finished run in that directory' }),
       (args) => {
         code = cmdRun(args, io);
       },
@@ -134,6 +138,8 @@ interface RunArgs {
   'trace-format': TraceOutputFormat;
   'log-level': LogLevel;
   progress: boolean;
+  out?: string;
+  force: boolean;
 }
 
 /** Seeds are integers in [0, 2^32): the RNG's seed word. */
@@ -154,27 +160,37 @@ function cmdRun(args: RunArgs, io: CliIO): number {
   } catch (e) {
     throw new UsageError(`--until: ${(e as UnitError).message}`);
   }
-  if (args['trace-format'] !== 'jsonl' && !args.trace) throw new UsageError(`--trace-format ${args['trace-format']} needs --trace <file>`);
+  const outPlan = args.out === undefined ? null : planOutDir(args.out, args.force, args.trace, args['trace-format']);
+  if (typeof outPlan === 'string') throw new UsageError(outPlan);
+  if (args.trace === '' && !outPlan) throw new UsageError('--trace: give a file (a bare --trace needs --out DIR)');
+  if (args['trace-format'] !== 'jsonl' && args.trace === undefined) throw new UsageError(`--trace-format ${args['trace-format']} needs --trace <file>`);
   let categories;
   try {
     categories = args['trace-filter'] ? Tracer.parseFilter(args['trace-filter']) : undefined;
   } catch (e) {
     throw new UsageError(`--trace-filter: ${(e as Error).message}`);
   }
-  if (categories && !args.trace) throw new UsageError('--trace-filter needs --trace <file>');
+  if (categories && args.trace === undefined) throw new UsageError('--trace-filter needs --trace <file>');
 
   const progress = RunProgress.forStderr(args.progress);
+  const startedAt = new Date();
   const hostStart = process.hrtime.bigint();
   let result: RunOutput;
   try {
-    result = run(args.scenario, {
-      seed, until, mode: args.mode, tracePath: args.trace, traceFormat: args['trace-format'], traceCategories: categories,
+    // A run directory's config.json holds the seed, stop time and mode the run used.
+    const loaded = outPlan ? withRunOptions(loadScenario(args.scenario), { seed, until, mode: args.mode }) : loadScenario(args.scenario);
+    result = runLoaded(loaded, {
+      seed, until, mode: args.mode, tracePath: outPlan?.tracePath ?? args.trace, traceFormat: args['trace-format'], traceCategories: categories,
       onProgress: progress ? (f, t) => progress.update(f, t) : undefined,
     });
+  } catch (e) {
+    if (outPlan) discardOutTrace(outPlan);
+    throw e;
   } finally {
     progress?.stop();
   }
   const hostSeconds = Number(process.hrtime.bigint() - hostStart) / 1e9;
+  if (outPlan) writeRunDir(outPlan.dir, result, { startedAt, hostSeconds, trace: outPlan.trace });
 
   if (args.stats === 'json') {
     io.out(JSON.stringify(result.stats, null, 2) + '\n');
