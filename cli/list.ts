@@ -1,5 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { socConfigsDir } from '../scenario/bundled';
+
+export { socConfigsDir };
 
 export interface BundledEntry {
   /** Path relative to the soc-configs directory. */
@@ -10,21 +13,10 @@ export interface BundledEntry {
   soc?: string;
 }
 
-/** The soc-configs directory, found from here whether running from cli/ or dist/cli/. */
-export function socConfigsDir(): string {
-  let dir = __dirname;
-  while (!fs.existsSync(path.join(dir, 'soc-configs', 'minimal.json'))) {
-    const up = path.dirname(dir);
-    if (up === dir) throw new Error(`soc-configs/ not found above ${__dirname}`);
-    dir = up;
-  }
-  return path.join(dir, 'soc-configs');
-}
-
 function readEntry(root: string, rel: string): BundledEntry {
   const json = JSON.parse(fs.readFileSync(path.join(root, rel), 'utf8')) as { name?: string; description?: string; soc?: string };
   const entry: BundledEntry = { file: rel, name: json.name ?? '', description: json.description ?? '' };
-  if (json.soc) entry.soc = path.relative(root, path.resolve(path.dirname(path.join(root, rel)), json.soc));
+  if (typeof json.soc === 'string') entry.soc = path.relative(root, path.resolve(path.dirname(path.join(root, rel)), json.soc));
   return entry;
 }
 

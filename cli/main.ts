@@ -1,11 +1,12 @@
 #!/usr/bin/env node
+import * as fs from 'fs';
 import yargs from 'yargs';
 import { ConfigError } from '../sim/engine/errors';
 import { LOG_LEVELS, setLogLevel, type LogLevel } from '../sim/engine/log';
 import { Tracer } from '../sim/engine/trace';
 import { TRACE_OUTPUT_FORMATS, type TraceOutputFormat } from '../sim/engine/chromeTrace';
 import { parseTime, UnitError } from '../sim/engine/units';
-import { loadSocConfig } from '../sim/soc/builder';
+import { loadSocConfigWith } from '../scenario/load';
 import { readJsonFile } from '../sim/soc/loadJson';
 import { benchCommand } from './bench';
 import { formatList, listBundled, socConfigsDir } from './list';
@@ -14,7 +15,8 @@ import { RunProgress, formatSimTime } from './progress';
 import { runLoaded, type RunOutput } from '../scenario/run';
 import { withRunOptions, writeRunDir } from '../scenario/runDir';
 import { discardOutTrace, planOutDir } from './runOut';
-import { loadScenario } from '../scenario/load';
+import { resolveScenario } from '../scenario/resolve';
+import { parseOverride } from '../scenario/overrides';
 import { ACCESS_MODES, type AccessMode } from '../sim/engine/accessMode';
 
 /** Where the CLI writes; tests pass collectors. */
@@ -36,9 +38,10 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     .usage('$0 <command> [options]')
     .command(
       'run <scenario>',
-      'run a scenario file and print its stats',
+      'run a scenario (a file, or a bundled scenario by name) and print its stats',
       (y) => y
-        .positional('scenario', { type: 'string', demandOption: true, describe: 'scenario JSON file' })
+        .positional('scenario', { type: 'string', demandOption: true, describe: 'scenario JSON file, or the name of a bundled one (socsim list)' })
+        .option('set', SET_OPTION)
         .option('seed', { type: 'string', describe: "override the scenario's seed: an integer from 0 to 2^32-1" })
         .option('until', { type: 'string', describe: 'stop at this simulated time, e.g. 10us, 2ms' })
         .option('mode', { choices: ACCESS_MODES, describe: "override the scenario's access mode (atomic = fast-forward)" })
@@ -57,9 +60,11 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     .command(
       'validate <file>',
       'check a SoC config or scenario file and report the first problem with its JSON path',
-      (y) => y.positional('file', { type: 'string', demandOption: true }),
+      (y) => y
+        .positional('file', { type: 'string', demandOption: true, describe: 'SoC config or scenario file (or a bundled scenario name)' })
+        .option('set', SET_OPTION),
       (args) => {
-        code = cmdValidate(args.file, io);
+        code = cmdValidate(args.file, args.set ?? [], io);
       },
     )
     .command(
@@ -126,8 +131,17 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
 
 class UsageError extends Error {}
 
+/** `--set path=value`, repeatable, on every command that loads a scenario. */
+const SET_OPTION = {
+  type: 'string',
+  array: true,
+  requiresArg: true,
+  describe: 'override a SoC or scenario field (repeatable): soc.<component name>.….field=value or scenario.jobs.<job name>.field=value',
+} as const;
+
 interface RunArgs {
   scenario: string;
+  set?: string[];
   /** As typed: checked here (a yargs number would turn "abc" into NaN). */
   seed?: string;
   until?: string;
@@ -178,7 +192,8 @@ function cmdRun(args: RunArgs, io: CliIO): number {
   let result: RunOutput;
   try {
     // A run directory's config.json holds the seed, stop time and mode the run used.
-    const loaded = outPlan ? withRunOptions(loadScenario(args.scenario), { seed, until, mode: args.mode }) : loadScenario(args.scenario);
+    const resolved = resolveScenario(args.scenario, args.set ?? []);
+    const loaded = outPlan ? withRunOptions(resolved, { seed, until, mode: args.mode }) : resolved;
     result = runLoaded(loaded, {
       seed, until, mode: args.mode, tracePath: outPlan?.tracePath ?? args.trace, traceFormat: args['trace-format'], traceCategories: categories,
       onProgress: progress ? (f, t) => progress.update(f, t) : undefined,
@@ -214,13 +229,19 @@ function summary(r: RunOutput, hostSeconds: number): string {
   return lines.join('\n');
 }
 
-function cmdValidate(file: string, io: CliIO): number {
-  const data = readJsonFile(file, 'file') as Record<string, unknown> | null;
-  if (data && typeof data === 'object' && ('jobs' in data || typeof data.soc === 'string')) {
-    const s = loadScenario(file);
-    io.out(`ok: ${file}: scenario "${s.scenario.name}" on soc "${s.soc.name}", ${s.scenario.jobs.length} job(s)\n`);
+function cmdValidate(file: string, sets: readonly string[], io: CliIO): number {
+  const data = fs.existsSync(file) ? readJsonFile(file, 'file') as Record<string, unknown> | null : null;
+  const isSoc = data !== null && typeof data === 'object' && !('jobs' in data) && !('soc' in data);
+  if (!isSoc) {
+    const s = resolveScenario(file, sets);
+    const soc = s.socFile === s.file ? 'inline soc' : 'soc';
+    const applied = s.overrides.length ? ` with ${s.overrides.length} override(s)` : '';
+    io.out(`ok: ${file}: scenario "${s.scenario.name}" on ${soc} "${s.soc.name}"${applied}, ${s.scenario.jobs.length} job(s)\n`);
   } else {
-    const c = loadSocConfig(file);
+    const overrides = sets.map(parseOverride);
+    const stray = overrides.find((o) => o.root !== 'soc');
+    if (stray) throw new UsageError(`--set ${stray.text}: ${file} is a SoC config, so only soc.… overrides apply`);
+    const c = loadSocConfigWith(file, overrides);
     io.out(`ok: ${file}: soc "${c.name}": ${c.memories.length} memories, ${c.buses.length} buses, ${c.bridges.length} bridges, ${c.devices.length} devices\n`);
   }
   return 0;

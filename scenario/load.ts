@@ -2,28 +2,95 @@ import * as path from 'path';
 import { ConfigError, formatJsonPath } from '../sim/engine/errors';
 import { pgtableOps } from '../drivers/iommu/pgtableOps';
 import { PLATFORM_DEFAULTS } from '../drivers/platform';
-import { loadSocConfig } from '../sim/soc/builder';
 import { parseWithSchema, readJsonFile } from '../sim/soc/loadJson';
+import { SocConfigSchema } from '../sim/soc/schema';
+import { validateSocConfig } from '../sim/soc/builder';
+import { applyOverrides, nearest, overrideLabel, settablePaths, type Override } from './overrides';
 import type { SocConfig } from '../sim/soc/schema';
 import { jobKind } from './jobRegistry';
 import { ScenarioSchema, type Scenario } from './schema';
 
 export interface LoadedScenario {
   file: string;
+  /** The scenario after overrides and defaults. Its `soc` is a path or the inline SoC as written. */
   scenario: Scenario;
+  /** The SoC config's file: the scenario file itself when the SoC is inline. */
   socFile: string;
+  /** The SoC config after overrides and defaults: what runs. */
   soc: SocConfig;
+  /** The `--set` overrides applied, as typed, in order. */
+  overrides: readonly string[];
 }
 
-/** Reads a scenario and its SoC config and checks that they fit together. */
-export function loadScenario(file: string): LoadedScenario {
-  const scenario = parseWithSchema(ScenarioSchema, readJsonFile(file, 'scenario'), file, 'scenario');
-  const socFile = path.resolve(path.dirname(file), scenario.soc);
-  const soc = loadSocConfig(socFile);
-  checkKernelFits(scenario, soc, file);
-  checkJobsSupportMode(scenario, scenario.mode, file, 'the scenario\'s "mode"');
-  checkScenarioAgainstSoc(scenario, soc, file);
-  return { file, scenario, socFile, soc };
+/**
+ * Reads a scenario and its SoC config (a file named by `soc`, relative to the scenario, or
+ * the SoC itself inline), applies overrides to the JSON as read, and checks the result as
+ * it would check a file. A problem an override introduced is reported against it.
+ */
+export function loadScenario(file: string, overrides: readonly Override[] = []): LoadedScenario {
+  const ofRoot = (root: Override['root']) => overrides.filter((o) => o.root === root);
+  const setPaths: string[] = [];
+  const rawScenario = readJsonFile(file, 'scenario');
+  const scenario = parseOverridden(rawScenario, ofRoot('scenario'), 'scenario', setPaths, (data) => parseWithSchema(ScenarioSchema, data, file, 'scenario'));
+  const inline = typeof scenario.soc !== 'string';
+  const socFile = inline ? file : path.resolve(path.dirname(file), scenario.soc as string);
+  const rawSoc = inline ? scenario.soc : readJsonFile(socFile, 'soc');
+  const soc = parseSoc(rawSoc, socFile, ofRoot('soc'), setPaths);
+  const check = () => {
+    checkKernelFits(scenario, soc, file);
+    checkJobsSupportMode(scenario, scenario.mode, file, 'the scenario\'s "mode"');
+    checkScenarioAgainstSoc(scenario, soc, file);
+  };
+  if (overrides.length === 0) check();
+  else blameOverrides(check, [...ofRoot('scenario'), ...ofRoot('soc')], setPaths, () => loadScenario(file), null);
+  return { file, scenario, socFile, soc, overrides: overrides.map((o) => o.text) };
+}
+
+/** A SoC config file with `soc.…` overrides applied, checked as a file would be (`socsim validate`). */
+export function loadSocConfigWith(file: string, overrides: readonly Override[]): SocConfig {
+  return parseSoc(readJsonFile(file, 'soc'), file, overrides, []);
+}
+
+function parseSoc(raw: unknown, socFile: string, overrides: readonly Override[], setPaths: string[]): SocConfig {
+  return parseOverridden(raw, overrides, 'soc', setPaths, (data) => {
+    const cfg = parseWithSchema(SocConfigSchema, data, socFile, 'soc');
+    validateSocConfig(cfg, socFile);
+    return cfg;
+  });
+}
+
+/** Parses `raw` with its overrides applied (appending the JSON paths they set to `setPaths`). */
+function parseOverridden<T>(raw: unknown, overrides: readonly Override[], root: Override['root'], setPaths: string[], parse: (data: unknown) => T): T {
+  if (overrides.length === 0) return parse(raw);
+  const { data, paths } = applyOverrides(raw, overrides);
+  setPaths.push(...paths);
+  return blameOverrides(() => parse(data), overrides, paths, () => parse(raw), () => settablePaths(root, parse(raw)));
+}
+
+/**
+ * Runs `f`. When it fails with a ConfigError and `base` (the same step without overrides)
+ * succeeds, the overrides caused it: the error is re-addressed to the override that set
+ * the failing path (or to all of them when none set it), with the nearest settable paths
+ * when the override named a field that does not exist. When `base` fails too, the file
+ * is at fault and its own error is thrown.
+ */
+function blameOverrides<T>(f: () => T, overrides: readonly Override[], paths: readonly string[], base: () => unknown,
+  candidates: (() => string[]) | null): T {
+  try {
+    return f();
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    base();
+    const related = (p: string) => e.jsonPath === p || e.jsonPath.startsWith(`${p}.`) || e.jsonPath.startsWith(`${p}[`) || p.startsWith(`${e.jsonPath}.`);
+    const hit = overrides.filter((_, i) => paths[i] !== undefined && related(paths[i]));
+    const blamed = hit.length === 1 ? hit : overrides;
+    let reason = `${e.reason} (in ${e.file})`;
+    if (hit.length === 1 && /^unknown field/.test(e.reason) && candidates) {
+      const setPath = hit[0].text.slice(0, hit[0].text.indexOf('=')).trim();
+      reason += `; nearest valid paths: ${nearest(setPath, candidates()).join(', ')}`;
+    }
+    throw new ConfigError(blamed.map(overrideLabel).join(', '), e.jsonPath, reason, e.more);
+  }
 }
 
 /** Scenarios with buffers or jobs that drive devices through drivers boot the kernel; plain DMA copies do not. */

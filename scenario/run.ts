@@ -117,7 +117,7 @@ export function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): RunOut
     checkJobsSupportMode(scenario, mode, loaded.file, opts.mode ? '--mode atomic' : 'the scenario\'s "mode"');
     const soc = buildSoc(ctx, loaded.soc, loaded.socFile, { mode });
     if (writer instanceof ChromeTraceWriter) writer.setMasterNames(socMasterNames(soc));
-    tracer.start({ configHash, seed, scenario: scenario.name, soc: loaded.soc.name, mode });
+    tracer.start({ configHash, seed, scenario: scenario.name, soc: loaded.soc.name, mode, ...(loaded.overrides.length > 0 ? { overrides: loaded.overrides } : {}) });
     ctx.stats.formula('sim.time_ns', 'simulated time at the end of the run, ns', () => ctx.engine.now / 1000);
     ctx.stats.formula('sim.events', 'events dispatched', () => ctx.engine.eventsDispatched);
 

@@ -79,11 +79,6 @@ export interface RunErrorRecord {
   started_at: string;
 }
 
-/** The overrides a loaded scenario was resolved with (none for a plain file). */
-export function overridesOf(loaded: LoadedScenario): readonly string[] {
-  return (loaded as LoadedScenario & { overrides?: readonly string[] }).overrides ?? [];
-}
-
 /**
  * The loaded scenario with a run's seed, stop time and access mode written into it, so
  * that config.json alone reproduces the run and its hash covers them.
@@ -185,7 +180,7 @@ export function writeRunDir(dir: string, out: RunOutput, info: RunDirInfo): RunM
     source: loaded.file,
     seed: out.seed,
     mode: loaded.scenario.mode,
-    overrides: overridesOf(loaded),
+    overrides: loaded.overrides,
     config_hash: out.configHash,
     started_at: info.startedAt.toISOString(),
     host_seconds: info.hostSeconds,

@@ -42,7 +42,7 @@ export const ScenarioSchema = z.strictObject({
   name: Name,
   description: z.string().default(''),
   notes: Notes,
-  soc: z.string().min(1).describe('SoC config file, relative to this scenario'),
+  soc: z.union([z.string().min(1), z.looseObject({})]).describe('the SoC: its config file, relative to this scenario, or the SoC config itself (inline; checked as a SoC file, its paths start at soc.)'),
   seed: z.number().int().nonnegative().max(2 ** 32 - 1).default(1).describe('RNG seed: an integer from 0 to 2^32-1'),
   mode: z.enum(ACCESS_MODES).default('timing').describe('timing: every latency and contention; atomic: fast-forward with estimated latencies, no event per access'),
   until: Time.optional().describe('stop at this simulated time; default: when all jobs are done'),
