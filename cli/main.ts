@@ -15,6 +15,7 @@ import { RunProgress, formatSimTime } from './progress';
 import { runLoaded, type RunOutput } from '../scenario/run';
 import { withRunOptions, writeRunDir } from '../scenario/runDir';
 import { discardOutTrace, planOutDir } from './runOut';
+import { sweepCommand, sweepOptions, type SweepArgs } from './sweep';
 import { resolveScenario } from '../scenario/resolve';
 import { parseOverride } from '../scenario/overrides';
 import { ACCESS_MODES, type AccessMode } from '../sim/engine/accessMode';
@@ -95,6 +96,14 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         .option('update-baseline', { type: 'boolean', default: false, describe: 'rewrite the baseline with this run' }),
       (args) => {
         code = benchCommand({ json: args.json, quick: args.quick, scenarios: args.scenario, baseline: args.baseline, updateBaseline: args['update-baseline'] }, io.out);
+      },
+    )
+    .command(
+      'sweep [scenario..]',
+      'run scenarios over a grid of overrides and seeds in parallel worker processes: a run directory per point and results.csv (resumable; see docs/experiments.md)',
+      (y) => sweepOptions(y),
+      async (args) => {
+        code = await sweepCommand(args as unknown as SweepArgs, io);
       },
     )
     .command(
