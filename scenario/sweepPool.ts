@@ -90,10 +90,10 @@ export class WorkerPool {
     for (const w of this.workers) w.child.disconnect();
   }
 
-  /** Stops at once (interrupt): kills this pool's worker processes; queued tasks never run. */
+  /** Stops at once (interrupt): kills this pool's worker processes; queued tasks are answered unrun. */
   kill(): void {
     this.closed = true;
-    this.queue.length = 0;
+    for (const t of this.queue.splice(0)) t.resolve({ id: -1, ok: false, hostSeconds: 0, error: 'not run (interrupted)' });
     for (const w of this.workers) w.child.kill('SIGKILL');
   }
 }

@@ -28,7 +28,7 @@ export const SweepSpecSchema = z.strictObject({
     .describe('groups of paths that move together (e.g. a fully associative TLB\'s entries and ways): the lists of a group have one length, and each group is one axis, after the grid\'s'),
   seeds: z.union([z.number().int().min(1).max(10000), z.array(Seed).min(1)]).optional()
     .describe('N: seeds 1..N; a list: those seeds. The innermost axis. Default: each scenario\'s own seed'),
-  until: z.union([z.string(), z.number()]).optional()
+  until: z.string().optional()
     .describe('stop time of every point (scenario.until), e.g. "100us"'),
   stats: z.array(z.string().min(1)).default([])
     .describe('stat name globs (* any characters) that become results.csv columns; default: every scalar stat'),
@@ -50,7 +50,8 @@ export const SweepSpecSchema = z.strictObject({
     if (!/^(soc|scenario)\./.test(p)) ctx.addIssue({ code: 'custom', path: at, message: `an axis is an override path starting with "soc." or "scenario.", got "${p}"` });
     if (p === 'scenario.seed') ctx.addIssue({ code: 'custom', path: at, message: 'vary seeds with "seeds"' });
   }
-  if (s.until !== undefined && !Time.safeParse(s.until).success) {
+  // As with --until, a bare number is refused rather than read as picoseconds.
+  if (s.until !== undefined && (/^\s*[\d.]+\s*$/.test(s.until) || !Time.safeParse(s.until).success)) {
     ctx.addIssue({ code: 'custom', path: ['until'], message: `a time with its unit, e.g. "100us", got ${JSON.stringify(s.until)}` });
   }
 });
