@@ -9,6 +9,7 @@ import { runIovaBench } from './iova.bench';
 import { runNvkmBench } from './nvkm.bench';
 import { runScenarioBench } from './scenario.bench';
 import { runStatsBench } from './stats.bench';
+import { runSweepBench } from './sweep.bench';
 import { runTlbBench } from './tlb.bench';
 import { runTranslationBench } from './translation.bench';
 import { runVcmBench } from './vcm.bench';
@@ -24,6 +25,7 @@ const BENCHES: { name: string; run: () => BenchResult[] }[] = [
   { name: 'vcm', run: () => runVcmBench() },
   { name: 'iova', run: runIovaBench },
   { name: 'dma', run: () => runDmaBench() },
+  { name: 'sweep', run: runSweepBench },
 ];
 
 export function runAll(): BenchResult[] {

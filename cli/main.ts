@@ -14,6 +14,9 @@ import { formatList, listBundled, socConfigsDir } from './list';
 import { TraceInputError, traceDiffCommand } from './traceDiff';
 import { RunProgress, formatSimTime } from './progress';
 import { runLoaded, type RunOutput } from '../scenario/run';
+import { withRunOptions, writeRunDir } from '../scenario/runDir';
+import { discardOutTrace, planOutDir } from './runOut';
+import { sweepCommand, sweepOptions, type SweepArgs } from './sweep';
 import { resolveScenario } from '../scenario/resolve';
 import { parseOverride } from '../scenario/overrides';
 import { ACCESS_MODES, type AccessMode } from '../sim/engine/accessMode';
@@ -52,11 +55,14 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         .option('stats', { choices: ['table', 'json', 'csv'] as const, default: 'table' as const, describe: 'stats output: table (headline, then every stat), json (one flat object) or csv (stat,value)' })
         .option('stats-filter', { type: 'string', array: true, describe: 'only stats matching this glob or below it (repeatable; * within a segment, ** across segments); the run directory keeps every stat' })
         .option('nonzero', { type: 'boolean', default: false, describe: 'leave out stats that are 0 or null' })
-        .option('trace', { type: 'string', describe: 'write a JSON Lines trace to this file' })
+        .option('trace', { type: 'string', describe: 'write a JSON Lines trace to this file (with --out, a bare --trace writes DIR/trace.jsonl)' })
         .option('trace-format', { choices: TRACE_OUTPUT_FORMATS, default: 'jsonl' as const, describe: 'jsonl: socsim JSON Lines (diffable, golden traces); chrome: Chrome trace-event JSON for Perfetto / chrome://tracing' })
         .option('trace-filter', { type: 'string', describe: 'comma-separated trace categories (map,unmap,tlb,walk,fault,inval,dma,bus)' })
         .option('log-level', { choices: LOG_LEVELS, default: 'warn' as LogLevel, describe: 'pino log level (logs go to stderr)' })
         .option('progress', { type: 'boolean', default: true, describe: 'progress bar on stderr when it is a terminal' })
+        .option('out', { type: 'string', describe: 'write a run directory: config.json, stats.json, stats.csv, meta.json (see docs/experiments.md)' })
+        .option('force', { type: 'boolean', default: false, describe: 'with --out: replace a finished run in that directory' })
+        .example('$0 run server-io-nic-strict --out runs/nic', 'a run directory: config, stats (JSON and CSV), meta')
         .example('$0 run soc-configs/scenarios/server-io-nic-strict.json', 'headline and stats table')
         .example('$0 run server-io-nic-strict --set soc.iommus.iommu.l2Tlb.entries=128', 'a bundled scenario by name, with a bigger IOTLB')
         .example("$0 run soc-configs/scenarios/server-io-nic-strict.json --until 100us --stats csv --stats-filter 'soc.iommu.**.hit_rate' --nonzero", 'selected stats as CSV')
@@ -158,6 +164,14 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       },
     )
     .command(
+      'sweep [scenario..]',
+      'run scenarios over a grid of overrides and seeds in parallel worker processes: a run directory per point and results.csv (resumable; see docs/experiments.md)',
+      (y) => sweepOptions(y),
+      async (args) => {
+        code = await sweepCommand(args as unknown as SweepArgs, io);
+      },
+    )
+    .command(
       'list',
       'list the bundled SoC configs and scenarios with one-line descriptions',
       (y) => y.example('$0 list', 'every bundled SoC config and scenario'),
@@ -216,6 +230,8 @@ interface RunArgs {
   'trace-format': TraceOutputFormat;
   'log-level': LogLevel;
   progress: boolean;
+  out?: string;
+  force: boolean;
 }
 
 /** `--until`: a simulated time with its unit. */
@@ -240,27 +256,38 @@ function cmdRun(args: RunArgs, io: CliIO): number {
     throw new UsageError(`--seed: must be an integer from 0 to 2^32-1, got ${JSON.stringify(args.seed)}`);
   }
   const until = args.until === undefined ? undefined : parseUntil(args.until);
-  if (args['trace-format'] !== 'jsonl' && !args.trace) throw new UsageError(`--trace-format ${args['trace-format']} needs --trace <file>`);
+  const outPlan = args.out === undefined ? null : planOutDir(args.out, args.force, args.trace, args['trace-format']);
+  if (typeof outPlan === 'string') throw new UsageError(outPlan);
+  if (args.trace === '' && !outPlan) throw new UsageError('--trace: give a file (a bare --trace needs --out DIR)');
+  if (args['trace-format'] !== 'jsonl' && args.trace === undefined) throw new UsageError(`--trace-format ${args['trace-format']} needs --trace <file>`);
   let categories;
   try {
     categories = args['trace-filter'] ? Tracer.parseFilter(args['trace-filter']) : undefined;
   } catch (e) {
     throw new UsageError(`--trace-filter: ${(e as Error).message}`);
   }
-  if (categories && !args.trace) throw new UsageError('--trace-filter needs --trace <file>');
+  if (categories && args.trace === undefined) throw new UsageError('--trace-filter needs --trace <file>');
 
   const progress = RunProgress.forStderr(args.progress);
+  const startedAt = new Date();
   const hostStart = process.hrtime.bigint();
   let result: RunOutput;
   try {
-    result = runLoaded(resolveScenario(args.scenario, args.set ?? []), {
-      seed, until, mode: args.mode, tracePath: args.trace, traceFormat: args['trace-format'], traceCategories: categories,
+    // A run directory's config.json holds the seed, stop time and mode the run used.
+    const resolved = resolveScenario(args.scenario, args.set ?? []);
+    const loaded = outPlan ? withRunOptions(resolved, { seed, until, mode: args.mode }) : resolved;
+    result = runLoaded(loaded, {
+      seed, until, mode: args.mode, tracePath: outPlan?.tracePath ?? args.trace, traceFormat: args['trace-format'], traceCategories: categories,
       onProgress: progress ? (f, t) => progress.update(f, t) : undefined,
     });
+  } catch (e) {
+    if (outPlan) discardOutTrace(outPlan);
+    throw e;
   } finally {
     progress?.stop();
   }
   const hostSeconds = Number(process.hrtime.bigint() - hostStart) / 1e9;
+  if (outPlan) writeRunDir(outPlan.dir, result, { startedAt, hostSeconds, trace: outPlan.trace });
 
   // The table, JSON and CSV show the same selection of one snapshot (taken when the jobs
   // ended, before driver teardown); the headline reads the whole snapshot.

@@ -5,6 +5,7 @@ import { SocConfigSchema } from '../sim/soc/schema';
 import { deviceConfigSchema } from '../sim/soc/deviceRegistry';
 import { ScenarioSchema } from '../scenario/schema';
 import { jobConfigSchema } from '../scenario/jobRegistry';
+import { SweepSpecSchema } from '../scenario/sweepSpec';
 
 /**
  * JSON Schema files for editors, generated from the zod schemas (input side: what a
@@ -22,6 +23,7 @@ export function jsonSchemas(): Record<string, string> {
     'scenario.schema.json': render(ScenarioSchema.extend({
       jobs: z.array(jobConfigSchema()).min(1),
     }), 'socsim scenario'),
+    'sweep.schema.json': render(SweepSpecSchema, 'socsim sweep spec'),
   };
 }
 

@@ -1,0 +1,41 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import type { TraceOutputFormat } from '../sim/engine/chromeTrace';
+import { clearRunDir, readRunMeta, tempName, TRACE_FILES, type RunDirInfo } from '../scenario/runDir';
+
+/** How `run --out DIR` lays out its files; see scenario/runDir.ts. */
+export interface OutPlan {
+  dir: string;
+  /** Where the tracer writes during the run (a temporary name for a trace inside DIR). */
+  tracePath?: string;
+  trace: RunDirInfo['trace'];
+}
+
+/**
+ * Checks `--out DIR` (with `--force` and `--trace`) and readies the directory. A directory
+ * holding a finished run (meta.json) is refused unless `force`: results are not replaced
+ * by accident. An incomplete one (no meta.json: interrupted or failed) is reused. A bare
+ * `--trace` puts the trace in DIR; a `--trace FILE` is written where it says.
+ * Returns the plan, or the usage problem as a string.
+ */
+export function planOutDir(dir: string, force: boolean, trace: string | undefined, format: TraceOutputFormat): OutPlan | string {
+  if (dir.trim() === '') return '--out: give a directory';
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) return `--out: ${dir} exists and is not a directory`;
+  const previous = readRunMeta(dir);
+  if (previous && !force) {
+    return `--out: ${dir} already holds a finished run (scenario ${previous.scenario}, seed ${previous.seed}, config ${previous.config_hash}); pass --force to replace it, or choose another directory`;
+  }
+  clearRunDir(dir);
+  if (trace === undefined) return { dir, trace: null };
+  if (trace === '') {
+    const final = path.join(dir, TRACE_FILES[format]);
+    const written = tempName(final);
+    return { dir, tracePath: written, trace: { written, final } };
+  }
+  return { dir, tracePath: trace, trace: { written: trace, final: trace } };
+}
+
+/** After a failed run: the temporary trace goes, so nothing in DIR looks like a result. */
+export function discardOutTrace(plan: OutPlan): void {
+  if (plan.trace && plan.trace.written !== plan.trace.final) fs.rmSync(plan.trace.written, { force: true });
+}

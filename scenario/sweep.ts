@@ -1,0 +1,135 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { ConfigError } from '../sim/engine/errors';
+import { hashJson } from '../sim/soc/builder';
+import type { LoadedScenario } from './load';
+import { resolveScenario } from './resolve';
+import { readRunError, readRunMeta, runConfigHash, writeFileAtomic, writeRunError } from './runDir';
+import { WorkerPool } from './sweepPool';
+import { axisPaths, expandSweep, type SweepPoint, type SweepSpec } from './sweepSpec';
+import { readPointStats, resultsCsv, statColumns, type PointResult } from './sweepResults';
+
+/**
+ * `socsim sweep`: every point of a spec, each in its own run directory
+ * `OUT/points/<hash>/` (hash = the resolved config's hash, seed included), run in
+ * parallel worker processes, then `OUT/results.csv`. A point whose directory already
+ * holds a finished run (meta.json) is not run again, so an interrupted sweep resumes
+ * where it stopped; failed points are tried again.
+ */
+
+export interface SweepOptions {
+  outDir: string;
+  /** Worker processes. */
+  jobs: number;
+  /** Progress callbacks (the CLI draws the bar). */
+  onPlanned?: (p: { total: number; toRun: number; finished: number; failedToResolve: number }) => void;
+  onPointDone?: (r: PointResult & { hostSeconds: number; done: number; toRun: number }) => void;
+  /** Aborting kills the workers; runSweep then resolves with `interrupted`. */
+  signal?: AbortSignal;
+}
+
+export interface SweepResult {
+  results: PointResult[];
+  /** Point directories run by this invocation (the others were finished before). */
+  ran: number;
+  skipped: number;
+  failed: number;
+  interrupted: boolean;
+  axes: string[];
+  columns: string[];
+  resultsFile: string | null;
+  workersStarted: number;
+}
+
+export const SWEEP_FILES = { spec: 'sweep.json', results: 'results.csv', points: 'points' } as const;
+
+interface Planned {
+  point: SweepPoint;
+  hash: string;
+  loaded: LoadedScenario | null;
+  /** Why the point's config could not be resolved. */
+  error: string | null;
+}
+
+/** Resolves every point (overrides checked like a file); a point that does not resolve is a failed point. */
+function plan(points: readonly SweepPoint[]): Planned[] {
+  return points.map((point) => {
+    try {
+      const loaded = resolveScenario(point.scenario, point.sets);
+      return { point, hash: runConfigHash(loaded), loaded, error: null };
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      // No resolved config to hash: the directory is named after what the point asked for.
+      return { point, hash: `x${hashJson({ scenario: point.scenario, sets: point.sets }).slice(1)}`, loaded: null, error: e.message };
+    }
+  });
+}
+
+export async function runSweep(spec: SweepSpec, opts: SweepOptions): Promise<SweepResult> {
+  const pointsDir = path.join(opts.outDir, SWEEP_FILES.points);
+  fs.mkdirSync(pointsDir, { recursive: true });
+  writeFileAtomic(path.join(opts.outDir, SWEEP_FILES.spec), JSON.stringify(spec, null, 2) + '\n');
+  const planned = plan(expandSweep(spec));
+
+  // One run per distinct config: two points that resolve alike share a directory.
+  const toRun = new Map<string, Planned>();
+  let finished = 0;
+  for (const p of planned) {
+    const dir = path.join(pointsDir, p.hash);
+    if (p.loaded === null) {
+      writeRunError(dir, { kind: 'config', message: p.error!, source: p.point.scenario, seed: p.point.seed, overrides: p.point.sets, started_at: new Date().toISOString() });
+    } else if (readRunMeta(dir)) {
+      finished++;
+    } else if (!toRun.has(p.hash)) {
+      toRun.set(p.hash, p);
+    }
+  }
+  const failedToResolve = planned.filter((p) => p.loaded === null).length;
+  opts.onPlanned?.({ total: planned.length, toRun: toRun.size, finished, failedToResolve });
+
+  const pool = new WorkerPool(Math.max(1, Math.min(opts.jobs, toRun.size)));
+  let interrupted = false;
+  const onAbort = () => {
+    interrupted = true;
+    pool.kill();
+  };
+  opts.signal?.addEventListener('abort', onAbort);
+  let done = 0;
+  try {
+    await Promise.all([...toRun.values()].map(async (p) => {
+      const dir = path.join(pointsDir, p.hash);
+      const reply = await pool.run({ dir, loaded: p.loaded! });
+      if (interrupted) return;
+      if (!reply.ok && !readRunError(dir)) {
+        // The worker died before it could record the failure itself.
+        writeRunError(dir, { kind: 'internal', message: reply.error!, source: p.loaded!.file, seed: p.loaded!.scenario.seed, overrides: p.loaded!.overrides, started_at: new Date().toISOString() });
+      }
+      done++;
+      opts.onPointDone?.({ ...result(p, dir), hostSeconds: reply.hostSeconds, done, toRun: toRun.size });
+    }));
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    pool.close();
+  }
+
+  const results = planned.map((p) => result(p, path.join(pointsDir, p.hash)));
+  const axes = axisPaths(spec);
+  const common = { ran: done, skipped: finished, axes, workersStarted: pool.started, interrupted, results };
+  if (interrupted) return { ...common, failed: 0, columns: [], resultsFile: null };
+  const stats = readPointStats(pointsDir, results);
+  const columns = statColumns(stats, spec.stats);
+  const resultsFile = path.join(opts.outDir, SWEEP_FILES.results);
+  writeFileAtomic(resultsFile, resultsCsv(results, axes, columns, stats));
+  return { ...common, failed: results.filter((r) => r.status !== 'ok').length, columns, resultsFile };
+}
+
+/** A point's outcome as its directory records it. */
+function result(p: Planned, dir: string): PointResult {
+  const meta = readRunMeta(dir);
+  if (meta) return { point: p.point, hash: p.hash, status: 'ok', seed: meta.seed, error: null };
+  const err = readRunError(dir);
+  return {
+    point: p.point, hash: p.hash, status: 'error', seed: p.loaded?.scenario.seed ?? p.point.seed,
+    error: err?.message ?? p.error ?? 'no result (the point did not finish)',
+  };
+}
