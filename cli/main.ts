@@ -13,7 +13,8 @@ import { goldenCommand } from './golden';
 import { formatList, listBundled, socConfigsDir } from './list';
 import { TraceInputError, traceDiffCommand } from './traceDiff';
 import { RunProgress, formatSimTime } from './progress';
-import { runLoaded, type RunOutput } from '../scenario/run';
+import { RunInterrupted, runLoadedInterruptible, type RunOutput } from '../scenario/run';
+import { catchStopSignals, signalExitCode } from './interrupt';
 import { resolveScenario } from '../scenario/resolve';
 import { parseOverride } from '../scenario/overrides';
 import { ACCESS_MODES, type AccessMode } from '../sim/engine/accessMode';
@@ -29,7 +30,7 @@ const processIO: CliIO = {
   err: (t) => process.stderr.write(t),
 };
 
-/** Exit codes: 0 ok, 1 bad input (config, scenario, arguments), 2 internal error. */
+/** Exit codes: 0 ok, 1 bad input (config, scenario, arguments), 2 internal error; 130 / 143 a run stopped by SIGINT / SIGTERM. */
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   let code = 0;
   const parser = yargs(argv)
@@ -50,8 +51,8 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         .option('trace-filter', { type: 'string', describe: 'comma-separated trace categories (map,unmap,tlb,walk,fault,inval,dma,bus)' })
         .option('log-level', { choices: LOG_LEVELS, default: 'warn' as LogLevel })
         .option('progress', { type: 'boolean', default: true, describe: 'progress bar on stderr when it is a terminal' }),
-      (args) => {
-        code = cmdRun(args, io);
+      async (args) => {
+        code = await cmdRun(args, io);
       },
     )
     .command(
@@ -180,7 +181,7 @@ function parseUntil(text: string): number {
 /** Seeds are integers in [0, 2^32): the RNG's seed word. */
 const SEED_LIMIT = 2 ** 32;
 
-function cmdRun(args: RunArgs, io: CliIO): number {
+async function cmdRun(args: RunArgs, io: CliIO): Promise<number> {
   setLogLevel(args['log-level']);
   const seed = args.seed === undefined ? undefined : Number(args.seed);
   if (seed !== undefined && !(/^\s*\d+\s*$/.test(args.seed!) && seed < SEED_LIMIT)) {
@@ -199,12 +200,20 @@ function cmdRun(args: RunArgs, io: CliIO): number {
   const progress = RunProgress.forStderr(args.progress);
   const hostStart = process.hrtime.bigint();
   let result: RunOutput;
+  const signals = catchStopSignals();
   try {
-    result = runLoaded(resolveScenario(args.scenario, args.set ?? []), {
+    result = await runLoadedInterruptible(resolveScenario(args.scenario, args.set ?? []), {
       seed, until, mode: args.mode, tracePath: args.trace, traceFormat: args['trace-format'], traceCategories: categories,
       onProgress: progress ? (f, t) => progress.update(f, t) : undefined,
-    });
+    }, signals.stop);
+  } catch (e) {
+    if (!(e instanceof RunInterrupted)) throw e;
+    progress?.stop();
+    const trace = args.trace ? `; the trace ${args.trace} ends with an "interrupted" end record` : '';
+    io.err(`socsim: interrupted by ${e.signal} at ${formatSimTime(e.tick)} simulated (${e.events} events): no stats printed${trace}\n`);
+    return signalExitCode(e.signal);
   } finally {
+    signals.release();
     progress?.stop();
   }
   const hostSeconds = Number(process.hrtime.bigint() - hostStart) / 1e9;
