@@ -13,10 +13,11 @@ import { goldenCommand } from './golden';
 import { formatList, listBundled, socConfigsDir } from './list';
 import { TraceInputError, traceDiffCommand } from './traceDiff';
 import { RunProgress, formatSimTime } from './progress';
-import { runLoaded, type RunOutput } from '../scenario/run';
 import { withRunOptions, writeRunDir } from '../scenario/runDir';
-import { discardOutTrace, planOutDir } from './runOut';
+import { discardOutTrace, keepOutTrace, planOutDir } from './runOut';
 import { sweepCommand, sweepOptions, type SweepArgs } from './sweep';
+import { RunInterrupted, runLoadedInterruptible, type RunOutput } from '../scenario/run';
+import { catchStopSignals, signalExitCode } from './interrupt';
 import { resolveScenario } from '../scenario/resolve';
 import { parseOverride } from '../scenario/overrides';
 import { ACCESS_MODES, type AccessMode } from '../sim/engine/accessMode';
@@ -37,7 +38,7 @@ const processIO: CliIO = {
   err: (t) => process.stderr.write(t),
 };
 
-/** Exit codes: 0 ok, 1 bad input (config, scenario, arguments), 2 internal error. */
+/** Exit codes: 0 ok, 1 bad input (config, scenario, arguments), 2 internal error; 130 / 143 a run stopped by SIGINT / SIGTERM. */
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   let code = 0;
   const parser = yargs(argv)
@@ -67,8 +68,8 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         .example('$0 run server-io-nic-strict --set soc.iommus.iommu.l2Tlb.entries=128', 'a bundled scenario by name, with a bigger IOTLB')
         .example("$0 run soc-configs/scenarios/server-io-nic-strict.json --until 100us --stats csv --stats-filter 'soc.iommu.**.hit_rate' --nonzero", 'selected stats as CSV')
         .example(`$0 run soc-configs/scenarios/default.json --stats json | jq '."sim.time_ns"'`, 'JSON for scripts'),
-      (args) => {
-        code = cmdRun(args, io);
+      async (args) => {
+        code = await cmdRun(args, io);
       },
     )
     .command(
@@ -249,7 +250,7 @@ function parseUntil(text: string): number {
 /** Seeds are integers in [0, 2^32): the RNG's seed word. */
 const SEED_LIMIT = 2 ** 32;
 
-function cmdRun(args: RunArgs, io: CliIO): number {
+async function cmdRun(args: RunArgs, io: CliIO): Promise<number> {
   setLogLevel(args['log-level']);
   const seed = args.seed === undefined ? undefined : Number(args.seed);
   if (seed !== undefined && !(/^\s*\d+\s*$/.test(args.seed!) && seed < SEED_LIMIT)) {
@@ -272,18 +273,28 @@ function cmdRun(args: RunArgs, io: CliIO): number {
   const startedAt = new Date();
   const hostStart = process.hrtime.bigint();
   let result: RunOutput;
+  const signals = catchStopSignals();
   try {
     // A run directory's config.json holds the seed, stop time and mode the run used.
     const resolved = resolveScenario(args.scenario, args.set ?? []);
     const loaded = outPlan ? withRunOptions(resolved, { seed, until, mode: args.mode }) : resolved;
-    result = runLoaded(loaded, {
+    result = await runLoadedInterruptible(loaded, {
       seed, until, mode: args.mode, tracePath: outPlan?.tracePath ?? args.trace, traceFormat: args['trace-format'], traceCategories: categories,
       onProgress: progress ? (f, t) => progress.update(f, t) : undefined,
-    });
+    }, signals.stop);
   } catch (e) {
-    if (outPlan) discardOutTrace(outPlan);
-    throw e;
+    if (!(e instanceof RunInterrupted)) {
+      if (outPlan) discardOutTrace(outPlan);
+      throw e;
+    }
+    progress?.stop();
+    // An interrupted run directory has no meta.json (incomplete); its trace is kept: it ends with an honest end record.
+    const tracePath = outPlan ? keepOutTrace(outPlan) : args.trace;
+    const trace = tracePath ? `; the trace ${tracePath} ends with an "interrupted" end record` : '';
+    io.err(`socsim: interrupted by ${e.signal} at ${formatSimTime(e.tick)} simulated (${e.events} events): no stats printed${trace}\n`);
+    return signalExitCode(e.signal);
   } finally {
+    signals.release();
     progress?.stop();
   }
   const hostSeconds = Number(process.hrtime.bigint() - hostStart) / 1e9;

@@ -39,3 +39,10 @@ export function planOutDir(dir: string, force: boolean, trace: string | undefine
 export function discardOutTrace(plan: OutPlan): void {
   if (plan.trace && plan.trace.written !== plan.trace.final) fs.rmSync(plan.trace.written, { force: true });
 }
+
+/** After an interrupted run: the trace (ending with its "interrupted" record) takes its final name; returns it. */
+export function keepOutTrace(plan: OutPlan): string | undefined {
+  if (!plan.trace) return undefined;
+  if (plan.trace.written !== plan.trace.final && fs.existsSync(plan.trace.written)) fs.renameSync(plan.trace.written, plan.trace.final);
+  return plan.trace.final;
+}

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import { StringDecoder } from 'string_decoder';
-import { TRACE_FORMAT, TRACE_VERSION } from '../sim/engine/trace';
+import { TRACE_END_CATEGORY, TRACE_FORMAT, TRACE_VERSION } from '../sim/engine/trace';
 
 /** A trace file that cannot be read or is not a socsim trace, or a bad option: the user's input, exit 1. */
 export class TraceInputError extends Error {}
@@ -13,9 +13,12 @@ export class TraceInputError extends Error {}
  *   1. header differences (config hash, seed, categories, extra fields);
  *   2. the first divergent record, with the records before it that both files share,
  *      the fields that differ, and a few records after it on each side;
- *   3. per-category record counts over the whole of both files, with the delta.
- * When headers and records are byte-identical, the report is one line,
- * `identical: N records`.
+ *   3. how each trace ended: its end record (`"cat":"end"`, not counted as a record)
+ *      differs (another reason: complete, until, interrupted, error), or is missing: the
+ *      trace was cut off (the run was killed or is still running);
+ *   4. per-category record counts over the whole of both files, with the delta.
+ * When headers, records and end records are byte-identical, the report is one line,
+ * `identical: N records` (with a note when neither trace has an end record).
  */
 
 export interface TraceDiffOptions {
@@ -120,6 +123,8 @@ class TraceReader {
   readonly headerText: string;
   readonly counts = new Map<string, number>();
   records = 0;
+  /** The end record (the last one, should a file hold several), or null: the trace was cut off. */
+  end: Line | null = null;
   private lines: LineReader;
 
   constructor(readonly file: string) {
@@ -151,14 +156,18 @@ class TraceReader {
     return this.lines.endsWithNewline;
   }
 
-  /** The next record (blank lines are skipped), counted under its category; null at end of file. */
+  /** The next record (blank lines are skipped), counted under its category; null at end of file. The end record is kept in `end`. */
   next(): Rec | null {
     for (;;) {
       const line = this.lines.next();
       if (!line) return null;
       if (line.text.trim() === '') continue;
-      const rec: Rec = { ...line, index: ++this.records };
       const cat = categoryOf(line.text);
+      if (cat === TRACE_END_CATEGORY) {
+        this.end = line;
+        continue;
+      }
+      const rec: Rec = { ...line, index: ++this.records };
       this.counts.set(cat, (this.counts.get(cat) ?? 0) + 1);
       return rec;
     }
@@ -283,6 +292,34 @@ function countTable(a: TraceReader, b: TraceReader): string[] {
   ];
 }
 
+function endReason(l: Line): string {
+  const v = parseObject(l.text);
+  return v && typeof v.reason === 'string' ? v.reason : '(no reason)';
+}
+
+/** How the traces ended: nothing when their end records are identical. */
+function endDiff(a: TraceReader, b: TraceReader): string[] {
+  if (a.end && b.end && a.end.text === b.end.text) return [];
+  if (!a.end && !b.end) return [];
+  const out: string[] = [];
+  for (const [side, r] of [['a', a], ['b', b]] as const) {
+    if (!r.end) {
+      out.push(`${side} has no end record: the trace was cut off after ${plural(r.records, 'record')} (the run was killed, or is still running)`);
+    }
+  }
+  if (a.end && b.end) {
+    const ra = endReason(a.end);
+    const rb = endReason(b.end);
+    out.push(ra === rb ? `the runs ended differently (both ${JSON.stringify(ra)}):` : `the runs ended differently: ${JSON.stringify(ra)} vs ${JSON.stringify(rb)}`);
+    out.push(`a end (line ${a.end.lineNo}): ${cut(a.end.text)}`, `b end (line ${b.end.lineNo}): ${cut(b.end.text)}`);
+    out.push(...fieldDiff(a.end.text, b.end.text));
+  } else {
+    const [side, r] = a.end ? ['a', a] : ['b', b];
+    out.push(`${side} ended with reason ${JSON.stringify(endReason(r.end!))}: ${cut(r.end!.text)}`);
+  }
+  return out;
+}
+
 interface Divergence {
   index: number;
   before: Rec[];
@@ -376,8 +413,10 @@ export function traceDiffCommand(a: string, b: string, out: (text: string) => vo
     }
 
     const header = headerDiff(ta, tb);
-    if (!div && header.length === 0 && ta.endsWithNewline === tb.endsWithNewline) {
-      out(`identical: ${plural(ta.records, 'record')}`);
+    const ends = endDiff(ta, tb);
+    if (!div && header.length === 0 && ends.length === 0 && ta.endsWithNewline === tb.endsWithNewline) {
+      const note = ta.end ? '' : ' (neither trace has an end record: both were cut off, or written by a socsim older than end records)';
+      out(`identical: ${plural(ta.records, 'record')}${note}`);
       return 0;
     }
 
@@ -388,6 +427,7 @@ export function traceDiffCommand(a: string, b: string, out: (text: string) => vo
     } else {
       lines.push(`records: identical (${plural(ta.records, 'record')})`, '');
     }
+    if (ends.length) lines.push(...ends, '');
     for (const [side, reader] of [['a', ta], ['b', tb]] as const) {
       if (!reader.endsWithNewline) lines.push(`${side}: the last line has no newline: the file was cut off (a run killed while writing?)`, '');
     }

@@ -8,6 +8,7 @@ import { vcmIommuCreate } from './iommu/vcmIommuDriver';
 import { Kernel } from './kernel';
 import { BuddyAllocator } from './mm/buddy';
 import { ContiguousRegion } from './mm/contiguous';
+import { mmMisuseSink } from './mm/misuse';
 import type { Vcm, VcmEnv } from './vcm/types';
 import { vcmO2oCreate } from './vcm/o2o';
 import { DmaDebug } from './dma/debug';
@@ -105,6 +106,11 @@ export class Platform {
     // CMA at the bottom of DRAM: the lowest addresses are the ones narrow DMA masks reach.
     this.pages.reserve(dram.base, opts.cmaSize);
     this.cma = new ContiguousRegion('cma', dram.base, opts.cmaSize);
+    // Allocator misuse (double free, unknown block) is the kernel's warning, not a socsim bug.
+    // (Registered here so every booted kernel's stats show all three; VCM MMU pools share the genpool one.)
+    this.pages.misuse.sink = mmMisuseSink(kernel, soc.ctx.stats, 'buddy');
+    this.cma.misuse.sink = mmMisuseSink(kernel, soc.ctx.stats, 'cma');
+    mmMisuseSink(kernel, soc.ctx.stats, 'genpool');
     this.env = { kernel: this.kernel, pages: this.pages };
 
     const hasDirect = soc.config.devices.some((d) => d.translation.kind === 'direct');

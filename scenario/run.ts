@@ -104,6 +104,41 @@ export function run(scenarioFile: string, opts: RunOptions = {}): RunOutput {
 }
 
 export function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): RunOutput {
+  const steps = runSteps(loaded, opts);
+  for (let s = steps.next(); ; s = steps.next()) if (s.done) return s.value;
+}
+
+/** Stops a run between slices (RunStop.stop); the trace ends with reason "interrupted". */
+export class RunInterrupted extends Error {
+  /** Simulated time and events dispatched when the run stopped. */
+  tick: Tick = 0;
+  events = 0;
+  constructor(readonly signal: string) {
+    super(`interrupted by ${signal}`);
+    this.name = 'RunInterrupted';
+  }
+}
+
+/** Asked between slices whether to stop: the name of the signal that asks, or null. */
+export type RunStop = () => string | null;
+
+/**
+ * runLoaded that returns to the event loop between slices of events (so signal handlers
+ * run) and stops when `stop()` names a signal: the trace gets its end record (reason
+ * "interrupted"), is flushed and closed, and the promise rejects with RunInterrupted.
+ */
+export async function runLoadedInterruptible(loaded: LoadedScenario, opts: RunOptions, stop: RunStop): Promise<RunOutput> {
+  const steps = runSteps(loaded, opts);
+  for (let s = steps.next(); ; ) {
+    if (s.done) return s.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    const signal = stop();
+    s = signal === null ? steps.next() : steps.throw(new RunInterrupted(signal));
+  }
+}
+
+/** The run, yielding between slices of events. */
+function* runSteps(loaded: LoadedScenario, opts: RunOptions): Generator<void, RunOutput, void> {
   const { scenario } = loaded;
   const seed = opts.seed ?? scenario.seed;
   const until = opts.until ?? scenario.until;
@@ -135,6 +170,7 @@ export function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): RunOut
       do {
         stopReason = ctx.engine.runEvents(SLICE_EVENTS);
         opts.onProgress?.(jobs.reduce((a, j) => a + j.progress(), 0) / jobs.length, ctx.engine.now);
+        if (stopReason === 'count') yield;
       } while (stopReason === 'count');
     } catch (e) {
       if (!(e instanceof JobResourceError)) throw e;
@@ -154,7 +190,18 @@ export function runLoaded(loaded: LoadedScenario, opts: RunOptions = {}): RunOut
     // Teardown after the stats are taken: processes exit, drivers are removed (their
     // buffers unmapped and freed; dma-debug reports any leak to the kernel log).
     if (devices) for (const f of devices.atExit.reverse()) f();
+    tracer.end(ctx.engine.now, stopReason === 'idle' ? 'complete' : 'until', { events: ctx.engine.eventsDispatched });
     return output;
+  } catch (e) {
+    // The trace says how it ended, whatever the exit path (issue 15: honest partial output).
+    if (e instanceof RunInterrupted) {
+      e.tick = ctx.engine.now;
+      e.events = ctx.engine.eventsDispatched;
+      tracer.end(ctx.engine.now, 'interrupted', { events: ctx.engine.eventsDispatched, signal: e.signal });
+    } else {
+      tracer.end(ctx.engine.now, 'error', { events: ctx.engine.eventsDispatched, error: e instanceof Error ? e.message : String(e) });
+    }
+    throw e;
   } finally {
     tracer.close();
   }

@@ -1,5 +1,6 @@
 import { ADDR_LIMIT, hex, isPowerOfTwo, POW2 } from '../../sim/engine/addr';
 import { SimInvariantError } from '../../sim/engine/errors';
+import { MisuseReporter } from './misuse';
 
 /**
  * Largest block order, inclusive: orders 0..10, i.e. 4 KiB .. 4 MiB blocks with 4 KiB
@@ -83,10 +84,11 @@ class PfnHeap {
  * - freePages(addr, order) merges the block with its buddy (pfn XOR 2^order) while the
  *   buddy is free at the same order and lies inside the region, up to `maxOrder`
  *   (__free_one_page). Blocks never merge across the region's ends.
- * - Linux trusts its callers; here a free that does not match an allocation (double
- *   free, wrong order, misaligned, outside the region, reserved memory) is a bug in the
- *   simulated kernel and throws a SimInvariantError naming the address. Freeing part of
- *   an allocation (split_page) is not supported.
+ * - A free that does not match an allocation (double free, wrong order, misaligned,
+ *   outside the region, reserved memory) is API misuse by the simulated kernel: as
+ *   Linux's bad_page() it is reported ("BUG: Bad page state", through `misuse`: the
+ *   kernel log and `kernel.mm.buddy.bad_frees` once the platform wires it) and nothing
+ *   is freed (see misuse.ts). Freeing part of an allocation (split_page) is not supported.
  * - reserve() removes pages from the allocator for good (memblock_reserve before the
  *   buddy allocator takes over): the kernel image, a CMA region, firmware carve-outs.
  *
@@ -112,6 +114,8 @@ export class BuddyAllocator {
   /** Reserved pfn ranges [start, end). */
   private readonly reserved: Array<[number, number]> = [];
   private nFree = 0;
+  /** Refused frees (misuse.ts); the platform points its sink at the kernel log. */
+  readonly misuse = new MisuseReporter();
 
   /**
    * The allocator for [base, base + size). `base` and `size` are multiples of `pageSize`
@@ -171,24 +175,17 @@ export class BuddyAllocator {
 
   /**
    * __free_pages(addr, order): returns a block obtained from allocPages(order) and merges
-   * it with its buddy up the orders. Throws a SimInvariantError naming the address if the
-   * block is not allocated with exactly this order (double free, wrong order, misaligned,
-   * outside the region, reserved); the allocator is unchanged then.
+   * it with its buddy up the orders. A free of anything else (double free, wrong order,
+   * misaligned, outside the region, reserved) is reported through `misuse` with the
+   * address and the reason, and changes nothing.
    */
   freePages(addr: number, order: number): void {
-    const where = `freePages(${hex(addr)}, ${order})`;
-    if (!Number.isInteger(order) || order < 0 || order > this.maxOrder) throw new SimInvariantError(`${where}: bad order`);
-    if (!Number.isInteger(addr) || addr % this.pageSize !== 0) throw new SimInvariantError(`${where}: address not page-aligned`);
+    const why = this.badFree(addr, order);
+    if (why !== null) {
+      this.misuse.report(`BUG: Bad page state: __free_pages(${hex(addr)}, order ${order}): ${why}; not freed`);
+      return;
+    }
     const pfn = addr / this.pageSize;
-    if (pfn < this.basePfn || pfn >= this.endPfn) {
-      throw new SimInvariantError(`${where}: address outside [${hex(this.base)}, ${hex(this.base + this.size)})`);
-    }
-    const got = this.allocated.get(pfn);
-    if (got === undefined) {
-      const why = this.findFree(pfn) >= 0 ? 'page is free (double free?)' : this.isReservedPfn(pfn) ? 'page is reserved' : 'not the start of an allocated block';
-      throw new SimInvariantError(`${where}: ${why}`);
-    }
-    if (got !== order) throw new SimInvariantError(`${where}: block was allocated with order ${got}`);
     this.allocated.delete(pfn);
     let head = pfn;
     let k = order;
@@ -202,6 +199,19 @@ export class BuddyAllocator {
       k++;
     }
     this.addFree(head, k);
+  }
+
+  /** Why freePages(addr, order) does not match an allocation, or null when it does. */
+  private badFree(addr: number, order: number): string | null {
+    if (!Number.isInteger(order) || order < 0 || order > this.maxOrder) return `bad order (0..${this.maxOrder})`;
+    if (!Number.isInteger(addr) || addr % this.pageSize !== 0) return 'address not page-aligned';
+    const pfn = addr / this.pageSize;
+    if (pfn < this.basePfn || pfn >= this.endPfn) return `address outside [${hex(this.base)}, ${hex(this.base + this.size)})`;
+    const got = this.allocated.get(pfn);
+    if (got === undefined) {
+      return this.findFree(pfn) >= 0 ? 'page is free (double free?)' : this.isReservedPfn(pfn) ? 'page is reserved' : 'not the start of an allocated block';
+    }
+    return got === order ? null : `block was allocated with order ${got}`;
   }
 
   /**

@@ -1,6 +1,7 @@
 import { ADDR_LIMIT, hex, isPowerOfTwo, POW2 } from '../../sim/engine/addr';
 import { SimInvariantError } from '../../sim/engine/errors';
 import { bitmapClear, bitmapSet, findNextZeroArea } from './bitmap';
+import { MisuseReporter } from './misuse';
 
 /**
  * A CMA-like contiguous memory region (mm/cma.c) for devices without an IOMMU
@@ -14,7 +15,11 @@ import { bitmapClear, bitmapSet, findNextZeroArea } from './bitmap';
  *   There is no page migration to fail, so a free range is always usable.
  * - release mirrors cma_release(cma, pages, count), but stricter: Linux only checks that
  *   the pages lie in the area; here the range must be exactly one block returned by
- *   alloc (same start, same page count), else release returns false and changes nothing.
+ *   alloc (same start, same page count), else release returns false, changes nothing,
+ *   and reports the misuse through `misuse` (the kernel log and
+ *   `kernel.mm.cma.bad_frees` once the platform wires it; misuse.ts). Linux warns too
+ *   when the range is inside the area but not allocated (free_contig_range: "Bad page
+ *   state" / "pages are still in use").
  */
 export class ContiguousRegion {
   readonly name: string;
@@ -27,6 +32,8 @@ export class ContiguousRegion {
   /** Allocated blocks: first page index (relative) → page count. */
   private readonly blocks = new Map<number, number>();
   private usedPages = 0;
+  /** Refused releases (misuse.ts); the platform points its sink at the kernel log. */
+  readonly misuse = new MisuseReporter();
 
   /**
    * cma_declare_contiguous / cma_init_reserved_mem: the region [base, base + size).
@@ -75,16 +82,29 @@ export class ContiguousRegion {
    * alloc returned and that is still allocated.
    */
   release(addr: number, size: number): boolean {
-    if (!(size > 0) || !this.contains(addr, size)) return false;
-    const off = addr - this.base;
-    if (off % this.pageSize !== 0) return false;
-    const i = off / this.pageSize;
+    const why = this.badRelease(addr, size);
+    if (why !== null) {
+      this.misuse.report(`cma_release(${this.name}, ${hex(addr)}, ${size}): ${why}; nothing freed`);
+      return false;
+    }
+    const i = (addr - this.base) / this.pageSize;
     const count = Math.ceil(size / this.pageSize);
-    if (this.blocks.get(i) !== count) return false;
     this.blocks.delete(i);
     bitmapClear(this.map, i, count);
     this.usedPages -= count;
     return true;
+  }
+
+  /** Why release(addr, size) does not match one allocated block, or null when it does. */
+  private badRelease(addr: number, size: number): string | null {
+    if (!(size > 0) || !Number.isFinite(size)) return 'bad size';
+    if (!this.contains(addr, size)) return `range outside [${hex(this.base)}, ${hex(this.base + this.size)})`;
+    const off = addr - this.base;
+    if (!Number.isInteger(off) || off % this.pageSize !== 0) return 'address not page-aligned';
+    const got = this.blocks.get(off / this.pageSize);
+    if (got === undefined) return this.map[off / this.pageSize] === 0 ? 'pages are free (double release?)' : 'not the start of an allocated block';
+    const count = Math.ceil(size / this.pageSize);
+    return got === count ? null : `block was allocated with ${got} pages, not ${count}`;
   }
 
   /** Bytes in allocated blocks. */

@@ -1,6 +1,7 @@
 import { ADDR_LIMIT, hex, POW2 } from '../../sim/engine/addr';
 import { SimInvariantError } from '../../sim/engine/errors';
 import { bitmapClear, bitmapSet, findBit, findNextZeroArea } from './bitmap';
+import { MisuseReporter } from './misuse';
 
 /**
  * Allocation algorithms of lib/genalloc.c:
@@ -39,15 +40,20 @@ const MAX_MIN_ALLOC_ORDER = 52;
  *   taking the first chunk that has any fit); with one chunk the two agree.
  * - Like gen_pool_free, free() does not track allocation sizes: any range whose granules
  *   are all allocated may be freed, including part of an allocation. Freeing a granule
- *   that is free, or a range outside one chunk, is a bug and throws (Linux BUG_ON).
+ *   that is free, a range outside one chunk, a bad size or a misaligned address is API
+ *   misuse (Linux: BUG_ON / BUG in gen_pool_free_owner): it is reported through
+ *   `misuse` (the kernel log and `kernel.mm.genpool.bad_frees` once wired, misuse.ts)
+ *   and frees nothing.
  * - Address 0 is a valid allocation: failure is null (Linux returns 0).
- * - Misaligned addresses passed to allocAt/free throw (Linux silently rounds down).
+ * - A misaligned address passed to allocAt throws (Linux silently rounds down).
  */
 export class GenPool {
   /** Bytes per granule, 2^minAllocOrder. */
   readonly granularity: number;
   private readonly chunks: Chunk[] = [];
   private algo: GenPoolAlgo;
+  /** Refused frees (misuse.ts); its owner points the sink at the kernel log. */
+  readonly misuse = new MisuseReporter();
 
   /**
    * gen_pool_create(minAllocOrder): an empty pool with 2^minAllocOrder-byte granules
@@ -178,23 +184,32 @@ export class GenPool {
   }
 
   /**
-   * gen_pool_free(): frees [addr, addr + size), size rounded up to the granularity.
-   * Throws a SimInvariantError naming the address if `size <= 0`, `addr` is misaligned,
-   * the range is not inside one chunk, or any granule of it is not allocated (double
-   * free); the pool is unchanged then.
+   * gen_pool_free(): frees [addr, addr + size), size rounded up to the granularity. A bad
+   * size, a misaligned address, a range not inside one chunk, or one with a granule that
+   * is not allocated (double free) is reported through `misuse` with the address and the
+   * reason, and frees nothing.
    */
   free(addr: number, size: number): void {
-    const where = `GenPool.free(${hex(addr)}, ${size})`;
-    if (!(size > 0) || !Number.isFinite(size)) throw new SimInvariantError(`${where}: bad size`);
-    if (!Number.isInteger(addr) || addr % this.granularity !== 0) throw new SimInvariantError(`${where}: address not aligned to the granularity ${this.granularity}`);
+    const why = this.badFree(addr, size);
+    if (why !== null) {
+      this.misuse.report(`gen_pool_free(${hex(addr)}, ${size}): ${why}; nothing freed (BUG_ON in Linux's lib/genalloc.c)`);
+      return;
+    }
+    const nbits = Math.ceil(size / this.granularity);
+    const c = this.chunkOf(addr, nbits * this.granularity)!;
+    bitmapClear(c.map, (addr - c.base) / this.granularity, nbits);
+    c.used -= nbits;
+  }
+
+  /** Why free(addr, size) would free something not allocated, or null when it is fine. */
+  private badFree(addr: number, size: number): string | null {
+    if (!(size > 0) || !Number.isFinite(size)) return 'bad size';
+    if (!Number.isInteger(addr) || addr % this.granularity !== 0) return `address not aligned to the granularity ${this.granularity}`;
     const nbits = Math.ceil(size / this.granularity);
     const c = this.chunkOf(addr, nbits * this.granularity);
-    if (!c) throw new SimInvariantError(`${where}: range not inside one chunk of the pool`);
-    const start = (addr - c.base) / this.granularity;
-    const hole = findBit(c.map, start, nbits, 0);
-    if (hole >= 0) throw new SimInvariantError(`${where}: ${hex(c.base + hole * this.granularity)} is not allocated (double free?)`);
-    bitmapClear(c.map, start, nbits);
-    c.used -= nbits;
+    if (!c) return 'range not inside one chunk of the pool';
+    const hole = findBit(c.map, (addr - c.base) / this.granularity, nbits, 0);
+    return hole >= 0 ? `${hex(c.base + hole * this.granularity)} is not allocated (double free?)` : null;
   }
 
   /** gen_pool_avail(): free bytes. */

@@ -6,6 +6,7 @@
  * the hardware to a VcmMmuDriver (drivers/iommu/ implements one per MMU type).
  */
 import { KernelError } from '../errno';
+import { mmMisuseSink } from '../mm/misuse';
 import { GenPool } from '../mm/genpool';
 import { hex } from '../../sim/engine/addr';
 import { vcmInit } from './vcm';
@@ -167,5 +168,6 @@ export function vcmMmuInit(mmu: VcmMmuInit): VcmMmu {
     activated: false,
   });
   ctx.pool.addChunk(ctx.start, ctx.size);
+  ctx.pool.misuse.sink = mmMisuseSink(kernel, kernel.soc.ctx.stats, 'genpool');
   return ctx;
 }

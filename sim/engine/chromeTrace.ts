@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import { StringDecoder } from 'string_decoder';
-import { FileTraceWriter, TRACE_FORMAT, TRACE_VERSION, type TraceWriter } from './trace';
+import { FileTraceWriter, TRACE_END_CATEGORY, TRACE_FORMAT, TRACE_VERSION, type TraceWriter } from './trace';
 import type { MasterRegistry } from './masters';
 import type { Tick } from './time';
 
@@ -30,6 +30,8 @@ import type { Tick } from './time';
  * - `map`, `unmap`: instants on a `kernel` track, and a mapped-bytes counter per unit.
  * - `dma`: a `copy` slice from the `start` record to the `done` record on the device's
  *   track.
+ * - `end` (the trace's last record: why the run ended): a global instant
+ *   `end: <reason>`, and the record in `otherData.end`. Not counted in `records`.
  * - Any numeric record field named `q_<name>` (a queue depth or outstanding count at
  *   the record's tick) becomes a 'C' counter `<track> queue`, series `q_<name>`.
  *
@@ -195,6 +197,8 @@ export class ChromeTraceWriter implements TraceWriter {
   private chunk: string[] = [];
   private chunkChars = 0;
   private header: Record<string, unknown> | null = null;
+  /** The trace's end record without `cat` (`t` as `t_ps`), once seen. */
+  private endRecord: Record<string, unknown> | null = null;
   private closed = false;
   private busTraced = true;
   /** The latest record tick seen. */
@@ -246,6 +250,10 @@ export class ChromeTraceWriter implements TraceWriter {
       return;
     }
     if (!isNum(r.t) || typeof r.cat !== 'string') throw new Error(`chrome trace: not a socsim trace record: ${line.slice(0, 200)}`);
+    if (r.cat === TRACE_END_CATEGORY) {
+      this.onEnd(r);
+      return;
+    }
     this.records++;
     if (r.t > this.now) this.now = r.t;
     if (this.openWalkCount > 0 && this.now >= this.nextSweep) this.sweepWalks(false);
@@ -279,7 +287,7 @@ export class ChromeTraceWriter implements TraceWriter {
     for (const b of this.bins.values()) this.flushBin(b, true);
     this.closed = true;
     let tail = '\n]';
-    if (this.header) tail += `,"otherData":${JSON.stringify(this.header)}`;
+    if (this.header) tail += `,"otherData":${JSON.stringify(this.endRecord ? { ...this.header, end: this.endRecord } : this.header)}`;
     this.put(`${tail}}\n`);
     this.flush();
     this.sink.close();
@@ -298,6 +306,14 @@ export class ChromeTraceWriter implements TraceWriter {
     const labels = [`seed ${str(h.seed)}`, `config ${str(h.config_hash)}`];
     if (typeof h.mode === 'string') labels.push(h.mode);
     this.event({ name: 'process_labels', ph: 'M', pid: PID, args: { labels: labels.join(',') } });
+  }
+
+  /** The end record (not counted in `records`): a global instant, and `otherData.end`. */
+  private onEnd(r: Rec): void {
+    if (r.t > this.now) this.now = r.t;
+    const { t: _t, cat: _c, ...fields } = r;
+    this.endRecord = { t_ps: r.t, ...fields };
+    this.event({ name: `end: ${str(r.reason)}`, cat: 'end', ph: 'i', s: 'g', ts: this.us(r.t), pid: PID, args: this.endRecord });
   }
 
   private onBus(r: Rec): Track {

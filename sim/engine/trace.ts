@@ -14,6 +14,17 @@ export const TRACE_VERSION = 1;
 export const TRACE_CATEGORIES = ['map', 'unmap', 'tlb', 'walk', 'fault', 'inval', 'dma', 'bus'] as const;
 export type TraceCategory = (typeof TRACE_CATEGORIES)[number];
 
+/**
+ * Why a trace ended, written as its last record `{"t","cat":"end","reason","records",…}`:
+ * `complete` (the run ran out of events), `until` (it stopped at its time limit),
+ * `interrupted` (SIGINT/SIGTERM), `error` (the run threw). A trace without an end
+ * record was cut off (the process was killed, or is still running).
+ */
+export const TRACE_END_REASONS = ['complete', 'until', 'interrupted', 'error'] as const;
+export type TraceEndReason = (typeof TRACE_END_REASONS)[number];
+/** The end record's category; not a filter category (written whenever a trace is). */
+export const TRACE_END_CATEGORY = 'end';
+
 /** Header fields the tracer writes itself; extra header fields may not use them. */
 const RESERVED_HEADER_KEYS = ['format', 'version', 'config_hash', 'categories'] as const;
 
@@ -87,6 +98,7 @@ export class Tracer {
   dma = false;
   bus = false;
   private started = false;
+  private ended = false;
   records = 0;
   /**
    * Bus-master names by id (the SoC's MasterRegistry, live), so `bus` records carry the
@@ -142,6 +154,17 @@ export class Tracer {
     if (!this.started) throw new SimInvariantError('trace record before header');
     this.records++;
     this.writer.writeLine(JSON.stringify({ t: tick, cat, ...fields }));
+  }
+
+  /**
+   * Writes the end record `{t, cat:"end", reason, records, ...fields}` (`records`: the
+   * event records before it). Once; only after the header (a run that fails before its
+   * header has no trace to end).
+   */
+  end(tick: Tick, reason: TraceEndReason, fields: Record<string, unknown> = {}): void {
+    if (!this.writer || !this.started || this.ended) return;
+    this.ended = true;
+    this.writer.writeLine(JSON.stringify({ t: tick, cat: TRACE_END_CATEGORY, reason, records: this.records, ...fields }));
   }
 
   close(): void {

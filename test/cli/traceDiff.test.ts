@@ -40,8 +40,14 @@ function records(n: number): Rec[] {
   return out;
 }
 
-function trace(recs: Rec[], h: Rec = header()): string {
-  return [h, ...recs].map((r) => JSON.stringify(r)).join('\n') + '\n';
+/** The end record a run writes last (issue 15). */
+function end(recs: Rec[], reason = 'until', extra: Rec = {}): Rec {
+  return { t: 5_000_000, cat: 'end', reason, records: recs.length, events: 3 * recs.length, ...extra };
+}
+
+/** A trace as a run writes it: header, records, end record (`endRec` null: cut off, no end record). */
+function trace(recs: Rec[], h: Rec = header(), endRec: Rec | null = end(recs)): string {
+  return [h, ...recs, ...(endRec ? [endRec] : [])].map((r) => JSON.stringify(r)).join('\n') + '\n';
 }
 
 function diff(a: string, b: string, opts?: { context?: number }): { code: number; lines: string[]; text: string } {
@@ -201,12 +207,45 @@ describe('trace diff', () => {
   test('a file cut off in the middle of a line', () => {
     const recs = records(10);
     const full = trace(recs);
-    const cutText = full.slice(0, full.length - 20);
+    const noEnd = trace(recs, header(), null);
+    const cutText = noEnd.slice(0, noEnd.length - 20);
     const r = diff(write(full), write(cutText));
     expect(r.code).toBe(1);
     expect(r.text).toContain('first divergence at record 10 (line 11)');
     expect(r.text).toContain('  b: not a JSON object (a cut-off line?)');
+    expect(r.text).toContain('b has no end record: the trace was cut off after 10 records (the run was killed, or is still running)');
+    expect(r.text).toContain('a ended with reason "until": {"t":5000000,"cat":"end","reason":"until","records":10,"events":30}');
     expect(r.text).toContain('b: the last line has no newline: the file was cut off');
+  });
+
+  test('a missing end record (a truncated trace) is a difference even when every record matches', () => {
+    const recs = records(10);
+    const r = diff(write(trace(recs)), write(trace(recs, header(), null)));
+    expect(r.code).toBe(1);
+    expect(r.lines).toContain('records: identical (10 records)');
+    expect(r.lines).toContain('b has no end record: the trace was cut off after 10 records (the run was killed, or is still running)');
+    expect(r.lines).not.toContain('a has no end record: the trace was cut off after 10 records (the run was killed, or is still running)');
+    const r2 = diff(write(trace(recs, header(), null)), write(trace(recs)));
+    expect(r2.lines).toContain('a has no end record: the trace was cut off after 10 records (the run was killed, or is still running)');
+    // Both cut off at the same place: the same bytes, identical, with a note.
+    const both = diff(write(trace(recs, header(), null)), write(trace(recs, header(), null)));
+    expect(both.code).toBe(0);
+    expect(both.lines).toEqual(['identical: 10 records (neither trace has an end record: both were cut off, or written by a socsim older than end records)']);
+  });
+
+  test('a different end reason is a difference, with the end records and their differing fields', () => {
+    const recs = records(10);
+    const r = diff(write(trace(recs)), write(trace(recs, header(), end(recs, 'interrupted', { signal: 'SIGINT' }))));
+    expect(r.code).toBe(1);
+    expect(r.text).toContain('records: identical (10 records)\n\nthe runs ended differently: "until" vs "interrupted"\n');
+    expect(r.text).toContain('  reason: "until" vs "interrupted"\n  signal: (absent) vs "SIGINT"');
+    // The same reason with other fields (e.g. another event count) still differs.
+    const r2 = diff(write(trace(recs)), write(trace(recs, header(), end(recs, 'until', { events: 31 }))));
+    expect(r2.code).toBe(1);
+    expect(r2.text).toContain('the runs ended differently (both "until"):');
+    expect(r2.text).toContain('  events: 30 vs 31');
+    // The end record is not counted as a record.
+    expect(r2.text).toContain('  total     10  10      0');
   });
 
   test('per-category counts over the whole of both files, as an aligned table sorted by category', () => {
@@ -285,7 +324,7 @@ describe('trace diff', () => {
 
   test('the golden trace compared with itself is identical', () => {
     const golden = path.join(__dirname, '..', 'golden', 'minimal-copy-4k.trace.jsonl');
-    const n = fs.readFileSync(golden, 'utf8').trimEnd().split('\n').length - 1;
+    const n = fs.readFileSync(golden, 'utf8').trimEnd().split('\n').length - 2; // not the header, not the end record
     expect(diff(golden, golden).lines).toEqual([`identical: ${n} records`]);
   });
 });

@@ -88,6 +88,7 @@ function expectTrackPerComponent(records: Record<string, any>[], events: Ev[]): 
     else if (r.cat === 'walk') expect(names.has(r.walker)).toBe(true);
     else if (r.cat === 'dma') expect(names.has(r.dev)).toBe(true);
     else if (r.cat === 'map' || r.cat === 'unmap') expect(names.has('kernel')).toBe(true);
+    else if (r.cat === 'end') expect(events.filter((e) => e.cat === 'end')).toEqual([{ name: `end: ${r.reason}`, cat: 'end', ph: 'i', s: 'g', ts: r.t / 1e6, pid: 1, args: { t_ps: r.t, reason: r.reason, records: r.records, events: r.events } }]);
     else expect(names.has(r.unit)).toBe(true);
   }
 }
@@ -97,7 +98,8 @@ describe('ChromeTraceWriter on a run', () => {
     const a = chromeRun(DEFAULT, 2_000_000);
     const j = jsonlRun(DEFAULT, 2_000_000);
     const phases = new Set(a.events.map((e) => e.ph));
-    expect([...phases].sort()).toEqual(['C', 'M', 'X']);
+    expect([...phases].sort()).toEqual(['C', 'M', 'X', 'i']); // the one instant: the end record
+    expect(a.json.otherData.end).toEqual({ t_ps: 2_000_000, reason: 'until', records: j.records.length - 1, events: a.out.events });
     expect(a.events.filter((e) => e.name === 'process_name')).toEqual([
       { name: 'process_name', ph: 'M', pid: 1, args: { name: 'minimal: default' } },
     ]);
@@ -225,7 +227,8 @@ describe('ChromeTraceWriter on a run', () => {
     const direct = chromeRun(NIC_LAZY, 20_000_000);
     expect(fs.readFileSync(chrome, 'utf8')).toBe(direct.text);
     expect(res.events).toBe(direct.events.length);
-    expect(res.records).toBe(fs.readFileSync(jsonl, 'utf8').trim().split('\n').length - 1);
+    // Records: every line but the header and the end record.
+    expect(res.records).toBe(fs.readFileSync(jsonl, 'utf8').trim().split('\n').length - 2);
     // createTraceWriter picks the format.
     const viaFactory = path.join(dir, 'factory.json');
     run(NIC_LAZY, { traceWriter: createTraceWriter(viaFactory, 'chrome'), until: 20_000_000 });
