@@ -15,7 +15,7 @@ import { runTranslationBench } from './translation.bench';
 import { runVcmBench } from './vcm.bench';
 import { formatResult, type BenchResult } from './result';
 
-const BENCHES: { name: string; run: () => BenchResult[] }[] = [
+const BENCHES: { name: string; run: () => BenchResult[] | Promise<BenchResult[]> }[] = [
   { name: 'engine', run: runEngineBench },
   { name: 'stats', run: runStatsBench },
   { name: 'scenario', run: () => runScenarioBench() },
@@ -28,10 +28,10 @@ const BENCHES: { name: string; run: () => BenchResult[] }[] = [
   { name: 'sweep', run: runSweepBench },
 ];
 
-export function runAll(): BenchResult[] {
+export async function runAll(): Promise<BenchResult[]> {
   const all: BenchResult[] = [];
   for (const b of BENCHES) {
-    for (const r of b.run()) {
+    for (const r of await b.run()) {
       console.log(formatResult(r));
       all.push(r);
     }
@@ -39,4 +39,4 @@ export function runAll(): BenchResult[] {
   return all;
 }
 
-if (require.main === module) runAll();
+if (require.main === module) void runAll();
