@@ -2,7 +2,8 @@ import * as fs from 'fs';
 import { ConfigError } from '../sim/engine/errors';
 import { bundledScenarioFile, bundledScenarioNames } from './bundled';
 import { loadScenario, type LoadedScenario } from './load';
-import { nearest, parseOverride } from './overrides';
+import { parseOverride } from './overrides';
+import { nearest } from '../sim/engine/editDistance';
 
 /**
  * The front door for users' runs: a scenario named by file or by bundled name

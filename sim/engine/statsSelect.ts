@@ -1,4 +1,5 @@
 import type { StatsDump, StatValue } from './stats';
+import { editDistance } from './editDistance';
 
 /**
  * Choosing which stats of a dump to show (`--stats-filter GLOB`, `--nonzero`). Pure
@@ -130,17 +131,4 @@ export function suggestStatNames(glob: string, names: readonly string[], max = 3
     .filter((s) => !seen.has(s.text) && seen.add(s.text))
     .slice(0, max)
     .map((s) => s.text);
-}
-
-/** Levenshtein distance. */
-export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length];
 }

@@ -1,18 +1,12 @@
 import * as path from 'path';
 import * as fs from 'fs';
 import { spawnSync } from 'child_process';
-import { main, type CliIO } from '../../cli/main';
+import { runCli } from '../helpers/cliInProcess';
 import { REPO, DEFAULT_SCENARIO, writeTemp } from '../helpers/configFiles';
 import { compiledCli } from '../helpers/compiledCli';
 
 /** Bad command-line input gets a clear message and exit 1, never a silent default or exit 2. */
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => { out += t; }, err: (t) => { err += t; } };
-  const code = await main(args, io);
-  return { code, out, err };
-}
+const cli = runCli;
 
 const NIC = path.join(REPO, 'soc-configs', 'scenarios', 'server-io-nic-strict.json');
 

@@ -1,17 +1,11 @@
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { main, type CliIO } from '../../cli/main';
+import { runCli } from '../helpers/cliInProcess';
 import { compiledCli } from '../helpers/compiledCli';
 import { REPO } from '../helpers/configFiles';
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => { out += t; }, err: (t) => { err += t; } };
-  const code = await main(args, io);
-  return { code, out, err };
-}
+const cli = runCli;
 
 /** The commands a help text lists (`socsim trace diff <a> <b>  …` → `trace diff`). */
 function commandsOf(help: string): string[] {

@@ -1,15 +1,9 @@
 /** `--set` on run and validate, scenarios by bundled name: errors name the override, exit 1. */
 import * as path from 'path';
-import { main, type CliIO } from '../../cli/main';
+import { runCli } from '../helpers/cliInProcess';
 import { MINIMAL, REPO } from '../helpers/configFiles';
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => { out += t; }, err: (t) => { err += t; } };
-  const code = await main(args, io);
-  return { code, out, err };
-}
+const cli = runCli;
 
 describe('--set and bundled names on the command line', () => {
   test('run takes a bundled scenario by name, and --set changes what runs', async () => {

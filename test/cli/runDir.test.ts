@@ -1,20 +1,14 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { main, type CliIO } from '../../cli/main';
+import { runCli } from '../helpers/cliInProcess';
 import { hashJson } from '../../sim/soc/builder';
 import { ScenarioSchema } from '../../scenario/schema';
 import { REPO } from '../helpers/configFiles';
 
 const NIC = path.join(REPO, 'soc-configs', 'scenarios', 'server-io-nic-strict.json');
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => { out += t; }, err: (t) => { err += t; } };
-  const code = await main(args, io);
-  return { code, out, err };
-}
+const cli = runCli;
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'socsim-rundir-'));
 const readJson = (f: string) => JSON.parse(fs.readFileSync(f, 'utf8'));

@@ -1,18 +1,12 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { main, type CliIO } from '../../cli/main';
+import { runCli } from '../helpers/cliInProcess';
 import { diffStats, parseStatsCsv, parseTolerance, StatsInputError } from '../../cli/statsDiff';
 import { statsToCsv } from '../../sim/engine/statsCsv';
 import { REPO } from '../helpers/configFiles';
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => { out += t; }, err: (t) => { err += t; } };
-  const code = await main(args, io);
-  return { code, out, err };
-}
+const cli = runCli;
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'socsim-statsdiff-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

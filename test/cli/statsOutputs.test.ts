@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { main, type CliIO } from '../../cli/main';
+import { runCli } from '../helpers/cliInProcess';
 import { formatStatValue } from '../../sim/engine/stats';
 import { REPO } from '../helpers/configFiles';
 
@@ -9,13 +9,7 @@ import { REPO } from '../helpers/configFiles';
  * snapshot taken when the jobs end, before drivers are removed (teardown sends more
  * IOMMU commands and frees buffers, which the live registry would count).
  */
-async function cliResult(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => { out += t; }, err: (t) => { err += t; } };
-  const code = await main(args, io);
-  return { code, out, err };
-}
+const cliResult = runCli;
 
 async function cli(args: string[]): Promise<string> {
   const r = await cliResult(args);

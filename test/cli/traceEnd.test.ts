@@ -101,9 +101,12 @@ describe('interrupting a run through the API', () => {
   });
 });
 
-/** Starts `socsim run` of the (long) default scenario with a trace, and resolves once the trace file has bytes. */
-function startRun(trace: string, format: 'jsonl' | 'chrome'): { child: ReturnType<typeof spawn>; exited: Promise<{ code: number | null; stdout: string; stderr: string }>; started: Promise<void> } {
-  const child = spawn(process.execPath, [compiledCli(), 'run', DEFAULT_SCENARIO, '--trace', trace, '--trace-format', format, '--no-progress'], { stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * Starts `socsim run` of the (long) default scenario with `args`, and resolves `started`
+ * once the file `tracing()` names (the trace being written) has bytes.
+ */
+function startRun(args: string[], tracing: () => string | undefined): { child: ReturnType<typeof spawn>; exited: Promise<{ code: number | null; stdout: string; stderr: string }>; started: Promise<void> } {
+  const child = spawn(process.execPath, [compiledCli(), 'run', DEFAULT_SCENARIO, ...args, '--no-progress'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => (stdout += d));
@@ -113,7 +116,8 @@ function startRun(trace: string, format: 'jsonl' | 'chrome'): { child: ReturnTyp
   });
   const started = new Promise<void>((resolve, reject) => {
     const poll = setInterval(() => {
-      if (fs.existsSync(trace) && fs.statSync(trace).size > 0) {
+      const trace = tracing();
+      if (trace !== undefined && fs.existsSync(trace) && fs.statSync(trace).size > 0) {
         clearInterval(poll);
         resolve();
       } else if (child.exitCode !== null) {
@@ -132,8 +136,8 @@ describe('socsim run interrupted by a signal', () => {
   ] as const)('%s: exit %i, no stats, a JSON Lines trace ending "interrupted", a valid Chrome trace', async (signal, code) => {
     const lines = path.join(dir, `${signal}.jsonl`);
     const chrome = path.join(dir, `${signal}.json`);
-    const a = startRun(lines, 'jsonl');
-    const b = startRun(chrome, 'chrome');
+    const a = startRun(['--trace', lines], () => lines);
+    const b = startRun(['--trace', chrome, '--trace-format', 'chrome'], () => chrome);
     await Promise.all([a.started, b.started]);
     a.child.kill(signal);
     b.child.kill(signal);
@@ -160,27 +164,18 @@ describe('socsim run interrupted by a signal', () => {
 describe('socsim run --out interrupted by a signal', () => {
   test('the run directory stays incomplete (no meta.json, no stats) and keeps its trace, which ends "interrupted"', async () => {
     const out = path.join(dir, 'interrupted-run');
-    const child = spawn(process.execPath, [compiledCli(), 'run', DEFAULT_SCENARIO, '--out', out, '--trace', '--no-progress'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr!.on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    await new Promise<void>((resolve, reject) => {
-      const poll = setInterval(() => {
-        const tmp = fs.existsSync(out) ? fs.readdirSync(out).find((f) => f.startsWith('.trace.jsonl')) : undefined;
-        if (tmp && fs.statSync(path.join(out, tmp)).size > 0) {
-          clearInterval(poll);
-          resolve();
-        } else if (child.exitCode !== null) {
-          clearInterval(poll);
-          reject(new Error(`socsim exited (${child.exitCode}) before writing its trace: ${stderr}`));
-        }
-      }, 10);
+    // With --out, a bare --trace is written under a temporary name in the directory until the run ends.
+    const run = startRun(['--out', out, '--trace'], () => {
+      const tmp = fs.existsSync(out) ? fs.readdirSync(out).find((f) => f.startsWith('.trace.jsonl')) : undefined;
+      return tmp && path.join(out, tmp);
     });
-    child.kill('SIGINT');
-    expect(await exited).toBe(130);
+    await run.started;
+    run.child.kill('SIGINT');
+    const r = await run.exited;
+    expect(r.code).toBe(130);
     expect(fs.readdirSync(out).sort()).toEqual(['trace.jsonl']);
     const recs = jsonl(fs.readFileSync(path.join(out, 'trace.jsonl'), 'utf8'));
     expect(recs[recs.length - 1]).toMatchObject({ cat: 'end', reason: 'interrupted', signal: 'SIGINT' });
-    expect(stderr).toContain(`the trace ${path.join(out, 'trace.jsonl')} ends with an "interrupted" end record`);
+    expect(r.stderr).toContain(`the trace ${path.join(out, 'trace.jsonl')} ends with an "interrupted" end record`);
   }, 60_000);
 });

@@ -37,13 +37,18 @@ export function copyScenario(socFile: string, opts: { bytes?: number; src?: numb
   };
 }
 
-/** Loads SoC config object `c` from a temp file and returns the ConfigError it must raise. */
-export function socConfigError(c: unknown): ConfigError {
+/** The ConfigError `f` must throw (any other outcome fails the test). */
+export function configErrorOf(f: () => unknown): ConfigError {
   try {
-    loadSocConfig(writeTemp(c));
+    f();
   } catch (e) {
     if (e instanceof ConfigError) return e;
     throw e;
   }
   throw new Error('expected a ConfigError');
+}
+
+/** Loads SoC config object `c` from a temp file and returns the ConfigError it must raise. */
+export function socConfigError(c: unknown): ConfigError {
+  return configErrorOf(() => loadSocConfig(writeTemp(c)));
 }

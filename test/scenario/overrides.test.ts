@@ -1,24 +1,16 @@
 /** `--set path=value` overrides: parsing, addressing by name, validation blamed on the override, inline SoCs. */
 import * as fs from 'fs';
 import * as path from 'path';
-import { ConfigError } from '../../sim/engine/errors';
 import { MemoryTraceWriter } from '../../sim/engine/trace';
-import { parseOverride, applyOverrides, nearest } from '../../scenario/overrides';
+import { parseOverride, applyOverrides } from '../../scenario/overrides';
+import { nearest } from '../../sim/engine/editDistance';
 import { resolveScenario, scenarioFileOf } from '../../scenario/resolve';
 import { runLoaded } from '../../scenario/run';
-import { readConfig, REPO, writeTemp, DEFAULT_SCENARIO } from '../helpers/configFiles';
+import { configErrorOf, readConfig, REPO, writeTemp, DEFAULT_SCENARIO } from '../helpers/configFiles';
 
 const NIC = 'server-io-nic-strict';
 
-function errorOf(f: () => unknown): ConfigError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ConfigError) return e;
-    throw e;
-  }
-  throw new Error('expected a ConfigError');
-}
+const errorOf = configErrorOf;
 
 describe('parseOverride', () => {
   it('splits the path into names and indices and reads the value as JSON when it is JSON', () => {

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { ConfigError } from '../../sim/engine/errors';
+import { configErrorOf } from '../helpers/configFiles';
 import { checkSweepSpec, expandSweep, loadSweepSpec, overrideText } from '../../scenario/sweepSpec';
 import { resultsCsv, statColumns } from '../../scenario/sweepResults';
 import { StatsSelectError } from '../../sim/engine/statsSelect';
@@ -9,15 +9,7 @@ import type { StatsDump } from '../../sim/engine/stats';
 import { specFromArgs } from '../../cli/sweep';
 
 const spec = (s: unknown) => checkSweepSpec(s, 'spec.json');
-const errorOf = (f: () => unknown): ConfigError => {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof ConfigError) return e;
-    throw e;
-  }
-  throw new Error('no ConfigError');
-};
+const errorOf = configErrorOf;
 
 describe('sweep spec', () => {
   test('points come in grid order: scenarios, grid axes (first slowest), zipped groups, seeds innermost', () => {

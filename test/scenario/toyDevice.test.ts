@@ -17,9 +17,8 @@ import { Name, PositiveInt, Size } from '../../sim/soc/schemaTypes';
 import { registerJobKind } from '../../scenario/jobRegistry';
 import { defineJobKind, jobBuffer, jobFields, runningJob, withRules } from '../../scenario/jobSpec';
 import { run } from '../../scenario/run';
-import { ConfigError } from '../../sim/engine/errors';
 import { loadScenario } from '../../scenario/load';
-import { MINIMAL, readConfig } from '../helpers/configFiles';
+import { configErrorOf, MINIMAL, readConfig } from '../helpers/configFiles';
 
 /** Reads `bytes` from `base` in bursts, one at a time, and sums the bytes it got. */
 class ToyReader implements ResponseReceiver {
@@ -147,15 +146,7 @@ describe('a device kind and job kind registered at run time', () => {
   });
 
   test('its hardware rule and its job check are ConfigErrors with JSON paths', () => {
-    const err = (f: () => unknown): ConfigError => {
-      try {
-        f();
-      } catch (e) {
-        if (e instanceof ConfigError) return e;
-        throw e;
-      }
-      throw new Error('expected a ConfigError');
-    };
+    const err = configErrorOf;
     const bad = err(() => loadScenario(writeFiles({ burstBytes: 512 })));
     expect(bad.jsonPath).toMatch(/^soc\.devices\[\d+\]\.burstBytes$/);
     expect(bad.message).toMatch(/must be in \[1, 256\], got 512/);
