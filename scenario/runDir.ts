@@ -160,14 +160,17 @@ export interface RunDirInfo {
   trace?: { written: string; final: string } | null;
 }
 
-/** Writes a finished run's files into `dir` (created if needed), meta.json last. */
-export function writeRunDir(dir: string, out: RunOutput, info: RunDirInfo): RunMeta {
-  fs.mkdirSync(dir, { recursive: true });
+/** A run directory's files as text (what a sweep point's worker sends back). */
+export interface RunDirTexts {
+  config: string;
+  stats: string;
+  csv: string;
+  meta: RunMeta;
+}
+
+/** The files of a finished run, as text; `trace` is the meta.json trace entry (null: none). */
+export function runDirTexts(out: RunOutput, info: { startedAt: Date; hostSeconds: number; trace: string | null }): RunDirTexts {
   const { loaded } = out;
-  writeFileAtomic(path.join(dir, RUN_FILES.config), JSON.stringify(runConfig(loaded), null, 2) + '\n');
-  writeFileAtomic(path.join(dir, RUN_FILES.stats), JSON.stringify(out.stats, null, 2) + '\n');
-  writeFileAtomic(path.join(dir, RUN_FILES.csv), statsToCsv(out.stats));
-  if (info.trace && info.trace.written !== info.trace.final) fs.renameSync(info.trace.written, info.trace.final);
   const meta: RunMeta = {
     format: RUN_META_FORMAT,
     version: RUN_META_VERSION,
@@ -189,17 +192,39 @@ export function writeRunDir(dir: string, out: RunOutput, info: RunDirInfo): RunM
     events: out.events,
     stop_reason: out.stopReason,
     jobs: out.jobs.map((j) => ({ name: j.name, kind: j.kind, status: j.status, done: j.done, verified: j.verified })),
-    trace: info.trace ? (path.dirname(path.resolve(info.trace.final)) === path.resolve(dir) ? path.basename(info.trace.final) : info.trace.final) : null,
+    trace: info.trace,
   };
-  writeFileAtomic(path.join(dir, RUN_FILES.meta), JSON.stringify(meta, null, 2) + '\n');
-  return meta;
+  return {
+    config: JSON.stringify(runConfig(loaded), null, 2) + '\n',
+    stats: JSON.stringify(out.stats, null, 2) + '\n',
+    csv: statsToCsv(out.stats),
+    meta,
+  };
+}
+
+/** Writes a finished run's files into `dir` (created if needed), meta.json last. */
+export function writeRunDir(dir: string, out: RunOutput, info: RunDirInfo): RunMeta {
+  fs.mkdirSync(dir, { recursive: true });
+  const trace = info.trace ? (path.dirname(path.resolve(info.trace.final)) === path.resolve(dir) ? path.basename(info.trace.final) : info.trace.final) : null;
+  const texts = runDirTexts(out, { startedAt: info.startedAt, hostSeconds: info.hostSeconds, trace });
+  writeFileAtomic(path.join(dir, RUN_FILES.config), texts.config);
+  writeFileAtomic(path.join(dir, RUN_FILES.stats), texts.stats);
+  writeFileAtomic(path.join(dir, RUN_FILES.csv), texts.csv);
+  if (info.trace && info.trace.written !== info.trace.final) fs.renameSync(info.trace.written, info.trace.final);
+  writeFileAtomic(path.join(dir, RUN_FILES.meta), JSON.stringify(texts.meta, null, 2) + '\n');
+  return texts.meta;
+}
+
+/** error.json's text for a failed run. */
+export function runErrorText(rec: Omit<RunErrorRecord, 'format' | 'version' | 'status'>): string {
+  const full: RunErrorRecord = { format: RUN_META_FORMAT, version: RUN_META_VERSION, status: 'error', ...rec };
+  return JSON.stringify(full, null, 2) + '\n';
 }
 
 /** Records a failed run in `dir`/error.json (no stats, no meta: the directory stays incomplete). */
 export function writeRunError(dir: string, rec: Omit<RunErrorRecord, 'format' | 'version' | 'status'>): void {
   fs.mkdirSync(dir, { recursive: true });
-  const full: RunErrorRecord = { format: RUN_META_FORMAT, version: RUN_META_VERSION, status: 'error', ...rec };
-  writeFileAtomic(path.join(dir, RUN_FILES.error), JSON.stringify(full, null, 2) + '\n');
+  writeFileAtomic(path.join(dir, RUN_FILES.error), runErrorText(rec));
 }
 
 /** Simulated time, readable: the largest unit that keeps at least one integer digit. */

@@ -4,27 +4,31 @@ import { ConfigError } from '../sim/engine/errors';
 import { hashJson } from '../sim/soc/builder';
 import type { LoadedScenario } from './load';
 import { resolveScenario } from './resolve';
-import { readRunError, readRunMeta, runConfigHash, writeFileAtomic, writeRunError } from './runDir';
-import { WorkerPool } from './sweepPool';
+import { readRunError, readRunMeta, RUN_FILES, runConfigHash, runErrorText, writeFileAtomic, writeRunError } from './runDir';
+import { writePointFiles } from './pointRun';
+import { LocalRunner, type PointRunner } from './sweepBackend';
 import { axisPaths, expandSweep, type SweepPoint, type SweepSpec } from './sweepSpec';
 import { readPointStats, resultsCsv, statColumns, type PointResult } from './sweepResults';
 
 /**
  * `socsim sweep`: every point of a spec, each in its own run directory
  * `OUT/points/<hash>/` (hash = the resolved config's hash, seed included), run in
- * parallel worker processes, then `OUT/results.csv`. A point whose directory already
+ * parallel (worker processes here, or workers behind a queue: scenario/sweepBackend.ts),
+ * then `OUT/results.csv`. A point whose directory already
  * holds a finished run (meta.json) is not run again, so an interrupted sweep resumes
  * where it stopped; failed points are tried again.
  */
 
 export interface SweepOptions {
   outDir: string;
-  /** Worker processes. */
+  /** Worker processes (local backend). */
   jobs: number;
+  /** Where points run, given how many there are to run; default: `jobs` local worker processes. */
+  backend?: (toRun: number) => PointRunner | Promise<PointRunner>;
   /** Progress callbacks (the CLI draws the bar). */
   onPlanned?: (p: { total: number; toRun: number; finished: number; failedToResolve: number }) => void;
   onPointDone?: (r: PointResult & { hostSeconds: number; done: number; toRun: number }) => void;
-  /** Aborting kills the workers; runSweep then resolves with `interrupted`. */
+  /** Aborting stops waiting for points (local workers are killed); runSweep then resolves with `interrupted`. */
   signal?: AbortSignal;
 }
 
@@ -87,29 +91,34 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions): Promise<Swe
   const failedToResolve = planned.filter((p) => p.loaded === null).length;
   opts.onPlanned?.({ total: planned.length, toRun: toRun.size, finished, failedToResolve });
 
-  const pool = new WorkerPool(Math.max(1, Math.min(opts.jobs, toRun.size)));
+  const pool = opts.backend ? await opts.backend(toRun.size) : new LocalRunner(Math.max(1, Math.min(opts.jobs, toRun.size)));
   let interrupted = false;
   const onAbort = () => {
     interrupted = true;
     pool.kill();
   };
+  if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener('abort', onAbort);
   let done = 0;
   try {
     await Promise.all([...toRun.values()].map(async (p) => {
       const dir = path.join(pointsDir, p.hash);
-      const reply = await pool.run({ dir, loaded: p.loaded! });
+      const task = { hash: p.hash, loaded: p.loaded! };
+      const reply = await pool.run(task);
       if (interrupted) return;
-      if (!reply.ok && !readRunError(dir)) {
-        // The worker died before it could record the failure itself.
-        writeRunError(dir, { kind: 'internal', message: reply.error!, source: p.loaded!.file, seed: p.loaded!.scenario.seed, overrides: p.loaded!.overrides, started_at: new Date().toISOString() });
+      if (reply.files) {
+        writePointFiles(dir, reply.files);
+      } else {
+        // No files: the worker died (or the queue refused the point) before it could record the failure itself.
+        writePointFiles(dir, { [RUN_FILES.error]: runErrorText({ kind: 'internal', message: reply.error!, source: p.loaded!.file, seed: p.loaded!.scenario.seed, overrides: p.loaded!.overrides, started_at: new Date().toISOString() }) });
       }
+      await pool.collected(task);
       done++;
       opts.onPointDone?.({ ...result(p, dir), hostSeconds: reply.hostSeconds, done, toRun: toRun.size });
     }));
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
-    pool.close();
+    await pool.close();
   }
 
   const results = planned.map((p) => result(p, path.join(pointsDir, p.hash)));

@@ -78,7 +78,7 @@ export class WorkerPool {
       this.workers.splice(this.workers.indexOf(w), 1);
       const t = w.task;
       w.task = null;
-      if (t) t.resolve({ id: -1, ok: false, hostSeconds: 0, error: `the worker process died (${signal ? `signal ${signal}` : `exit code ${code}`}) while running this point` });
+      if (t) t.resolve({ id: -1, ok: false, hostSeconds: 0, files: null, error: `the worker process died (${signal ? `signal ${signal}` : `exit code ${code}`}) while running this point` });
       this.dispatch();
     });
     return w;
@@ -93,7 +93,7 @@ export class WorkerPool {
   /** Stops at once (interrupt): kills this pool's worker processes; queued tasks are answered unrun. */
   kill(): void {
     this.closed = true;
-    for (const t of this.queue.splice(0)) t.resolve({ id: -1, ok: false, hostSeconds: 0, error: 'not run (interrupted)' });
+    for (const t of this.queue.splice(0)) t.resolve({ id: -1, ok: false, hostSeconds: 0, files: null, error: 'not run (interrupted)' });
     for (const w of this.workers) w.child.kill('SIGKILL');
   }
 }
