@@ -16,6 +16,7 @@ import { RunProgress, formatSimTime } from './progress';
 import { withRunOptions, writeRunDir } from '../scenario/runDir';
 import { discardOutTrace, keepOutTrace, planOutDir } from './runOut';
 import { sweepCommand, sweepOptions, type SweepArgs } from './sweep';
+import { workerCommand, workerOptions, type WorkerArgs } from './worker';
 import { RunInterrupted, runLoadedInterruptible, type RunOutput } from '../scenario/run';
 import { catchStopSignals, signalExitCode } from './interrupt';
 import { resolveScenario } from '../scenario/resolve';
@@ -170,6 +171,14 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       (y) => sweepOptions(y),
       async (args) => {
         code = await sweepCommand(args as unknown as SweepArgs, io);
+      },
+    )
+    .command(
+      'worker',
+      'run sweep points from a Redis queue (socsim sweep --queue) until SIGTERM; see README: Sweeps on several machines',
+      (y) => workerOptions(y),
+      async (args) => {
+        code = await workerCommand(args as unknown as WorkerArgs, io);
       },
     )
     .command(

@@ -2,9 +2,11 @@ import * as os from 'os';
 import { Presets, SingleBar } from 'cli-progress';
 import type { Argv } from 'yargs';
 import { runSweep, type SweepResult } from '../scenario/sweep';
+import { LocalRunner } from '../scenario/sweepBackend';
 import { checkSweepSpec, loadSweepSpec, type SweepSpec } from '../scenario/sweepSpec';
 import { readPointStats, varyingColumns } from '../scenario/sweepResults';
 import { StatsSelectError } from '../sim/engine/statsSelect';
+import { parseQueueUrl, QueueUrlError, type QueueTarget } from '../scenario/queue/queueUrl';
 import * as path from 'path';
 
 /** Where the command writes (the CLI's stdout and stderr, or test collectors). */
@@ -26,11 +28,13 @@ export function sweepOptions<T>(y: Argv<T>) {
     .option('until', { type: 'string', describe: 'stop every point at this simulated time, e.g. 100us' })
     .option('stats-filter', { type: 'string', array: true, describe: 'results.csv stat columns: globs as for run --stats-filter (repeatable; default every stat)' })
     .option('jobs', { alias: 'j', type: 'number', describe: 'worker processes (default: the number of cores)' })
+    .option('queue', { type: 'string', describe: 'run the points on `socsim worker`s through this Redis server instead of here: redis://[:password@]host[:port][/db] (README: Sweeps on several machines)' })
     .option('out', { type: 'string', demandOption: true, describe: 'sweep directory: points/<hash>/ run directories and results.csv' })
     .option('progress', { type: 'boolean', default: true, describe: 'progress bar on stderr when it is a terminal (else a line per point)' })
     .example('$0 sweep server-io-nic-ring-1024 --grid soc.iommus.iommu.l2Tlb.entries=256,1024,4096 --set soc.iommus.iommu.l2Tlb.ways=16 --until 300us -j 2 --out sweeps/iotlb', 'an IOTLB size sweep, two points at a time')
     .example('$0 sweep server-io-nic-strict --zip soc.iommus.iommu.l2Tlb.entries=32,64 --zip soc.iommus.iommu.l2Tlb.ways=32,64 --seeds 3 --out sweeps/fa', 'fully associative sizes (entries and ways move together), 3 seeds each')
-    .example('$0 sweep --spec my-sweep.json --out sweeps/mine', 'a sweep spec file; run it again to finish an interrupted sweep');
+    .example('$0 sweep --spec my-sweep.json --out sweeps/mine', 'a sweep spec file; run it again to finish an interrupted sweep')
+    .example('$0 sweep server-io-nic-strict --seeds 20 --queue redis://:secret@10.0.0.5:6379 --out sweeps/seeds', 'the points run on `socsim worker --queue …` processes on other machines; results land here');
 }
 
 export interface SweepArgs {
@@ -44,6 +48,7 @@ export interface SweepArgs {
   until?: string;
   'stats-filter'?: string[];
   jobs?: number;
+  queue?: string;
   out: string;
   progress: boolean;
 }
@@ -93,11 +98,16 @@ export function specFromArgs(args: SweepArgs): SweepSpec {
 
 export async function sweepCommand(args: SweepArgs, io: SweepIO): Promise<number> {
   let spec: SweepSpec;
+  let queue: QueueTarget | null = null;
   try {
     if (args.jobs !== undefined && !(Number.isInteger(args.jobs) && args.jobs >= 1)) throw new SweepUsageError(`--jobs: a number of worker processes (1, 2, …), got ${args.jobs}`);
+    if (args.queue !== undefined) {
+      if (args.jobs !== undefined) throw new SweepUsageError('--jobs counts local worker processes: with --queue, give each worker --concurrency');
+      queue = parseQueueUrl(args.queue);
+    }
     spec = specFromArgs(args);
   } catch (e) {
-    if (!(e instanceof SweepUsageError)) throw e;
+    if (!(e instanceof SweepUsageError) && !(e instanceof QueueUrlError)) throw e;
     io.err(`socsim: ${e.message}\nTry 'socsim sweep --help'.\n`);
     return 1;
   }
@@ -110,10 +120,15 @@ export async function sweepCommand(args: SweepArgs, io: SweepIO): Promise<number
   try {
     r = await runSweep(spec, {
       outDir: args.out, jobs, signal: abort.signal,
+      ...(queue ? { backend: queueBackend(queue, io) } : {}),
       onPlanned: (p) => progress.planned(p),
       onPointDone: (p) => progress.pointDone(p),
     });
   } catch (e) {
+    if (queue && (e as Error)?.name === 'QueueUnreachable') {
+      io.err(`socsim: ${queue.redact((e as Error).message)}\n`);
+      return 1;
+    }
     if (!(e instanceof StatsSelectError)) throw e;
     // Stat names are known only once points have run; their directories are kept.
     io.err(`socsim: ${e.message}\nThe points are saved: run the same sweep with a corrected filter and they are reused.\n`);
@@ -133,6 +148,20 @@ export async function sweepCommand(args: SweepArgs, io: SweepIO): Promise<number
     return 1;
   }
   return 0;
+}
+
+/**
+ * The queue backend, loaded only when --queue is given: a local sweep never loads
+ * BullMQ or needs Redis. With nothing to run, no connection is made.
+ */
+function queueBackend(queue: QueueTarget, io: SweepIO) {
+  return async (toRun: number) => {
+    if (toRun === 0) return new LocalRunner(1);
+    const { QueueRunner } = await import('../scenario/queue/queueRunner');
+    const runner = await QueueRunner.open(queue, io.err);
+    io.err(`sweep: ${toRun} point(s) on the queue at ${queue.shown}; they run on \`socsim worker --queue …\` processes\n`);
+    return runner;
+  };
 }
 
 /** At most this many stat columns in the printed summary (results.csv has them all). */

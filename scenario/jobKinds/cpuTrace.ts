@@ -23,6 +23,7 @@ export const cpuTraceJobKind = defineJobKind({
     const trace = path.resolve(c.scenarioDir, j.trace);
     return fs.existsSync(trace) ? [] : [[['trace'], `no such file: ${trace}`]];
   },
+  inputs: (j) => [j.trace],
   start: (env, job) => {
     const { ctx, soc } = env;
     const platform = jobPlatform(env, job);
