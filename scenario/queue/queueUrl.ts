@@ -37,7 +37,8 @@ export function parseQueueUrl(text: string): QueueTarget {
   try {
     url = new URL(text);
   } catch {
-    throw new QueueUrlError(`--queue: expected redis://[:password@]host[:port][/db], got ${JSON.stringify(redact(text))}`);
+    // Not echoed: a mistyped URL may hide its password where redact cannot find it.
+    throw new QueueUrlError('--queue: expected redis://[:password@]host[:port][/db] (not a URL)');
   }
   if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
     throw new QueueUrlError(`--queue: a redis:// or rediss:// URL, got ${url.protocol}//…`);

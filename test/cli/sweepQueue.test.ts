@@ -87,6 +87,15 @@ async function stop(w: Proc): Promise<number | null> {
 
 const okLines = (text: string) => [...text.matchAll(/^ok ([0-9a-f]{16}) /gm)].map((m) => m[1]);
 
+test('a local sweep loads neither BullMQ nor ioredis', () => {
+  const dir = tmp();
+  const probe = path.join(dir, 'probe.js');
+  fs.writeFileSync(probe, "process.on('exit', () => { const m = Object.keys(require.cache).filter((k) => /node_modules[\\\\/](bullmq|ioredis)[\\\\/]/.test(k)); process.stderr.write('queue modules: ' + m.length + '\\n'); });\n");
+  const r = spawnSync(process.execPath, ['-r', probe, compiledCli(), 'sweep', 'server-io-nic-strict', '--until', '10us', '-j', '1', '--no-progress', '--out', path.join(dir, 'out')], { encoding: 'utf8' });
+  expect(r.status).toBe(0);
+  expect(r.stderr).toMatch(/queue modules: 0\n/);
+}, 30_000);
+
 const describeRedis = haveRedisServer() ? describe : describe.skip;
 if (!haveRedisServer()) console.warn('sweepQueue: no redis-server (apt-get install redis-server); queue tests skipped');
 
@@ -220,6 +229,11 @@ describeRedis('socsim sweep --queue / socsim worker', () => {
     expect(wrong.status).toBe(1);
     expect(wrong.out).toMatch(/cannot use the queue at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0: WRONGPASS/);
     expect(wrong.out).not.toMatch(/nope-Xy77/);
+    // Nothing listens on port 1.
+    const down = socsimSync(['worker', '--queue', 'redis://:nope-Xy77@127.0.0.1:1']);
+    expect(down.status).toBe(1);
+    expect(down.out).toMatch(/cannot use the queue at redis:\/\/:\*\*\*@127\.0\.0\.1:1\/0: connect ECONNREFUSED/);
+    expect(down.out).not.toMatch(/nope-Xy77/);
     const bad = socsimSync(['worker', '--queue', `http://:nope-Xy77@h`]);
     expect(bad.status).toBe(1);
     expect(bad.out).toMatch(/--queue: a redis:\/\/ or rediss:\/\/ URL/);
