@@ -60,6 +60,8 @@ export async function startQueueWorker(target: QueueTarget, opts: QueueWorkerOpt
     opts.log(`start ${accepted.job.hash} ${accepted.loaded.scenario.name} seed ${accepted.loaded.scenario.seed}\n`);
     try {
       const reply = await pool.run({ loaded: accepted.loaded, display: accepted.display });
+      // Handed back to the queue (stop now): another worker runs it; this answer is void.
+      if (handedBack) return pointResultOf(accepted.job.hash, reply);
       const scenario = accepted.loaded.scenario.name;
       opts.log(`${reply.ok ? 'ok' : 'error'} ${accepted.job.hash} ${scenario} seed ${accepted.loaded.scenario.seed} (${reply.hostSeconds.toFixed(2)} s)${reply.error ? `: ${reply.error.split('\n')[0]}` : ''}\n`);
       return pointResultOf(accepted.job.hash, reply);
@@ -80,11 +82,13 @@ export async function startQueueWorker(target: QueueTarget, opts: QueueWorkerOpt
   opts.log(`socsim worker: serving ${target.shown} (queue ${QUEUE_NAME}), ${opts.concurrency} point(s) at a time; SIGTERM finishes the running points and exits\n`);
 
   let stopping: Promise<void> | null = null;
+  let handedBack = false;
   const cleanup = () => fs.rmSync(scratch, { recursive: true, force: true });
   return {
     stop(now: boolean): Promise<void> {
       if (now) {
         opts.log(`returning ${running.size} running point(s) to the queue\n`);
+        handedBack = true;
         return (async () => {
           await Promise.allSettled([...running.values()].map(({ job, token }) => job.moveToWait(token)));
           await worker.close(true);

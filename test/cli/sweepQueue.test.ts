@@ -177,6 +177,16 @@ describeRedis('socsim sweep --queue / socsim worker', () => {
     const one = socsim(['sweep', 'server-io-nic-strict', '--until', '20us', '--no-progress', '--queue', url, '--out', out]);
     expect(await one.exited).toBe(0);
     expect(okLines(w.text())).toHaveLength(1);
+    // A point that fails deterministically (the kernel runs out of pages) is recorded once, not retried.
+    const failing = tmp();
+    const f = socsim(['sweep', 'mobile-camera-codec', '--set', 'scenario.buffers.frames.size=4000MiB', '--until', '1us', '--no-progress', '--queue', url, '--out', failing]);
+    expect(await f.exited).toBe(1);
+    const row = fs.readFileSync(path.join(failing, 'results.csv'), 'utf8').trim().split('\n')[1];
+    // The error names the coordinator's scenario file, not the worker's scratch copy.
+    expect(row).toMatch(new RegExp(`^mobile-camera-codec,1,error,([0-9a-f]{16}),"?${REPO.replace(/[/.]/g, '\\$&')}/soc-configs/scenarios/mobile-camera-codec\\.json: scenario\\.buffers\\[0\\]: the kernel could not provide buffer "?"?frames`));
+    const hash = row.split(',')[3];
+    expect(JSON.parse(fs.readFileSync(path.join(failing, 'points', hash, 'error.json'), 'utf8'))).toMatchObject({ kind: 'config', status: 'error' });
+    expect([...w.text().matchAll(new RegExp(`^error ${hash} `, 'gm'))]).toHaveLength(1);
     expect(w.child.exitCode).toBeNull();
     expect(await stop(w)).toBe(0);
   }, 60_000);
