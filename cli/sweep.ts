@@ -158,7 +158,16 @@ function queueBackend(queue: QueueTarget, io: SweepIO) {
   return async (toRun: number) => {
     if (toRun === 0) return new LocalRunner(1);
     const { QueueRunner } = await import('../scenario/queue/queueRunner');
-    const runner = await QueueRunner.open(queue, io.err);
+    let runner;
+    try {
+      runner = await QueueRunner.open(queue, io.err);
+    } catch (e) {
+      if ((e as Error)?.name === 'QueueUnreachable') throw e;
+      // Whatever failed, its message and stack must not carry the password.
+      const redacted = new Error(queue.redact((e as Error)?.message ?? String(e)));
+      redacted.stack = queue.redact((e as Error)?.stack ?? redacted.message);
+      throw redacted;
+    }
     io.err(`sweep: ${toRun} point(s) on the queue at ${queue.shown}; they run on \`socsim worker --queue …\` processes\n`);
     return runner;
   };

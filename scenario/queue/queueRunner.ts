@@ -44,9 +44,11 @@ export class QueueRunner implements PointRunner {
     try {
       payload = pointJobOf(task.hash, task.loaded, (f) => this.readInput(f));
     } catch (e) {
-      if (!(e instanceof ConfigError)) throw e;
-      const text = runErrorText({ kind: 'config', message: e.message, source: task.loaded.file, seed: task.loaded.scenario.seed, overrides: task.loaded.overrides, started_at: new Date().toISOString() });
-      return { ok: false, hostSeconds: 0, files: { [RUN_FILES.error]: text }, error: e.message };
+      // An absolute input path, or an input that cannot be read: this point fails, the sweep goes on.
+      const config = e instanceof ConfigError;
+      const message = config ? e.message : `cannot read the point's input files: ${(e as Error)?.message ?? String(e)}`;
+      const text = runErrorText({ kind: config ? 'config' : 'internal', message, source: task.loaded.file, seed: task.loaded.scenario.seed, overrides: task.loaded.overrides, started_at: new Date().toISOString() });
+      return { ok: false, hostSeconds: 0, files: { [RUN_FILES.error]: text }, error: message };
     }
     try {
       const job = await this.queue.add(POINT_JOB_NAME, payload, {
