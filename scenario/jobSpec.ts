@@ -80,6 +80,8 @@ export interface JobKindEntry<J extends JobConfig = JobConfig> {
   readonly atomic: boolean;
   /** Load-time checks against the SoC and buffers; each issue becomes a ConfigError under `scenario.jobs[i]`. */
   check(job: J, c: JobCheckContext): JobIssue[];
+  /** Files the job reads (absolute paths), so that a run refuses to write its outputs over them. */
+  inputFiles?(job: J, scenarioDir: string): string[];
   start(env: JobEnv, job: J): RunningJob;
 }
 
@@ -95,6 +97,7 @@ export function defineJobKind<S extends z.ZodType>(def: {
   needsKernel?: boolean;
   atomic?: boolean;
   check?: (job: z.output<S>, c: JobCheckContext) => JobIssue[];
+  inputFiles?: (job: z.output<S>, scenarioDir: string) => string[];
   start: (env: JobEnv, job: z.output<S>) => RunningJob;
 }): JobKindEntry<z.output<S> & JobConfig> {
   const shape = (def.spec as unknown as { shape?: { kind?: z.ZodLiteral<string> } }).shape
@@ -108,6 +111,7 @@ export function defineJobKind<S extends z.ZodType>(def: {
     needsKernel: def.needsKernel ?? true,
     atomic: def.atomic ?? true,
     check: def.check ?? (() => []),
+    inputFiles: def.inputFiles ?? (() => []),
     start: def.start,
   };
 }
