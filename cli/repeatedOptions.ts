@@ -17,7 +17,9 @@ export function repeatedOptionProblem(argv: Record<string, unknown>, opts: Parse
   const isArray = (k: string) => arrays.has(k) || arrays.has(kebab(k)) || (opts.alias[k] ?? []).some((a) => arrays.has(a));
   for (const [k, v] of Object.entries(argv)) {
     if (k === '_' || k === '$0' || !Array.isArray(v) || isArray(k)) continue;
-    const name = kebab(k);
+    // Named as declared: the longest of its aliases (`--jobs`, not `-j`), kebab-case.
+    const names = [k, ...(opts.alias[k] ?? []), ...Object.keys(opts.alias).filter((a) => opts.alias[a].includes(k))];
+    const name = kebab(names.reduce((a, b) => (b.length > a.length ? b : a)));
     return `--${name} was given ${v.length} times (${v.map((x) => JSON.stringify(x)).join(', ')}); it takes one value`;
   }
   return null;
