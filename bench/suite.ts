@@ -113,7 +113,7 @@ export const QUICK_UNTIL_PS: Readonly<Record<string, Tick>> = Object.freeze({
 export const QUICK_UNTIL_DEFAULT_PS: Tick = 500 * PS_PER_US;
 
 export function quickUntil(name: string): Tick {
-  return QUICK_UNTIL_PS[name] ?? QUICK_UNTIL_DEFAULT_PS;
+  return ownValue(QUICK_UNTIL_PS, name) ?? QUICK_UNTIL_DEFAULT_PS;
 }
 
 export interface ScenarioFile {
@@ -185,7 +185,7 @@ const WALKER_FIELDS = ['walks', 'mem_reads', 'faults', 'latency_ns.mean', 'laten
 export function collectCounts(stats: StatsDump): Record<string, CountValue> {
   const c: Record<string, CountValue> = {};
   const put = (key: string) => {
-    if (key in stats) c[key] = num(stats[key]);
+    if (Object.hasOwn(stats, key)) c[key] = num(stats[key]);
   };
   for (const u of translationUnits(stats)) {
     const p = `soc.${u}`;
@@ -281,7 +281,7 @@ export const MICRO_TRANSLATIONS = { quick: 200_000, full: 5_000_000 } as const;
 export function runSuite(opts: SuiteOptions = {}): SuiteResult {
   const quick = opts.quick ?? false;
   const chosen = selectScenarios(listScenarios(opts.dir), opts.scenarios);
-  const scenarios: Record<string, ScenarioFigures> = {};
+  const scenarios: Record<string, ScenarioFigures> = Object.create(null); // keyed by users' file names
   const sets = opts.sets ?? [];
   for (const s of chosen) scenarios[s.name] = runScenario(s, quick, sets);
   const micro = { 'translation.atomic.tlb_hit': atomicTranslationMicro(quick ? MICRO_TRANSLATIONS.quick : MICRO_TRANSLATIONS.full) };
@@ -337,8 +337,8 @@ function sameCount(a: CountValue | undefined, b: CountValue | undefined): boolea
 function compareCounts(scenario: string, base: Record<string, CountValue>, now: Record<string, CountValue>, out: Comparison): void {
   const keys = [...new Set([...Object.keys(base), ...Object.keys(now)])].sort();
   for (const k of keys) {
-    const inBase = k in base;
-    const inNow = k in now;
+    const inBase = Object.hasOwn(base, k);
+    const inNow = Object.hasOwn(now, k);
     out.countsCompared++;
     if (inBase && inNow && sameCount(base[k], now[k])) continue;
     const change: CountChange = { scenario, metric: k, baseline: inBase ? base[k] : undefined, now: inNow ? now[k] : undefined, deltaPct: deltaPct(base[k], now[k]) };
@@ -350,9 +350,13 @@ function compareCounts(scenario: string, base: Record<string, CountValue>, now: 
 
 function compareSpeed(scenario: string, base: Record<string, number>, now: Record<string, number>, out: Comparison): void {
   for (const k of Object.keys(now)) {
-    if (typeof base[k] !== 'number') continue;
+    if (!Object.hasOwn(base, k) || typeof base[k] !== 'number') continue;
     out.speed.push({ scenario, metric: k, baseline: base[k], now: now[k], deltaPct: deltaPct(base[k], now[k]) });
   }
+}
+
+function ownValue<T>(o: Record<string, T> | undefined, key: string): T | undefined {
+  return o && Object.hasOwn(o, key) ? o[key] : undefined;
 }
 
 /**
@@ -376,8 +380,9 @@ export function compareWithBaseline(now: SuiteResult, base: SuiteResult, partial
   if (!out.comparable) return out; // neither counts nor speed mean anything across modes or versions
   const names = [...new Set([...Object.keys(now.scenarios), ...(partial ? [] : Object.keys(base.scenarios ?? {}))])].sort();
   for (const name of names) {
-    const b = base.scenarios?.[name];
-    const n = now.scenarios[name];
+    // Scenario names are users' names ("constructor" is one): own properties only.
+    const b = ownValue(base.scenarios, name);
+    const n = ownValue(now.scenarios, name);
     if (b && n) {
       compareCounts(name, b.counts, n.counts, out);
       compareSpeed(name, b.speed, n.speed, out);
@@ -386,7 +391,7 @@ export function compareWithBaseline(now: SuiteResult, base: SuiteResult, partial
     }
   }
   for (const [name, n] of Object.entries(now.micro)) {
-    const b = base.micro?.[name];
+    const b = ownValue(base.micro, name);
     if (!b) continue;
     compareCounts(`micro:${name}`, b.counts, n.counts, out);
     compareSpeed(`micro:${name}`, b.speed, n.speed, out);

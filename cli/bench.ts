@@ -12,6 +12,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { repoRoot } from '../bench/paths';
+import { InputFileError, MAX_JSON_INPUT_BYTES, readInputText } from '../sim/engine/inputFile';
+import { OutputFileError, outputFileProblem, writeFileAtomic } from '../sim/engine/outputFile';
 import {
   compareWithBaseline, formatCountChange, formatCountsTable, formatSpeedTable, runSuite, SUITE_VERSION, UnknownScenarioError,
   type Comparison, type SuiteResult,
@@ -45,9 +47,9 @@ function display(file: string): string {
 function readBaseline(file: string): SuiteResult | string {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readInputText(file, MAX_JSON_INPUT_BYTES);
   } catch (e) {
-    return `cannot read the baseline ${display(file)}: ${(e as Error).message}`;
+    return `cannot read the baseline ${display(file)}: ${e instanceof InputFileError ? e.reason : (e as Error).message}`;
   }
   try {
     const b = JSON.parse(text) as SuiteResult;
@@ -62,7 +64,7 @@ function readBaseline(file: string): SuiteResult | string {
 
 /** Baseline file contents: the result with sorted scenario names, two-space JSON. */
 function baselineText(r: SuiteResult): string {
-  const scenarios: SuiteResult['scenarios'] = {};
+  const scenarios: SuiteResult['scenarios'] = Object.create(null); // keyed by users' file names
   for (const k of Object.keys(r.scenarios).sort()) scenarios[k] = r.scenarios[k];
   return JSON.stringify({ version: r.version, quick: r.quick, ...(r.overrides ? { overrides: r.overrides } : {}), scenarios, micro: r.micro }, null, 2) + '\n';
 }
@@ -100,6 +102,9 @@ function tables(r: SuiteResult, file: string, c: Comparison | null): string {
 export function benchCommand(opts: BenchCommandOptions, out: (s: string) => void): number {
   const file = path.resolve(opts.baseline ?? defaultBaselinePath());
   const partial = (opts.scenarios?.length ?? 0) > 0;
+  // Checked before the suite runs: an unwritable baseline must not cost a whole run.
+  const unwritable = opts.updateBaseline ? outputFileProblem(file) : null;
+  if (unwritable) throw new OutputFileError(file, unwritable);
   let result: SuiteResult;
   try {
     result = runSuite({ quick: opts.quick ?? false, scenarios: opts.scenarios, sets: opts.sets });
@@ -126,7 +131,7 @@ export function benchCommand(opts: BenchCommandOptions, out: (s: string) => void
       }
       toWrite = { ...result, scenarios: { ...old.scenarios, ...result.scenarios } };
     }
-    fs.writeFileSync(file, baselineText(toWrite));
+    writeFileAtomic(file, baselineText(toWrite));
     if (opts.json) out(JSON.stringify({ ...result, baseline_written: file }, null, 2) + '\n');
     else out(tables(result, file, null) + `\nBaseline written: ${display(file)} (${Object.keys(toWrite.scenarios).length} scenarios).\n`);
     return 0;

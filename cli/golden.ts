@@ -18,6 +18,8 @@ import { ConfigError } from '../sim/engine/errors';
 import type { Tick } from '../sim/engine/time';
 import { socConfigsDir } from './list';
 import { traceDiffCommand } from './traceDiff';
+import { readInputText } from '../sim/engine/inputFile';
+import { ensureDirectory, writeFileAtomic } from '../sim/engine/outputFile';
 
 /** Simulated time each golden run covers: long enough for boot, first maps, walks and traffic. */
 export const GOLDEN_UNTIL_PS = 5_000_000;
@@ -63,12 +65,12 @@ export function checkGolden(scenarioFile: string, opts: GoldenOptions = {}): Gol
   const golden = path.join(opts.dir ?? goldenDir(), `${name}.trace.jsonl`);
   const trace = goldenTrace(scenarioFile, opts);
   if (opts.update) {
-    fs.mkdirSync(path.dirname(golden), { recursive: true });
-    fs.writeFileSync(golden, trace);
+    ensureDirectory(path.dirname(golden));
+    writeFileAtomic(golden, trace);
     return { scenario: name, golden, ok: true, report: '' };
   }
   if (!fs.existsSync(golden)) return { scenario: name, golden, ok: false, report: `no golden trace ${golden}: write it with --update\n` };
-  if (fs.readFileSync(golden, 'utf8') === trace) return { scenario: name, golden, ok: true, report: '' };
+  if (readInputText(golden, Infinity) === trace) return { scenario: name, golden, ok: true, report: '' };
   const now = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'socsim-golden-')), `${name}.trace.jsonl`);
   fs.writeFileSync(now, trace);
   let report = `golden trace of ${name} differs (golden: ${golden}, now: ${now})\n`;

@@ -27,6 +27,11 @@ import { statsToCsv } from '../sim/engine/statsCsv';
 import { formatHeadline, headlineOf } from '../scenario/headline';
 import { StatsInputError, statsDiffCommand } from './statsDiff';
 import { socsimVersion } from './version';
+import { InputFileError } from '../sim/engine/inputFile';
+import { OutputFileError } from '../sim/engine/outputFile';
+import { runInputFiles } from '../scenario/inputs';
+import { outputOverInput, runOutputFiles } from './outputs';
+import { repeatedOptionProblem, type ParsedOptions } from './repeatedOptions';
 
 /** Where the CLI writes; tests pass collectors. */
 export interface CliIO {
@@ -193,6 +198,11 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
     .example('$0 run soc-configs/scenarios/server-io-nic-strict.json --until 100us', 'run a bundled scenario for 100 µs of simulated time')
     .example('$0 <command> --help', 'options and examples of one command')
     .demandCommand(1, 'name a command (socsim --help lists them)')
+    // yargs passes its instance (the current command's options) as a second argument its types omit.
+    .middleware(((args: Record<string, unknown>, y: { getOptions(): ParsedOptions }) => {
+      const problem = repeatedOptionProblem(args, y.getOptions());
+      if (problem) throw new UsageError(problem);
+    }) as never, true)
     .strict()
     .help()
     .version('version', 'print the socsim version', socsimVersion())
@@ -266,6 +276,10 @@ async function cmdRun(args: RunArgs, io: CliIO): Promise<number> {
     throw new UsageError(`--seed: must be an integer from 0 to 2^32-1, got ${JSON.stringify(args.seed)}`);
   }
   const until = args.until === undefined ? undefined : parseUntil(args.until);
+  // Loaded before any output is touched: outputs must not overwrite the run's inputs.
+  const resolved = resolveScenario(args.scenario, args.set ?? []);
+  const clash = outputOverInput(runOutputFiles(args.trace, args.out, args['trace-format']), runInputFiles(resolved));
+  if (clash) throw new UsageError(clash);
   const outPlan = args.out === undefined ? null : planOutDir(args.out, args.force, args.trace, args['trace-format']);
   if (typeof outPlan === 'string') throw new UsageError(outPlan);
   if (args.trace === '' && !outPlan) throw new UsageError('--trace: give a file (a bare --trace needs --out DIR)');
@@ -285,7 +299,6 @@ async function cmdRun(args: RunArgs, io: CliIO): Promise<number> {
   const signals = catchStopSignals();
   try {
     // A run directory's config.json holds the seed, stop time and mode the run used.
-    const resolved = resolveScenario(args.scenario, args.set ?? []);
     const loaded = outPlan ? withRunOptions(resolved, { seed, until, mode: args.mode }) : resolved;
     result = await runLoadedInterruptible(loaded, {
       seed, until, mode: args.mode, tracePath: outPlan?.tracePath ?? args.trace, traceFormat: args['trace-format'], traceCategories: categories,
@@ -360,12 +373,19 @@ function cmdValidate(file: string, sets: readonly string[], io: CliIO): number {
   return 0;
 }
 
+const FS_ERRORS = new Set(['ENOENT', 'EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'ENOTDIR', 'EISDIR', 'EEXIST', 'ENAMETOOLONG']);
+
 function reportError(e: unknown, io: CliIO): number {
   if (e instanceof ConfigError) {
     io.err(`error: ${e.message}\n`);
     return 1;
   }
-  if (e instanceof SyntaxError || (e as NodeJS.ErrnoException)?.code === 'ENOENT') {
+  if (e instanceof InputFileError || e instanceof OutputFileError) {
+    io.err(`error: ${e.message}\n`);
+    return 1;
+  }
+  // The file system refusing (permissions, a full disk, a file where a directory should be) is the environment, not a bug.
+  if (e instanceof SyntaxError || FS_ERRORS.has((e as NodeJS.ErrnoException)?.code ?? '')) {
     io.err(`error: ${(e as Error).message}\n`);
     return 1;
   }

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import type { TraceOutputFormat } from '../sim/engine/chromeTrace';
-import { clearRunDir, readRunMeta, tempName, TRACE_FILES, type RunDirInfo } from '../scenario/runDir';
+import { clearRunDir, readRunMeta, TRACE_FILES, type RunDirInfo } from '../scenario/runDir';
 
 /** How `run --out DIR` lays out its files; see scenario/runDir.ts. */
 export interface OutPlan {
@@ -9,6 +9,8 @@ export interface OutPlan {
   /** Where the tracer writes during the run (a temporary name for a trace inside DIR). */
   tracePath?: string;
   trace: RunDirInfo['trace'];
+  /** A bare `--trace`: the trace is DIR's own file (removed when the run fails). */
+  traceInDir?: boolean;
 }
 
 /**
@@ -28,16 +30,16 @@ export function planOutDir(dir: string, force: boolean, trace: string | undefine
   clearRunDir(dir);
   if (trace === undefined) return { dir, trace: null };
   if (trace === '') {
+    // The trace writer itself writes under a temporary name and renames on close (sim/engine/outputFile.ts).
     const final = path.join(dir, TRACE_FILES[format]);
-    const written = tempName(final);
-    return { dir, tracePath: written, trace: { written, final } };
+    return { dir, tracePath: final, trace: { written: final, final }, traceInDir: true };
   }
   return { dir, tracePath: trace, trace: { written: trace, final: trace } };
 }
 
-/** After a failed run: the temporary trace goes, so nothing in DIR looks like a result. */
+/** After a failed run: a trace in DIR goes, so nothing in DIR looks like a result. */
 export function discardOutTrace(plan: OutPlan): void {
-  if (plan.trace && plan.trace.written !== plan.trace.final) fs.rmSync(plan.trace.written, { force: true });
+  if (plan.trace && plan.traceInDir) fs.rmSync(plan.trace.final, { force: true });
 }
 
 /** After an interrupted run: the trace (ending with its "interrupted" record) takes its final name; returns it. */

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { formatStatValue } from '../sim/engine/stats';
+import { InputFileError, MAX_JSON_INPUT_BYTES, readInputText } from '../sim/engine/inputFile';
 import { statsFilter, StatsSelectError } from '../sim/engine/statsSelect';
 
 /**
@@ -37,9 +38,10 @@ export function readStats(p: string): StatsFile {
   }
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readInputText(file, MAX_JSON_INPUT_BYTES);
   } catch (e) {
-    throw new StatsInputError(`cannot read stats ${file}: ${(e as Error).message}`);
+    if (!(e instanceof InputFileError)) throw e;
+    throw new StatsInputError(`cannot read stats ${file}: ${e.reason}`);
   }
   return { file, stats: file.toLowerCase().endsWith('.csv') ? parseStatsCsv(text, file) : parseStatsJson(text, file) };
 }

@@ -1,5 +1,6 @@
 import * as fs from 'fs';
 import { StringDecoder } from 'string_decoder';
+import { inputFileProblem } from '../sim/engine/inputFile';
 import { TRACE_END_CATEGORY, TRACE_FORMAT, TRACE_VERSION } from '../sim/engine/trace';
 
 /** A trace file that cannot be read or is not a socsim trace, or a bad option: the user's input, exit 1. */
@@ -58,12 +59,11 @@ class LineReader {
   endsWithNewline = true;
 
   constructor(readonly file: string) {
+    // Checked before opening: opening a FIFO would block. Traces are streamed, so any size is fine.
+    const problem = inputFileProblem(file);
+    if (problem) throw new TraceInputError(`cannot read trace ${file}: ${problem}`);
     try {
       this.fd = fs.openSync(file, 'r');
-      if (!fs.fstatSync(this.fd).isFile()) {
-        fs.closeSync(this.fd);
-        throw new TraceInputError('not a regular file');
-      }
     } catch (e) {
       throw new TraceInputError(`cannot read trace ${file}: ${(e as Error).message}`);
     }

@@ -80,7 +80,7 @@ export interface JobKindEntry<J extends JobConfig = JobConfig> {
   readonly atomic: boolean;
   /** Load-time checks against the SoC and buffers; each issue becomes a ConfigError under `scenario.jobs[i]`. */
   check(job: J, c: JobCheckContext): JobIssue[];
-  /** Files the job reads, as written (relative to the scenario): a queue sweep sends them to its workers. */
+  /** Files the job reads, as written (relative to the scenario): a queue sweep sends them to its workers, and a run refuses to write its outputs over them. */
   inputs(job: J): string[];
   start(env: JobEnv, job: J): RunningJob;
 }

@@ -89,16 +89,22 @@ function setAt(data: unknown, o: Override): string {
     }
     resolved.push(key);
     const container = node as Record<string | number, unknown>;
+    // Own properties only, set as data: a path segment such as "__proto__" or
+    // "constructor" is a field name like any other (validation refuses unknown fields).
     if (last) {
-      container[key] = o.value;
+      setOwn(container, key, o.value);
       return;
     }
-    if (container[key] === undefined) container[key] = {};
+    if (!Object.hasOwn(container, key) || container[key] === undefined) setOwn(container, key, {});
     const next = container[key];
     if (!isObject(next) && !Array.isArray(next)) fail(`is ${JSON.stringify(next)}, which has no field "${o.segments[i + 1]}"`);
     node = next as Record<string, unknown> | unknown[];
   });
   return formatJsonPath(o.root, resolved);
+}
+
+function setOwn(o: Record<string | number, unknown>, key: string | number, value: unknown): void {
+  Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true });
 }
 
 /** An array element by `name` (or by index when no element carries that name). */

@@ -7,6 +7,7 @@ import type { Tick } from '../sim/engine/time';
 import type { LoadedScenario } from './load';
 import type { RunOutput } from './run';
 import { gitCommit, socsimVersion } from './provenance';
+import { ensureDirectory, writeFileAtomic } from '../sim/engine/outputFile';
 
 /**
  * Run directories (`socsim run --out DIR`, and each point of a sweep):
@@ -101,22 +102,9 @@ export function runConfigHash(loaded: LoadedScenario): string {
   return hashJson(runConfig(loaded));
 }
 
-/** Writes `text` to `file` through a temporary file in the same directory and a rename. */
-export function writeFileAtomic(file: string, text: string): void {
-  const tmp = tempName(file);
-  try {
-    fs.writeFileSync(tmp, text);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
-}
+/** Writes `text` to `file` through a temporary file in the same directory and a rename (sim/engine/outputFile.ts). */
+export { writeFileAtomic };
 
-/** A temporary name next to `file`, unique to this process (two sweeps may race on one point). */
-export function tempName(file: string): string {
-  return path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
-}
 
 /** The meta.json of a complete run in `dir`, or null (no directory, incomplete, unreadable). */
 export function readRunMeta(dir: string): RunMeta | null {
@@ -144,7 +132,7 @@ export function readRunError(dir: string): RunErrorRecord | null {
  * beforehand whether an existing complete run may be replaced.
  */
 export function clearRunDir(dir: string): void {
-  fs.mkdirSync(dir, { recursive: true });
+  ensureDirectory(dir);
   for (const f of [RUN_FILES.meta, RUN_FILES.error, RUN_FILES.stats, RUN_FILES.csv, RUN_FILES.config, ...Object.values(TRACE_FILES)]) {
     fs.rmSync(path.join(dir, f), { force: true });
   }
@@ -204,7 +192,7 @@ export function runDirTexts(out: RunOutput, info: { startedAt: Date; hostSeconds
 
 /** Writes a finished run's files into `dir` (created if needed), meta.json last. */
 export function writeRunDir(dir: string, out: RunOutput, info: RunDirInfo): RunMeta {
-  fs.mkdirSync(dir, { recursive: true });
+  ensureDirectory(dir);
   const trace = info.trace ? (path.dirname(path.resolve(info.trace.final)) === path.resolve(dir) ? path.basename(info.trace.final) : info.trace.final) : null;
   const texts = runDirTexts(out, { startedAt: info.startedAt, hostSeconds: info.hostSeconds, trace });
   writeFileAtomic(path.join(dir, RUN_FILES.config), texts.config);
@@ -223,7 +211,7 @@ export function runErrorText(rec: Omit<RunErrorRecord, 'format' | 'version' | 's
 
 /** Records a failed run in `dir`/error.json (no stats, no meta: the directory stays incomplete). */
 export function writeRunError(dir: string, rec: Omit<RunErrorRecord, 'format' | 'version' | 'status'>): void {
-  fs.mkdirSync(dir, { recursive: true });
+  ensureDirectory(dir);
   writeFileAtomic(path.join(dir, RUN_FILES.error), runErrorText(rec));
 }
 

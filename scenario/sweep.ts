@@ -1,4 +1,4 @@
-import * as fs from 'fs';
+import { ensureDirectory } from '../sim/engine/outputFile';
 import * as path from 'path';
 import { ConfigError } from '../sim/engine/errors';
 import { hashJson } from '../sim/soc/builder';
@@ -71,7 +71,7 @@ function plan(points: readonly SweepPoint[]): Planned[] {
 
 export async function runSweep(spec: SweepSpec, opts: SweepOptions): Promise<SweepResult> {
   const pointsDir = path.join(opts.outDir, SWEEP_FILES.points);
-  fs.mkdirSync(pointsDir, { recursive: true });
+  ensureDirectory(pointsDir);
   writeFileAtomic(path.join(opts.outDir, SWEEP_FILES.spec), JSON.stringify(spec, null, 2) + '\n');
   const planned = plan(expandSweep(spec));
 

@@ -1,8 +1,8 @@
-import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
 import type { CpuTraceResult } from '../../sim/devices/cpuCore';
 import { readTraceFile } from '../../sim/devices/memTrace';
+import { inputFileProblem } from '../../sim/engine/inputFile';
 import { Name } from '../../sim/soc/schemaTypes';
 import { UserProcess } from '../../drivers/devices/cpuProcess';
 import { defineJobKind, jobFields, jobPlatform, runningJob } from '../jobSpec';
@@ -21,7 +21,9 @@ export const cpuTraceJobKind = defineJobKind({
   target: { field: 'core', exclusive: true },
   check: (j, c) => {
     const trace = path.resolve(c.scenarioDir, j.trace);
-    return fs.existsSync(trace) ? [] : [[['trace'], `no such file: ${trace}`]];
+    // Streamed, so any size; but a FIFO would block and a device never ends.
+    const problem = inputFileProblem(trace);
+    return problem ? [[['trace'], `${problem}: ${trace}`]] : [];
   },
   inputs: (j) => [j.trace],
   start: (env, job) => {

@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import { StringDecoder } from 'string_decoder';
 import { FileTraceWriter, TRACE_END_CATEGORY, TRACE_FORMAT, TRACE_VERSION, type TraceWriter } from './trace';
 import type { MasterRegistry } from './masters';
+import { OutputFile } from './outputFile';
 import type { Tick } from './time';
 
 /**
@@ -72,18 +73,17 @@ export class MemoryChromeSink implements ChromeTraceSink {
   }
 }
 
+/** Writes through a temporary file renamed into place on close (OutputFile). */
 class FileChromeSink implements ChromeTraceSink {
-  private fd: number;
+  private readonly out: OutputFile;
   constructor(path: string) {
-    this.fd = fs.openSync(path, 'w');
+    this.out = new OutputFile(path);
   }
   write(chunk: string): void {
-    fs.writeSync(this.fd, chunk);
+    this.out.write(chunk);
   }
   close(): void {
-    if (this.fd < 0) return;
-    fs.closeSync(this.fd);
-    this.fd = -1;
+    this.out.close();
   }
 }
 

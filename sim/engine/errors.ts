@@ -31,6 +31,15 @@ export class ConfigError extends Error {
 /** Formats a path like ['buses', 0, 'width'] as `soc.buses[0].width` under `root`. */
 export function formatJsonPath(root: string, path: ReadonlyArray<string | number>): string {
   let out = root;
-  for (const part of path) out += typeof part === 'number' ? `[${part}]` : `.${part}`;
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : pathKey(part);
   return out;
+}
+
+/** Keys longer than this are shown cut in paths (a user's key may be megabytes long). */
+const MAX_SHOWN_KEY_CHARS = 80;
+
+/** `.key` for a plain key; a key that is not (a user's "a.b", "", a newline) is quoted, as `["a.b"]`. */
+function pathKey(key: string): string {
+  if (key.length > MAX_SHOWN_KEY_CHARS) return `[${JSON.stringify(key.slice(0, 32))}… (${key.length} characters)]`;
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
 }

@@ -30,10 +30,19 @@ export const Address = quantity(parseAddress, 'physical address: 2147483648 or "
 export const Time = quantity(parseTime, 'time: picoseconds as a number, or "250ns", "10us", "1.5ms"');
 export const Frequency = quantity(parseFrequency, 'frequency: Hz as a number, or "800MHz", "1.2GHz"');
 
+/** Longest name (components, clocks, jobs, buffers, SoCs, scenarios): names end up in every stat name and trace record. */
+export const MAX_NAME_CHARS = 64;
+
+/**
+ * A user-chosen name. The character set keeps stat paths (`soc.<name>.…`), `--set`
+ * paths and globs unambiguous; the length keeps stats and traces bounded. Names are
+ * looked up in Maps (or with Object.hasOwn), so a name like "constructor" is just a name.
+ */
 export const Name = z
-  .string()
+  .string(mustBe('a name (a string)'))
+  .max(MAX_NAME_CHARS, { error: (iss: { input?: unknown }) => `must be at most ${MAX_NAME_CHARS} characters, got ${String(iss.input).length}`, abort: true })
   .regex(/^[a-z][a-z0-9_]*$/, 'must be lower-case letters, digits and _, starting with a letter')
-  .describe('component name; becomes part of stat names');
+  .describe(`name (lower-case letters, digits and _, starting with a letter; at most ${MAX_NAME_CHARS} characters); becomes part of stat names`);
 
 function show(v: unknown): string {
   return typeof v === 'string' ? JSON.stringify(v) : Array.isArray(v) ? `[${v.map(show).join(', ')}]` : String(v);

@@ -14,7 +14,7 @@ export class StatLookupError extends Error {
  * turns into NaN further on.
  */
 export function statNumber(stats: StatsDump, name: string): number {
-  if (!(name in stats)) {
+  if (!Object.hasOwn(stats, name)) {
     const prefix = name.slice(0, name.lastIndexOf('.') + 1);
     const siblings = Object.keys(stats).filter((k) => k.startsWith(prefix) && !k.slice(prefix.length).includes('.')).slice(0, 8);
     throw new StatLookupError(`no stat named "${name}"${siblings.length ? ` (under ${prefix || 'the root'}: ${siblings.join(', ')})` : ''}`);
@@ -26,6 +26,6 @@ export function statNumber(stats: StatsDump, name: string): number {
 
 /** `statNumber`, or `fallback` when the stat is missing or null (e.g. a percentile of an empty histogram). */
 export function statNumberOr(stats: StatsDump, name: string, fallback: number): number {
-  const v = stats[name];
+  const v = Object.hasOwn(stats, name) ? stats[name] : undefined;
   return typeof v === 'number' ? v : fallback;
 }

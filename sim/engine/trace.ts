@@ -1,6 +1,6 @@
-import * as fs from 'fs';
 import { SimInvariantError } from './errors';
 import type { MasterRegistry } from './masters';
+import { OutputFile } from './outputFile';
 import type { Tick } from './time';
 
 /**
@@ -40,14 +40,19 @@ export interface TraceWriter {
   close(): void;
 }
 
-/** Buffers lines and writes them to a file in large chunks. */
+/**
+ * Buffers lines and writes them to a file in large chunks, through a temporary file
+ * renamed into place on close (OutputFile): the file appears whole when the run ends,
+ * however it ends (its end record says how). A write error (a full disk) is an
+ * OutputFileError; later lines are dropped.
+ */
 export class FileTraceWriter implements TraceWriter {
-  private fd: number;
+  private readonly out: OutputFile;
   private chunk: string[] = [];
   private chunkChars = 0;
 
   constructor(readonly path: string) {
-    this.fd = fs.openSync(path, 'w');
+    this.out = new OutputFile(path);
   }
 
   writeLine(line: string): void {
@@ -57,17 +62,17 @@ export class FileTraceWriter implements TraceWriter {
   }
 
   close(): void {
-    if (this.fd < 0) return;
+    if (this.out.closed) return;
     this.flush();
-    fs.closeSync(this.fd);
-    this.fd = -1;
+    this.out.close();
   }
 
   private flush(): void {
     if (this.chunk.length === 0) return;
-    fs.writeSync(this.fd, this.chunk.join('\n') + '\n');
+    const text = this.chunk.join('\n') + '\n';
     this.chunk = [];
     this.chunkChars = 0;
+    this.out.write(text);
   }
 }
 

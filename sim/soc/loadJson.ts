@@ -1,14 +1,18 @@
-import * as fs from 'fs';
 import type { z } from 'zod';
 import { ConfigError, formatJsonPath } from '../engine/errors';
+import { InputFileError, MAX_JSON_INPUT_BYTES, readInputText } from '../engine/inputFile';
 
-/** Reads and parses a JSON file; a missing file or a syntax error is a ConfigError. */
+/**
+ * Reads and parses a JSON file; a missing file, one that is not a regular file or is
+ * above MAX_JSON_INPUT_BYTES, or a syntax error is a ConfigError.
+ */
 export function readJsonFile(file: string, root: string): unknown {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readInputText(file, MAX_JSON_INPUT_BYTES);
   } catch (e) {
-    throw new ConfigError(file, root, `cannot read file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    if (!(e instanceof InputFileError)) throw e;
+    throw new ConfigError(file, root, `cannot read file: ${e.reason}`);
   }
   try {
     return JSON.parse(text);
@@ -29,7 +33,9 @@ export function parseWithSchema<S extends z.ZodType>(schema: S, data: unknown, f
       const keys = issue.keys;
       return { path: formatJsonPath(root, [...issue.path.map(pathPart), keys[0]]), reason: `unknown field${keys.length > 1 ? 's' : ''} ${keys.map((k) => JSON.stringify(k)).join(', ')}` };
     }
-    return { path: formatJsonPath(root, issue.path.map(pathPart)), reason: issue.message };
+    // A bad record key (a clock name) says what is wrong with the name, not just "Invalid key in record".
+    const reason = issue.code === 'invalid_key' && issue.issues[0] ? `bad name: ${issue.issues[0].message}` : issue.message;
+    return { path: formatJsonPath(root, issue.path.map(pathPart)), reason };
   });
   const [first, ...rest] = problems;
   throw new ConfigError(file, first.path, first.reason, rest.map((p) => `${p.path}: ${p.reason}`));

@@ -49,7 +49,7 @@ export function validateSocReferences(cfg: SocConfig, file: string): void {
   const clocks = Object.keys(cfg.clocks);
   const buses = new Set(cfg.buses.map((b) => b.name));
   const needClock = (name: string, path: (string | number)[]) => {
-    if (!(name in cfg.clocks)) fail(path, `unknown clock "${name}" (defined clocks: ${clocks.join(', ') || 'none'})`);
+    if (!Object.hasOwn(cfg.clocks, name)) fail(path, `unknown clock "${name}" (defined clocks: ${clocks.join(', ') || 'none'})`);
   };
   const needBus = (name: string, path: (string | number)[]) => {
     if (!buses.has(name)) fail(path, `unknown bus "${name}" (defined buses: ${[...buses].join(', ')})`);

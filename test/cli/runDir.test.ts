@@ -89,7 +89,9 @@ describe('run --out DIR', () => {
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/--set soc\.iommus\.iommu\.l2Tlb\.entries=48/);
     expect(fs.existsSync(d) ? fs.readdirSync(d) : []).toEqual([]);
-    // An incomplete directory (no meta.json) is reused without --force.
+    // An incomplete directory (no meta.json) is reused without --force. (The config error
+    // above is found before the directory is made.)
+    fs.mkdirSync(d, { recursive: true });
     fs.writeFileSync(path.join(d, 'stats.json'), '{"partial":');
     const ok = await cli(['run', NIC, '--until', '10us', '--out', d, '--stats', 'json']);
     expect(ok.code).toBe(0);

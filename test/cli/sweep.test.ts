@@ -132,6 +132,6 @@ describe('socsim sweep', () => {
     expect(r.stderr).toMatch(/--grid: expected path=v1,v2/);
     const zip = socsim(['sweep', SCENARIO, '--zip', 'soc.a.b=1,2', '--zip', 'soc.a.c=1', '--out', tmp()]);
     expect(zip.status).toBe(1);
-    expect(zip.stderr).toMatch(/sweep\.zip\[0\]\.soc\.a\.c: a zipped group moves together/);
+    expect(zip.stderr).toMatch(/sweep\.zip\[0\]\["soc\.a\.c"\]: a zipped group moves together/);
   });
 });

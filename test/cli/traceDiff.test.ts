@@ -318,7 +318,7 @@ describe('trace diff', () => {
     const v2 = write(trace(records(3), header({ version: 2 })));
     expect(() => diff(good, v2)).toThrow(`${v2}: trace format version 2 is not supported (this socsim reads version 1)`);
     const missing = path.join(dir, 'does-not-exist.jsonl');
-    expect(() => diff(good, missing)).toThrow(`cannot read trace ${missing}: ENOENT`);
+    expect(() => diff(good, missing)).toThrow(`cannot read trace ${missing}: no such file`);
     expect(() => diff(dir, good)).toThrow(`cannot read trace ${dir}`);
   });
 

@@ -129,6 +129,12 @@ function startRun(args: string[], tracing: () => string | undefined): { child: R
   return { child, exited, started };
 }
 
+/** The temporary file a trace is written to until the run ends (`.<name>.<pid>.tmp` next to it; sim/engine/outputFile.ts). */
+function beingWritten(file: string): string | undefined {
+  const tmp = fs.readdirSync(path.dirname(file)).find((f) => f.startsWith(`.${path.basename(file)}.`) && f.endsWith('.tmp'));
+  return tmp && path.join(path.dirname(file), tmp);
+}
+
 describe('socsim run interrupted by a signal', () => {
   test.each([
     ['SIGINT', 130],
@@ -136,8 +142,8 @@ describe('socsim run interrupted by a signal', () => {
   ] as const)('%s: exit %i, no stats, a JSON Lines trace ending "interrupted", a valid Chrome trace', async (signal, code) => {
     const lines = path.join(dir, `${signal}.jsonl`);
     const chrome = path.join(dir, `${signal}.json`);
-    const a = startRun(['--trace', lines], () => lines);
-    const b = startRun(['--trace', chrome, '--trace-format', 'chrome'], () => chrome);
+    const a = startRun(['--trace', lines], () => beingWritten(lines));
+    const b = startRun(['--trace', chrome, '--trace-format', 'chrome'], () => beingWritten(chrome));
     await Promise.all([a.started, b.started]);
     a.child.kill(signal);
     b.child.kill(signal);

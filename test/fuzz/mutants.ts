@@ -105,3 +105,131 @@ export function writeMutant(m: Mutant, dir: string): string {
 export function describeMutant(m: Mutant): string {
   return `${path.basename(m.scenario)} ${m.target}.${m.path.join('.')} = ${JSON.stringify(m.value)}`;
 }
+
+/**
+ * Name mutants (issue 15, item 4): each kind of user-chosen name, renamed everywhere it
+ * is referenced, to a hostile name. Names that pass the rules must run; the rest must be
+ * refused with the JSON path.
+ */
+export type NameKind = 'soc' | 'scenario' | 'clock' | 'bus' | 'memory' | 'bridge' | 'iommu' | 'cpuMmu' | 'core' | 'device' | 'job' | 'buffer';
+
+export interface NameMutant {
+  scenario: string;
+  kind: NameKind;
+  /** The bundled name that is renamed. */
+  from: string;
+  to: string;
+  /** Rename only the references (a name nothing declares): must be refused as unknown. */
+  dangling?: boolean;
+}
+
+/** Prototype keys, separators, blanks, control characters, unicode and overlong names. */
+export const HOSTILE_NAMES: readonly string[] = [
+  'constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '', ' ', 'a.b', 'a/b', 'a\nb', 'ñandú', 'x'.repeat(200),
+];
+
+/** Where each kind of name is declared (the list it lives in) and the fields that refer to it. */
+const NAME_SITES: Record<Exclude<NameKind, 'soc' | 'scenario' | 'clock' | 'core'>, { doc: 'soc' | 'scenario'; list: string; refs: string[] }> = {
+  bus: { doc: 'soc', list: 'buses', refs: ['bus', 'from', 'to'] },
+  memory: { doc: 'soc', list: 'memories', refs: [] },
+  bridge: { doc: 'soc', list: 'bridges', refs: [] },
+  iommu: { doc: 'soc', list: 'iommus', refs: ['iommu'] },
+  cpuMmu: { doc: 'soc', list: 'cpuMmus', refs: [] },
+  device: { doc: 'soc', list: 'devices', refs: ['device'] },
+  job: { doc: 'scenario', list: 'jobs', refs: [] },
+  buffer: { doc: 'scenario', list: 'buffers', refs: ['buffer'] },
+};
+
+/** Replaces string values `from` under any of `keys`, anywhere in `node` (notes excepted). */
+function renameRefs(node: unknown, keys: readonly string[], from: string, to: string): unknown {
+  if (Array.isArray(node)) return node.map((n) => renameRefs(n, keys, from, to));
+  if (!node || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) {
+    if (k === 'notes') out[k] = v;
+    else if (keys.includes(k) && v === from) out[k] = to;
+    else out[k] = renameRefs(v, keys, from, to);
+  }
+  return out;
+}
+
+/** The names of a kind that a SoC and scenario declare. */
+function declaredNames(kind: NameKind, soc: Record<string, any>, sc: Record<string, any>): string[] {
+  if (kind === 'soc') return [soc.name];
+  if (kind === 'scenario') return [sc.name];
+  if (kind === 'clock') return Object.keys(soc.clocks ?? {});
+  if (kind === 'core') return (soc.cpuMmus ?? []).flatMap((m: any) => (m.cores ?? []).map((c: any) => c.name));
+  const site = NAME_SITES[kind];
+  return ((site.doc === 'soc' ? soc : sc)[site.list] ?? []).map((e: any) => e.name);
+}
+
+/** The SoC and scenario with one name renamed at its declaration and at every reference. */
+export function renameIn(kind: NameKind, soc: Record<string, any>, sc: Record<string, any>, from: string, to: string, dangling = false): { soc: Record<string, any>; scenario: Record<string, any> } {
+  soc = JSON.parse(JSON.stringify(soc));
+  sc = JSON.parse(JSON.stringify(sc));
+  const rename = (e: any) => (e.name === from && !dangling ? { ...e, name: to } : e);
+  if (kind === 'soc') soc.name = to;
+  else if (kind === 'scenario') sc.name = to;
+  else if (kind === 'clock') {
+    // Keep the key order: a clock's position does not matter, but a stable order keeps configs diffable.
+    soc.clocks = Object.fromEntries(Object.entries(soc.clocks).map(([k, v]) => [k === from && !dangling ? to : k, v]));
+    soc = renameRefs(soc, ['clock'], from, to) as Record<string, any>;
+  } else if (kind === 'core') {
+    soc.cpuMmus = soc.cpuMmus.map((m: any) => ({ ...m, cores: (m.cores ?? []).map(rename) }));
+    sc = renameRefs(sc, ['core'], from, to) as Record<string, any>;
+  } else {
+    const site = NAME_SITES[kind];
+    const doc = site.doc === 'soc' ? soc : sc;
+    doc[site.list] = doc[site.list].map(rename);
+    soc = renameRefs(soc, site.refs, from, to) as Record<string, any>;
+    sc = renameRefs(sc, site.refs, from, to) as Record<string, any>;
+  }
+  return { soc, scenario: sc };
+}
+
+/** Kinds of names that other fields refer to. */
+const NAME_REFERENCED: readonly NameKind[] = ['clock', 'bus', 'iommu', 'core', 'device', 'buffer'];
+
+/** For each kind of name, the first bundled scenario that declares one (its first name), renamed to each hostile name. */
+export function nameMutants(names: readonly string[] = HOSTILE_NAMES): NameMutant[] {
+  const dir = path.join(CONFIG_DIR, 'scenarios');
+  const kinds: NameKind[] = ['soc', 'scenario', 'clock', 'bus', 'memory', 'bridge', 'iommu', 'cpuMmu', 'core', 'device', 'job', 'buffer'];
+  const out: NameMutant[] = [];
+  for (const kind of kinds) {
+    // default.json last: its 16 MiB random fill takes seconds before time zero.
+    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort((a, b) => Number(a === 'default.json') - Number(b === 'default.json') || a.localeCompare(b));
+    for (const s of files) {
+      const file = path.join(dir, s);
+      const sc = JSON.parse(fs.readFileSync(file, 'utf8'));
+      const soc = JSON.parse(fs.readFileSync(path.resolve(dir, sc.soc), 'utf8'));
+      const declared = declaredNames(kind, soc, sc);
+      if (!declared.length) continue;
+      // A referenced kind: the first scenario that refers to the name (a CPU core some job runs on).
+      const referenced = JSON.stringify(renameIn(kind, soc, sc, declared[0], 'renamed', true)) !== JSON.stringify({ soc, scenario: sc });
+      if (NAME_REFERENCED.includes(kind) && !referenced) continue;
+      for (const to of names) out.push({ scenario: file, kind, from: declared[0], to });
+      if (NAME_REFERENCED.includes(kind)) for (const to of names) out.push({ scenario: file, kind, from: declared[0], to, dangling: true });
+      break;
+    }
+  }
+  return out;
+}
+
+/** Writes a name mutant's scenario and SoC into `dir`; returns the scenario path. */
+export function writeNameMutant(m: NameMutant, dir: string): string {
+  const sc = JSON.parse(fs.readFileSync(m.scenario, 'utf8'));
+  const soc = JSON.parse(fs.readFileSync(path.resolve(path.dirname(m.scenario), sc.soc), 'utf8'));
+  const r = renameIn(m.kind, soc, sc, m.from, m.to, m.dangling);
+  const socOut = path.join(dir, 'soc.json');
+  fs.writeFileSync(socOut, JSON.stringify(r.soc));
+  const rebase = (v: unknown) => (typeof v === 'string' && !path.isAbsolute(v) ? path.resolve(path.dirname(m.scenario), v) : v);
+  const jobs = r.scenario.jobs.map((j: Record<string, unknown>) => ('trace' in j ? { ...j, trace: rebase(j.trace) } : j));
+  const out = path.join(dir, 'scenario.json');
+  fs.writeFileSync(out, JSON.stringify({ ...r.scenario, jobs, soc: socOut }));
+  return out;
+}
+
+export function describeNameMutant(m: NameMutant): string {
+  const to = m.to.length > 20 ? `${JSON.stringify(m.to.slice(0, 8))}… (${m.to.length} chars)` : JSON.stringify(m.to);
+  return `${path.basename(m.scenario)} ${m.kind} "${m.from}" → ${to}${m.dangling ? ' (references only)' : ''}`;
+}

@@ -47,14 +47,14 @@ describe('sweep spec', () => {
 
   test('errors name the JSON path', () => {
     expect(errorOf(() => spec({ scenarios: ['a'], zip: [{ 'soc.a': [1, 2], 'soc.b': [1] }] })).message)
-      .toMatch(/^spec\.json: sweep\.zip\[0\]\.soc\.b: a zipped group moves together: 1 values here, 2 for "soc\.a"/);
-    expect(errorOf(() => spec({ scenarios: ['a'], grid: { 'iommus.x': [1] } })).message).toMatch(/sweep\.grid\.iommus\.x: an axis is an override path starting with "soc\." or "scenario\."/);
-    expect(errorOf(() => spec({ scenarios: ['a'], grid: { 'soc.a': [1] }, zip: [{ 'soc.a': [2] }] })).message).toMatch(/sweep\.zip\[0\]\.soc\.a: "soc\.a" is already an axis/);
+      .toMatch(/^spec\.json: sweep\.zip\[0\]\["soc\.b"\]: a zipped group moves together: 1 values here, 2 for "soc\.a"/);
+    expect(errorOf(() => spec({ scenarios: ['a'], grid: { 'iommus.x': [1] } })).message).toMatch(/sweep\.grid\["iommus\.x"\]: an axis is an override path starting with "soc\." or "scenario\."/);
+    expect(errorOf(() => spec({ scenarios: ['a'], grid: { 'soc.a': [1] }, zip: [{ 'soc.a': [2] }] })).message).toMatch(/sweep\.zip\[0\]\["soc\.a"\]: "soc\.a" is already an axis/);
     expect(errorOf(() => spec({ scenarios: [], grid: {} })).jsonPath).toBe('sweep.scenarios');
     expect(errorOf(() => spec({ scenarios: ['a'], until: '10' })).message).toMatch(/sweep\.until: a time with its unit/);
     expect(errorOf(() => spec({ scenarios: ['a'], seeds: 0 })).jsonPath).toBe('sweep.seeds');
     expect(errorOf(() => spec({ scenarios: ['a'], colums: [] })).message).toMatch(/unknown field "colums"/);
-    expect(errorOf(() => spec({ scenarios: ['a'], grid: { 'soc.a': [] } })).jsonPath).toBe('sweep.grid.soc.a');
+    expect(errorOf(() => spec({ scenarios: ['a'], grid: { 'soc.a': [] } })).jsonPath).toBe('sweep.grid["soc.a"]');
   });
 
   test('a spec file: scenario paths relative to it, bundled names kept', () => {
