@@ -1,6 +1,7 @@
 import * as os from 'os';
 import { Presets, SingleBar } from 'cli-progress';
 import type { Argv } from 'yargs';
+import { parseHostMemoryLimit } from '../scenario/hostMemory';
 import { runSweep, type SweepResult } from '../scenario/sweep';
 import { checkSweepSpec, loadSweepSpec, type SweepSpec } from '../scenario/sweepSpec';
 import { readPointStats, varyingColumns } from '../scenario/sweepResults';
@@ -26,6 +27,7 @@ export function sweepOptions<T>(y: Argv<T>) {
     .option('until', { type: 'string', describe: 'stop every point at this simulated time, e.g. 100us' })
     .option('stats-filter', { type: 'string', array: true, describe: 'results.csv stat columns: globs as for run --stats-filter (repeatable; default every stat)' })
     .option('jobs', { alias: 'j', type: 'number', describe: 'worker processes (default: the number of cores)' })
+    .option('max-host-memory', { type: 'string', requiresArg: true, describe: 'refuse a point whose estimated host memory exceeds this, e.g. 2GiB (default: half of this machine\'s memory divided among the workers)' })
     .option('out', { type: 'string', demandOption: true, describe: 'sweep directory: points/<hash>/ run directories and results.csv' })
     .option('progress', { type: 'boolean', default: true, describe: 'progress bar on stderr when it is a terminal (else a line per point)' })
     .example('$0 sweep server-io-nic-ring-1024 --grid soc.iommus.iommu.l2Tlb.entries=256,1024,4096 --set soc.iommus.iommu.l2Tlb.ways=16 --until 300us -j 2 --out sweeps/iotlb', 'an IOTLB size sweep, two points at a time')
@@ -44,6 +46,7 @@ export interface SweepArgs {
   until?: string;
   'stats-filter'?: string[];
   jobs?: number;
+  'max-host-memory'?: string;
   out: string;
   progress: boolean;
 }
@@ -93,9 +96,17 @@ export function specFromArgs(args: SweepArgs): SweepSpec {
 
 export async function sweepCommand(args: SweepArgs, io: SweepIO): Promise<number> {
   let spec: SweepSpec;
+  let maxHostMemory: number | undefined;
   try {
     if (args.jobs !== undefined && !(Number.isInteger(args.jobs) && args.jobs >= 1)) throw new SweepUsageError(`--jobs: a number of worker processes (1, 2, …), got ${args.jobs}`);
     spec = specFromArgs(args);
+    if (args['max-host-memory'] !== undefined) {
+      try {
+        maxHostMemory = parseHostMemoryLimit(args['max-host-memory']);
+      } catch (e) {
+        throw new SweepUsageError(`--max-host-memory: ${(e as Error).message}`);
+      }
+    }
   } catch (e) {
     if (!(e instanceof SweepUsageError)) throw e;
     io.err(`socsim: ${e.message}\nTry 'socsim sweep --help'.\n`);
@@ -109,7 +120,7 @@ export async function sweepCommand(args: SweepArgs, io: SweepIO): Promise<number
   let r: SweepResult;
   try {
     r = await runSweep(spec, {
-      outDir: args.out, jobs, signal: abort.signal,
+      outDir: args.out, jobs, signal: abort.signal, maxHostMemory,
       onPlanned: (p) => progress.planned(p),
       onPointDone: (p) => progress.pointDone(p),
     });

@@ -5,6 +5,7 @@ import { hashJson } from '../sim/soc/builder';
 import type { LoadedScenario } from './load';
 import { resolveScenario } from './resolve';
 import { readRunError, readRunMeta, runConfigHash, writeFileAtomic, writeRunError } from './runDir';
+import { defaultHostMemoryLimit } from './hostMemory';
 import { WorkerPool } from './sweepPool';
 import { axisPaths, expandSweep, type SweepPoint, type SweepSpec } from './sweepSpec';
 import { readPointStats, resultsCsv, statColumns, type PointResult } from './sweepResults';
@@ -21,6 +22,8 @@ export interface SweepOptions {
   outDir: string;
   /** Worker processes. */
   jobs: number;
+  /** Host-memory limit per point in bytes; default half of this machine's memory shared by the workers. */
+  maxHostMemory?: number;
   /** Progress callbacks (the CLI draws the bar). */
   onPlanned?: (p: { total: number; toRun: number; finished: number; failedToResolve: number }) => void;
   onPointDone?: (r: PointResult & { hostSeconds: number; done: number; toRun: number }) => void;
@@ -88,6 +91,8 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions): Promise<Swe
   opts.onPlanned?.({ total: planned.length, toRun: toRun.size, finished, failedToResolve });
 
   const pool = new WorkerPool(Math.max(1, Math.min(opts.jobs, toRun.size)));
+  // Points run side by side: by default each gets its share of the machine's limit.
+  const maxHostMemory = opts.maxHostMemory ?? Math.floor(defaultHostMemoryLimit() / Math.max(1, Math.min(opts.jobs, toRun.size)));
   let interrupted = false;
   const onAbort = () => {
     interrupted = true;
@@ -98,7 +103,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions): Promise<Swe
   try {
     await Promise.all([...toRun.values()].map(async (p) => {
       const dir = path.join(pointsDir, p.hash);
-      const reply = await pool.run({ dir, loaded: p.loaded! });
+      const reply = await pool.run({ dir, loaded: p.loaded!, maxHostMemory });
       if (interrupted) return;
       if (!reply.ok && !readRunError(dir)) {
         // The worker died before it could record the failure itself.

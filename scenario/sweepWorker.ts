@@ -14,6 +14,8 @@ export interface WorkerRequest {
   id: number;
   dir: string;
   loaded: LoadedScenario;
+  /** The point's host-memory limit in bytes (scenario/hostMemory.ts). */
+  maxHostMemory?: number;
 }
 
 export interface WorkerReply {
@@ -31,6 +33,7 @@ export function runPoint(req: WorkerRequest): WorkerReply {
   try {
     clearRunDir(req.dir);
     const out = runLoaded(req.loaded, {
+      maxHostMemory: req.maxHostMemory,
       // The parent is gone (killed): stop instead of finishing a point nobody collects.
       onProgress: () => {
         if (process.send && !process.connected) process.exit(1);
