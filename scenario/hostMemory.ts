@@ -123,9 +123,14 @@ function jobItems(j: Record<string, unknown>, soc: SocConfig): JobItem[] {
     case 'dma-copy':
       // Source and destination pages get frames (the copy writes them; verification reads both).
       return [[['bytes'], 2 * pagesOf(num(j.bytes)) * PAGE_BYTES]];
-    case 'sg-copy':
-      // Fresh scattered pages per transfer (freed after it, and reused): source and destination.
-      return [[['bytes'], 2 * pagesOf(num(j.bytes)) * (PAGE_BYTES + 64)]];
+    case 'sg-copy': {
+      // Fresh scattered pages per transfer (freed after it, and reused): source and
+      // destination. More than DRAM holds fails in the page allocator (ENOMEM) before
+      // anything is written: then only the page list of what was allocated is held.
+      const pages = 2 * pagesOf(num(j.bytes));
+      const dramPages = pagesOf(soc.memories.find((m) => m.kind === 'dram')?.size ?? 0);
+      return [[['bytes'], pages > dramPages ? dramPages * 64 : pages * (PAGE_BYTES + 64)]];
+    }
     case 'traffic':
       return [[['streams'], (j.streams as unknown[]).length * 512]];
     default:
