@@ -32,6 +32,7 @@ import { OutputFileError } from '../sim/engine/outputFile';
 import { runInputFiles } from '../scenario/inputs';
 import { outputOverInput, runOutputFiles } from './outputs';
 import { repeatedOptionProblem, type ParsedOptions } from './repeatedOptions';
+import { checkRunHostMemory, parseHostMemoryLimit } from '../scenario/hostMemory';
 
 /** Where the CLI writes; tests pass collectors. */
 export interface CliIO {
@@ -69,6 +70,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         .option('progress', { type: 'boolean', default: true, describe: 'progress bar on stderr when it is a terminal' })
         .option('out', { type: 'string', describe: 'write a run directory: config.json, stats.json, stats.csv, meta.json (see docs/experiments.md)' })
         .option('force', { type: 'boolean', default: false, describe: 'with --out: replace a finished run in that directory' })
+        .option('max-host-memory', MAX_HOST_MEMORY_OPTION)
         .example('$0 run server-io-nic-strict --out runs/nic', 'a run directory: config, stats (JSON and CSV), meta')
         .example('$0 run soc-configs/scenarios/server-io-nic-strict.json', 'headline and stats table')
         .example('$0 run server-io-nic-strict --set soc.iommus.iommu.l2Tlb.entries=128', 'a bundled scenario by name, with a bigger IOTLB')
@@ -84,11 +86,12 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       (y) => y
         .positional('file', { type: 'string', demandOption: true, describe: 'SoC config or scenario file (or a bundled scenario name)' })
         .option('set', SET_OPTION)
+        .option('max-host-memory', MAX_HOST_MEMORY_OPTION)
         .example('$0 validate soc-configs/server-io.json', 'a SoC config')
         .example('$0 validate soc-configs/scenarios/server-io-nic-strict.json', 'a scenario and the SoC it names')
         .example('$0 validate server-io-nic-strict --set soc.iommus.iommu.l2Tlb.entries=128', 'a bundled scenario with an override'),
       (args) => {
-        code = cmdValidate(args.file, args.set ?? [], io);
+        code = cmdValidate(args.file, args.set ?? [], io, maxHostMemory(args['max-host-memory']));
       },
     )
     .command(
@@ -235,6 +238,22 @@ const SET_OPTION = {
   describe: 'override a SoC or scenario field (repeatable): soc.<component name>.….field=value or scenario.jobs.<job name>.field=value',
 } as const;
 
+/** `--max-host-memory`: refuse runs whose host-memory estimate exceeds it (scenario/hostMemory.ts, docs/limits.md). */
+const MAX_HOST_MEMORY_OPTION = {
+  type: 'string',
+  requiresArg: true,
+  describe: 'refuse a run whose estimated host memory exceeds this, e.g. 4GiB (default: half of this machine\'s memory)',
+} as const;
+
+function maxHostMemory(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseHostMemoryLimit(text);
+  } catch (e) {
+    throw new UsageError(`--max-host-memory: ${(e as Error).message}`);
+  }
+}
+
 interface RunArgs {
   scenario: string;
   set?: string[];
@@ -252,6 +271,7 @@ interface RunArgs {
   progress: boolean;
   out?: string;
   force: boolean;
+  'max-host-memory'?: string;
 }
 
 /** `--until`: a simulated time with its unit. */
@@ -276,6 +296,7 @@ async function cmdRun(args: RunArgs, io: CliIO): Promise<number> {
     throw new UsageError(`--seed: must be an integer from 0 to 2^32-1, got ${JSON.stringify(args.seed)}`);
   }
   const until = args.until === undefined ? undefined : parseUntil(args.until);
+  const hostLimit = maxHostMemory(args['max-host-memory']);
   // Loaded before any output is touched: outputs must not overwrite the run's inputs.
   const resolved = resolveScenario(args.scenario, args.set ?? []);
   const clash = outputOverInput(runOutputFiles(args.trace, args.out, args['trace-format']), runInputFiles(resolved));
@@ -301,7 +322,7 @@ async function cmdRun(args: RunArgs, io: CliIO): Promise<number> {
     // A run directory's config.json holds the seed, stop time and mode the run used.
     const loaded = outPlan ? withRunOptions(resolved, { seed, until, mode: args.mode }) : resolved;
     result = await runLoadedInterruptible(loaded, {
-      seed, until, mode: args.mode, tracePath: outPlan?.tracePath ?? args.trace, traceFormat: args['trace-format'], traceCategories: categories,
+      seed, until, mode: args.mode, maxHostMemory: hostLimit, tracePath: outPlan?.tracePath ?? args.trace, traceFormat: args['trace-format'], traceCategories: categories,
       onProgress: progress ? (f, t) => progress.update(f, t) : undefined,
     }, signals.stop);
   } catch (e) {
@@ -355,11 +376,13 @@ function summary(r: RunOutput, hostSeconds: number): string {
   return lines.join('\n');
 }
 
-function cmdValidate(file: string, sets: readonly string[], io: CliIO): number {
+function cmdValidate(file: string, sets: readonly string[], io: CliIO, hostLimit?: number): number {
   const data = fs.existsSync(file) ? readJsonFile(file, 'file') as Record<string, unknown> | null : null;
   const isSoc = data !== null && typeof data === 'object' && !('jobs' in data) && !('soc' in data);
   if (!isSoc) {
     const s = resolveScenario(file, sets);
+    // What validate accepts must run: the run's host-memory check too.
+    checkRunHostMemory(s, hostLimit);
     const soc = s.socFile === s.file ? 'inline soc' : 'soc';
     const applied = s.overrides.length ? ` with ${s.overrides.length} override(s)` : '';
     io.out(`ok: ${file}: scenario "${s.scenario.name}" on ${soc} "${s.soc.name}"${applied}, ${s.scenario.jobs.length} job(s)\n`);

@@ -1,6 +1,7 @@
 import * as os from 'os';
 import { Presets, SingleBar } from 'cli-progress';
 import type { Argv } from 'yargs';
+import { parseHostMemoryLimit } from '../scenario/hostMemory';
 import { runSweep, type SweepResult } from '../scenario/sweep';
 import { LocalRunner } from '../scenario/sweepBackend';
 import { checkSweepSpec, loadSweepSpec, type SweepSpec } from '../scenario/sweepSpec';
@@ -29,6 +30,7 @@ export function sweepOptions<T>(y: Argv<T>) {
     .option('stats-filter', { type: 'string', array: true, describe: 'results.csv stat columns: globs as for run --stats-filter (repeatable; default every stat)' })
     .option('jobs', { alias: 'j', type: 'number', describe: 'worker processes (default: the number of cores)' })
     .option('queue', { type: 'string', describe: 'run the points on `socsim worker`s through this Redis server instead of here: redis://[:password@]host[:port][/db] (README: Sweeps on several machines)' })
+    .option('max-host-memory', { type: 'string', requiresArg: true, describe: 'refuse a point whose estimated host memory exceeds this, e.g. 2GiB (default: half of this machine\'s memory divided among the workers)' })
     .option('out', { type: 'string', demandOption: true, describe: 'sweep directory: points/<hash>/ run directories and results.csv' })
     .option('progress', { type: 'boolean', default: true, describe: 'progress bar on stderr when it is a terminal (else a line per point)' })
     .example('$0 sweep server-io-nic-ring-1024 --grid soc.iommus.iommu.l2Tlb.entries=256,1024,4096 --set soc.iommus.iommu.l2Tlb.ways=16 --until 300us -j 2 --out sweeps/iotlb', 'an IOTLB size sweep, two points at a time')
@@ -49,6 +51,7 @@ export interface SweepArgs {
   'stats-filter'?: string[];
   jobs?: number;
   queue?: string;
+  'max-host-memory'?: string;
   out: string;
   progress: boolean;
 }
@@ -99,6 +102,7 @@ export function specFromArgs(args: SweepArgs): SweepSpec {
 export async function sweepCommand(args: SweepArgs, io: SweepIO): Promise<number> {
   let spec: SweepSpec;
   let queue: QueueTarget | null = null;
+  let maxHostMemory: number | undefined;
   try {
     if (args.jobs !== undefined && !(Number.isInteger(args.jobs) && args.jobs >= 1)) throw new SweepUsageError(`--jobs: a number of worker processes (1, 2, …), got ${args.jobs}`);
     if (args.queue !== undefined) {
@@ -106,6 +110,13 @@ export async function sweepCommand(args: SweepArgs, io: SweepIO): Promise<number
       queue = parseQueueUrl(args.queue);
     }
     spec = specFromArgs(args);
+    if (args['max-host-memory'] !== undefined) {
+      try {
+        maxHostMemory = parseHostMemoryLimit(args['max-host-memory']);
+      } catch (e) {
+        throw new SweepUsageError(`--max-host-memory: ${(e as Error).message}`);
+      }
+    }
   } catch (e) {
     if (!(e instanceof SweepUsageError) && !(e instanceof QueueUrlError)) throw e;
     io.err(`socsim: ${e.message}\nTry 'socsim sweep --help'.\n`);
@@ -119,7 +130,7 @@ export async function sweepCommand(args: SweepArgs, io: SweepIO): Promise<number
   let r: SweepResult;
   try {
     r = await runSweep(spec, {
-      outDir: args.out, jobs, signal: abort.signal,
+      outDir: args.out, jobs, signal: abort.signal, maxHostMemory,
       ...(queue ? { backend: queueBackend(queue, io) } : {}),
       onPlanned: (p) => progress.planned(p),
       onPointDone: (p) => progress.pointDone(p),

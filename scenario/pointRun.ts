@@ -32,7 +32,7 @@ export interface PointDisplay {
 }
 
 /** Runs one point; never throws (a failure becomes error.json). */
-export function runPoint(loaded: LoadedScenario, display?: PointDisplay): PointOutcome {
+export function runPoint(loaded: LoadedScenario, display?: PointDisplay, maxHostMemory?: number): PointOutcome {
   const startedAt = new Date();
   const t0 = process.hrtime.bigint();
   const seconds = () => Number(process.hrtime.bigint() - t0) / 1e9;
@@ -40,6 +40,7 @@ export function runPoint(loaded: LoadedScenario, display?: PointDisplay): PointO
   const source = display?.file ?? loaded.file;
   try {
     const out = runLoaded(loaded, {
+      maxHostMemory,
       // The parent is gone (killed): stop instead of finishing a point nobody collects.
       onProgress: () => {
         if (process.send && !process.connected) process.exit(1);

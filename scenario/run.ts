@@ -17,6 +17,7 @@ import { JobResourceError, type JobEnv } from './jobSpec';
 import { applyFill, startJob, type JobResult } from './jobs';
 import { checkJobsSupportMode, loadScenario, needsPlatform, type LoadedScenario } from './load';
 import type { AccessMode } from '../sim/engine/accessMode';
+import { checkRunHostMemory } from './hostMemory';
 
 export interface RunOptions {
   /** Overrides the scenario's seed. */
@@ -31,6 +32,8 @@ export interface RunOptions {
   traceFormat?: TraceOutputFormat;
   traceWriter?: TraceWriter;
   traceCategories?: readonly TraceCategory[];
+  /** Refuse the run (ConfigError) when its host-memory estimate exceeds this many bytes; default half of the machine's memory (scenario/hostMemory.ts). */
+  maxHostMemory?: number;
   /** Called between slices of events with the jobs' mean progress in [0, 1]. */
   onProgress?: (fraction: number, tick: Tick) => void;
 }
@@ -142,6 +145,8 @@ function* runSteps(loaded: LoadedScenario, opts: RunOptions): Generator<void, Ru
   const { scenario } = loaded;
   const seed = opts.seed ?? scenario.seed;
   const until = opts.until ?? scenario.until;
+  // Before anything is built or a trace file is created: a config too big for the host is refused with its dominating field.
+  checkRunHostMemory(loaded, opts.maxHostMemory);
   const writer = opts.traceWriter ?? (opts.tracePath ? createTraceWriter(opts.tracePath, opts.traceFormat ?? 'jsonl') : null);
   const tracer = new Tracer(writer, opts.traceCategories ?? TRACE_CATEGORIES);
   const ctx = createSimContext(seed, tracer);

@@ -7,6 +7,7 @@ import { resolveScenario } from './resolve';
 import { readRunError, readRunMeta, RUN_FILES, runConfigHash, runErrorText, writeFileAtomic, writeRunError } from './runDir';
 import { writePointFiles } from './pointRun';
 import { LocalRunner, type PointRunner } from './sweepBackend';
+import { defaultHostMemoryLimit } from './hostMemory';
 import { axisPaths, expandSweep, type SweepPoint, type SweepSpec } from './sweepSpec';
 import { readPointStats, resultsCsv, statColumns, type PointResult } from './sweepResults';
 
@@ -25,6 +26,8 @@ export interface SweepOptions {
   jobs: number;
   /** Where points run, given how many there are to run; default: `jobs` local worker processes. */
   backend?: (toRun: number) => PointRunner | Promise<PointRunner>;
+  /** Host-memory limit per point in bytes; default half of this machine's memory shared by the workers. */
+  maxHostMemory?: number;
   /** Progress callbacks (the CLI draws the bar). */
   onPlanned?: (p: { total: number; toRun: number; finished: number; failedToResolve: number }) => void;
   onPointDone?: (r: PointResult & { hostSeconds: number; done: number; toRun: number }) => void;
@@ -92,6 +95,8 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions): Promise<Swe
   opts.onPlanned?.({ total: planned.length, toRun: toRun.size, finished, failedToResolve });
 
   const pool = opts.backend ? await opts.backend(toRun.size) : new LocalRunner(Math.max(1, Math.min(opts.jobs, toRun.size)));
+  // Points run side by side: by default each gets its share of the machine's limit.
+  const maxHostMemory = opts.maxHostMemory ?? Math.floor(defaultHostMemoryLimit() / Math.max(1, Math.min(opts.jobs, toRun.size)));
   let interrupted = false;
   const onAbort = () => {
     interrupted = true;
@@ -103,7 +108,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions): Promise<Swe
   try {
     await Promise.all([...toRun.values()].map(async (p) => {
       const dir = path.join(pointsDir, p.hash);
-      const task = { hash: p.hash, loaded: p.loaded! };
+      const task = { hash: p.hash, loaded: p.loaded!, maxHostMemory };
       const reply = await pool.run(task);
       if (interrupted) return;
       if (reply.files) {

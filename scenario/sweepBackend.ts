@@ -12,6 +12,8 @@ export interface PointTask {
   /** The point's directory name: its resolved config's hash (seed included). */
   hash: string;
   loaded: LoadedScenario;
+  /** The point's host-memory limit in bytes (scenario/hostMemory.ts); default: the runner's. */
+  maxHostMemory?: number;
 }
 
 export interface PointRunner {
@@ -40,7 +42,7 @@ export class LocalRunner implements PointRunner {
   }
 
   run(task: PointTask): Promise<PointOutcome> {
-    return this.pool.run({ loaded: task.loaded });
+    return this.pool.run({ loaded: task.loaded, maxHostMemory: task.maxHostMemory });
   }
 
   async collected(): Promise<void> {}

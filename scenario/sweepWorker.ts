@@ -13,6 +13,8 @@ export interface WorkerRequest {
   id: number;
   loaded: LoadedScenario;
   display?: PointDisplay;
+  /** The point's host-memory limit in bytes (scenario/hostMemory.ts). */
+  maxHostMemory?: number;
 }
 
 export interface WorkerReply extends PointOutcome {
@@ -21,7 +23,7 @@ export interface WorkerReply extends PointOutcome {
 
 if (require.main === module) {
   process.on('message', (req: WorkerRequest) => {
-    process.send!({ id: req.id, ...runPoint(req.loaded, req.display) } satisfies WorkerReply);
+    process.send!({ id: req.id, ...runPoint(req.loaded, req.display, req.maxHostMemory) } satisfies WorkerReply);
   });
   process.on('disconnect', () => process.exit(0));
 }

@@ -1,5 +1,6 @@
 import { ADDR_LIMIT, hex, isPowerOfTwo, POW2 } from '../../sim/engine/addr';
 import { SimInvariantError } from '../../sim/engine/errors';
+import { BlockRuns } from './blockRuns';
 import { MisuseReporter } from './misuse';
 
 /**
@@ -93,7 +94,9 @@ class PfnHeap {
  *   buddy allocator takes over): the kernel image, a CMA region, firmware carve-outs.
  *
  * Cost: alloc O(maxOrder + log n) and free O(maxOrder + log n) with per-order free sets
- * and min-heaps; memory is proportional to the number of blocks, not pages.
+ * and min-heaps below the top order; the top order's free blocks are runs of consecutive
+ * blocks (blockRuns.ts). Memory is proportional to the blocks and runs that allocations
+ * and reservations create, not to the region's size, so a huge DRAM boots at once.
  */
 export class BuddyAllocator {
   readonly base: number;
@@ -105,10 +108,12 @@ export class BuddyAllocator {
 
   private readonly basePfn: number;
   private readonly endPfn: number;
-  /** Per order: pfns of the heads of free blocks of exactly that order (free_area[order]). */
+  /** Per order below maxOrder: pfns of the heads of free blocks of exactly that order (free_area[order]). */
   private readonly free: Set<number>[] = [];
-  /** Per order: the same pfns (plus stale ones) in a min-heap, for lowest-address-first picks. */
+  /** Per order below maxOrder: the same pfns (plus stale ones) in a min-heap, for lowest-address-first picks. */
   private readonly heaps: PfnHeap[] = [];
+  /** Free blocks of order maxOrder, as runs (most of a fresh region). */
+  private readonly top: BlockRuns;
   /** Allocated blocks: head pfn → order. */
   private readonly allocated = new Map<number, number>();
   /** Reserved pfn ranges [start, end). */
@@ -141,10 +146,11 @@ export class BuddyAllocator {
     this.basePfn = base / pageSize;
     this.totalPages = size / pageSize;
     this.endPfn = this.basePfn + this.totalPages;
-    for (let k = 0; k <= maxOrder; k++) {
+    for (let k = 0; k < maxOrder; k++) {
       this.free.push(new Set());
       this.heaps.push(new PfnHeap());
     }
+    this.top = new BlockRuns(POW2[maxOrder]);
     this.addRange(this.basePfn, this.endPfn);
   }
 
@@ -251,7 +257,7 @@ export class BuddyAllocator {
 
   /** Number of free blocks of exactly `order` (0 for orders outside 0..maxOrder). */
   freeBlocks(order: number): number {
-    return Number.isInteger(order) && order >= 0 && order <= this.maxOrder ? this.free[order].size : 0;
+    return Number.isInteger(order) && order >= 0 && order <= this.maxOrder ? this.freeCount(order) : 0;
   }
 
   /**
@@ -265,7 +271,7 @@ export class BuddyAllocator {
     if (!Number.isInteger(order) || order < 0) throw new SimInvariantError(`fragmentation: bad order ${order}`);
     if (this.nFree === 0) return 0;
     let suitable = 0;
-    for (let k = order; k <= this.maxOrder; k++) suitable += this.free[k].size * POW2[k];
+    for (let k = order; k <= this.maxOrder; k++) suitable += this.freeCount(k) * POW2[k];
     return 1 - suitable / this.nFree;
   }
 
@@ -283,9 +289,17 @@ export class BuddyAllocator {
   /** Order of the free block containing `pfn`, or -1 if the page is not free. */
   private findFree(pfn: number): number {
     for (let k = 0; k <= this.maxOrder; k++) {
-      if (this.free[k].has(pfn - (pfn % POW2[k]))) return k;
+      if (this.isFree(pfn - (pfn % POW2[k]), k)) return k;
     }
     return -1;
+  }
+
+  private isFree(head: number, k: number): boolean {
+    return k === this.maxOrder ? this.top.has(head) : this.free[k].has(head);
+  }
+
+  private freeCount(k: number): number {
+    return k === this.maxOrder ? this.top.size : this.free[k].size;
   }
 
   private isReservedPfn(pfn: number): boolean {
@@ -295,7 +309,16 @@ export class BuddyAllocator {
   /** Adds [start, end) as the largest aligned blocks that fit, without merging. */
   private addRange(start: number, end: number): void {
     let p = start;
+    const top = POW2[this.maxOrder];
     while (p < end) {
+      if (p % top === 0 && p + top <= end) {
+        // All whole top-order blocks from p on, as one run.
+        const runEnd = end - (end % top);
+        this.top.addRun(p, runEnd);
+        this.nFree += runEnd - p;
+        p = runEnd;
+        continue;
+      }
       let k = 0;
       while (k < this.maxOrder && p % POW2[k + 1] === 0 && p + POW2[k + 1] <= end) k++;
       this.addFree(p, k);
@@ -304,6 +327,11 @@ export class BuddyAllocator {
   }
 
   private addFree(pfn: number, k: number): void {
+    if (k === this.maxOrder) {
+      this.top.add(pfn);
+      this.nFree += POW2[k];
+      return;
+    }
     const set = this.free[k];
     set.add(pfn);
     const heap = this.heaps[k];
@@ -313,12 +341,18 @@ export class BuddyAllocator {
   }
 
   private removeFree(pfn: number, k: number): void {
-    this.free[k].delete(pfn); // its heap entry goes stale and is dropped when it surfaces
+    if (k === this.maxOrder) this.top.delete(pfn);
+    else this.free[k].delete(pfn); // its heap entry goes stale and is dropped when it surfaces
     this.nFree -= POW2[k];
   }
 
   /** Removes and returns the lowest free block head of order k, or -1. */
   private takeLowest(k: number): number {
+    if (k === this.maxOrder) {
+      const head = this.top.takeLowest();
+      if (head >= 0) this.nFree -= POW2[k];
+      return head;
+    }
     const set = this.free[k];
     const heap = this.heaps[k];
     if (set.size === 0) {

@@ -1,3 +1,4 @@
+import { defaultHostMemoryLimit } from '../hostMemory';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -42,6 +43,8 @@ export async function startQueueWorker(target: QueueTarget, opts: QueueWorkerOpt
   await checkReachable(target);
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'socsim-worker-'));
   const pool = new WorkerPool(opts.concurrency);
+  // This machine's limit, shared by the points it runs side by side.
+  const maxHostMemory = Math.floor(defaultHostMemoryLimit() / Math.max(1, opts.concurrency));
   const running = new Map<string, { job: Job; token: string }>();
 
   const processor = async (job: Job, token?: string): Promise<PointResult> => {
@@ -59,7 +62,7 @@ export async function startQueueWorker(target: QueueTarget, opts: QueueWorkerOpt
     running.set(id, { job, token: token ?? '' });
     opts.log(`start ${accepted.job.hash} ${accepted.loaded.scenario.name} seed ${accepted.loaded.scenario.seed}\n`);
     try {
-      const reply = await pool.run({ loaded: accepted.loaded, display: accepted.display });
+      const reply = await pool.run({ loaded: accepted.loaded, display: accepted.display, maxHostMemory });
       // Handed back to the queue (stop now): another worker runs it; this answer is void.
       if (handedBack) return pointResultOf(accepted.job.hash, reply);
       const scenario = accepted.loaded.scenario.name;

@@ -310,4 +310,35 @@ describe('BuddyAllocator', () => {
     expect(b.freePageCount).toBe(2048);
     expect(b.isAllocated(base + 5 * MiB)).toBe(false);
   });
+
+  test('a 128 TiB region boots in O(1) memory: free top-order blocks are runs, not 2^25 set entries (issue 15)', () => {
+    // On the per-block allocator this constructor died with "Set maximum size exceeded" after ~20 s and 1.3 GB.
+    const size = 2 ** 47;
+    const b = new BuddyAllocator(0, size);
+    const top = size / (4 * MiB);
+    expect(b.freePageCount).toBe(size / PAGE);
+    expect(b.freeBlocks(10)).toBe(top);
+    // A reservation in the middle (a CMA region not aligned to 4 MiB) splits one run.
+    const cma = 2 ** 46 + 2 * MiB;
+    b.reserve(cma, 64 * MiB);
+    expect(b.isAllocated(cma)).toBe(true);
+    expect(b.isAllocated(cma - PAGE)).toBe(false);
+    expect(b.freeBlocks(10)).toBe(top - 17); // 16 whole blocks and the two halves around them
+    expect(b.freeBlocks(9)).toBe(2);
+    // Smallest order first (the half block below the CMA), lowest address first at the
+    // top order too; frees merge back into the runs.
+    const lo = b.allocPages(0) as number;
+    expect(lo).toBe(2 ** 46);
+    const hi = b.allocPages(10) as number;
+    expect(hi).toBe(0);
+    expect(b.allocPages(10)).toBe(4 * MiB);
+    b.freePages(4 * MiB, 10);
+    b.freePages(lo, 0);
+    b.freePages(hi, 10);
+    expect(b.freeBlocks(10)).toBe(top - 17);
+    expect(b.freePageCount).toBe((size - 64 * MiB) / PAGE);
+    expect(b.freePages.bind(b, hi, 10)).not.toThrow(); // a double free is the kernel's warning
+    expect(b.freePageCount).toBe((size - 64 * MiB) / PAGE);
+    expect(b.fragmentation(10)).toBeCloseTo(1 / b.freePageCount * 1024, 12);
+  });
 });
