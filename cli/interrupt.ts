@@ -16,20 +16,34 @@ export interface StopSignals {
   release(): void;
 }
 
-/** Catches SIGINT and SIGTERM until `release()`. */
+/**
+ * Catches SIGINT and SIGTERM from the first time the run asks (`stop()`, after its first
+ * slice of events) until `release()`. Not before: loading, building and booting are one
+ * synchronous stretch in which a handler could never run, so a caught signal would be
+ * ignored for as long as it lasts (a huge boot could not be stopped). Until the run
+ * first yields, a signal's default action ends socsim at once; the trace, written under
+ * a temporary name, is then simply not there.
+ */
 export function catchStopSignals(): StopSignals {
   let caught: StopSignal | null = null;
-  const handlers = (Object.keys(STOP_SIGNALS) as StopSignal[]).map((sig) => {
-    const h = (): void => {
-      caught ??= sig;
-    };
-    process.on(sig, h);
-    return [sig, h] as const;
-  });
+  let handlers: (readonly [StopSignal, () => void])[] | null = null;
+  const arm = () => {
+    handlers = (Object.keys(STOP_SIGNALS) as StopSignal[]).map((sig) => {
+      const h = (): void => {
+        caught ??= sig;
+      };
+      process.on(sig, h);
+      return [sig, h] as const;
+    });
+  };
   return {
-    stop: () => caught,
+    stop: () => {
+      if (!handlers) arm();
+      return caught;
+    },
     release: () => {
-      for (const [sig, h] of handlers) process.off(sig, h);
+      for (const [sig, h] of handlers ?? []) process.off(sig, h);
+      handlers = [];
     },
   };
 }

@@ -185,3 +185,22 @@ describe('socsim run --out interrupted by a signal', () => {
     expect(r.stderr).toContain(`the trace ${path.join(out, 'trace.jsonl')} ends with an "interrupted" end record`);
   }, 60_000);
 });
+
+describe('catchStopSignals', () => {
+  test('handlers are installed when the run first asks (after boot), not before, and removed on release', async () => {
+    const { catchStopSignals } = await import('../../cli/interrupt');
+    const before = { int: process.listenerCount('SIGINT'), term: process.listenerCount('SIGTERM') };
+    const s = catchStopSignals();
+    // Loading and booting are synchronous: a handler there would only delay the signal, so none yet.
+    expect(process.listenerCount('SIGTERM')).toBe(before.term);
+    expect(s.stop()).toBeNull();
+    expect(process.listenerCount('SIGTERM')).toBe(before.term + 1);
+    expect(process.listenerCount('SIGINT')).toBe(before.int + 1);
+    process.emit('SIGTERM', 'SIGTERM');
+    process.emit('SIGINT', 'SIGINT');
+    expect(s.stop()).toBe('SIGTERM');
+    s.release();
+    expect(process.listenerCount('SIGTERM')).toBe(before.term);
+    expect(process.listenerCount('SIGINT')).toBe(before.int);
+  });
+});
