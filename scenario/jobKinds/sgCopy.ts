@@ -21,6 +21,14 @@ export const sgCopyJobKind = defineJobKind({
     verify: z.boolean().default(true).describe('compare destination with source through the CPU after each transfer'),
   }), (j) => (j.bytes === 0 || j.bytes % 4096 !== 0 ? [[['bytes'], `must be a positive multiple of 4096, got ${j.bytes}`]] : [])),
   target: { field: 'device', kinds: ['descdma'], exclusive: true },
+  check: (j, c) => {
+    // Source and destination pages both come from the page allocator, which manages the first DRAM.
+    const dram = c.soc.memories.find((m) => m.kind === 'dram');
+    if (dram && 2 * j.bytes > dram.size) {
+      return [[['bytes'], `source and destination pages (2 × ${j.bytes} bytes) must fit in the page allocator's DRAM "${dram.name}" (${dram.size} bytes)`]];
+    }
+    return [];
+  },
   start: (env, job) => {
     const { ctx, soc } = env;
     const platform = jobPlatform(env, job);
