@@ -7,14 +7,29 @@
 import { runCli } from '../helpers/cliInProcess';
 
 describe('sg-copy sizes', () => {
-  test('source + destination larger than DRAM: validate refuses scenario.jobs[0].bytes', async () => {
-    const r = await runCli(['validate', 'server-io-storage-sg', '--set', 'scenario.jobs[0].bytes=4GiB', '--set', 'soc.memories[0].size=4GiB']);
+  test('more than 64 MiB per transfer: validate refuses scenario.jobs[0].bytes', async () => {
+    const r = await runCli(['validate', 'server-io-storage-sg', '--set', 'scenario.jobs[0].bytes=2GiB']);
     expect(r.code).toBe(1);
-    expect(r.err).toContain("scenario.jobs[0].bytes: source and destination pages (2 × 4294967296 bytes) must fit in the page allocator's DRAM \"dram\" (4294967296 bytes)");
+    expect(r.err).toContain('scenario.jobs[0].bytes: must be a positive multiple of 4096, at most 64 MiB, got 2147483648');
+  });
+
+  test('source + destination larger than DRAM: validate refuses scenario.jobs[0].bytes', async () => {
+    const r = await runCli(['validate', 'server-io-storage-sg', '--set', 'scenario.jobs[0].bytes=64MiB', '--set', 'soc.memories[0].size=96MiB']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain("scenario.jobs[0].bytes: source and destination pages (2 × 67108864 bytes) must fit in the page allocator's DRAM \"dram\" (100663296 bytes)");
+  });
+
+  test('buffers and init fills larger than 1 GiB are refused at validation', async () => {
+    const r = await runCli(['validate', 'mobile-gpu-texture-4k', '--set', 'scenario.buffers[0].size=2GiB']);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('scenario.buffers[0].size: must be at most 1GiB (written before time zero), got 2147483648');
+    const f = await runCli(['validate', 'default', '--set', 'scenario.init[0].bytes=2GiB']);
+    expect(f.code).toBe(1);
+    expect(f.err).toContain('scenario.init[0].bytes: must be at most 1GiB');
   });
 
   test('just below DRAM but above what the kernel left: ENOMEM at boot, exit 1', async () => {
-    const r = await runCli(['run', 'server-io-storage-sg', '--until', '2us', '--no-progress', '--set', 'soc.memories[0].size=1GiB', '--set', 'scenario.jobs[0].bytes=500MiB']);
+    const r = await runCli(['run', 'server-io-storage-sg', '--until', '2us', '--no-progress', '--set', 'soc.memories[0].size=160MiB', '--set', 'scenario.jobs[0].bytes=64MiB']);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/scenario\.jobs\[0\]: the kernel ran out of resources for job "copies": alloc_pages: ENOMEM/);
   });
