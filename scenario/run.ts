@@ -6,7 +6,8 @@ import { TRACE_CATEGORIES, Tracer, type TraceCategory, type TraceWriter } from '
 import { ChromeTraceWriter, createTraceWriter, socMasterNames, type TraceOutputFormat } from '../sim/engine/chromeTrace';
 import { buildSoc, hashJson, type Soc } from '../sim/soc/builder';
 import * as path from 'path';
-import { ConfigError, formatJsonPath } from '../sim/engine/errors';
+import { ConfigError, formatJsonPath, SimTimeLimitError } from '../sim/engine/errors';
+import { registerHandlerOwners } from '../sim/engine/handlerOwners';
 import type { SimContext } from '../sim/engine/context';
 import type { Rng } from '../sim/engine/rng';
 import { DeviceContexts, type DeviceBuffer } from '../drivers/devices/buffers';
@@ -157,6 +158,7 @@ function* runSteps(loaded: LoadedScenario, opts: RunOptions): Generator<void, Ru
     checkJobsSupportMode(scenario, mode, loaded.file, opts.mode ? '--mode atomic' : 'the scenario\'s "mode"');
     const soc = buildSoc(ctx, loaded.soc, loaded.socFile, { mode });
     if (writer instanceof ChromeTraceWriter) writer.setMasterNames(socMasterNames(soc));
+    registerHandlerOwners(soc);
     tracer.start({ configHash, seed, scenario: scenario.name, soc: loaded.soc.name, mode, ...(loaded.overrides.length > 0 ? { overrides: loaded.overrides } : {}) });
     ctx.stats.formula('sim.time_ns', 'simulated time at the end of the run, ns', () => ctx.engine.now / 1000);
     ctx.stats.formula('sim.events', 'events dispatched', () => ctx.engine.eventsDispatched);
@@ -197,7 +199,8 @@ function* runSteps(loaded: LoadedScenario, opts: RunOptions): Generator<void, Ru
     if (devices) for (const f of devices.atExit.reverse()) f();
     tracer.end(ctx.engine.now, stopReason === 'idle' ? 'complete' : 'until', { events: ctx.engine.eventsDispatched });
     return output;
-  } catch (e) {
+  } catch (caught) {
+    const e = caught instanceof SimTimeLimitError ? timeLimitConfigError(loaded.file, caught) : caught;
     // The trace says how it ended, whatever the exit path (issue 15: honest partial output).
     if (e instanceof RunInterrupted) {
       e.tick = ctx.engine.now;
@@ -210,4 +213,9 @@ function* runSteps(loaded: LoadedScenario, opts: RunOptions): Generator<void, Ru
   } finally {
     tracer.close();
   }
+}
+
+/** A run that would pass 2^53 ps is bad input (its delays or job lengths), reported on the scenario. */
+function timeLimitConfigError(file: string, e: SimTimeLimitError): ConfigError {
+  return new ConfigError(file, 'scenario', `the run would pass the end of simulated time: ${e.message}; give an earlier "until", fewer frames or packets, or shorter delays`);
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { ACCESS_MODES } from '../sim/engine/accessMode';
 import { Address, Name, Notes, Size, Time } from '../sim/soc/schemaTypes';
+import { mustBe } from '../sim/engine/spec';
 import { JobSchema } from './jobRegistry';
 import type { JobConfig } from './jobSpec';
 
@@ -12,17 +13,25 @@ import type { JobConfig } from './jobSpec';
 
 export const FillPattern = z.enum(['random', 'zero', 'incrementing']);
 
+/**
+ * Largest buffer or init fill: 1 GiB. Both are allocated, mapped and written before time
+ * zero (where --until and Ctrl-C cannot stop them) at about 10 ns of host time per byte,
+ * so 1 GiB takes 10-20 s and 2 GiB would look like a hang.
+ */
+export const MAX_PRELOAD_BYTES = 2 ** 30;
+const PreloadSize = Size.refine((v) => v <= MAX_PRELOAD_BYTES, mustBe('at most 1GiB (written before time zero)'));
+
 export const InitFillSchema = z.strictObject({
   kind: z.literal('fill'),
   addr: Address,
-  bytes: Size,
+  bytes: PreloadSize,
   pattern: FillPattern.default('random').describe('random uses the scenario seed; incrementing writes byte i = i mod 256'),
 });
 
 export const BufferSchema = z.strictObject({
   name: Name,
   device: Name.describe('the device whose address space the buffer is mapped into'),
-  size: Size,
+  size: PreloadSize,
   via: z.enum(['dma-alloc-coherent', 'dma-map-single', 'dma-map-sg', 'vcm', 'nvkm', 'physical'])
     .describe('how the driver obtains it: dma_alloc_coherent, a kernel buffer + dma_map_single, pages + dma_map_sg, vcm_make_binding, nvkm_vmm_get + nvkm_vmm_map, or raw physical memory'),
   direction: z.enum(['to-device', 'from-device', 'bidirectional']).default('bidirectional').describe('for dma-map-single and dma-map-sg'),

@@ -14,6 +14,7 @@
  * - Passing an invalid direction is a BUG_ON in Linux; here it throws a KernelError
  *   (EINVAL) naming the call, as does a scatterlist shorter than `nents`.
  */
+import { hex } from '../../sim/engine/addr';
 import { Errno, KernelError } from '../errno';
 import { archSyncDmaForCpu, archSyncDmaForDevice } from './arch';
 import type { DmaDevice, DmaEnv } from './device';
@@ -144,11 +145,28 @@ export function dmaGetRequiredMask(dev: DmaDevice): number {
 
 // ---- Part Id: streaming mappings ----
 
+/**
+ * Whether [phys, phys + size) lies in system RAM (the DRAM the page allocator manages);
+ * if not, warns and the map call fails with DMA_MAPPING_ERROR (dma_map_sg: 0). Linux
+ * trusts the struct page it is given; here a buffer running past RAM would map memory
+ * that does not exist, page by page, for as long as its size says (2^40 bytes: hours),
+ * so this O(1) check comes before any IOVA, swiotlb or page-table work, as
+ * dma_map_resource's pfn_valid check does for the opposite mistake. Sizes that are not
+ * positive integers are left to the ops, which warn about them in their own words.
+ */
+function inRam(dev: DmaDevice, phys: number, size: number, call: string): boolean {
+  if (!Number.isSafeInteger(size) || size < 1 || !Number.isSafeInteger(phys) || phys < 0) return true;
+  const ram = dev.env.pages;
+  if (phys >= ram.base && size <= ram.base + ram.size - phys) return true;
+  dev.env.kernel.warn('dma-mapping', `${call}: ${dev.name}: [${hex(phys)}, +${hex(size)}) is not within system RAM [${hex(ram.base)}, ${hex(ram.base + ram.size)})`);
+  return false;
+}
+
 /** dma_map_page_attrs: maps [page+offset, +size) for the device; a DMA address or DMA_MAPPING_ERROR. */
 export function dmaMapPageAttrs(dev: DmaDevice, page: number, offset: number, size: number, dir: DmaDataDirection, attrs: number): number {
   checkDir(dir, 'dma_map_page');
   const phys = page + offset;
-  const addr = dev.ops.mapPage(dev, phys, size, dir, attrs);
+  const addr = inRam(dev, phys, size, 'dma_map_page') ? dev.ops.mapPage(dev, phys, size, dir, attrs) : DMA_MAPPING_ERROR;
   dev.env.debug?.mapPage(dev, phys, size, dir, addr, false, attrs);
   return addr;
 }
@@ -161,7 +179,7 @@ export function dmaMapPage(dev: DmaDevice, page: number, offset: number, size: n
 export function dmaMapSingleAttrs(dev: DmaDevice, cpuAddr: number, size: number, dir: DmaDataDirection, attrs: number): number {
   checkDir(dir, 'dma_map_single');
   const phys = dev.env.cpu.virtToPhys(cpuAddr, 'dma_map_single');
-  const addr = dev.ops.mapPage(dev, phys, size, dir, attrs);
+  const addr = inRam(dev, phys, size, 'dma_map_single') ? dev.ops.mapPage(dev, phys, size, dir, attrs) : DMA_MAPPING_ERROR;
   dev.env.debug?.mapPage(dev, phys, size, dir, addr, true, attrs);
   return addr;
 }
@@ -205,7 +223,9 @@ export function dmaMappingError(dev: DmaDevice, addr: number): number {
 export function dmaMapSgAttrs(dev: DmaDevice, sgl: ScatterlistEntry[], nents: number, dir: DmaDataDirection, attrs: number): number {
   checkDir(dir, 'dma_map_sg');
   checkSg(sgl, nents, 'dma_map_sg');
-  const ents = dev.ops.mapSg(dev, sgl, nents, dir, attrs);
+  let ok = true;
+  for (let i = 0; ok && i < nents; i++) ok = inRam(dev, sgl[i].page + sgl[i].offset, sgl[i].length, 'dma_map_sg');
+  const ents = ok ? dev.ops.mapSg(dev, sgl, nents, dir, attrs) : 0;
   dev.env.debug?.mapSg(dev, sgl, nents, ents, dir, attrs);
   return ents;
 }

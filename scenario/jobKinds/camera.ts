@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { rateHz } from '../../sim/engine/timeSpec';
 import { CameraIsp } from '../../sim/devices/camera';
 import { PS_PER_S } from '../../sim/engine/time';
 import { Name } from '../../sim/soc/schemaTypes';
@@ -12,7 +13,7 @@ export const cameraJobKind = defineJobKind({
     width: z.number().int().positive(),
     height: z.number().int().positive(),
     bytesPerPixel: z.number().int().positive(),
-    fps: z.number().positive(),
+    fps: rateHz(),
     buffers: z.number().int().positive().default(2),
     frames: z.number().int().positive().optional(),
   }), (j): JobIssue[] => {

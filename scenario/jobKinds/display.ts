@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { rateHz } from '../../sim/engine/timeSpec';
 import { DisplayController } from '../../sim/devices/display';
 import { PS_PER_S } from '../../sim/engine/time';
 import { Name, Size } from '../../sim/soc/schemaTypes';
@@ -13,7 +14,7 @@ export const displayJobKind = defineJobKind({
     height: z.number().int().positive(),
     bytesPerPixel: z.number().int().positive(),
     pitchBytes: Size.optional().describe('default width × bytesPerPixel'),
-    refreshHz: z.number().positive(),
+    refreshHz: rateHz(),
     frames: z.number().int().positive().optional().describe('stop after this many frames (default: until the run ends)'),
     vblankFraction: z.number().min(0).lt(1).default(0),
   }), (j): JobIssue[] => {

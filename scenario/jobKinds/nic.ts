@@ -1,7 +1,8 @@
 import { z } from 'zod';
+import { Delay, rateHz } from '../../sim/engine/timeSpec';
 import { Nic } from '../../sim/devices/nic';
 import { ceilRatio, PS_PER_S } from '../../sim/engine/time';
-import { Name, Size, Time } from '../../sim/soc/schemaTypes';
+import { Name, Size } from '../../sim/soc/schemaTypes';
 import { NicDriver } from '../../drivers/devices/nicDriver';
 import { defineJobKind, jobFields, jobPlatform, runningJob, withRules, type JobIssue } from '../jobSpec';
 
@@ -11,7 +12,7 @@ export const NicRxSchema = z.strictObject({
   mapping: z.enum(['per-packet', 'reuse']).default('per-packet')
     .describe('per-packet: dma_unmap_single + dma_map_single for every packet (e1000); reuse: buffers stay mapped and are synced (ixgbe page reuse)'),
   packetBytes: z.number().int().positive().max(65535),
-  packetsPerSecond: z.number().positive().describe('offered load on the wire'),
+  packetsPerSecond: rateHz().describe('offered load on the wire'),
   packets: z.number().int().positive().describe('packets the wire delivers'),
   rogueLagPackets: z.number().int().positive().max(4096).optional()
     .describe('a malicious NIC (Thunderclap): after each packet it also writes to the buffer it used this many packets earlier, which its driver has unmapped'),
@@ -20,7 +21,7 @@ export const NicRxSchema = z.strictObject({
 export const NicTxSchema = z.strictObject({
   ringEntries: z.number().int().positive().multipleOf(8).max(4096).default(256).describe('transmit descriptors: a multiple of 8, at most 4096 (e1000 E1000_MAX_TXD)'),
   packetBytes: z.number().int().positive().max(4096).describe('bytes per packet (one page at most)'),
-  packetsPerSecond: z.number().positive().describe('rate at which the stack hands packets to the driver'),
+  packetsPerSecond: rateHz().describe('rate at which the stack hands packets to the driver'),
   packets: z.number().int().positive(),
 }).describe('transmit: the driver maps each packet, the NIC sends it at line rate');
 
@@ -31,7 +32,7 @@ export const nicJobKind = defineJobKind({
     rx: NicRxSchema.optional(),
     tx: NicTxSchema.optional(),
     interruptEvery: z.number().int().positive().default(1).describe('interrupt moderation: completions per interrupt'),
-    interruptDelay: Time.default(10_000_000).describe('moderation timer (e1000 RADV/TADV): an interrupt this long after the first completion not yet signalled; default 10us'),
+    interruptDelay: Delay.default(10_000_000).describe('moderation timer (e1000 RADV/TADV): an interrupt this long after the first completion not yet signalled; default 10us'),
     verify: z.boolean().default(true).describe('the driver checks each received payload through the CPU'),
   }), (j): JobIssue[] => {
     if (!j.rx && !j.tx) return [[[], 'a NIC job needs rx, tx or both']];

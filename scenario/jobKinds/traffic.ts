@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ratePerUs } from '../../sim/engine/timeSpec';
 import { TrafficGenerator } from '../../sim/devices/trafficGenerator';
 import { validateWorkloadSpec, type WorkloadSpec } from '../../sim/devices/workload';
 import type { DeviceBuffer } from '../../drivers/devices/buffers';
@@ -46,7 +47,7 @@ export const trafficJobKind = defineJobKind({
     device: Name.describe('a device of kind "traffic"'),
     buffer: Name,
     streams: z.array(WorkloadSchema).min(1),
-    ratePerUs: z.number().positive().optional().describe('accesses per microsecond per stream (default: as fast as outstanding requests allow)'),
+    ratePerUs: ratePerUs().optional().describe('accesses per microsecond per stream (default: as fast as outstanding requests allow)'),
   }),
   target: { field: 'device', kinds: ['traffic'], exclusive: true },
   check: (j, c) => {

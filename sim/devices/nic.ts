@@ -3,6 +3,7 @@ import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { EventHandle, Priority } from '../engine/engine';
 import { SimInvariantError } from '../engine/errors';
+import { mustBe } from '../engine/spec';
 import { ADDR_LIMIT } from '../engine/addr';
 import type { Counter } from '../engine/stats';
 import { ceilRatio, type Tick } from '../engine/time';
@@ -980,12 +981,14 @@ export class Nic implements ResponseReceiver {
 const POW256 = [1, 256, 65536, 16777216];
 
 
+const LINE_RATE = mustBe('a line rate from 0.001 to 1000000 Gbit/s');
+
 /** Device kind `nic`: an e1000-style NIC (scenario job `nic`: its driver and the wire's traffic). */
 export const nicDeviceKind = defineDeviceKind({
   spec: deviceFields('nic', {
     burstBytes: BurstBytes.describe('bytes per DMA transaction'),
     maxOutstanding: Outstanding,
-    lineRateGbps: z.number().positive().describe('wire speed (transmit pacing)'),
+    lineRateGbps: z.number(LINE_RATE).min(0.001, LINE_RATE).max(1e6, LINE_RATE).describe('wire speed (transmit pacing), from 0.001 (1 Mbit/s: a 64 KiB frame takes 0.5 s) to 10^6'),
     rxFifoBytes: DeviceBufferBytes.describe('receive packet buffer on the NIC; packets that do not fit are missed'),
   }),
   describe: 'a NIC with e1000-style RX/TX descriptor rings in memory',

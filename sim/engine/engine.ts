@@ -1,5 +1,6 @@
-import { SimInvariantError } from './errors';
-import type { Tick } from './time';
+import { SimInvariantError, SimTimeLimitError } from './errors';
+import { handlerOwner } from './handlerOwners';
+import { TIME_LIMIT_PS, type Tick } from './time';
 
 /** An event handler. Hot paths pass pre-bound handlers plus a pooled argument. */
 export type EventFn<T = any> = (arg: T) => void;
@@ -102,7 +103,7 @@ export class Engine {
 
   /** Schedules `fn(arg)` at absolute tick `at` (an integer >= now). */
   schedule<T>(at: Tick, fn: EventFn<T>, arg?: T, priority = 0): void {
-    if (!(at >= this.now) || !Number.isSafeInteger(at)) badTick(at, this.now);
+    if (!(at >= this.now) || !Number.isSafeInteger(at)) badTick(at, this.now, fn);
     if (priority !== 0) checkPriority(priority);
     if (this.seq >= SEQ_SPAN) this.renumber();
     const slot = this.freeCount > 0 ? this.freeSlots[--this.freeCount] : this.newSlot();
@@ -349,7 +350,9 @@ export class Engine {
   }
 }
 
-function badTick(at: Tick, now: Tick): never {
+function badTick(at: Tick, now: Tick, fn: unknown): never {
+  // Past the end of simulated time (2^53 ps, or Infinity): the input asked for too long a run.
+  if (at >= now && at >= TIME_LIMIT_PS) throw new SimTimeLimitError(handlerOwner(fn), at, now);
   throw new SimInvariantError(`event scheduled at tick ${at}, which is before now (${now}) or not an integer`);
 }
 

@@ -28,6 +28,22 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * A run would pass the end of simulated time (TIME_LIMIT_PS, 2^53 ps): `owner` (a
+ * component path, or the handler's name) scheduled an event at `at`. Bad input (a run
+ * too long for its delays), not a bug: the scenario runner reports it as a ConfigError.
+ */
+export class SimTimeLimitError extends Error {
+  constructor(
+    readonly owner: string,
+    readonly at: number,
+    readonly now: number,
+  ) {
+    super(`${owner} scheduled an event at ${at} ps (now ${now} ps), at or past the simulated time limit of 2^53 ps (about 2.5 hours)`);
+    this.name = 'SimTimeLimitError';
+  }
+}
+
 /** Formats a path like ['buses', 0, 'width'] as `soc.buses[0].width` under `root`. */
 export function formatJsonPath(root: string, path: ReadonlyArray<string | number>): string {
   let out = root;

@@ -28,7 +28,10 @@ function quantity(parse: (v: unknown) => number, description: string) {
 export const Size = quantity(parseSize, 'bytes: 4096, "4KiB", "16MiB"');
 export const Address = quantity(parseAddress, 'physical address: 2147483648 or "0x8000_0000"');
 export const Time = quantity(parseTime, 'time: picoseconds as a number, or "250ns", "10us", "1.5ms"');
-export const Frequency = quantity(parseFrequency, 'frequency: Hz as a number, or "800MHz", "1.2GHz"');
+/** Slowest clock: 1 MHz, so that MAX_CYCLES cycles last at most MAX_DELAY_PS (2^40 ps). */
+export const MIN_CLOCK_HZ = 1e6;
+export const Frequency = quantity(parseFrequency, 'frequency: Hz as a number, or "800MHz", "1.2GHz"; at least 1MHz')
+  .refine((hz) => hz >= MIN_CLOCK_HZ, mustBe('at least 1 MHz (a clock period of at most 1 us)'));
 
 /** Longest name (components, clocks, jobs, buffers, SoCs, scenarios): names end up in every stat name and trace record. */
 export const MAX_NAME_CHARS = 64;
@@ -67,8 +70,11 @@ export const NonNegativeInt = z.number(mustBe('a non-negative integer')).int(mus
 export const MAX_COUNT = 2 ** 20;
 /** Upper bound of MSHR counts (each is searched on every miss): 1024. */
 export const MAX_MSHRS = 1024;
-/** Upper bound of a cycle count (a latency): 2^32 cycles, about 4 s at 1 GHz. */
-export const MAX_CYCLES = 2 ** 32;
+/**
+ * Upper bound of a cycle count (a latency): 2^20 cycles, about 1 ms at 1 GHz and at most
+ * 2^40 ps (MAX_DELAY_PS) at the slowest clock (MIN_CLOCK_HZ), so no delay overflows time.
+ */
+export const MAX_CYCLES = 2 ** 20;
 
 /** An integer in 1..max; `bound` is how messages write max. */
 export function count(max = MAX_COUNT, bound = max === MAX_COUNT ? '2^20' : String(max)) {
@@ -82,8 +88,8 @@ export function countOrZero(max = MAX_COUNT, bound = max === MAX_COUNT ? '2^20' 
   return z.number(rule).int(rule).min(0, rule).max(max, rule);
 }
 
-/** A latency in cycles of the component's clock: an integer in 0..2^32. */
-export const Cycles = countOrZero(MAX_CYCLES, '2^32');
+/** A latency in cycles of the component's clock: an integer in 0..2^20. */
+export const Cycles = countOrZero(MAX_CYCLES, '2^20');
 
 /** A positive integer that is a power of two, at most `max` (for a plain number field). */
 export function powerOfTwo(max = MAX_COUNT, bound = max === MAX_COUNT ? '2^20' : String(max)) {

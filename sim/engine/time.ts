@@ -46,3 +46,17 @@ export function ceilRatio(m: number, rate: number): Tick {
   }
   return Math.ceil((m * PS_PER_S) / rate);
 }
+
+/**
+ * Simulated time ends before 2^53 ps (about 2.5 hours): ticks are exact integers below
+ * it. The engine refuses to schedule an event at or past it (SimTimeLimitError).
+ */
+export const TIME_LIMIT_PS = 2 ** 53;
+
+/**
+ * The longest period or delay one config value may give: 2^40 ps (about 1.1 s). The
+ * spec bounds keep every such value below it (clocks of at least 1 MHz, latencies of at
+ * most 2^20 cycles, rates of at least 1 Hz, delays of at most 2^40 ps), so a derived
+ * delay is a small sum of them, far below TIME_LIMIT_PS; only a long run can reach it.
+ */
+export const MAX_DELAY_PS = 2 ** 40;

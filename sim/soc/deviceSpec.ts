@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import type { RequestPort } from '../bus/port';
-import { Address, Name, NonNegativeInt, Size } from './schemaTypes';
+import { Address, Cycles, Name, NonNegativeInt, Size } from './schemaTypes';
 import { count, MAX_BURST_BYTES, MAX_DEVICE_BUFFER_BYTES, MAX_OUTSTANDING, sizeUpTo } from '../engine/spec';
 import type { AccessMode } from '../engine/accessMode';
 
@@ -43,7 +43,7 @@ export const DeviceBase = {
   priority: z.number().int().default(0).describe('fixed-priority arbitration: higher wins'),
   translation: TranslationSchema.default({ kind: 'direct', dmaMaskBits: 64 }).describe('how the device reaches memory'),
   coherent: z.boolean().default(false).describe('IO-coherent: snoops the CPU data cache (of the first CPU MMU with one)'),
-  snoopLatencyCycles: NonNegativeInt.default(2).describe('bus cycles a snoop adds to each access of a coherent device'),
+  snoopLatencyCycles: Cycles.default(2).describe('bus cycles a snoop adds to each access of a coherent device'),
 };
 
 const DeviceBaseSchema = z.object(DeviceBase);

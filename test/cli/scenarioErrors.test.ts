@@ -102,7 +102,10 @@ describe('scenario errors name the JSON path', () => {
 
   test('a job whose kernel calls run out of memory is a ConfigError at the job, not an internal error', async () => {
     const { run } = await import('../../scenario/run');
-    const file = writeTemp({ name: 'huge', soc: SERVER, jobs: [{ kind: 'sg-copy', name: 'copies', device: 'storage', bytes: '64GiB', transfers: 1 }] });
+    // 2 × 64 MiB fits the 160 MiB of DRAM (validation passes), not what CMA and swiotlb leave of it.
+    const soc = readConfig(SERVER);
+    soc.memories[0].size = '160MiB';
+    const file = writeTemp({ name: 'huge', soc: writeTemp(soc), jobs: [{ kind: 'sg-copy', name: 'copies', device: 'storage', bytes: '64MiB', transfers: 1 }] });
     expect(() => run(file, { until: 1_000_000 })).toThrow(ConfigError);
     expect(() => run(file, { until: 1_000_000 })).toThrow(/scenario\.jobs\[0\]: the kernel ran out of resources for job "copies": alloc_pages: ENOMEM/);
   });

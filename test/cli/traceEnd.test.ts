@@ -7,7 +7,7 @@ import { resolveScenario } from '../../scenario/resolve';
 import { ConfigError } from '../../sim/engine/errors';
 import { MemoryTraceWriter, Tracer } from '../../sim/engine/trace';
 import { compiledCli } from '../helpers/compiledCli';
-import { DEFAULT_SCENARIO, REPO, writeTemp } from '../helpers/configFiles';
+import { DEFAULT_SCENARIO, readConfig, REPO, writeTemp } from '../helpers/configFiles';
 
 /**
  * Issue 15 item 7: every trace says how its run ended, with a last record
@@ -52,7 +52,10 @@ describe('end record of a run', () => {
   });
 
   test('error: a job whose kernel calls run out of memory ends the trace with the error, JSON Lines and Chrome alike', () => {
-    const file = writeTemp({ name: 'huge', soc: SERVER, jobs: [{ kind: 'sg-copy', name: 'copies', device: 'storage', bytes: '64GiB', transfers: 1 }] });
+    // 2 × 64 MiB fits the 160 MiB of DRAM (validation passes), not what CMA and swiotlb leave of it.
+    const soc = readConfig(SERVER);
+    soc.memories[0].size = '160MiB';
+    const file = writeTemp({ name: 'huge', soc: writeTemp(soc), jobs: [{ kind: 'sg-copy', name: 'copies', device: 'storage', bytes: '64MiB', transfers: 1 }] });
     const lines = path.join(dir, 'error.jsonl');
     expect(() => run(file, { tracePath: lines, until: 1_000_000 })).toThrow(ConfigError);
     const recs = jsonl(fs.readFileSync(lines, 'utf8'));

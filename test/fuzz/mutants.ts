@@ -22,7 +22,11 @@ export interface Mutant {
  * (ways dividing entries, FIFOs at least a burst, powers of two), a plausible but small
  * memory size (16 MiB: below the kernel's default CMA region) and a huge size.
  */
-export const HOSTILE_VALUES: readonly unknown[] = [0, -1, 1.5, 1e308, 'x', 3, 32, 2 ** 24, 2 ** 40];
+export const HOSTILE_VALUES: readonly unknown[] = [
+  0, -1, 1.5, 1e308, 'x', 3, 32, 2 ** 24, 2 ** 40,
+  // Tiny and huge-but-finite: periods of 1e-300 Hz, denormals, the end of exact integers, a 32-bit sign bit.
+  1e-300, Number.MIN_VALUE, 2 ** 53, 2 ** 31,
+];
 
 /** Enum-valued property names, read from the generated JSON Schemas (so new enums are covered without editing this file). */
 export function enumProperties(): Set<string> {

@@ -118,7 +118,7 @@ describe('SimpleMemory', () => {
     const check = (p: unknown) => firstProblem(SramSpec, p);
     expect(check({ latencyCycles: 1, bytesPerCycle: 8, queueDepth: 1 })).toBeNull();
     expect(SramSpec.parse({ latencyCycles: 1, bytesPerCycle: 8 }).queueDepth).toBe(8);
-    expect(check({ latencyCycles: -1, bytesPerCycle: 8, queueDepth: 1 })).toBe('latencyCycles: must be an integer from 0 to 2^32, got -1');
+    expect(check({ latencyCycles: -1, bytesPerCycle: 8, queueDepth: 1 })).toBe('latencyCycles: must be an integer from 0 to 2^20, got -1');
     expect(check({ latencyCycles: 2 ** 33, bytesPerCycle: 8 })).toMatch(/^latencyCycles:/);
     expect(check({ latencyCycles: 1, bytesPerCycle: 0, queueDepth: 1 })).toMatch(/^bytesPerCycle:/);
     expect(check({ latencyCycles: 1, bytesPerCycle: Infinity })).toMatch(/^bytesPerCycle:/);

@@ -475,7 +475,7 @@ describe('params and stats', () => {
     expect(check(params({ replacement: 'mru' as Replacement }))).toMatch(/^replacement: /);
     expect(check(params({ entries: 48, ways: 48, replacement: 'plru' }))).toBe(
       'ways: plru needs a power-of-two number of ways, got 48');
-    expect(check(params({ latencyCycles: -1 }))).toBe('latencyCycles: must be an integer from 0 to 2^32, got -1');
+    expect(check(params({ latencyCycles: -1 }))).toBe('latencyCycles: must be an integer from 0 to 2^20, got -1');
     expect(check(params({ pageSizes: [] }))).toBe('pageSizes: must be a non-empty list of page sizes, got []');
     expect(check(params({ pageSizes: [2 ** 12, 2 ** 9] }))).toBe('pageSizes[1]: must be at least 1KiB, got 512');
     expect(check(params({ pageSizes: [2 ** 12, 2 ** 53] }))).toMatch(/^pageSizes\[1\]: /);
