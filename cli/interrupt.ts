@@ -17,8 +17,8 @@ export interface StopSignals {
 }
 
 /**
- * Catches SIGINT and SIGTERM from the first time the run asks (`stop()`, after its first
- * slice of events) until `release()`. Not before: loading, building and booting are one
+ * Catches SIGINT and SIGTERM from the first time the run asks (`stop()`, once the SoC is
+ * built and the kernel booted) until `release()`. Not before: loading, building and booting are one
  * synchronous stretch in which a handler could never run, so a caught signal would be
  * ignored for as long as it lasts (a huge boot could not be stopped). Until the run
  * first yields, a signal's default action ends socsim at once; the trace, written under

@@ -172,6 +172,8 @@ function* runSteps(loaded: LoadedScenario, opts: RunOptions): Generator<void, Ru
 
     // The stop event runs after every other event of its tick (Priority.Late).
     if (until !== undefined) ctx.engine.schedule(until, () => ctx.engine.stop(), undefined, Priority.Late);
+    // Built and booted: from here a stop signal can be answered (cli/interrupt.ts arms its handlers now).
+    yield;
     let stopReason: RunResult;
     try {
       do {
