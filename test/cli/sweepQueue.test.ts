@@ -179,7 +179,7 @@ describeRedis('socsim sweep --queue / socsim worker', () => {
     expect(okLines(w.text())).toHaveLength(1);
     // A point that fails deterministically (the kernel runs out of pages) is recorded once, not retried.
     const failing = tmp();
-    const f = socsim(['sweep', 'mobile-camera-codec', '--set', 'scenario.buffers.frames.size=4000MiB', '--until', '1us', '--no-progress', '--queue', url, '--out', failing]);
+    const f = socsim(['sweep', 'mobile-camera-codec', '--set', 'scenario.buffers.frames.size=1GiB', '--set', 'soc.memories.dram.size=1GiB', '--until', '1us', '--no-progress', '--queue', url, '--out', failing]);
     expect(await f.exited).toBe(1);
     const row = fs.readFileSync(path.join(failing, 'results.csv'), 'utf8').trim().split('\n')[1];
     // The error names the coordinator's scenario file, not the worker's scratch copy.
