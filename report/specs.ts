@@ -15,13 +15,17 @@ export interface Bucket {
   count: number;
 }
 
-/** A histogram from its (non-empty, possibly unequal) buckets: one bar per bucket over its range. */
-export function histogramSpec(buckets: readonly Bucket[], unit: string): Spec {
+/**
+ * A histogram from its non-empty buckets. The stats' buckets are HDR buckets (hundreds,
+ * of unequal width), drawn as hairlines at chart size; they are summed into at most
+ * `bins` equal bins over their range (a bucket counts in the bin holding its midpoint).
+ */
+export function histogramSpec(buckets: readonly Bucket[], unit: string, bins = 40): Spec {
   return {
     $schema: SCHEMA,
     width: WIDTH,
     height: HEIGHT,
-    data: { values: buckets.map((b) => ({ ...b })) },
+    data: { values: rebin(buckets, bins) },
     mark: { type: 'bar', tooltip: true },
     encoding: {
       x: { field: 'lo', type: 'quantitative', title: unit, scale: { zero: false } },
@@ -29,6 +33,16 @@ export function histogramSpec(buckets: readonly Bucket[], unit: string): Spec {
       y: { field: 'count', type: 'quantitative', title: 'samples' },
     },
   };
+}
+
+export function rebin(buckets: readonly Bucket[], bins: number): Bucket[] {
+  if (buckets.length <= bins) return buckets.map((b) => ({ ...b }));
+  const lo = Math.min(...buckets.map((b) => b.lo));
+  const hi = Math.max(...buckets.map((b) => b.hi));
+  const w = (hi - lo) / bins;
+  const out = Array.from({ length: bins }, (_, i) => ({ lo: lo + i * w, hi: lo + (i + 1) * w, count: 0 }));
+  for (const b of buckets) out[Math.min(bins - 1, Math.floor(((b.lo + b.hi) / 2 - lo) / w))].count += b.count;
+  return out.filter((b) => b.count > 0);
 }
 
 export interface ShareRow {
