@@ -30,7 +30,9 @@ export function histogramSpec(buckets: readonly Bucket[], unit: string, bins = 4
     encoding: {
       x: { field: 'lo', type: 'quantitative', title: unit, scale: { zero: false } },
       x2: { field: 'hi' },
+      // A ranged x makes a bar horizontal: the bars' height needs its own baseline.
       y: { field: 'count', type: 'quantitative', title: 'samples' },
+      y2: { datum: 0 },
     },
   };
 }
