@@ -17,6 +17,7 @@ import { withRunOptions, writeRunDir } from '../scenario/runDir';
 import { discardOutTrace, keepOutTrace, planOutDir } from './runOut';
 import { sweepCommand, sweepOptions, type SweepArgs } from './sweep';
 import { workerCommand, workerOptions, type WorkerArgs } from './worker';
+import { reportCommand, reportOptions, type ReportArgs } from './report';
 import { RunInterrupted, runLoadedInterruptible, type RunOutput } from '../scenario/run';
 import { catchStopSignals, signalExitCode } from './interrupt';
 import { resolveScenario } from '../scenario/resolve';
@@ -187,6 +188,14 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       (y) => workerOptions(y),
       async (args) => {
         code = await workerCommand(args as unknown as WorkerArgs, io);
+      },
+    )
+    .command(
+      'report <dir>',
+      'a self-contained HTML report (charts and tables) of a run or sweep directory, or its figures as SVG (README: Reports)',
+      (y) => reportOptions(y),
+      async (args) => {
+        code = await reportCommand(args as unknown as ReportArgs, io);
       },
     )
     .command(

@@ -3,6 +3,7 @@ import * as path from 'path';
 import { formatStatValue } from '../sim/engine/stats';
 import { InputFileError, MAX_JSON_INPUT_BYTES, readInputText } from '../sim/engine/inputFile';
 import { statsFilter, StatsSelectError } from '../sim/engine/statsSelect';
+import { CsvSyntaxError, parseCsv } from '../sim/engine/statsCsv';
 
 /**
  * `socsim stats diff A B`: which stats moved between two runs, for CI gates on users'
@@ -70,7 +71,13 @@ export function parseStatsJson(text: string, file: string): ScalarStats {
 
 /** CSV with a `stat,value` header (RFC 4180 quoting); an empty value is null. */
 export function parseStatsCsv(text: string, file: string): ScalarStats {
-  const rows = parseCsv(text, file);
+  let rows: string[][];
+  try {
+    rows = parseCsv(text);
+  } catch (e) {
+    if (!(e instanceof CsvSyntaxError)) throw e;
+    throw new StatsInputError(`${file}: ${e.message}`);
+  }
   if (rows.length === 0 || rows[0].length !== 2 || rows[0][0] !== 'stat' || rows[0][1] !== 'value') {
     throw new StatsInputError(`${file}: not a stats CSV: the first line must be "stat,value"`);
   }
@@ -89,47 +96,6 @@ export function parseStatsCsv(text: string, file: string): ScalarStats {
   return out;
 }
 
-/** RFC 4180 records (quoted cells may hold commas, doubled quotes and line breaks); a final line break ends the last record. */
-function parseCsv(text: string, file: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let cell = '';
-  let i = 0;
-  let atCellStart = true;
-  while (i < text.length) {
-    const c = text[i];
-    if (atCellStart && c === '"') {
-      const start = i;
-      i++;
-      for (;;) {
-        if (i >= text.length) throw new StatsInputError(`${file}: a quoted cell starting at offset ${start} is not closed`);
-        if (text[i] === '"') {
-          if (text[i + 1] === '"') { cell += '"'; i += 2; continue; }
-          i++;
-          break;
-        }
-        cell += text[i++];
-      }
-      atCellStart = false;
-      continue;
-    }
-    if (c === ',') { row.push(cell); cell = ''; atCellStart = true; i++; continue; }
-    if (c === '\n' || c === '\r') {
-      row.push(cell);
-      rows.push(row);
-      row = [];
-      cell = '';
-      atCellStart = true;
-      i += c === '\r' && text[i + 1] === '\n' ? 2 : 1;
-      continue;
-    }
-    cell += c;
-    atCellStart = false;
-    i++;
-  }
-  if (!atCellStart || cell !== '' || row.length) { row.push(cell); rows.push(row); }
-  return rows;
-}
 
 export interface DiffOptions {
   /** Relative tolerance as a fraction of |a| (0.01 for 1%). */

@@ -20,3 +20,48 @@ export function statsToCsv(dump: StatsDump): string {
 export function csvCell(s: string): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
+
+/** A CSV text that is not RFC 4180 (the message says where). */
+export class CsvSyntaxError extends Error {}
+
+/** RFC 4180 records (quoted cells may hold commas, doubled quotes and line breaks); a final line break ends the last record. */
+export function parseCsv(text: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let cell = '';
+  let i = 0;
+  let atCellStart = true;
+  while (i < text.length) {
+    const c = text[i];
+    if (atCellStart && c === '"') {
+      const start = i;
+      i++;
+      for (;;) {
+        if (i >= text.length) throw new CsvSyntaxError(`a quoted cell starting at offset ${start} is not closed`);
+        if (text[i] === '"') {
+          if (text[i + 1] === '"') { cell += '"'; i += 2; continue; }
+          i++;
+          break;
+        }
+        cell += text[i++];
+      }
+      atCellStart = false;
+      continue;
+    }
+    if (c === ',') { row.push(cell); cell = ''; atCellStart = true; i++; continue; }
+    if (c === '\n' || c === '\r') {
+      row.push(cell);
+      rows.push(row);
+      row = [];
+      cell = '';
+      atCellStart = true;
+      i += c === '\r' && text[i + 1] === '\n' ? 2 : 1;
+      continue;
+    }
+    cell += c;
+    atCellStart = false;
+    i++;
+  }
+  if (!atCellStart || cell !== '' || row.length) { row.push(cell); rows.push(row); }
+  return rows;
+}

@@ -8,7 +8,7 @@ import * as path from 'path';
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 /** Production folders, top layer first; a module may import only from its own layer or those below it. */
-export const LAYERS = ['cli', 'bench', 'scenario', 'drivers', 'sim'] as const;
+export const LAYERS = ['cli', 'report', 'bench', 'scenario', 'drivers', 'sim'] as const;
 
 /** Every `.ts` file under `dirs` (relative to the repo root), as repo-relative paths without extension. */
 export function sourceModules(dirs: readonly string[]): string[] {

@@ -27,7 +27,7 @@ let checked = false;
  */
 export function compiledCli(): string {
   if (!checked) {
-    const sources = Math.max(...['sim', 'drivers', 'scenario', 'cli', 'bench'].map((d) => newestSource(path.join(ROOT, d))));
+    const sources = Math.max(...['sim', 'drivers', 'scenario', 'cli', 'report', 'bench'].map((d) => newestSource(path.join(ROOT, d))));
     if (!fs.existsSync(CLI) || !fs.existsSync(BUILD_INFO) || fs.statSync(BUILD_INFO).mtimeMs < sources) {
       execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', path.join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
       fs.chmodSync(CLI, 0o755); // as `npm run build` does: the bin must be executable

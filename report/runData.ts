@@ -1,0 +1,50 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import type { StatsDump } from '../sim/engine/stats';
+import { InputFileError, readInputText } from '../sim/engine/inputFile';
+import type { LoadedScenario } from '../scenario/load';
+import { readRunMeta, RUN_FILES, type RunMeta } from '../scenario/runDir';
+import { ReportInputError } from './model';
+
+/** A finished run directory as the report reads it. */
+export interface RunData {
+  dir: string;
+  meta: RunMeta;
+  /** config.json: the resolved `{soc, scenario}` that ran. */
+  config: { soc: LoadedScenario['soc']; scenario: LoadedScenario['scenario'] };
+  stats: StatsDump;
+}
+
+export function readRunData(dir: string): RunData {
+  const meta = readRunMeta(dir);
+  if (!meta) throw new ReportInputError(`${dir}: not a finished run directory (no valid ${RUN_FILES.meta}; see docs/experiments.md)`);
+  return { dir, meta, config: readJson(path.join(dir, RUN_FILES.config)) as RunData['config'], stats: readJson(path.join(dir, RUN_FILES.stats)) as StatsDump };
+}
+
+export function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = readInputText(file);
+  } catch (e) {
+    if (e instanceof InputFileError) throw new ReportInputError(`cannot read ${file}: ${e.reason}`);
+    throw new ReportInputError(`cannot read ${file}: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ReportInputError(`${file}: not JSON (${(e as Error).message})`);
+  }
+}
+
+/** The loaded scenario a run directory records, as the headline needs it. */
+export function loadedOf(run: RunData): LoadedScenario {
+  return { file: run.meta.source, scenario: run.config.scenario, socFile: run.meta.source, soc: run.config.soc, overrides: run.meta.overrides };
+}
+
+export function isDirectory(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
