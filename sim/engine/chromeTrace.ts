@@ -4,6 +4,7 @@ import { FileTraceWriter, TRACE_END_CATEGORY, TRACE_FORMAT, TRACE_VERSION, type 
 import type { MasterRegistry } from './masters';
 import { OutputFile } from './outputFile';
 import type { Tick } from './time';
+import { traceWindowFields, type TraceWindow } from './traceWindow';
 
 /**
  * Timeline export (issue 7): turns the socsim JSON Lines trace records (header first,
@@ -56,6 +57,8 @@ import type { Tick } from './time';
 export interface ChromeTraceSink {
   write(chunk: string): void;
   close(): void;
+  /** Drops what was written (a failed conversion leaves no half file). */
+  abandon?(): void;
 }
 
 /** Keeps the Chrome JSON in memory (tests). */
@@ -84,6 +87,9 @@ class FileChromeSink implements ChromeTraceSink {
   }
   close(): void {
     this.out.close();
+  }
+  abandon(): void {
+    this.out.abandon();
   }
 }
 
@@ -273,6 +279,13 @@ export class ChromeTraceWriter implements TraceWriter {
       default: track = this.unitEvent(r, r.cat); break;
     }
     this.queueCounters(r, track);
+  }
+
+  /** Stops without finishing the JSON: the output file is removed (the sink's `abandon`). */
+  abandon(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.sink.abandon?.();
   }
 
   close(): void {
@@ -625,24 +638,45 @@ export class ChromeTraceWriter implements TraceWriter {
   }
 }
 
+/** A JSON Lines trace that cannot be converted (not a socsim trace, a bad line): the user's input, exit 1. */
+export class TraceConvertError extends Error {}
+
 /**
  * Converts a socsim JSON Lines trace file to a Chrome trace-event JSON file, streaming
- * (the input is read in 1 MiB blocks). Returns the records read and events written.
+ * (the input is read in 1 MiB blocks). With `window`, only records whose tick is in
+ * [from, to) are converted (the header and end record always are). On a bad input line
+ * the output file is not written. Returns the records read and events written.
  */
-export function chromeTraceFromJsonl(inPath: string, outPath: string, options: ChromeTraceOptions = {}): { records: number; events: number } {
+export function chromeTraceFromJsonl(
+  inPath: string, outPath: string, options: ChromeTraceOptions = {}, window: TraceWindow | null = null,
+): { records: number; events: number } {
   const fd = fs.openSync(inPath, 'r');
-  const writer = new ChromeTraceWriter(outPath, options);
+  let writer: ChromeTraceWriter | null = null;
+  let ok = false;
   try {
+    writer = new ChromeTraceWriter(outPath, options);
+    const w = writer;
     const buf = Buffer.alloc(1 << 20);
     const decoder = new StringDecoder('utf8');
     let rest = '';
     let lineNo = 0;
+    let kept = 0;
     const feed = (line: string) => {
       lineNo++;
       try {
-        writer.writeLine(line);
+        if (window && lineNo > 1) {
+          const keep = windowed(line, window, kept);
+          if (keep === null) return;
+          if (keep !== line) {
+            w.writeLine(keep);
+            return;
+          }
+          kept++;
+        }
+        // The header says which window the file shows, as a windowed run's header does.
+        w.writeLine(window && lineNo === 1 ? JSON.stringify({ ...(JSON.parse(line) as object), window: traceWindowFields(window) }) : line);
       } catch (e) {
-        throw new Error(`${inPath}:${lineNo}: ${(e as Error).message}`);
+        throw new TraceConvertError(`${inPath}:${lineNo}: ${(e as Error).message}`);
       }
     };
     for (;;) {
@@ -655,12 +689,30 @@ export function chromeTraceFromJsonl(inPath: string, outPath: string, options: C
     }
     rest += decoder.end();
     if (rest !== '') feed(rest);
-    if (lineNo === 0) throw new Error(`${inPath}: empty file, not a ${TRACE_FORMAT} trace`);
+    if (lineNo === 0) throw new TraceConvertError(`${inPath}: empty file, not a ${TRACE_FORMAT} trace`);
+    ok = true;
   } finally {
     fs.closeSync(fd);
-    writer.close();
+    if (ok) writer!.close();
+    else writer?.abandon();
   }
   return { records: writer.records, events: writer.events };
+}
+
+/**
+ * A record line as a `window` keeps it: the line itself when inside, null when outside,
+ * and the end record rewritten as a windowed run writes it (`records`: the `kept` records
+ * before it, and the window).
+ */
+function windowed(line: string, window: TraceWindow, kept: number): string | null {
+  if (line.trim() === '') return null;
+  const r = JSON.parse(line) as Rec;
+  if (r.cat === TRACE_END_CATEGORY) {
+    const { t, cat, reason, records: _records, window: _window, ...rest } = r;
+    return JSON.stringify({ t, cat, reason, records: kept, window: traceWindowFields(window), ...rest });
+  }
+  if (!isNum(r.t)) return line;
+  return r.t >= window.from && r.t < window.to ? line : null;
 }
 
 /** Trace output formats `--trace-format` can name. */
