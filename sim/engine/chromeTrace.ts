@@ -142,7 +142,7 @@ interface OpenWalk {
   readonly walker: string;
   readonly asid: unknown;
   readonly va: unknown;
-  readonly start: Tick;
+  start: Tick;
   readonly reads: WalkRead[];
   pending: number;
   lastEnd: Tick;
@@ -419,13 +419,16 @@ export class ChromeTraceWriter implements TraceWriter {
   private walkDone(r: Rec, walker: string): void {
     const key = `${walker}|${str(r.asid)}|${str(r.va)}`;
     const list = this.openWalks.get(key);
-    const i = list ? list.findIndex((c) => !isNum(r.start) || c.start === r.start) : -1;
+    // The walk began at `start`; its first table read was issued at or after it (walk-cache and step cycles first).
+    let i = list ? list.findIndex((c) => !isNum(r.start) || c.start === r.start) : -1;
+    if (list && i < 0 && isNum(r.start)) i = list.findIndex((c) => c.start >= (r.start as number));
     if (!list || i < 0) {
       const s = isNum(r.start) && r.start <= r.t ? r.start : r.t;
       this.slice(this.track(`walker|${walker}`, walker), s, r.t, 'walk', 'walk', argsOf(r));
       return;
     }
     const w = list[i];
+    if (isNum(r.start) && r.start < w.start) w.start = r.start;
     if (r.t > w.lastEnd) w.lastEnd = r.t;
     this.finishWalk(w, argsOf(r));
   }

@@ -155,7 +155,12 @@ describe('ChromeTraceWriter on a run', () => {
     const walks = walkEvents.filter((e) => e.name === 'walk');
     const reads = walkEvents.filter((e) => e.name !== 'walk');
     expect(walkEvents.every((e) => e.ph === 'X')).toBe(true);
-    expect(reads).toHaveLength(count('walk'));
+    // Walk records: one per table read, and one `ev:'done'` per walk (its start and latency).
+    const readRecs = j.records.filter((r) => r.cat === 'walk' && r.ev === undefined);
+    const doneRecs = j.records.filter((r) => r.cat === 'walk' && r.ev === 'done');
+    expect(reads).toHaveLength(readRecs.length);
+    expect(walks).toHaveLength(doneRecs.length);
+    expect(walks.map((w) => [w.args!.start_ps, w.args!.end_ps - w.args!.start_ps])).toEqual(doneRecs.map((r) => [r.start, r.lat_ps]));
     expect(walks.reduce((n, w) => n + w.args!.reads, 0)).toBe(reads.length);
     const walkerTids = new Set(a.events.filter((e) => e.name === 'thread_name' && e.args!.name.startsWith('soc.iommu.walker')).map((e) => e.tid));
     for (const rd of reads) {
@@ -165,7 +170,7 @@ describe('ChromeTraceWriter on a run', () => {
       expect(rd.args!.va).toBe(parent!.args!.va);
     }
     // Each read lasts as long as the walker's bus read of that address (same issue tick).
-    const walkRecs = j.records.filter((r) => r.cat === 'walk');
+    const walkRecs = readRecs;
     for (const rd of reads.filter((r) => !r.args!.incomplete)) {
       const bus = j.records.find((r) => r.cat === 'bus' && r.addr === rd.args!.read && r.t - r.lat_ps === rd.args!.issue_ps);
       expect(bus).toBeDefined();
