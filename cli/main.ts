@@ -12,6 +12,7 @@ import { benchCommand } from './bench';
 import { goldenCommand } from './golden';
 import { formatList, listBundled, socConfigsDir } from './list';
 import { TraceInputError, traceDiffCommand } from './traceDiff';
+import { TraceWindowOptionError, traceToChromeCommand, traceWindowOption } from './traceToChrome';
 import { RunProgress, formatSimTime } from './progress';
 import { withRunOptions, writeRunDir } from '../scenario/runDir';
 import { discardOutTrace, keepOutTrace, planOutDir } from './runOut';
@@ -67,6 +68,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         .option('trace', { type: 'string', describe: 'write a JSON Lines trace to this file (with --out, a bare --trace writes DIR/trace.jsonl)' })
         .option('trace-format', { choices: TRACE_OUTPUT_FORMATS, default: 'jsonl' as const, describe: 'jsonl: socsim JSON Lines (diffable, golden traces); chrome: Chrome trace-event JSON for Perfetto / chrome://tracing' })
         .option('trace-filter', { type: 'string', describe: 'comma-separated trace categories (map,unmap,tlb,walk,fault,inval,dma,bus)' })
+        .option('trace-window', { type: 'string', describe: 'trace only events in this simulated-time window, e.g. 100us..200us (or 100us.., ..200us)' })
         .option('log-level', { choices: LOG_LEVELS, default: 'warn' as LogLevel, describe: 'pino log level (logs go to stderr)' })
         .option('progress', { type: 'boolean', default: true, describe: 'progress bar on stderr when it is a terminal' })
         .option('out', { type: 'string', describe: 'write a run directory: config.json, stats.json, stats.csv, meta.json (see docs/experiments.md)' })
@@ -96,22 +98,41 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       },
     )
     .command(
-      'trace diff <a> <b>',
-      'compare two socsim traces: the first divergence with context, and per-category counts (exit 0 identical, 1 different)',
+      'trace',
+      'work with socsim traces: trace diff, trace to-chrome',
       (y) => y
-        .positional('a', { type: 'string', demandOption: true })
-        .positional('b', { type: 'string', demandOption: true })
-        .option('context', { type: 'number', default: 3, describe: 'records shown around the divergence' })
-        .example('$0 trace diff a.jsonl b.jsonl --context 5', 'first divergence with 5 records around it'),
-      (args) => {
-        try {
-          code = traceDiffCommand(args.a, args.b, (line) => io.out(`${line}\n`), { context: args.context });
-        } catch (e) {
-          if (!(e instanceof TraceInputError)) throw e;
-          io.err(`error: ${e.message}\n`);
-          code = 1;
-        }
-      },
+        .command(
+          'diff <a> <b>',
+          'compare two socsim traces: the first divergence with context, and per-category counts (exit 0 identical, 1 different)',
+          (yy) => yy
+            .positional('a', { type: 'string', demandOption: true })
+            .positional('b', { type: 'string', demandOption: true })
+            .option('context', { type: 'number', default: 3, describe: 'records shown around the divergence' })
+            .example('$0 trace diff a.jsonl b.jsonl --context 5', 'first divergence with 5 records around it'),
+          (args) => {
+            try {
+              code = traceDiffCommand(args.a, args.b, (line) => io.out(`${line}\n`), { context: args.context });
+            } catch (e) {
+              if (!(e instanceof TraceInputError)) throw e;
+              io.err(`error: ${e.message}\n`);
+              code = 1;
+            }
+          },
+        )
+        .command(
+          'to-chrome <input>',
+          'convert a socsim JSON Lines trace to Chrome trace-event JSON (Perfetto, chrome://tracing), streaming',
+          (yy) => yy
+            .positional('input', { type: 'string', demandOption: true, describe: 'a socsim JSON Lines trace' })
+            .option('o', { alias: 'output', type: 'string', demandOption: true, describe: 'the Chrome JSON file to write' })
+            .option('trace-window', { type: 'string', describe: 'keep only records in this window, e.g. 100us..200us' })
+            .example('$0 trace to-chrome run.jsonl -o run.json --trace-window 100us..200us', 'open run.json in ui.perfetto.dev'),
+          (args) => {
+            code = traceToChromeCommand(args.input, args.o, traceWindowOption(args['trace-window']), (line) => io.err(`${line}\n`));
+          },
+        )
+        .example('$0 trace diff a.jsonl b.jsonl', 'where two traces first differ')
+        .demandCommand(1, 'name a trace command: diff, to-chrome'),
     )
     .command(
       'stats',
@@ -228,7 +249,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       if (output) io.out(output + '\n');
     });
   } catch (e) {
-    if (e instanceof UsageError) {
+    if (e instanceof UsageError || e instanceof TraceWindowOptionError) {
       io.err(`socsim: ${e.message}\nTry 'socsim --help'.\n`);
       return 1;
     }
@@ -276,6 +297,7 @@ interface RunArgs {
   trace?: string;
   'trace-filter'?: string;
   'trace-format': TraceOutputFormat;
+  'trace-window'?: string;
   'log-level': LogLevel;
   progress: boolean;
   out?: string;
@@ -321,6 +343,8 @@ async function cmdRun(args: RunArgs, io: CliIO): Promise<number> {
     throw new UsageError(`--trace-filter: ${(e as Error).message}`);
   }
   if (categories && args.trace === undefined) throw new UsageError('--trace-filter needs --trace <file>');
+  const traceWindow = traceWindowOption(args['trace-window']);
+  if (traceWindow && args.trace === undefined) throw new UsageError('--trace-window needs --trace <file>');
 
   const progress = RunProgress.forStderr(args.progress);
   const startedAt = new Date();
@@ -331,7 +355,7 @@ async function cmdRun(args: RunArgs, io: CliIO): Promise<number> {
     // A run directory's config.json holds the seed, stop time and mode the run used.
     const loaded = outPlan ? withRunOptions(resolved, { seed, until, mode: args.mode }) : resolved;
     result = await runLoadedInterruptible(loaded, {
-      seed, until, mode: args.mode, maxHostMemory: hostLimit, tracePath: outPlan?.tracePath ?? args.trace, traceFormat: args['trace-format'], traceCategories: categories,
+      seed, until, mode: args.mode, maxHostMemory: hostLimit, tracePath: outPlan?.tracePath ?? args.trace, traceFormat: args['trace-format'], traceCategories: categories, traceWindow,
       onProgress: progress ? (f, t) => progress.update(f, t) : undefined,
     }, signals.stop);
   } catch (e) {

@@ -4,6 +4,7 @@ import type { StatsDump } from '../sim/engine/stats';
 import type { Tick } from '../sim/engine/time';
 import { TRACE_CATEGORIES, Tracer, type TraceCategory, type TraceWriter } from '../sim/engine/trace';
 import { ChromeTraceWriter, createTraceWriter, socMasterNames, type TraceOutputFormat } from '../sim/engine/chromeTrace';
+import type { TraceWindow } from '../sim/engine/traceWindow';
 import { buildSoc, hashJson, type Soc } from '../sim/soc/builder';
 import * as path from 'path';
 import { ConfigError, formatJsonPath, SimTimeLimitError } from '../sim/engine/errors';
@@ -33,6 +34,8 @@ export interface RunOptions {
   traceFormat?: TraceOutputFormat;
   traceWriter?: TraceWriter;
   traceCategories?: readonly TraceCategory[];
+  /** Only records in this window (`--trace-window`); header and end record always. */
+  traceWindow?: TraceWindow;
   /** Refuse the run (ConfigError) when its host-memory estimate exceeds this many bytes; default half of the machine's memory (scenario/hostMemory.ts). */
   maxHostMemory?: number;
   /** Called between slices of events with the jobs' mean progress in [0, 1]. */
@@ -149,7 +152,7 @@ function* runSteps(loaded: LoadedScenario, opts: RunOptions): Generator<void, Ru
   // Before anything is built or a trace file is created: a config too big for the host is refused with its dominating field.
   checkRunHostMemory(loaded, opts.maxHostMemory);
   const writer = opts.traceWriter ?? (opts.tracePath ? createTraceWriter(opts.tracePath, opts.traceFormat ?? 'jsonl') : null);
-  const tracer = new Tracer(writer, opts.traceCategories ?? TRACE_CATEGORIES);
+  const tracer = new Tracer(writer, opts.traceCategories ?? TRACE_CATEGORIES, opts.traceWindow ?? null);
   const ctx = createSimContext(seed, tracer);
   const configHash = hashJson({ soc: loaded.soc, scenario });
 

@@ -4,28 +4,34 @@ import { FileTraceWriter, TRACE_END_CATEGORY, TRACE_FORMAT, TRACE_VERSION, type 
 import type { MasterRegistry } from './masters';
 import { OutputFile } from './outputFile';
 import type { Tick } from './time';
+import { traceWindowFields, type TraceWindow } from './traceWindow';
 
 /**
  * Timeline export (issue 7): turns the socsim JSON Lines trace records (header first,
  * then `{t, cat, ...}`) into Google's Chrome trace-event JSON ("JSON Object Format":
  * `{"traceEvents":[...]}`), which ui.perfetto.dev and chrome://tracing open.
  *
- * Layout: one process (pid 1) for the SoC; one track (tid) per component, named by a
- * `thread_name` metadata event.
+ * Layout: tracks grouped by the component tree. Process 1 is the run (its labels: seed,
+ * config hash, mode; the end instant); every top-level unit (`soc.<unit>`: an IOMMU, a
+ * crossbar, a device; and `kernel`) is a process of its own, in order of first
+ * appearance, and each of its parts (a walker, a master's traffic on a crossbar, the
+ * unit's own events) a thread (`thread_name`) in it. Counters sit in their unit's process.
  * - `bus` records: an 'X' slice [t - lat_ps, t] per record on the track of the
  *   (crossbar, master) pair, `<bus> ← <master>`. Bus masters are named from
  *   `masterNames` when given, else by the record's `master_name` (the SoC's master
  *   registry), else learned from the trace (traces without names: a walker's table reads
  *   and a DMA engine's first read name their master), else `master <id>`. Each crossbar also
  *   gets a bandwidth counter (bytes delivered per bin, GB/s).
- * - `walk` records (one per table read, written when the read is issued): the read
+ * - `walk` records (one per table read, written when the read is issued, and one
+ *   `ev:'done'` record with the walk's `start` when it ends): the read
  *   ends with the bus record of the same address issued at the same tick, so each read
  *   becomes an 'X' slice named by its level, nested in a `walk` slice from the first
  *   read (or the record's `start`, when present) to the last read's completion, on the
  *   walker's track. Consecutive reads of one (walker, asid, va) form one walk. With no
  *   `ev:'done'` record the walk is taken to be over once `walkGapPs` passes after its
  *   last read without a further read of it; a read of a level the walk already read
- *   starts a new walk. Without `bus` in the trace, reads are instants.
+ *   starts a new walk. Without `bus` in the trace, reads are instants and the
+ *   walk a slice from its done record (start to end).
  * - `fault`, `inval`, `tlb`: instants on the translation unit's track (a slice when the
  *   record carries a numeric `start`); TLB misses also feed a misses-per-µs counter.
  * - `map`, `unmap`: instants on a `kernel` track, and a mapped-bytes counter per unit.
@@ -40,7 +46,10 @@ import type { Tick } from './time';
  * overlapping ones), so a component whose slices overlap in time (a master with many
  * transactions in flight, a walker with several slots) gets extra lanes: tracks named
  * `<component> [2]`, `[3]`, ... A slice goes on the first lane whose last slice ended
- * at or before its start.
+ * at or before its start. Lanes are capped (`maxLanes`, default 8: a GPU with 256 reads
+ * in flight would otherwise get hundreds of tracks): a slice that finds all lanes busy is
+ * not drawn but counted, per counter bin, in `<component> overflow` (series
+ * `slices not drawn`), and in total per track in `otherData.overflow`.
  *
  * Times: `ts`/`dur` are µs. By default they are rounded to whole ns (Perfetto's own
  * resolution, and rounding ts and dur apart could make a child outlive its parent);
@@ -56,6 +65,8 @@ import type { Tick } from './time';
 export interface ChromeTraceSink {
   write(chunk: string): void;
   close(): void;
+  /** Drops what was written (a failed conversion leaves no half file). */
+  abandon?(): void;
 }
 
 /** Keeps the Chrome JSON in memory (tests). */
@@ -85,6 +96,9 @@ class FileChromeSink implements ChromeTraceSink {
   close(): void {
     this.out.close();
   }
+  abandon(): void {
+    this.out.abandon();
+  }
 }
 
 export type MasterNames = ReadonlyMap<number, string> | Readonly<Record<number, string>>;
@@ -98,6 +112,8 @@ export interface ChromeTraceOptions {
   walkGapPs?: number;
   /** 'ns' (default) rounds ts/dur to whole ns; 'ps' writes ps / 1e6 unrounded. */
   resolution?: 'ns' | 'ps';
+  /** Lanes per track at most (default 8); slices that find no free lane are counted, not drawn. */
+  maxLanes?: number;
 }
 
 /** A built SoC (`sim/soc/builder.ts` Soc): its master registry says which id is whose. */
@@ -118,6 +134,8 @@ export function socMasterNames(soc: SocMasterSource): Map<number, string> {
 interface Track {
   readonly name: string;
   readonly index: number;
+  /** The process (top-level unit) the track belongs to. */
+  readonly pid: number;
   /** Per lane, the end of its latest slice (ps). */
   readonly laneEnd: Tick[];
   readonly tids: number[];
@@ -136,7 +154,7 @@ interface OpenWalk {
   readonly walker: string;
   readonly asid: unknown;
   readonly va: unknown;
-  readonly start: Tick;
+  start: Tick;
   readonly reads: WalkRead[];
   pending: number;
   lastEnd: Tick;
@@ -148,6 +166,7 @@ interface OpenCopy {
 }
 
 interface Bin {
+  readonly pid: number;
   readonly name: string;
   readonly series: string;
   readonly scale: number;
@@ -157,12 +176,23 @@ interface Bin {
 
 type Rec = Record<string, unknown> & { t: Tick; cat: string };
 
+/** The SoC's own process: the run's labels and the end instant. Units get pids from 2. */
 const PID = 1;
 const LANE_STRIDE = 1000;
-const OVERFLOW_TID = 1_000_000_000;
+const DEFAULT_MAX_LANES = 8;
 const CHUNK_CHARS = 1 << 16;
 /** Record fields that name the component a record belongs to, in order of preference. */
 const COMPONENT_FIELDS = ['unit', 'walker', 'bus', 'xbar', 'dev', 'component'] as const;
+
+/**
+ * The top-level unit a component belongs to: `soc.<unit>` for SoC paths
+ * (`soc.gpu_mmu.walker` → `soc.gpu_mmu`), else the name itself (`kernel`).
+ */
+export function topLevelUnit(component: string): string {
+  if (!component.startsWith('soc.')) return component;
+  const dot = component.indexOf('.', 4);
+  return dot < 0 ? component : component.slice(0, dot);
+}
 
 function isNum(v: unknown): v is number {
   return typeof v === 'number' && Number.isFinite(v);
@@ -205,7 +235,11 @@ export class ChromeTraceWriter implements TraceWriter {
   private now: Tick = 0;
 
   private readonly tracks = new Map<string, Track>();
-  private overflowTids = 0;
+  /** Top-level unit → its pid. */
+  private readonly processes = new Map<string, number>();
+  private readonly maxLanes: number;
+  /** Per track name, slices not drawn because all its lanes were busy. */
+  private readonly overflow = new Map<string, number>();
 
   // walks
   private readonly openWalks = new Map<string, OpenWalk[]>();
@@ -229,6 +263,8 @@ export class ChromeTraceWriter implements TraceWriter {
     this.binPs = options.counterBinPs ?? 100_000;
     this.walkGap = options.walkGapPs ?? 1_000_000;
     this.nsResolution = (options.resolution ?? 'ns') === 'ns';
+    this.maxLanes = options.maxLanes ?? DEFAULT_MAX_LANES;
+    if (!(Number.isInteger(this.maxLanes) && this.maxLanes >= 1 && this.maxLanes < LANE_STRIDE)) throw new Error(`chrome trace: maxLanes must be an integer from 1 to ${LANE_STRIDE - 1}`);
     if (!(this.binPs > 0) || !(this.walkGap >= 0)) throw new Error('chrome trace: counterBinPs must be > 0 and walkGapPs >= 0');
     this.sink = typeof target === 'string' ? new FileChromeSink(target) : target;
     if (options.masterNames) this.setMasterNames(options.masterNames);
@@ -266,7 +302,7 @@ export class ChromeTraceWriter implements TraceWriter {
       case 'unmap': track = this.onMap(r); break;
       case 'tlb':
         track = this.unitEvent(r, `tlb ${str(r.ev ?? 'event')}`);
-        if (r.ev === 'miss') this.addToBin(`tlb|${track.name}`, `${track.name} tlb misses`, 'per_us', 1e6 / this.binPs, r.t, 1);
+        if (r.ev === 'miss') this.addToBin(`tlb|${track.name}`, track.pid, `${track.name} tlb misses`, 'per_us', 1e6 / this.binPs, r.t, 1);
         break;
       case 'fault': track = this.unitEvent(r, `fault ${str(r.reason ?? '')}`.trim()); break;
       case 'inval': track = this.unitEvent(r, str(r.op ?? 'inval')); break;
@@ -275,19 +311,32 @@ export class ChromeTraceWriter implements TraceWriter {
     this.queueCounters(r, track);
   }
 
+  /** Stops without finishing the JSON: the output file is removed (the sink's `abandon`). */
+  abandon(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.sink.abandon?.();
+  }
+
   close(): void {
     if (this.closed) return;
     this.sweepWalks(true);
     for (const [dev, list] of this.openCopies) {
       for (const c of list) {
-        this.slice(this.track(`dev|${dev}`, dev), c.t, this.now, 'copy', 'dma', { ...c.fields, start_ps: c.t, end_ps: this.now, incomplete: true });
+        this.slice(this.track(`dev|${dev}`, dev, dev), c.t, this.now, 'copy', 'dma', { ...c.fields, start_ps: c.t, end_ps: this.now, incomplete: true });
       }
     }
     this.openCopies.clear();
     for (const b of this.bins.values()) this.flushBin(b, true);
     this.closed = true;
     let tail = '\n]';
-    if (this.header) tail += `,"otherData":${JSON.stringify(this.endRecord ? { ...this.header, end: this.endRecord } : this.header)}`;
+    if (this.header) {
+      const other: Record<string, unknown> = { ...this.header };
+      if (this.endRecord) other.end = this.endRecord;
+      // Slices not drawn (all lanes of their track busy), per track: also the tracks' `overflow` counters.
+      if (this.overflow.size > 0) other.overflow = Object.fromEntries(this.overflow);
+      tail += `,"otherData":${JSON.stringify(other)}`;
+    }
     this.put(`${tail}}\n`);
     this.flush();
     this.sink.close();
@@ -325,10 +374,10 @@ export class ChromeTraceWriter implements TraceWriter {
     if (typeof r.master_name === 'string' && master >= 0 && !this.masters.has(master)) this.masters.set(master, r.master_name);
     if (r.op === 'R') this.matchRead(r, s, master);
     const label = this.masters.get(master) ?? `master ${master}`;
-    const track = this.track(`bus|${bus}|${master}`, `${bus} ← ${label}`);
+    const track = this.track(`bus|${bus}|${master}`, `${bus} ← ${label}`, bus);
     const status = r.status === undefined || r.status === 'ok' ? '' : ` ${str(r.status)}`;
     this.slice(track, s, t, `${r.op === 'W' ? 'write' : 'read'}${status}`, 'bus', argsOf(r));
-    if (isNum(r.size)) this.addToBin(`bw|${bus}`, `${bus} bandwidth`, 'GB/s', 1000 / this.binPs, t, r.size);
+    if (isNum(r.size)) this.addToBin(`bw|${bus}`, track.pid, `${bus} bandwidth`, 'GB/s', 1000 / this.binPs, t, r.size);
     return track;
   }
 
@@ -364,7 +413,7 @@ export class ChromeTraceWriter implements TraceWriter {
   private onWalk(r: Rec): Track {
     const walker = str(r.walker);
     const t = r.t;
-    const track = this.track(`walker|${walker}`, walker);
+    const track = this.track(`walker|${walker}`, walker, walker);
     if (r.ev === 'done') {
       this.walkDone(r, walker);
       return track;
@@ -406,13 +455,16 @@ export class ChromeTraceWriter implements TraceWriter {
   private walkDone(r: Rec, walker: string): void {
     const key = `${walker}|${str(r.asid)}|${str(r.va)}`;
     const list = this.openWalks.get(key);
-    const i = list ? list.findIndex((c) => !isNum(r.start) || c.start === r.start) : -1;
+    // The walk began at `start`; its first table read was issued at or after it (walk-cache and step cycles first).
+    let i = list ? list.findIndex((c) => !isNum(r.start) || c.start === r.start) : -1;
+    if (list && i < 0 && isNum(r.start)) i = list.findIndex((c) => c.start >= (r.start as number));
     if (!list || i < 0) {
       const s = isNum(r.start) && r.start <= r.t ? r.start : r.t;
-      this.slice(this.track(`walker|${walker}`, walker), s, r.t, 'walk', 'walk', argsOf(r));
+      this.slice(this.track(`walker|${walker}`, walker, walker), s, r.t, 'walk', 'walk', argsOf(r));
       return;
     }
     const w = list[i];
+    if (isNum(r.start) && r.start < w.start) w.start = r.start;
     if (r.t > w.lastEnd) w.lastEnd = r.t;
     this.finishWalk(w, argsOf(r));
   }
@@ -446,21 +498,22 @@ export class ChromeTraceWriter implements TraceWriter {
       if (rd.end > w.lastEnd) w.lastEnd = rd.end;
     }
     const end = Math.max(w.lastEnd, w.start);
-    const track = this.track(`walker|${w.walker}`, w.walker);
+    const track = this.track(`walker|${w.walker}`, w.walker, w.walker);
     const args: Record<string, unknown> = {
       asid: w.asid, va: w.va, levels: w.reads.map((x) => x.level).join(' → '), reads: w.reads.length, start_ps: w.start, end_ps: end,
     };
     if (incomplete) args.incomplete = true;
     if (extra) Object.assign(args, extra);
     const tid = this.slice(track, w.start, end, 'walk', 'walk', args);
+    if (tid < 0) return;
     for (const rd of w.reads) {
-      this.sliceOn(tid, rd.issue, rd.end, rd.level, 'walk', { read: rd.read, va: w.va, issue_ps: rd.issue, done_ps: rd.end });
+      this.sliceOn(track.pid, tid, rd.issue, rd.end, rd.level, 'walk', { read: rd.read, va: w.va, issue_ps: rd.issue, done_ps: rd.end });
     }
   }
 
   private onDma(r: Rec): Track {
     const dev = str(r.dev);
-    const track = this.track(`dev|${dev}`, dev);
+    const track = this.track(`dev|${dev}`, dev, dev);
     if (r.ev === 'start') {
       const { t: _t, cat: _c, ev: _e, dev: _d, ...fields } = r;
       const list = this.openCopies.get(dev);
@@ -494,14 +547,14 @@ export class ChromeTraceWriter implements TraceWriter {
   }
 
   private onMap(r: Rec): Track {
-    const track = this.track('kernel', 'kernel');
+    const track = this.track('kernel', 'kernel', 'kernel');
     this.instant(track, r.t, r.cat, r.cat, argsOf(r));
     const unit = r.unit === undefined ? null : str(r.unit);
     if (unit === null) return track;
     const delta = r.cat === 'map' ? (isNum(r.size) ? r.size : 0) : -(isNum(r.unmapped) ? r.unmapped : isNum(r.size) ? r.size : 0);
     const v = (this.mapped.get(unit) ?? 0) + delta;
     this.mapped.set(unit, v);
-    this.counter(`${unit} mapped`, r.t, { bytes: v }, 'map');
+    this.counter(this.process(unit), `${unit} mapped`, r.t, { bytes: v }, 'map');
     return track;
   }
 
@@ -511,7 +564,7 @@ export class ChromeTraceWriter implements TraceWriter {
     for (const f of COMPONENT_FIELDS) {
       if (typeof r[f] === 'string') { comp = r[f] as string; break; }
     }
-    const track = this.track(`unit|${comp}`, comp);
+    const track = this.track(`unit|${comp}`, comp, comp);
     if (isNum(r.start) && r.start <= r.t) this.slice(track, r.start, r.t, name, r.cat, argsOf(r));
     else this.instant(track, r.t, name, r.cat, argsOf(r));
     return track;
@@ -522,21 +575,21 @@ export class ChromeTraceWriter implements TraceWriter {
     for (const k in r) {
       if (k.startsWith('q_') && isNum(r[k])) (vals ??= {})[k] = r[k] as number;
     }
-    if (vals) this.counter(`${track.name} queue`, r.t, vals, r.cat);
+    if (vals) this.counter(track.pid, `${track.name} queue`, r.t, vals, r.cat);
   }
 
   // ---- counters ---------------------------------------------------------------------
 
-  private addToBin(key: string, name: string, series: string, scale: number, t: Tick, amount: number): void {
+  private addToBin(key: string, pid: number, name: string, series: string, scale: number, t: Tick, amount: number): void {
     const bin = Math.floor(t / this.binPs);
     let b = this.bins.get(key);
     if (!b) {
-      b = { name, series, scale, bin, sum: 0 };
+      b = { pid, name, series, scale, bin, sum: 0 };
       this.bins.set(key, b);
-      if (bin > 0) this.counter(name, 0, { [series]: 0 }, 'counter');
+      if (bin > 0) this.counter(pid, name, 0, { [series]: 0 }, 'counter');
     } else if (bin > b.bin) {
       this.flushBin(b, false);
-      if (bin > b.bin + 1) this.counter(name, (b.bin + 1) * this.binPs, { [series]: 0 }, 'counter');
+      if (bin > b.bin + 1) this.counter(pid, name, (b.bin + 1) * this.binPs, { [series]: 0 }, 'counter');
       b.bin = bin;
       b.sum = 0;
     }
@@ -545,61 +598,83 @@ export class ChromeTraceWriter implements TraceWriter {
 
   private flushBin(b: Bin, last: boolean): void {
     const at = b.bin * this.binPs;
-    this.counter(b.name, at, { [b.series]: round6(b.sum * b.scale) }, 'counter');
+    this.counter(b.pid, b.name, at, { [b.series]: round6(b.sum * b.scale) }, 'counter');
     if (last) {
       const end = Math.min(at + this.binPs, this.now);
-      if (end > at) this.counter(b.name, end, { [b.series]: 0 }, 'counter');
+      if (end > at) this.counter(b.pid, b.name, end, { [b.series]: 0 }, 'counter');
     }
   }
 
-  private counter(name: string, t: Tick, args: Record<string, number>, cat: string): void {
-    this.event({ name, cat, ph: 'C', ts: this.us(t), pid: PID, args });
+  private counter(pid: number, name: string, t: Tick, args: Record<string, number>, cat: string): void {
+    this.event({ name, cat, ph: 'C', ts: this.us(t), pid, args });
   }
 
   // ---- tracks and events ------------------------------------------------------------
 
-  private track(key: string, name: string): Track {
+  /** The track `key` named `name`, in the process of `component`'s top-level unit. */
+  private track(key: string, name: string, component: string): Track {
     let tr = this.tracks.get(key);
     if (!tr) {
-      tr = { name, index: this.tracks.size, laneEnd: [], tids: [] };
+      tr = { name, index: this.tracks.size, pid: this.process(topLevelUnit(component)), laneEnd: [], tids: [] };
       this.tracks.set(key, tr);
       this.lane(tr, 0);
     }
     return tr;
   }
 
+  /** The pid of a top-level unit, naming the process when it is new (pids in order of first appearance). */
+  private process(unit: string): number {
+    let pid = this.processes.get(unit);
+    if (pid === undefined) {
+      pid = this.processes.size + PID + 1;
+      this.processes.set(unit, pid);
+      this.event({ name: 'process_name', ph: 'M', pid, args: { name: unit } });
+      this.event({ name: 'process_sort_index', ph: 'M', pid, args: { sort_index: pid } });
+    }
+    return pid;
+  }
+
   /** The tid of lane `i` of `tr`, naming it when it is new. */
   private lane(tr: Track, i: number): number {
     while (tr.tids.length <= i) {
       const n = tr.tids.length;
-      const tid = n < LANE_STRIDE ? (tr.index + 1) * LANE_STRIDE + n : OVERFLOW_TID + this.overflowTids++;
+      const tid = (tr.index + 1) * LANE_STRIDE + n;
       tr.tids.push(tid);
       tr.laneEnd.push(-Infinity);
-      this.event({ name: 'thread_name', ph: 'M', pid: PID, tid, args: { name: n === 0 ? tr.name : `${tr.name} [${n + 1}]` } });
-      this.event({ name: 'thread_sort_index', ph: 'M', pid: PID, tid, args: { sort_index: tid } });
+      this.event({ name: 'thread_name', ph: 'M', pid: tr.pid, tid, args: { name: n === 0 ? tr.name : `${tr.name} [${n + 1}]` } });
+      this.event({ name: 'thread_sort_index', ph: 'M', pid: tr.pid, tid, args: { sort_index: tid } });
     }
     return tr.tids[i];
   }
 
-  /** An 'X' slice [s, e] on the first lane of `tr` free at `s`; returns its tid. */
+  /**
+   * An 'X' slice [s, e] on the first lane of `tr` free at `s`; returns its tid. With all
+   * `maxLanes` lanes busy the slice is not drawn (-1): it is counted in the track's
+   * `<track> overflow` counter (slices per bin) and `otherData.overflow`.
+   */
   private slice(tr: Track, s: Tick, e: Tick, name: string, cat: string, args: Record<string, unknown>): number {
     if (e < s) e = s;
     let i = 0;
     while (i < tr.laneEnd.length && tr.laneEnd[i] > s) i++;
+    if (i >= this.maxLanes) {
+      this.overflow.set(tr.name, (this.overflow.get(tr.name) ?? 0) + 1);
+      this.addToBin(`ovf|${tr.index}`, tr.pid, `${tr.name} overflow`, 'slices not drawn', 1, s, 1);
+      return -1;
+    }
     const tid = this.lane(tr, i);
     tr.laneEnd[i] = e;
-    this.sliceOn(tid, s, e, name, cat, args);
+    this.sliceOn(tr.pid, tid, s, e, name, cat, args);
     return tid;
   }
 
-  private sliceOn(tid: number, s: Tick, e: Tick, name: string, cat: string, args: Record<string, unknown>): void {
+  private sliceOn(pid: number, tid: number, s: Tick, e: Tick, name: string, cat: string, args: Record<string, unknown>): void {
     const ts = this.us(s);
     const dur = this.nsResolution ? (Math.round(e / 1000) - Math.round(s / 1000)) / 1000 : (e - s) / 1e6;
-    this.event({ name, cat, ph: 'X', ts, dur, pid: PID, tid, args });
+    this.event({ name, cat, ph: 'X', ts, dur, pid, tid, args });
   }
 
   private instant(tr: Track, t: Tick, name: string, cat: string, args: Record<string, unknown>): void {
-    this.event({ name, cat, ph: 'i', s: 't', ts: this.us(t), pid: PID, tid: tr.tids[0], args });
+    this.event({ name, cat, ph: 'i', s: 't', ts: this.us(t), pid: tr.pid, tid: tr.tids[0], args });
   }
 
   private us(t: Tick): number {
@@ -625,24 +700,45 @@ export class ChromeTraceWriter implements TraceWriter {
   }
 }
 
+/** A JSON Lines trace that cannot be converted (not a socsim trace, a bad line): the user's input, exit 1. */
+export class TraceConvertError extends Error {}
+
 /**
  * Converts a socsim JSON Lines trace file to a Chrome trace-event JSON file, streaming
- * (the input is read in 1 MiB blocks). Returns the records read and events written.
+ * (the input is read in 1 MiB blocks). With `window`, only records whose tick is in
+ * [from, to) are converted (the header and end record always are). On a bad input line
+ * the output file is not written. Returns the records read and events written.
  */
-export function chromeTraceFromJsonl(inPath: string, outPath: string, options: ChromeTraceOptions = {}): { records: number; events: number } {
+export function chromeTraceFromJsonl(
+  inPath: string, outPath: string, options: ChromeTraceOptions = {}, window: TraceWindow | null = null,
+): { records: number; events: number } {
   const fd = fs.openSync(inPath, 'r');
-  const writer = new ChromeTraceWriter(outPath, options);
+  let writer: ChromeTraceWriter | null = null;
+  let ok = false;
   try {
+    writer = new ChromeTraceWriter(outPath, options);
+    const w = writer;
     const buf = Buffer.alloc(1 << 20);
     const decoder = new StringDecoder('utf8');
     let rest = '';
     let lineNo = 0;
+    let kept = 0;
     const feed = (line: string) => {
       lineNo++;
       try {
-        writer.writeLine(line);
+        if (window && lineNo > 1) {
+          const keep = windowed(line, window, kept);
+          if (keep === null) return;
+          if (keep !== line) {
+            w.writeLine(keep);
+            return;
+          }
+          kept++;
+        }
+        // The header says which window the file shows, as a windowed run's header does.
+        w.writeLine(window && lineNo === 1 ? JSON.stringify({ ...(JSON.parse(line) as object), window: traceWindowFields(window) }) : line);
       } catch (e) {
-        throw new Error(`${inPath}:${lineNo}: ${(e as Error).message}`);
+        throw new TraceConvertError(`${inPath}:${lineNo}: ${(e as Error).message}`);
       }
     };
     for (;;) {
@@ -655,12 +751,30 @@ export function chromeTraceFromJsonl(inPath: string, outPath: string, options: C
     }
     rest += decoder.end();
     if (rest !== '') feed(rest);
-    if (lineNo === 0) throw new Error(`${inPath}: empty file, not a ${TRACE_FORMAT} trace`);
+    if (lineNo === 0) throw new TraceConvertError(`${inPath}: empty file, not a ${TRACE_FORMAT} trace`);
+    ok = true;
   } finally {
     fs.closeSync(fd);
-    writer.close();
+    if (ok) writer!.close();
+    else writer?.abandon();
   }
   return { records: writer.records, events: writer.events };
+}
+
+/**
+ * A record line as a `window` keeps it: the line itself when inside, null when outside,
+ * and the end record rewritten as a windowed run writes it (`records`: the `kept` records
+ * before it, and the window).
+ */
+function windowed(line: string, window: TraceWindow, kept: number): string | null {
+  if (line.trim() === '') return null;
+  const r = JSON.parse(line) as Rec;
+  if (r.cat === TRACE_END_CATEGORY) {
+    const { t, cat, reason, records: _records, window: _window, ...rest } = r;
+    return JSON.stringify({ t, cat, reason, records: kept, window: traceWindowFields(window), ...rest });
+  }
+  if (!isNum(r.t)) return line;
+  return r.t >= window.from && r.t < window.to ? line : null;
 }
 
 /** Trace output formats `--trace-format` can name. */

@@ -2,6 +2,7 @@ import { SimInvariantError } from './errors';
 import type { MasterRegistry } from './masters';
 import { OutputFile } from './outputFile';
 import type { Tick } from './time';
+import { traceWindowFields, type TraceWindow } from './traceWindow';
 
 /**
  * Versioned JSON Lines traces (DESIGN.md "Traces"): one header record, then one record
@@ -26,7 +27,7 @@ export type TraceEndReason = (typeof TRACE_END_REASONS)[number];
 export const TRACE_END_CATEGORY = 'end';
 
 /** Header fields the tracer writes itself; extra header fields may not use them. */
-const RESERVED_HEADER_KEYS = ['format', 'version', 'config_hash', 'categories'] as const;
+const RESERVED_HEADER_KEYS = ['format', 'version', 'config_hash', 'categories', 'window'] as const;
 
 export interface TraceHeader {
   configHash: string;
@@ -110,13 +111,21 @@ export class Tracer {
    * master's name next to its id with one array read. Empty until `useMasters`.
    */
   masterNames: readonly string[] = [];
+  /** Records outside [winFrom, winTo) are dropped (`--trace-window`); two compares per record. */
+  private readonly winFrom: Tick = 0;
+  private readonly winTo: Tick = Infinity;
 
   /** A tracer with no writer records nothing whatever the filter says. */
   constructor(
     private readonly writer: TraceWriter | null = null,
     readonly categories: readonly TraceCategory[] = TRACE_CATEGORIES,
+    readonly window: TraceWindow | null = null,
   ) {
     if (writer) for (const c of categories) this[c] = true;
+    if (window) {
+      this.winFrom = window.from;
+      this.winTo = window.to;
+    }
   }
 
   static parseFilter(filter: string): TraceCategory[] {
@@ -149,7 +158,7 @@ export class Tracer {
     }
     this.writer.writeLine(JSON.stringify({
       format: TRACE_FORMAT, version: TRACE_VERSION, config_hash: configHash, seed,
-      categories: [...this.categories], ...extra,
+      categories: [...this.categories], ...(this.window ? { window: traceWindowFields(this.window) } : {}), ...extra,
     }));
   }
 
@@ -157,19 +166,21 @@ export class Tracer {
   emit(cat: TraceCategory, tick: Tick, fields: Record<string, unknown>): void {
     if (!this.writer || !this[cat]) return;
     if (!this.started) throw new SimInvariantError('trace record before header');
+    if (tick < this.winFrom || tick >= this.winTo) return;
     this.records++;
     this.writer.writeLine(JSON.stringify({ t: tick, cat, ...fields }));
   }
 
   /**
    * Writes the end record `{t, cat:"end", reason, records, ...fields}` (`records`: the
-   * event records before it). Once; only after the header (a run that fails before its
+   * event records before it; with a window, also `window`). Once; only after the header (a run that fails before its
    * header has no trace to end).
    */
   end(tick: Tick, reason: TraceEndReason, fields: Record<string, unknown> = {}): void {
     if (!this.writer || !this.started || this.ended) return;
     this.ended = true;
-    this.writer.writeLine(JSON.stringify({ t: tick, cat: TRACE_END_CATEGORY, reason, records: this.records, ...fields }));
+    const window = this.window ? { window: traceWindowFields(this.window) } : {};
+    this.writer.writeLine(JSON.stringify({ t: tick, cat: TRACE_END_CATEGORY, reason, records: this.records, ...window, ...fields }));
   }
 
   close(): void {

@@ -21,6 +21,8 @@ export const FAULT_REASON_NAMES = ['not_present', 'permission', 'address_size', 
 
 export const WalkOutcome = { Page: 0, Sparse: 1, Fault: 2 } as const;
 export type WalkOutcome = (typeof WalkOutcome)[keyof typeof WalkOutcome];
+/** Outcome names for trace records, by WalkOutcome value. */
+const OUTCOME_NAMES = ['page', 'sparse', 'fault'] as const;
 
 /** The page tables a walk uses: set per IOMMU stream or per CPU context. */
 export interface WalkContext {
@@ -257,6 +259,12 @@ export class PageTableWalker implements ResponseReceiver {
 
   private finish(w: Walk): void {
     const latency = this.ctx.engine.now - w.startTick;
+    // One record per walk (not per access): timelines draw the walk with its duration whatever else is traced.
+    if (this.ctx.tracer.walk) {
+      this.ctx.tracer.emit('walk', this.ctx.engine.now, {
+        walker: this.path, asid: w.wctx.asid, va: hex(w.va), ev: 'done', start: w.startTick, reads: w.reads, outcome: OUTCOME_NAMES[w.outcome], lat_ps: latency,
+      });
+    }
     this.sWalks.value++;
     if (w.outcome === WalkOutcome.Fault) this.sFaults.value++;
     this.sLatencyNs.sample(latency / 1000);

@@ -10,7 +10,7 @@ const cli = runCli;
 /** The commands a help text lists (`socsim trace diff <a> <b>  …` → `trace diff`). */
 function commandsOf(help: string): string[] {
   const section = help.slice(help.indexOf('Commands:'), help.indexOf('Options:'));
-  return [...section.matchAll(/^ {2}socsim ((?:[a-z]+ ?)+)/gm)].map((m) => m[1].trim());
+  return [...section.matchAll(/^ {2}socsim ((?:[a-z][a-z-]* ?)+)/gm)].map((m) => m[1].trim());
 }
 
 test('--version prints the package.json version (the compiled bin)', () => {
@@ -23,11 +23,13 @@ test('every command, and socsim itself, shows examples in its help', async () =>
   const top = await cli(['--help']);
   expect(top.code).toBe(0);
   const commands = commandsOf(top.out);
-  expect(commands).toEqual(expect.arrayContaining(['run', 'validate', 'trace diff', 'stats', 'bench', 'list']));
+  expect(commands).toEqual(expect.arrayContaining(['run', 'validate', 'trace', 'stats', 'bench', 'list']));
   const stats = await cli(['stats', '--help']);
   expect(commandsOf(stats.out)).toEqual(['stats diff']);
+  const trace = await cli(['trace', '--help']);
+  expect(commandsOf(trace.out)).toEqual(['trace diff', 'trace to-chrome']);
   const missing: string[] = [];
-  for (const c of ['', ...commands, 'stats diff']) {
+  for (const c of ['', ...commands, 'stats diff', 'trace diff', 'trace to-chrome']) {
     const r = await cli([...c.split(' ').filter(Boolean), '--help']);
     expect(r.code).toBe(0);
     const examples = r.out.slice(r.out.indexOf('Examples:'));

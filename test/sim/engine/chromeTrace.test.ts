@@ -95,15 +95,20 @@ function expectTrackPerComponent(records: Record<string, any>[], events: Ev[]): 
 
 describe('ChromeTraceWriter on a run', () => {
   test('default scenario, 2 µs: bus slices, copy slice, bandwidth counters, named tracks', () => {
-    const a = chromeRun(DEFAULT, 2_000_000);
+    // Lanes uncapped here, so every bus record is drawn (the cap has its own tests).
+    const a = chromeRun(DEFAULT, 2_000_000, { maxLanes: 999 });
     const j = jsonlRun(DEFAULT, 2_000_000);
     const phases = new Set(a.events.map((e) => e.ph));
     expect([...phases].sort()).toEqual(['C', 'M', 'X', 'i']); // the one instant: the end record
     expect(a.json.otherData.end).toEqual({ t_ps: 2_000_000, reason: 'until', records: j.records.length - 1, events: a.out.events });
     expect(a.events.filter((e) => e.name === 'process_name')).toEqual([
       { name: 'process_name', ph: 'M', pid: 1, args: { name: 'minimal: default' } },
+      { name: 'process_name', ph: 'M', pid: 2, args: { name: 'soc.dma0' } },
+      { name: 'process_name', ph: 'M', pid: 3, args: { name: 'soc.xbar' } },
     ]);
-    expect(a.events.every((e) => e.pid === 1)).toBe(true);
+    // A process per top-level unit: the copy on the DMA engine's, bus slices and bandwidth on the crossbar's.
+    expect(new Set(a.events.filter((e) => e.cat === 'dma').map((e) => e.pid))).toEqual(new Set([2]));
+    expect(new Set(a.events.filter((e) => e.cat === 'bus' || e.name === 'soc.xbar bandwidth').map((e) => e.pid))).toEqual(new Set([3]));
     expect(a.json.otherData).toMatchObject({ format: 'socsim-trace', version: 1, seed: a.out.seed, config_hash: a.out.configHash });
 
     const busRecords = j.records.filter((r) => r.cat === 'bus');
@@ -155,7 +160,12 @@ describe('ChromeTraceWriter on a run', () => {
     const walks = walkEvents.filter((e) => e.name === 'walk');
     const reads = walkEvents.filter((e) => e.name !== 'walk');
     expect(walkEvents.every((e) => e.ph === 'X')).toBe(true);
-    expect(reads).toHaveLength(count('walk'));
+    // Walk records: one per table read, and one `ev:'done'` per walk (its start and latency).
+    const readRecs = j.records.filter((r) => r.cat === 'walk' && r.ev === undefined);
+    const doneRecs = j.records.filter((r) => r.cat === 'walk' && r.ev === 'done');
+    expect(reads).toHaveLength(readRecs.length);
+    expect(walks).toHaveLength(doneRecs.length);
+    expect(walks.map((w) => [w.args!.start_ps, w.args!.end_ps - w.args!.start_ps])).toEqual(doneRecs.map((r) => [r.start, r.lat_ps]));
     expect(walks.reduce((n, w) => n + w.args!.reads, 0)).toBe(reads.length);
     const walkerTids = new Set(a.events.filter((e) => e.name === 'thread_name' && e.args!.name.startsWith('soc.iommu.walker')).map((e) => e.tid));
     for (const rd of reads) {
@@ -165,7 +175,7 @@ describe('ChromeTraceWriter on a run', () => {
       expect(rd.args!.va).toBe(parent!.args!.va);
     }
     // Each read lasts as long as the walker's bus read of that address (same issue tick).
-    const walkRecs = j.records.filter((r) => r.cat === 'walk');
+    const walkRecs = readRecs;
     for (const rd of reads.filter((r) => !r.args!.incomplete)) {
       const bus = j.records.find((r) => r.cat === 'bus' && r.addr === rd.args!.read && r.t - r.lat_ps === rd.args!.issue_ps);
       expect(bus).toBeDefined();
@@ -271,6 +281,26 @@ describe('ChromeTraceWriter on records', () => {
     // ns resolution (the default) rounds both ends to whole ns.
     const r = convert([bus(10_400, 8_800)]).find((e) => e.ph === 'X')!;
     expect([r.ts, r.dur]).toEqual([0.002, 0.008]);
+  });
+
+  test('lanes per track are capped: slices that find no free lane are counted in an overflow counter and otherData', () => {
+    // Ten reads of one master all in flight together; 3 lanes.
+    const recs = Array.from({ length: 10 }, (_, i) => bus(100_000 + i * 1_000, 50_000 + i * 1_000));
+    const sink = new MemoryChromeSink();
+    const w = new ChromeTraceWriter(sink, { maxLanes: 3, masterNames: { 3: 'soc.gpu' } });
+    for (const r of [HEADER, ...recs]) w.writeLine(JSON.stringify(r));
+    w.close();
+    const json = JSON.parse(sink.text()) as { traceEvents: Ev[]; otherData: Record<string, unknown> };
+    const ev = json.traceEvents;
+    expect(ev.filter((e) => e.ph === 'X')).toHaveLength(3);
+    expect(threadNames(ev)).toEqual(['soc.xbar ← soc.gpu', 'soc.xbar ← soc.gpu [2]', 'soc.xbar ← soc.gpu [3]']);
+    expect(json.otherData.overflow).toEqual({ 'soc.xbar ← soc.gpu': 7 });
+    const ovf = ev.filter((e) => e.ph === 'C' && e.name === 'soc.xbar ← soc.gpu overflow');
+    expect(ovf.reduce((n, e) => n + e.args!['slices not drawn'], 0)).toBe(7);
+    // The counter sits in the crossbar's process, with the lanes.
+    const pid = ev.find((e) => e.name === 'process_name' && e.args!.name === 'soc.xbar')!.pid;
+    expect(ovf.every((e) => e.pid === pid)).toBe(true);
+    expect(() => new ChromeTraceWriter(new MemoryChromeSink(), { maxLanes: 0 })).toThrow(/maxLanes must be an integer from 1/);
   });
 
   test('the master_name of a bus record names its track; masterNames given by the caller win', () => {

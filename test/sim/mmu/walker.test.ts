@@ -57,8 +57,12 @@ test('walk latency equals the sum of the walker\'s PTE-read latencies observed o
   const records = writer.lines.slice(1).map((l) => JSON.parse(l));
   const walkerReads = records.filter((r) => r.cat === 'bus' && r.master === 100);
   expect(walkerReads).toHaveLength(5);
-  expect(records.filter((r) => r.cat === 'walk')).toHaveLength(5);
+  const readRecs = records.filter((r) => r.cat === 'walk' && r.ev === undefined);
+  expect(readRecs).toHaveLength(5);
   const sumOfReads = walkerReads.reduce((a, r) => a + r.lat_ps, 0);
+  // One done record per walk: its start and latency as the walker measured them.
+  const done = records.filter((r) => r.cat === 'walk' && r.ev === 'done');
+  expect(done).toEqual([expect.objectContaining({ start: readRecs[0].t, reads: 5, outcome: 'page', lat_ps: sumOfReads, t: readRecs[0].t + sumOfReads })]);
   const hist = rig.ctx.stats.dump();
   expect(hist['soc.iommu.walker.latency_ns.samples']).toBe(1);
   expect((hist['soc.iommu.walker.latency_ns.mean'] as number) * 1000).toBe(sumOfReads);
