@@ -78,7 +78,7 @@ function runChild(file: string, first: number, count: number): Promise<{ outcome
  * Mutants run by default: a sample this large, chosen by SOCSIM_FUZZ_SEED (default 1), so
  * CI stays about a minute; SOCSIM_FUZZ=all runs every mutant.
  */
-const SAMPLE = 4000;
+const SAMPLE = 2000;
 
 /** `n` indices of [0, total) chosen by `seed` (a partial Fisher-Yates shuffle on mulberry32), in order. */
 function sampleIndices(total: number, n: number, seed: number): number[] {
