@@ -3,11 +3,12 @@ import * as os from 'os';
 import * as path from 'path';
 import { runCli } from '../helpers/cliInProcess';
 import { topLevelUnit } from '../../sim/engine/chromeTrace';
+import { findChromium, launchChromium } from '../helpers/browser';
 
 /**
  * A GPU scenario's Chrome trace is one people can open (issue 13 part 3): the file the
- * CLI writes parses as JSON (Node's JSON.parse: no headless browser is a dependency of
- * this branch), and its tracks stay within stated limits.
+ * CLI writes parses as JSON, in Node and in the headless browser's own JSON parser (the
+ * one Perfetto and chrome://tracing use), and its tracks stay within stated limits.
  */
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socsim-timeline-'));
 const SCENARIO = 'mobile-gpu-texture-4k';
@@ -104,4 +105,38 @@ describe(`${SCENARIO} timeline`, () => {
     // Few slices: the GPU's bus reads last ~7 µs each (queueing), so 8 lanes hold few of them in 10 µs.
     expect(load(win).events.filter((e) => e.ph === 'X').length).toBeGreaterThan(10);
   });
+});
+
+const chromium = findChromium();
+if (!chromium) console.warn('timeline.test: no chromium or chromium-headless-shell found (apt-get install chromium, or set SOCSIM_CHROMIUM): browser parse skipped');
+(chromium ? describe : describe.skip)(`${SCENARIO} timeline in headless Chromium`, () => {
+  test("the browser's JSON.parse reads the trace and sees the same tracks as Node", async () => {
+    const file = path.join(dir, 'browser.json');
+    expect((await runCli(['run', SCENARIO, '--until', '50us', '--trace', file, '--trace-format', 'chrome'])).code).toBe(0);
+    const text = fs.readFileSync(file, 'utf8');
+    const browser = await launchChromium(chromium!);
+    try {
+      const page = await browser.newPage();
+      const seen = await page.evaluate((t: string) => {
+        const json = JSON.parse(t);
+        const evs = json.traceEvents as { name: string; ph: string; pid: number; tid?: number }[];
+        return {
+          events: evs.length,
+          threads: evs.filter((e) => e.name === 'thread_name').length,
+          processes: evs.filter((e) => e.name === 'process_name').length,
+          end: json.otherData?.end?.reason ?? null,
+        };
+      }, text);
+      const node = JSON.parse(text);
+      expect(seen).toEqual({
+        events: node.traceEvents.length,
+        threads: node.traceEvents.filter((e: Ev) => e.name === 'thread_name').length,
+        processes: node.traceEvents.filter((e: Ev) => e.name === 'process_name').length,
+        end: 'until',
+      });
+      expect(seen.threads).toBeLessThanOrEqual(MAX_TRACKS);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 });
