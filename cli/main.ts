@@ -10,6 +10,7 @@ import { loadSocConfigWith } from '../scenario/load';
 import { readJsonFile } from '../sim/soc/loadJson';
 import { benchCommand } from './bench';
 import { goldenCommand } from './golden';
+import { parseSeed } from './seed';
 import { formatList, listBundled, socConfigsDir } from './list';
 import { TraceInputError, traceDiffCommand } from './traceDiff';
 import { TraceWindowOptionError, traceToChromeCommand, traceWindowOption } from './traceToChrome';
@@ -317,15 +318,10 @@ function parseUntil(text: string): number {
   }
 }
 
-/** Seeds are integers in [0, 2^32): the RNG's seed word. */
-const SEED_LIMIT = 2 ** 32;
-
 async function cmdRun(args: RunArgs, io: CliIO): Promise<number> {
   setLogLevel(args['log-level']);
-  const seed = args.seed === undefined ? undefined : Number(args.seed);
-  if (seed !== undefined && !(/^\s*\d+\s*$/.test(args.seed!) && seed < SEED_LIMIT)) {
-    throw new UsageError(`--seed: must be an integer from 0 to 2^32-1, got ${JSON.stringify(args.seed)}`);
-  }
+  const seed = args.seed === undefined ? undefined : parseSeed(args.seed);
+  if (seed === null) throw new UsageError(`--seed: must be an integer from 0 to 2^32-1, got ${JSON.stringify(args.seed)}`);
   const until = args.until === undefined ? undefined : parseUntil(args.until);
   const hostLimit = maxHostMemory(args['max-host-memory']);
   // Loaded before any output is touched: outputs must not overwrite the run's inputs.

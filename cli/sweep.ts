@@ -2,6 +2,7 @@ import * as os from 'os';
 import { Presets, SingleBar } from 'cli-progress';
 import type { Argv } from 'yargs';
 import { parseHostMemoryLimit } from '../scenario/hostMemory';
+import { parseSeed } from './seed';
 import { runSweep, type SweepResult } from '../scenario/sweep';
 import { LocalRunner } from '../scenario/sweepBackend';
 import { checkSweepSpec, loadSweepSpec, type SweepSpec } from '../scenario/sweepSpec';
@@ -74,8 +75,9 @@ function parseAxis(flag: string, text: string): [string, (number | string | bool
 
 function parseSeedList(text: string): number[] {
   return text.split(',').map((s) => {
-    if (!/^\s*\d+\s*$/.test(s)) throw new SweepUsageError(`--seed-list: seeds are integers from 0 to 2^32-1, got ${JSON.stringify(s)}`);
-    return Number(s);
+    const seed = parseSeed(s);
+    if (seed === null) throw new SweepUsageError(`--seed-list: seeds are integers from 0 to 2^32-1, got ${JSON.stringify(s)}`);
+    return seed;
   });
 }
 
