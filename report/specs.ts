@@ -118,3 +118,26 @@ export function sweepLineSpec(points: readonly SeriesPoint[], xTitle: string, yT
     ],
   };
 }
+
+export interface TimePoint {
+  series: string;
+  /** Interval end, ns. */
+  t: number;
+  value: number;
+}
+
+/** A line per series over simulated time (timeseries.csv). */
+export function timeLineSpec(points: readonly TimePoint[], yTitle: string): Spec {
+  return {
+    $schema: SCHEMA,
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values: points.map((p) => ({ ...p })) },
+    mark: { type: 'line', tooltip: true, interpolate: 'step-before' },
+    encoding: {
+      x: { field: 't', type: 'quantitative', title: 'simulated time (ns, interval end)' },
+      y: { field: 'value', type: 'quantitative', title: yTitle },
+      color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 2, labelLimit: 400 } },
+    },
+  };
+}

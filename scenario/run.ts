@@ -20,6 +20,7 @@ import { applyFill, startJob, type JobResult } from './jobs';
 import { checkJobsSupportMode, loadScenario, needsPlatform, type LoadedScenario } from './load';
 import type { AccessMode } from '../sim/engine/accessMode';
 import { checkRunHostMemory } from './hostMemory';
+import { TimeSeriesSampler, type SampleOptions, type TimeSeries } from '../sim/engine/timeSeries';
 
 export interface RunOptions {
   /** Overrides the scenario's seed. */
@@ -38,6 +39,8 @@ export interface RunOptions {
   traceWindow?: TraceWindow;
   /** Refuse the run (ConfigError) when its host-memory estimate exceeds this many bytes; default half of the machine's memory (scenario/hostMemory.ts). */
   maxHostMemory?: number;
+  /** Record selected stats every interval (`--sample-interval`); RunOutput.timeseries. */
+  sample?: SampleOptions;
   /** Called between slices of events with the jobs' mean progress in [0, 1]. */
   onProgress?: (fraction: number, tick: Tick) => void;
 }
@@ -54,6 +57,8 @@ export interface RunOutput {
   configHash: string;
   /** The booted kernel, when the scenario needed one (buffers or device jobs). */
   platform: Platform | null;
+  /** The time series, when RunOptions.sample asked for one. */
+  timeseries: TimeSeries | null;
 }
 
 
@@ -175,12 +180,14 @@ function* runSteps(loaded: LoadedScenario, opts: RunOptions): Generator<void, Ru
 
     // The stop event runs after every other event of its tick (Priority.Late).
     if (until !== undefined) ctx.engine.schedule(until, () => ctx.engine.stop(), undefined, Priority.Late);
+    // Counters and gauges registered by now are the ones a time series can select.
+    const sampler = opts.sample ? new TimeSeriesSampler(ctx.stats, opts.sample) : null;
     // Built and booted: from here a stop signal can be answered (cli/interrupt.ts arms its handlers now).
     yield;
     let stopReason: RunResult;
     try {
       do {
-        stopReason = ctx.engine.runEvents(SLICE_EVENTS);
+        stopReason = sampler ? sampler.runSlice(ctx.engine, SLICE_EVENTS) : ctx.engine.runEvents(SLICE_EVENTS);
         opts.onProgress?.(jobs.reduce((a, j) => a + j.progress(), 0) / jobs.length, ctx.engine.now);
         if (stopReason === 'count') yield;
       } while (stopReason === 'count');
@@ -198,6 +205,7 @@ function* runSteps(loaded: LoadedScenario, opts: RunOptions): Generator<void, Ru
       endTick: ctx.engine.now,
       events: ctx.engine.eventsDispatched,
       platform: devices?.platform ?? null,
+      timeseries: sampler ? sampler.finish(ctx.engine.now) : null,
     };
     // Teardown after the stats are taken: processes exit, drivers are removed (their
     // buffers unmapped and freed; dma-debug reports any leak to the kernel log).
