@@ -5,6 +5,7 @@ import { InputFileError, readInputText } from '../sim/engine/inputFile';
 import type { LoadedScenario } from '../scenario/load';
 import { readRunMeta, RUN_FILES, type RunMeta } from '../scenario/runDir';
 import { ReportInputError } from './model';
+import { PAGE_TABLES_FORMAT, type PageTablesDoc } from '../scenario/pageTables';
 
 /** A finished run directory as the report reads it. */
 export interface RunData {
@@ -13,12 +14,15 @@ export interface RunData {
   /** config.json: the resolved `{soc, scenario}` that ran. */
   config: { soc: LoadedScenario['soc']; scenario: LoadedScenario['scenario'] };
   stats: StatsDump;
+  /** pagetables.json, when the run wrote one (report/pageTableReport.ts). */
+  pageTables: PageTablesDoc | null;
 }
 
 export function readRunData(dir: string): RunData {
   const meta = readRunMeta(dir);
   if (!meta) throw new ReportInputError(`${dir}: not a finished run directory (no valid ${RUN_FILES.meta}; see docs/experiments.md)`);
-  return { dir, meta, config: readJson(path.join(dir, RUN_FILES.config)) as RunData['config'], stats: readJson(path.join(dir, RUN_FILES.stats)) as StatsDump };
+  const config = readJson(path.join(dir, RUN_FILES.config)) as RunData['config'];
+  return { dir, meta, config, stats: readJson(path.join(dir, RUN_FILES.stats)) as StatsDump, pageTables: readPageTables(dir) };
 }
 
 export function readJson(file: string): unknown {
@@ -47,4 +51,15 @@ export function isDirectory(p: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** pagetables.json of a run directory, or null when the run wrote none (older runs, `run` without `--out`). */
+export function readPageTables(dir: string): PageTablesDoc | null {
+  const file = path.join(dir, RUN_FILES.pageTables);
+  if (!fs.existsSync(file)) return null;
+  const doc = readJson(file) as PageTablesDoc;
+  if (doc === null || typeof doc !== 'object' || doc.format !== PAGE_TABLES_FORMAT || !Array.isArray(doc.contexts)) {
+    throw new ReportInputError(`${file}: not a socsim page-table file (format "${PAGE_TABLES_FORMAT}"; see docs/experiments.md)`);
+  }
+  return doc;
 }

@@ -20,6 +20,7 @@ import { applyFill, startJob, type JobResult } from './jobs';
 import { checkJobsSupportMode, loadScenario, needsPlatform, type LoadedScenario } from './load';
 import type { AccessMode } from '../sim/engine/accessMode';
 import { checkRunHostMemory } from './hostMemory';
+import { pageTablesDoc, type PageTablesDoc } from './pageTables';
 
 export interface RunOptions {
   /** Overrides the scenario's seed. */
@@ -38,6 +39,8 @@ export interface RunOptions {
   traceWindow?: TraceWindow;
   /** Refuse the run (ConfigError) when its host-memory estimate exceeds this many bytes; default half of the machine's memory (scenario/hostMemory.ts). */
   maxHostMemory?: number;
+  /** Read every active context's page tables when the jobs end (RunOutput.pageTables; pagetables.json of `run --out`). */
+  pageTables?: boolean;
   /** Called between slices of events with the jobs' mean progress in [0, 1]. */
   onProgress?: (fraction: number, tick: Tick) => void;
 }
@@ -54,6 +57,8 @@ export interface RunOutput {
   configHash: string;
   /** The booted kernel, when the scenario needed one (buffers or device jobs). */
   platform: Platform | null;
+  /** With RunOptions.pageTables: the page tables as the jobs left them (before teardown); else null. */
+  pageTables: PageTablesDoc | null;
 }
 
 
@@ -198,6 +203,8 @@ function* runSteps(loaded: LoadedScenario, opts: RunOptions): Generator<void, Ru
       endTick: ctx.engine.now,
       events: ctx.engine.eventsDispatched,
       platform: devices?.platform ?? null,
+      // Read like the stats, before teardown unmaps the buffers; reading changes no stat.
+      pageTables: opts.pageTables ? pageTablesDoc(soc) : null,
     };
     // Teardown after the stats are taken: processes exit, drivers are removed (their
     // buffers unmapped and freed; dma-debug reports any leak to the kernel log).
