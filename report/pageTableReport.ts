@@ -44,6 +44,17 @@ function contextSection(c: PageTablesContext): ReportSection {
   const more = c.run_count - runs.rows.length;
   if (more > 0) runs.rows.push([{ text: `… ${more} more runs (pagetables.json lists ${c.runs.length} of ${c.run_count})` }, { text: '' }, { text: '' }, { text: '' }, { text: '' }, { text: '' }]);
 
+  const sparse: ReportTable = { columns: ['sparse VA [start, end)', 'size', 'entries'], rows: [] };
+  c.sparse.slice(0, REPORT_MAX_RUNS).forEach((r, i) => {
+    sparse.rows.push([
+      { text: `${r.va} – ${hex(Number(r.va) + r.bytes)}` },
+      { ...numberCell(r.bytes, `${at}.sparse[${i}].bytes`), text: sizeText(r.bytes) },
+      numberCell(r.entries, `${at}.sparse[${i}].entries`),
+    ]);
+  });
+  const moreSparse = c.sparse_run_count - sparse.rows.length;
+  if (moreSparse > 0) sparse.rows.push([{ text: `… ${moreSparse} more sparse ranges (pagetables.json lists ${c.sparse.length} of ${c.sparse_run_count})` }, { text: '' }, { text: '' }]);
+
   const levels = c.levels.filter((l) => l.tables > 0);
   // Sparse and "invalid" entries exist only in nv tables: their columns only when there are some.
   const sparseCol = levels.some((l) => l.sparse_entries > 0);
@@ -76,11 +87,11 @@ function contextSection(c: PageTablesContext): ReportSection {
       if (n > 0 || part === 'valid') shares.push({ level, part, share: fill(l, n), entries: n });
     }
   }
-  const sparseNote = c.sparse_run_count > 0 ? ` Sparse ranges (reads give zeros, writes are dropped): ${c.sparse_run_count} runs, ${sizeText(c.sparse_bytes)}, listed in pagetables.json, not as mappings.` : '';
+  const sparseNote = c.sparse_run_count > 0 ? ` Sparse ranges (reads give zeros, writes are dropped) are listed apart: they are not mappings.` : '';
   return {
     title: `Page tables: ${c.name}`,
     note: `The ${c.format} tables rooted at ${c.root} (ASID ${c.asid}) when the jobs ended, from pagetables.json. A run is pages of one size with VA and PA both contiguous and the same attributes; the first ${REPORT_MAX_RUNS} are shown. Occupancy counts each distinct table once; valid entries are table pointers and pages.${sparseNote}`,
-    tables: [summary, runs, occupancy],
+    tables: [summary, runs, sparse, occupancy],
     charts: shares.length ? [{ id: chartId(`${c.name} table occupancy`), title: `${c.name}: table entries per level`, spec: occupancySpec(shares) }] : [],
   };
 }
