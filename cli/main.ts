@@ -357,7 +357,7 @@ async function cmdRun(args: RunArgs, io: CliIO): Promise<number> {
     // A run directory's config.json holds the seed, stop time and mode the run used.
     const loaded = outPlan ? withRunOptions(resolved, { seed, until, mode: args.mode }) : resolved;
     result = await runLoadedInterruptible(loaded, {
-      seed, until, mode: args.mode, maxHostMemory: hostLimit, tracePath: outPlan?.tracePath ?? args.trace, traceFormat: args['trace-format'], traceCategories: categories, traceWindow,
+      seed, until, mode: args.mode, maxHostMemory: hostLimit, pageTables: outPlan !== null, tracePath: outPlan?.tracePath ?? args.trace, traceFormat: args['trace-format'], traceCategories: categories, traceWindow,
       ...(sampling ? { sample: sampling.sample } : {}),
       onProgress: progress ? (f, t) => progress.update(f, t) : undefined,
     }, signals.stop);

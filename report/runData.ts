@@ -7,6 +7,7 @@ import { readRunMeta, RUN_FILES, type RunMeta } from '../scenario/runDir';
 import { ReportInputError } from './model';
 import { CsvSyntaxError, parseCsv } from '../sim/engine/statsCsv';
 import type { TimeSeriesData } from './timeSeriesSection';
+import { PAGE_TABLES_FORMAT, type PageTablesDoc } from '../scenario/pageTables';
 
 /** A finished run directory as the report reads it. */
 export interface RunData {
@@ -17,6 +18,8 @@ export interface RunData {
   stats: StatsDump;
   /** timeseries.csv (run --sample-interval), or null when the run has none. */
   timeseries: TimeSeriesData | null;
+  /** pagetables.json, when the run wrote one (report/pageTableReport.ts). */
+  pageTables: PageTablesDoc | null;
 }
 
 export function readRunData(dir: string): RunData {
@@ -25,6 +28,7 @@ export function readRunData(dir: string): RunData {
   return {
     dir, meta, config: readJson(path.join(dir, RUN_FILES.config)) as RunData['config'], stats: readJson(path.join(dir, RUN_FILES.stats)) as StatsDump,
     timeseries: readTimeSeries(path.join(dir, RUN_FILES.timeseries)),
+    pageTables: readPageTables(dir),
   };
 }
 
@@ -74,4 +78,15 @@ export function isDirectory(p: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** pagetables.json of a run directory, or null when the run wrote none (older runs, `run` without `--out`). */
+export function readPageTables(dir: string): PageTablesDoc | null {
+  const file = path.join(dir, RUN_FILES.pageTables);
+  if (!fs.existsSync(file)) return null;
+  const doc = readJson(file) as PageTablesDoc;
+  if (doc === null || typeof doc !== 'object' || doc.format !== PAGE_TABLES_FORMAT || !Array.isArray(doc.contexts)) {
+    throw new ReportInputError(`${file}: not a socsim page-table file (format "${PAGE_TABLES_FORMAT}"; see docs/experiments.md)`);
+  }
+  return doc;
 }

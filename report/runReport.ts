@@ -4,6 +4,7 @@ import { chartId, numberCell, type Report, type ReportCell, type ReportChart, ty
 import { loadedOf, type RunData } from './runData';
 import { barsSpec, histogramSpec, shareBarsSpec, type ShareRow } from './specs';
 import { timeSeriesSection } from './timeSeriesSection';
+import { pageTableSections } from './pageTableReport';
 
 /**
  * The report of one run directory. Every figure is a stat of stats.json or a ratio of
@@ -29,6 +30,7 @@ export function runReport(run: RunData): Report {
       ...loaded.soc.memories.map((m) => dramSection(stats, m.name, measuredNs)).filter((s): s is ReportSection => s !== null),
       faultSection(stats, mmus),
       timeSeriesSection(run.timeseries, stats),
+      ...pageTableSections(run.pageTables),
       { title: 'Resolved config', tables: [], charts: [], details: { summary: 'config.json: the SoC and scenario that ran (defaults, overrides and run options folded in)', text: JSON.stringify(run.config, null, 2) } },
     ],
   };

@@ -21,6 +21,7 @@ import { checkJobsSupportMode, loadScenario, needsPlatform, type LoadedScenario 
 import type { AccessMode } from '../sim/engine/accessMode';
 import { checkRunHostMemory } from './hostMemory';
 import { TimeSeriesSampler, type SampleOptions, type TimeSeries } from '../sim/engine/timeSeries';
+import { pageTablesDoc, type PageTablesDoc } from './pageTables';
 
 export interface RunOptions {
   /** Overrides the scenario's seed. */
@@ -41,6 +42,8 @@ export interface RunOptions {
   maxHostMemory?: number;
   /** Record selected stats every interval (`--sample-interval`); RunOutput.timeseries. */
   sample?: SampleOptions;
+  /** Read every active context's page tables when the jobs end (RunOutput.pageTables; pagetables.json of `run --out`). */
+  pageTables?: boolean;
   /** Called between slices of events with the jobs' mean progress in [0, 1]. */
   onProgress?: (fraction: number, tick: Tick) => void;
 }
@@ -59,6 +62,8 @@ export interface RunOutput {
   platform: Platform | null;
   /** The time series, when RunOptions.sample asked for one. */
   timeseries: TimeSeries | null;
+  /** With RunOptions.pageTables: the page tables as the jobs left them (before teardown); else null. */
+  pageTables: PageTablesDoc | null;
 }
 
 
@@ -206,6 +211,8 @@ function* runSteps(loaded: LoadedScenario, opts: RunOptions): Generator<void, Ru
       events: ctx.engine.eventsDispatched,
       platform: devices?.platform ?? null,
       timeseries: sampler ? sampler.finish(ctx.engine.now) : null,
+      // Read like the stats, before teardown unmaps the buffers; reading changes no stat.
+      pageTables: opts.pageTables ? pageTablesDoc(soc) : null,
     };
     // Teardown after the stats are taken: processes exit, drivers are removed (their
     // buffers unmapped and freed; dma-debug reports any leak to the kernel log).

@@ -4,6 +4,8 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Browser } from 'puppeteer-core';
 import { buildReport } from '../../report';
+import { chartId } from '../../report/model';
+import type { PageTablesDoc } from '../../scenario/pageTables';
 import { parseCsv } from '../../sim/engine/statsCsv';
 import { compiledCli } from '../helpers/compiledCli';
 import { findChromium, launchChromium } from '../helpers/browser';
@@ -78,6 +80,19 @@ async function openReport(browser: Browser, file: string): Promise<PageCheck> {
   return { ...result, errors: [...errors, ...result.errors], requests };
 }
 
+/** The page-table view (issue 13): the GPU context's section shows pagetables.json's numbers, and its occupancy chart is drawn. */
+function checkPageTableSection(page: PageCheck, dir: string): void {
+  const doc = JSON.parse(fs.readFileSync(path.join(dir, 'pagetables.json'), 'utf8')) as PageTablesDoc;
+  const gpu = doc.contexts.find((c) => c.unit === 'gpu_mmu')!;
+  const at = `pagetables.json[${gpu.name}]`;
+  expect(Number(page.cells[`${at}.mapped_bytes`])).toBe(gpu.mapped_bytes);
+  expect(gpu.mapped_bytes).toBe(16 * 2 ** 20);
+  const [size] = gpu.page_sizes;
+  expect(Number(page.cells[`${at}.page_sizes[${size.page_size}].pages`])).toBe(size.pages);
+  for (const l of gpu.levels.filter((x) => x.tables > 0)) expect(Number(page.cells[`${at}.levels[${l.level}].valid_entries`])).toBe(l.valid_entries);
+  expect(page.marks[`chart-${chartId(`${gpu.name} table occupancy`)}`]).toBeGreaterThan(0);
+}
+
 const describeBrowser = chromium ? describe : describe.skip;
 if (!chromium) console.warn('report.test: no chromium or chromium-headless-shell found (apt-get install chromium, or set SOCSIM_CHROMIUM): browser checks skipped');
 
@@ -106,6 +121,7 @@ describeBrowser('the HTML report in headless Chromium', () => {
       expect(plain.length).toBeGreaterThan(20);
       for (const [k, v] of plain) expect([k, v === '' ? null : Number(v)]).toEqual([k, stats[k]]);
       walks.push(w);
+      checkPageTableSection(page, path.join(tmp, s));
     }
     // 2 MiB pages need far fewer walks than 4 KiB pages for the same textures.
     expect(walks[0]).toBeGreaterThan(walks[1]);
