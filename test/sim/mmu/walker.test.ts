@@ -140,3 +140,29 @@ describe('walk slots are first come, first served', () => {
     expect(wait).toBeGreaterThanOrEqual(3 * (d['soc.iommu.walker.latency_ns.min'] as number));
   });
 });
+
+test('walk caches skip levels: the deepest level whose VA prefix hits decides how many reads a walk needs', () => {
+  const caches = [
+    { level: 'L0', entries: 4, ways: 4, latencyCycles: 0 },
+    { level: 'L1', entries: 8, ways: 4, latencyCycles: 0 },
+    { level: 'L2', entries: 32, ways: 8, latencyCycles: 0 },
+  ];
+  const rig = new MmuRig(getFormat('arm-lpae-4k'), iommuParams({ walker: { slots: 1, stepCycles: 0, walkCaches: caches } }));
+  const GiB = 2 ** 30;
+  const base = 0x40 * GiB;
+  // a: cold (4 reads); b: same 2 MiB region (PDE cache hit: 1 read); c: same 1 GiB, other
+  // 2 MiB (PDPTE cache hit: 2 reads); d: same 512 GiB, other 1 GiB (PML4E cache hit: 3 reads).
+  const vas = [base, base + PAGE, base + 2 ** 21, base + GiB];
+  vas.forEach((va, i) => rig.tables.map(va, MEM_BASE + i * PAGE, 12));
+  const reads: number[] = [];
+  for (const va of vas) {
+    const before = rig.stat('soc.iommu.walker.mem_reads');
+    const { master } = rig.device([{ cmd: Cmd.Read, addr: va, size: 64 }]);
+    master.start();
+    rig.run();
+    expect(master.completed[0].status).toBe(1);
+    reads.push(rig.stat('soc.iommu.walker.mem_reads') - before);
+  }
+  expect(reads).toEqual([4, 1, 2, 3]);
+  expect([rig.stat('soc.iommu.walker.walk_cache.l2.hits'), rig.stat('soc.iommu.walker.walk_cache.l1.hits'), rig.stat('soc.iommu.walker.walk_cache.l0.hits')]).toEqual([1, 1, 1]);
+});
