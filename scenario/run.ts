@@ -75,6 +75,7 @@ function bootDevices(ctx: SimContext, soc: Soc, loaded: LoadedScenario, mode: Ac
     iommuStrict: k.iommuStrict, dmaDebug: k.dmaDebug,
     ...(k.swiotlbSize !== undefined ? { swiotlbSize: k.swiotlbSize } : {}),
     ...(k.cmaSize !== undefined ? { cmaSize: k.cmaSize } : {}),
+    ...(k.iommuPassthrough !== undefined ? { iommuPassthrough: k.iommuPassthrough } : {}),
   });
   const contexts = new DeviceContexts(platform);
   const drivers = new Map<string, DeviceDriver>();
