@@ -10,6 +10,7 @@ import {
   SZ_16K, SZ_1G, SZ_2M, SZ_32M, SZ_4K, SZ_512M, SZ_64K, type IoPgtableArm, type IoPgtableCfg, type IommuFlushOps,
 } from '../../../drivers/iommu/ioPgtableArm';
 import { IommuDomain } from '../../../drivers/iommu/iommuDomain';
+import { VcmIommuDriver } from '../../../drivers/iommu/vcmIommuDriver';
 import { KernelError } from '../../../drivers/errno';
 import { armLpae16k, armLpae4k, armLpae64k } from '../../../sim/mmu/format/armLpae';
 import { EntryKind, newDecodedEntry, levelIndex, type PageTableFormat } from '../../../sim/mmu/format/types';
@@ -243,4 +244,11 @@ test('the 4 KiB granule still builds four levels of 4 KiB tables', () => {
   expect(ops.map(0x1000, DATA, SZ_4K, RW)).toBe(0);
   expect(rig.pages.allocs).toHaveLength(4);
   expect(walk(rig, ops, 0x1000)).toMatchObject({ kind: EntryKind.Page, reads: 4 });
+});
+
+test('VCM on a 64K-granule domain: orders [17, 4, 0] (VCM allocates 4 KiB pages; those fail at the domain)', () => {
+  const domain = { pageSizes: [SZ_64K, SZ_512M], map: () => -Errno.EINVAL, unmap: () => 0 } as unknown as ConstructorParameters<typeof VcmIommuDriver>[0];
+  expect(new VcmIommuDriver(domain).orders).toEqual([17, 4, 0]);
+  const four = { pageSizes: [SZ_4K, SZ_2M, SZ_1G] } as unknown as ConstructorParameters<typeof VcmIommuDriver>[0];
+  expect(new VcmIommuDriver(four).orders).toEqual([18, 9, 0]);
 });
