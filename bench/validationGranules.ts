@@ -23,7 +23,15 @@ import { SimpleMemory } from '../sim/mem/sram';
 import { armLpaeFormat, ARM_LPAE_GRANULES, type ArmLpaeGranule } from '../sim/mmu/format';
 import { PageTableBuilder } from '../sim/mmu/pageTableBuilder';
 import { PageTableWalker, Walk, WalkOutcome } from '../sim/mmu/walker';
-import type { ValidationResult } from './validation';
+
+/** One row, the shape of validation.ts's ValidationResult (not imported: validation.ts imports this module). */
+export interface GranuleValidationRow {
+  name: string;
+  expected: number;
+  actual: number;
+  error: number;
+  note: string;
+}
 
 /** The input sizes of Linux's io-pgtable selftest (arm_lpae_do_selftests). */
 export const GRANULE_INPUT_SIZES: readonly number[] = [32, 36, 40, 42, 44, 48];
@@ -74,8 +82,8 @@ export function measureGranuleWalks(granule: ArmLpaeGranule, ias: number): { pag
 }
 
 /** Rows `walk.granule.<4k|16k|64k>.va<ias>.<empty|warm>`: reads per walk against the closed form. */
-export function validateGranuleWalks(): ValidationResult[] {
-  const out: ValidationResult[] = [];
+export function validateGranuleWalks(): GranuleValidationRow[] {
+  const out: GranuleValidationRow[] = [];
   for (const granule of ARM_LPAE_GRANULES) {
     for (const ias of GRANULE_INPUT_SIZES) {
       const m = measureGranuleWalks(granule, ias);
@@ -89,6 +97,6 @@ export function validateGranuleWalks(): ValidationResult[] {
   return out;
 }
 
-function row(name: string, expected: number, actual: number, note: string): ValidationResult {
+function row(name: string, expected: number, actual: number, note: string): GranuleValidationRow {
   return { name, expected, actual, error: Math.abs(actual - expected) / Math.abs(expected), note };
 }
