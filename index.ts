@@ -35,7 +35,7 @@ export { Iommu, type IommuCommand, type IommuParams } from './sim/mmu/iommu';
 export { DirectMap } from './sim/mmu/directMap';
 export { Tlb, type TlbParams } from './sim/mmu/tlb';
 export { PageTableWalker } from './sim/mmu/walker';
-export { FORMATS, getFormat } from './sim/mmu/format';
+export { FORMATS, getFormat, armLpaeFormat } from './sim/mmu/format';
 export type { PageTableFormat } from './sim/mmu/format/types';
 export { inspectPageTables, type PageTableView, type MappedRun } from './sim/mmu/pageTableView';
 export { pageTablesDoc, type PageTablesDoc } from './scenario/pageTables';

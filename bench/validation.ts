@@ -40,6 +40,7 @@ import { parseWithSchema } from '../sim/soc/loadJson';
 import { SocConfigSchema } from '../sim/soc/schema';
 import { buildSoc, validateSocConfig, type Soc } from '../sim/soc/builder';
 import { PageTableBuilder } from '../sim/mmu/pageTableBuilder';
+import { validateGranuleWalks } from './validationGranules';
 
 export interface ValidationResult {
   name: string;
@@ -266,9 +267,9 @@ export interface ValidationOptions {
   walkPages?: number;
 }
 
-/** Every validation case, (a) then (b) then (c). */
+/** Every validation case, (a) then (b) then (c), then the LPAE granules (validationGranules.ts). */
 export function runValidation(opts: ValidationOptions = {}): ValidationResult[] {
-  return [...validateTlbHitRates(opts.tlbLookups), ...validateWalkReads(opts.walkPages), ...validateRowHits()];
+  return [...validateTlbHitRates(opts.tlbLookups), ...validateWalkReads(opts.walkPages), ...validateRowHits(), ...validateGranuleWalks()];
 }
 
 if (require.main === module) {

@@ -62,8 +62,10 @@ import {
 } from './types';
 import type { DmaMapOps } from './device';
 
-/** IOVA granule: the smallest IOMMU page (__ffs(domain->pgsize_bitmap)). */
+/** IOVA granule with a 4 KiB-granule domain; in general the domain's smallest page (__ffs(domain->pgsize_bitmap)). */
 export const IOMMU_DMA_GRANULE = 4096;
+/** DMA_BIT_MASK(32). */
+const DMA_BIT_MASK_32 = 2 ** 32 - 1;
 /** dma_get_max_seg_size() default: 64 KiB. */
 export const DMA_MAX_SEG_SIZE = 0x1_0000;
 /** dma_get_seg_boundary() default: a DMA segment never crosses a 4 GiB boundary. */
@@ -109,7 +111,7 @@ interface CoherentRecord {
  */
 export class IommuDmaOps implements DmaMapOps {
   readonly name = 'iommu-dma';
-  /** The cookie's IOVA space: granule 4 KiB, from max(1, aperture start). */
+  /** The cookie's IOVA space: granule the domain's smallest page (4, 16 or 64 KiB), from max(1, aperture start). */
   readonly iovad: IovaDomain;
   /** The flush queue (lazy mode), or null (strict). */
   readonly flushQueue: IovaFlushQueue | null;
@@ -119,7 +121,7 @@ export class IommuDmaOps implements DmaMapOps {
   readonly statsPrefix: string;
   private readonly env: DmaEnv;
   private readonly domain: IommuDomain;
-  private readonly granule = IOMMU_DMA_GRANULE;
+  private readonly granule: number;
   /** Live mappings: granule-aligned IOVA -> mapped bytes (granule multiple). */
   private readonly live = new Map<number, number>();
   private readonly coherentBufs = new Map<number, CoherentRecord>();
@@ -139,6 +141,8 @@ export class IommuDmaOps implements DmaMapOps {
   constructor(env: DmaEnv, domain: IommuDomain, opts: IommuDmaOptions) {
     this.env = env;
     this.domain = domain;
+    // iommu_dma_init_domain: order = __ffs(domain->pgsize_bitmap), init_iova_domain(iovad, 1UL << order, ...).
+    this.granule = domain.pageSizes[0];
     this.apertureEnd = 2 ** domain.pgtbl.cfg.ias - 1;
     // The aperture starts at 0; IOVA 0 is never handed out (base_pfn = max(1, ...)).
     this.iovad = new IovaDomain(this.granule, 1, { warn: (m) => env.kernel.warn('iova', m) });
@@ -459,9 +463,15 @@ export class IommuDmaOps implements DmaMapOps {
     return mask >= (this.iovad.startPfn + 1) * this.granule - 1;
   }
 
-  /** dma_get_required_mask: DMA_BIT_MASK of the aperture (48 bits for LPAE). */
-  getRequiredMask(_dev: DmaDevice): number {
-    return this.apertureEnd;
+  /**
+   * dma_get_required_mask for a device behind an IOMMU (kernel/dma/mapping.c:
+   * `if (use_dma_iommu(dev)) return DMA_BIT_MASK(32);`): iommu_dma_alloc_iova tries below
+   * 4 GiB first whatever the mask, so 32 bits is what the IOVA allocator needs, not the
+   * 2^ias aperture. Clipped to the device's DMA mask and to the aperture, below which every
+   * IOVA it gets lies (Linux returns 32 bits even for a narrower device).
+   */
+  getRequiredMask(dev: DmaDevice): number {
+    return Math.min(DMA_BIT_MASK_32, dev.dmaMask, this.apertureEnd);
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * The ARM LPAE io-pgtable: Linux drivers/iommu/io-pgtable-arm.c (format ARM_64_LPAE_S1,
- * 4 KiB granule) on simulated memory. It builds the tables that the `arm-lpae-4k` walkers
- * read (sim/mmu/format/armLpae.ts): every table page comes from the kernel's page
+ * 4 KiB, 16 KiB and 64 KiB granules) on simulated memory. It builds the tables that the
+ * `arm-lpae-4k`, `arm-lpae-16k` and `arm-lpae-64k` walkers read
+ * (sim/mmu/format/armLpae.ts): every table page comes from the kernel's page
  * allocator and is zeroed with kernel stores, every entry is encoded with the format codec
  * and written with `kernel.mem.writeWords`, and every entry it looks at is loaded with
  * `kernel.mem.readWords`. Page-table maintenance is therefore bus traffic, counted like any
@@ -25,11 +26,18 @@
  *   that either; they go back to the allocator only when replaced by a block, unmapped as
  *   a whole, or at `free()` (free_io_pgtable_ops).
  *
+ * Granule (arm_lpae_restrict_pgsizes): the kernel's PAGE_SIZE (4 KiB) if the bitmap has
+ * it, else the largest size below PAGE_SIZE (none exist), else the smallest size above
+ * it; the bitmap is then restricted to that granule's sizes: 4K|2M|1G, 16K|32M or
+ * 64K|512M. A bitmap with none of 4K, 16K, 64K is refused (NULL).
+ *
  * Differences from Linux, and why:
- * - The modelled walkers always start at L0 (T0SZ = 16), so the table always has four
- *   levels and a 4 KiB root; `ias` (up to 48) only limits the IOVAs accepted. Only the
- *   4 KiB granule exists (the codec's), so `pgsizeBitmap` is restricted to 4K|2M|1G and a
- *   bitmap without 4K is refused (Linux would pick a 16K/64K granule). `oas` is at most 48.
+ * - The modelled walkers start at the registered format's root (T0SZ = 16: 48-bit input),
+ *   so the table always has the levels of the 48-bit format (4 for 4K and 16K, 3 for 64K)
+ *   and its root (4 KiB, 16 bytes, 512 bytes); `ias` (up to 48) only limits the IOVAs
+ *   accepted. Linux starts lower for a smaller ias (arm_lpae_alloc_pgtable's start_level).
+ * - `oas` is at most 48: 52-bit output (FEAT_LPA with the 64K granule, where Linux adds
+ *   4 TiB blocks) is not modelled, so a 64K table never has the 4 TiB size.
  * - An IOVA or PA not aligned to the page size is -EINVAL with a WARN (Linux leaves that
  *   check to iommu_map, and masks the address bits; the codec cannot encode it), and a
  *   multi-page map whose last page would end above 2^ias is -ERANGE (Linux's callers keep
@@ -47,8 +55,8 @@
 import { bitsAt, hex, POW2 } from '../../sim/engine/addr';
 import { SimInvariantError } from '../../sim/engine/errors';
 import type { Counter } from '../../sim/engine/stats';
-import { armLpae4k } from '../../sim/mmu/format/armLpae';
-import { EntryKind, newDecodedEntry, type EntrySpec } from '../../sim/mmu/format/types';
+import { armLpae16k, armLpae4k, armLpae64k } from '../../sim/mmu/format/armLpae';
+import { EntryKind, newDecodedEntry, type EntrySpec, type PageTableFormat } from '../../sim/mmu/format/types';
 import { Errno } from '../errno';
 import type { Kernel } from '../kernel';
 import { sharedCounter } from './kstats';
@@ -68,7 +76,11 @@ export const IOMMU_MMIO = 1 << 4;
 export const IOMMU_PRIV = 1 << 5;
 
 export const SZ_4K = 0x1000;
+export const SZ_16K = 0x4000;
+export const SZ_64K = 0x1_0000;
 export const SZ_2M = 0x20_0000;
+export const SZ_32M = 0x200_0000;
+export const SZ_512M = 0x2000_0000;
 export const SZ_1G = 0x4000_0000;
 
 /**
@@ -138,10 +150,10 @@ export interface IoPgtableCfg {
   ias: number;
   /** Output (physical) address bits, at most 48. */
   oas: number;
-  /** Page sizes, a bitmap (SZ_4K | SZ_2M | SZ_1G); restricted to those by the allocator. */
+  /** Page sizes, a bitmap (SZ_4K | SZ_2M | SZ_1G, SZ_16K | SZ_32M, SZ_64K | SZ_512M); restricted to one granule's by the allocator. */
   pgsizeBitmap: number;
   kernel: Kernel;
-  /** Where table pages come from (order 0: one 4 KiB table per page). */
+  /** Where table pages come from (order 0, 2, 4: one 4, 16, 64 KiB table; the root may be smaller). */
   pages: PageAllocator;
   /** The IOMMU driver's invalidation callbacks; null for none (tables not yet live). */
   tlb?: IommuFlushOps | null;
@@ -157,14 +169,10 @@ export interface MappedBytes {
   bytes: number;
 }
 
-// ---- io-pgtable-arm.c geometry, 4 KiB granule ----
+// ---- io-pgtable-arm.c geometry ----
 
 const MAX_LEVELS = 4; // ARM_LPAE_MAX_LEVELS
-const BITS_PER_LEVEL = 9;
-const PTES_PER_TABLE = 512; // ARM_LPAE_PTES_PER_TABLE
 const PTE_BYTES = 8;
-const GRANULE = SZ_4K; // ARM_LPAE_GRANULE
-const TABLE_ORDER = 0;
 const MAX_ADDR_BITS = 48;
 const TYPE_MASK = 3; // ARM_LPAE_PTE_TYPE_MASK
 const TYPE_BLOCK = 1; // ARM_LPAE_PTE_TYPE_BLOCK
@@ -174,27 +182,100 @@ const TYPE_PAGE = 3; // ARM_LPAE_PTE_TYPE_PAGE
 const PTES_PER_ACCESS = 32;
 /** Never written: the source of zero stores. */
 const ZERO_PTES = new Uint32Array(2 * PTES_PER_ACCESS);
-const SUPPORTED_PGSIZES = SZ_4K | SZ_2M | SZ_1G;
-const FMT = armLpae4k;
+/** The simulated kernel's PAGE_SIZE (the page allocator's page). */
+const PAGE_SIZE = SZ_4K;
 
-/** ARM_LPAE_LVL_SHIFT: lowest IOVA bit indexing level `lvl` (0 = root, 3 = last). */
-function lvlShift(lvl: number): number {
-  return 12 + BITS_PER_LEVEL * (MAX_LEVELS - 1 - lvl);
+/** The sizes each granule supports (arm_lpae_restrict_pgsizes, oas <= 48). */
+const GRANULE_PGSIZES: Readonly<Record<number, number>> = { [SZ_4K]: SZ_4K | SZ_2M | SZ_1G, [SZ_16K]: SZ_16K | SZ_32M, [SZ_64K]: SZ_64K | SZ_512M };
+const GRANULE_FORMAT: Readonly<Record<number, PageTableFormat>> = { [SZ_4K]: armLpae4k, [SZ_16K]: armLpae16k, [SZ_64K]: armLpae64k };
+
+/**
+ * The granule arm_lpae_restrict_pgsizes picks for `pgsizeBitmap` (below 2^31): PAGE_SIZE if
+ * present, else the largest size below PAGE_SIZE, else the smallest above it; 0 for an
+ * empty bitmap. Whether the granule exists is the caller's check.
+ */
+export function armLpaeGranuleOf(pgsizeBitmap: number): number {
+  if ((pgsizeBitmap & PAGE_SIZE) !== 0) return PAGE_SIZE;
+  const below = pgsizeBitmap & (PAGE_SIZE - 1);
+  if (below !== 0) return 2 ** Math.floor(Math.log2(below)); // __fls
+  const above = pgsizeBitmap & ~(PAGE_SIZE - 1);
+  return above !== 0 ? above & -above : 0; // __ffs
 }
 
-/** ARM_LPAE_BLOCK_SIZE. */
+/** The hardware format io-pgtable builds for a granule (48-bit input), or null for none. */
+export function armLpaeFormatForGranule(granule: number): PageTableFormat | null {
+  return GRANULE_FORMAT[granule] ?? null;
+}
+
+/**
+ * The geometry of one granule's tables, as struct arm_lpae_io_pgtable holds it
+ * (pg_shift, bits_per_level, start_level, pgd_bits), with the codec for its levels.
+ */
+class Geometry {
+  readonly granule: number;
+  readonly pgShift: number;
+  readonly bitsPerLevel: number;
+  readonly ptesPerTable: number;
+  readonly startLevel: number;
+  readonly pgdEntries: number;
+  /** Page-allocator order of a table (non-root) and of the root. */
+  readonly tableOrder: number;
+  readonly pgdOrder: number;
+  /** Bytes zeroed for a new table and for the root: the whole allocation. */
+  readonly tableBytes: number;
+  readonly pgdAllocBytes: number;
+  readonly maxPgsize: number;
+
+  constructor(readonly fmt: PageTableFormat) {
+    const leaf = fmt.levels[fmt.smallLeaf];
+    this.granule = 2 ** leaf.shift;
+    this.pgShift = leaf.shift;
+    this.bitsPerLevel = leaf.indexBits;
+    this.ptesPerTable = 2 ** leaf.indexBits;
+    this.startLevel = MAX_LEVELS - fmt.levels.length;
+    this.pgdEntries = 2 ** fmt.levels[fmt.root].indexBits;
+    this.tableOrder = Math.max(0, Math.log2(this.granule / PAGE_SIZE));
+    this.pgdOrder = Math.max(0, Math.ceil(Math.log2((this.pgdEntries * PTE_BYTES) / PAGE_SIZE)));
+    this.tableBytes = PAGE_SIZE * 2 ** this.tableOrder;
+    this.pgdAllocBytes = PAGE_SIZE * 2 ** this.pgdOrder;
+    this.maxPgsize = Math.max(...fmt.pageSizes.map((p) => 2 ** p.shift));
+  }
+
+  /** ARM_LPAE_LVL_SHIFT: lowest IOVA bit indexing level `lvl` (start_level = root, 3 = last). */
+  lvlShift(lvl: number): number {
+    return this.pgShift + this.bitsPerLevel * (MAX_LEVELS - 1 - lvl);
+  }
+
+  /** ARM_LPAE_BLOCK_SIZE. */
+  blockSize(lvl: number): number {
+    return POW2[this.lvlShift(lvl)];
+  }
+
+  /** ARM_LPAE_LVL_IDX (the root's index is pgd_bits wide). */
+  lvlIdx(iova: number, lvl: number): number {
+    return bitsAt(iova, this.lvlShift(lvl), lvl === this.startLevel ? this.fmt.levels[this.fmt.root].indexBits : this.bitsPerLevel);
+  }
+
+  /** Entries in a table at `lvl`: ARM_LPAE_PTES_PER_TABLE, or the pgd's entries at the root. */
+  ptesAt(lvl: number): number {
+    return lvl === this.startLevel ? this.pgdEntries : this.ptesPerTable;
+  }
+
+  /** Index of Linux level `lvl` in the format's level list (leaf first). */
+  fmtLevel(lvl: number): number {
+    return MAX_LEVELS - 1 - lvl;
+  }
+}
+
+const GEOMETRY: Readonly<Record<number, Geometry>> = {
+  [SZ_4K]: new Geometry(armLpae4k),
+  [SZ_16K]: new Geometry(armLpae16k),
+  [SZ_64K]: new Geometry(armLpae64k),
+};
+
+/** ARM_LPAE_BLOCK_SIZE for the 4 KiB granule (kept for callers that size 4 KiB-granule blocks). */
 export function armLpaeBlockSize(lvl: number): number {
-  return POW2[lvlShift(lvl)];
-}
-
-/** ARM_LPAE_LVL_IDX. */
-function lvlIdx(iova: number, lvl: number): number {
-  return bitsAt(iova, lvlShift(lvl), BITS_PER_LEVEL);
-}
-
-/** Index of Linux level `lvl` in the format's level list (leaf first). */
-function fmtLevel(lvl: number): number {
-  return MAX_LEVELS - 1 - lvl;
+  return GEOMETRY[SZ_4K].blockSize(lvl);
 }
 
 /** The leaf attributes an entry carries (iopte_prot for what the model encodes). */
@@ -210,13 +291,15 @@ interface LeafProt {
  */
 export function allocIoPgtableOps(fmt: IoPgtableFmt, cfg: IoPgtableCfg): IoPgtableArm | null {
   if (fmt !== 'ARM_64_LPAE_S1') return null;
-  // arm_lpae_restrict_pgsizes: the 4 KiB granule and its block sizes only.
-  if ((cfg.pgsizeBitmap & SZ_4K) === 0) return null;
+  // arm_lpae_restrict_pgsizes, then arm_lpae_alloc_pgtable's checks.
+  const granule = armLpaeGranuleOf(cfg.pgsizeBitmap);
+  const geom = GEOMETRY[granule];
+  if (geom === undefined) return null;
   if (!(cfg.ias > 0 && cfg.ias <= MAX_ADDR_BITS) || !(cfg.oas > 0 && cfg.oas <= MAX_ADDR_BITS)) return null;
-  const restricted: IoPgtableCfg = { ...cfg, pgsizeBitmap: cfg.pgsizeBitmap & SUPPORTED_PGSIZES };
-  const pgd = cfg.pages.allocPages(TABLE_ORDER);
+  const restricted: IoPgtableCfg = { ...cfg, pgsizeBitmap: cfg.pgsizeBitmap & GRANULE_PGSIZES[granule] };
+  const pgd = cfg.pages.allocPages(geom.pgdOrder);
   if (pgd === null) return null;
-  return new IoPgtableArm(restricted, pgd);
+  return new IoPgtableArm(restricted, pgd, geom);
 }
 
 /**
@@ -227,6 +310,11 @@ export function allocIoPgtableOps(fmt: IoPgtableFmt, cfg: IoPgtableCfg): IoPgtab
 export class IoPgtableArm {
   readonly fmt: IoPgtableFmt = 'ARM_64_LPAE_S1';
   readonly kernel: Kernel;
+  /** The hardware format of the tables built (by granule): what the walker must walk. */
+  readonly format: PageTableFormat;
+  /** ARM_LPAE_GRANULE: the translation granule, bytes. */
+  readonly granule: number;
+  private readonly g: Geometry;
   /** Table pages allocated and not yet freed, the root included. */
   private tables = 0;
   private freed = false;
@@ -241,14 +329,17 @@ export class IoPgtableArm {
   private readonly sPages: Counter | null;
 
   /** @internal use allocIoPgtableOps. `pgd` is an allocated, not yet zeroed, page. */
-  constructor(readonly cfg: IoPgtableCfg, readonly pgd: number) {
+  constructor(readonly cfg: IoPgtableCfg, readonly pgd: number, geom: Geometry) {
     this.kernel = cfg.kernel;
+    this.g = geom;
+    this.format = geom.fmt;
+    this.granule = geom.granule;
     this.sPages = cfg.statsPrefix
       ? sharedCounter(cfg.kernel.soc.ctx.stats, `${cfg.statsPrefix}.pages`, 'io-pgtable table pages in use (allocated, not freed)')
       : null;
     this.tables = 1;
     if (this.sPages) this.sPages.value++;
-    this.kernel.mem.zero(pgd, GRANULE);
+    this.kernel.mem.zero(pgd, geom.pgdAllocBytes);
   }
 
   /** cfg->arm_lpae_s1_cfg.ttbr: the root table's physical address, for the context registers. */
@@ -302,15 +393,16 @@ export class IoPgtableArm {
       readOnly: (prot & IOMMU_WRITE) === 0 && (prot & IOMMU_READ) !== 0,
       privileged: (prot & IOMMU_PRIV) !== 0,
     };
-    return this.mapLevel(iova, paddr, pgsize, pgcount, leaf, 0, this.pgd, mapped);
+    return this.mapLevel(iova, paddr, pgsize, pgcount, leaf, this.g.startLevel, this.pgd, mapped);
   }
 
   /** __arm_lpae_map. */
   private mapLevel(iova: number, paddr: number, size: number, pgcount: number, prot: LeafProt, lvl: number, table: number, mapped: MappedBytes): number {
-    const idx = lvlIdx(iova, lvl);
+    const g = this.g;
+    const idx = g.lvlIdx(iova, lvl);
     const ptep = table + idx * PTE_BYTES;
-    if (size === armLpaeBlockSize(lvl)) {
-      const num = Math.min(pgcount, PTES_PER_TABLE - idx);
+    if (size === g.blockSize(lvl)) {
+      const num = Math.min(pgcount, g.ptesAt(lvl) - idx);
       const ret = this.initPte(iova, paddr, prot, lvl, num, ptep);
       if (ret === 0) mapped.bytes += num * size;
       return ret;
@@ -338,8 +430,8 @@ export class IoPgtableArm {
 
   /** arm_lpae_init_pte: checks the `num` entries at `ptep`, then writes the leaves. */
   private initPte(iova: number, paddr: number, prot: LeafProt, lvl: number, num: number, ptep: number): number {
-    const sz = armLpaeBlockSize(lvl);
-    const tblp = ptep - lvlIdx(iova, lvl) * PTE_BYTES;
+    const sz = this.g.blockSize(lvl);
+    const tblp = ptep - this.g.lvlIdx(iova, lvl) * PTE_BYTES;
     const buf = new Uint32Array(2 * PTES_PER_ACCESS); // unmapLevel below uses this.buf
     for (let base = 0; base < num; base += PTES_PER_ACCESS) {
       const n = Math.min(PTES_PER_ACCESS, num - base);
@@ -386,7 +478,7 @@ export class IoPgtableArm {
       this.warn(`arm_lpae_unmap_pages: iova ${hex(iova)} above 2^${this.cfg.ias}`);
       return 0;
     }
-    return this.unmapLevel(gather, iova, pgsize, pgcount, 0, this.pgd);
+    return this.unmapLevel(gather, iova, pgsize, pgcount, this.g.startLevel, this.pgd);
   }
 
   /** __arm_lpae_unmap. */
@@ -396,7 +488,8 @@ export class IoPgtableArm {
       this.warn('__arm_lpae_unmap: ran out of page table');
       return 0;
     }
-    const idx = lvlIdx(iova, lvl);
+    const g = this.g;
+    const idx = g.lvlIdx(iova, lvl);
     const ptep = table + idx * PTE_BYTES;
     this.readPte(ptep);
     if (this.pteNone(this.one)) {
@@ -404,8 +497,8 @@ export class IoPgtableArm {
       return 0;
     }
     // If the size matches this level, we're in the right place.
-    if (size === armLpaeBlockSize(lvl)) {
-      const num = Math.min(pgcount, PTES_PER_TABLE - idx);
+    if (size === g.blockSize(lvl)) {
+      const num = Math.min(pgcount, g.ptesAt(lvl) - idx);
       const buf = this.unmapBuf;
       const w = this.unmapW;
       let i = 0;
@@ -422,7 +515,7 @@ export class IoPgtableArm {
             const va = iova + (i + j) * size;
             if (!this.isLeafWords(buf[2 * j], lvl)) {
               // Also flush any partial walks.
-              this.cfg.tlb?.tlbFlushWalk(va, size, GRANULE);
+              this.cfg.tlb?.tlbFlushWalk(va, size, g.granule);
               w[0] = buf[2 * j];
               w[1] = buf[2 * j + 1];
               this.freePgtable(lvl + 1, this.deref(w, lvl));
@@ -441,7 +534,7 @@ export class IoPgtableArm {
     }
     if (this.isLeaf(this.one, lvl)) {
       // Insert a table at the next level to map the old region, minus the part we want to unmap.
-      FMT.decode(fmtLevel(lvl), this.one, this.dec);
+      this.format.decode(g.fmtLevel(lvl), this.one, this.dec);
       const blk = { addr: this.dec.addr, readOnly: this.dec.readOnly, privileged: this.dec.privileged };
       return this.splitBlkUnmap(gather, iova, size, blk, lvl + 1, ptep, pgcount);
     }
@@ -457,20 +550,22 @@ export class IoPgtableArm {
     }
     const tablep = this.allocTable();
     if (tablep === null) return 0; // bytes unmapped
-    const splitSz = armLpaeBlockSize(lvl);
+    const g = this.g;
+    const ptes = g.ptesPerTable;
+    const splitSz = g.blockSize(lvl);
     let unmapIdxStart = -1;
     let numEntries = 0;
     if (size === splitSz) {
-      unmapIdxStart = lvlIdx(iova, lvl);
-      numEntries = Math.min(pgcount, PTES_PER_TABLE - unmapIdxStart);
+      unmapIdxStart = g.lvlIdx(iova, lvl);
+      numEntries = Math.min(pgcount, ptes - unmapIdxStart);
     }
     // Every entry but the unmapped ones maps its part of the block, with the block's attributes.
     if (unmapIdxStart < 0) {
-      this.writeLeaves(blk.addr, blk, lvl, PTES_PER_TABLE, tablep);
+      this.writeLeaves(blk.addr, blk, lvl, ptes, tablep);
     } else {
       if (unmapIdxStart > 0) this.writeLeaves(blk.addr, blk, lvl, unmapIdxStart, tablep);
       const after = unmapIdxStart + numEntries;
-      if (after < PTES_PER_TABLE) this.writeLeaves(blk.addr + after * splitSz, blk, lvl, PTES_PER_TABLE - after, tablep + after * PTE_BYTES);
+      if (after < ptes) this.writeLeaves(blk.addr + after * splitSz, blk, lvl, ptes - after, tablep + after * PTE_BYTES);
     }
     this.installTable(tablep, ptep, lvl - 1);
     if (unmapIdxStart >= 0) {
@@ -489,13 +584,14 @@ export class IoPgtableArm {
   iovaToPhys(iova: number): number | null {
     this.checkLive('iovaToPhys');
     if (!(iova >= 0 && iova < POW2[this.cfg.ias])) return null;
+    const g = this.g;
     let table = this.pgd;
-    for (let lvl = 0; lvl < MAX_LEVELS; lvl++) {
-      this.readPte(table + lvlIdx(iova, lvl) * PTE_BYTES);
+    for (let lvl = g.startLevel; lvl < MAX_LEVELS; lvl++) {
+      this.readPte(table + g.lvlIdx(iova, lvl) * PTE_BYTES);
       if (this.pteNone(this.one)) return null;
       if (this.isLeaf(this.one, lvl)) {
-        FMT.decode(fmtLevel(lvl), this.one, this.dec);
-        return this.dec.addr + (iova % armLpaeBlockSize(lvl));
+        this.format.decode(g.fmtLevel(lvl), this.one, this.dec);
+        return this.dec.addr + (iova % g.blockSize(lvl));
       }
       table = this.deref(this.one, lvl);
     }
@@ -509,14 +605,14 @@ export class IoPgtableArm {
   free(): void {
     if (this.freed) return;
     this.cfg.tlb?.tlbFlushAll();
-    this.freePgtable(0, this.pgd);
+    this.freePgtable(this.g.startLevel, this.pgd);
     this.freed = true;
   }
 
   // ---- helpers ----
 
   private pgsizeOk(pgsize: number): boolean {
-    return Number.isInteger(pgsize) && pgsize > 0 && pgsize <= SZ_1G && (pgsize & this.cfg.pgsizeBitmap) === pgsize;
+    return Number.isInteger(pgsize) && pgsize > 0 && pgsize <= this.g.maxPgsize && (pgsize & this.cfg.pgsizeBitmap) === pgsize;
   }
 
   private checkLive(call: string): void {
@@ -529,9 +625,9 @@ export class IoPgtableArm {
 
   /** __arm_lpae_alloc_pages: a zeroed table page, or null. */
   private allocTable(): number | null {
-    const pa = this.cfg.pages.allocPages(TABLE_ORDER);
+    const pa = this.cfg.pages.allocPages(this.g.tableOrder);
     if (pa === null) return null;
-    this.kernel.mem.zero(pa, GRANULE);
+    this.kernel.mem.zero(pa, this.g.tableBytes);
     this.tables++;
     if (this.sPages) this.sPages.value++;
     return pa;
@@ -539,13 +635,16 @@ export class IoPgtableArm {
 
   /** __arm_lpae_free_pgtable: frees the table at `table` (level `lvl`) and every table below it. */
   private freePgtable(lvl: number, table: number): void {
+    const g = this.g;
     if (lvl < MAX_LEVELS - 1) {
       // Only leaf entries at the last level; above it, look for tables (in 256-byte loads).
       const buf = new Uint32Array(2 * PTES_PER_ACCESS);
       const w = new Uint32Array(2);
-      for (let base = 0; base < PTES_PER_TABLE; base += PTES_PER_ACCESS) {
-        this.kernel.mem.readWords(table + base * PTE_BYTES, buf, 2 * PTES_PER_ACCESS);
-        for (let j = 0; j < PTES_PER_ACCESS; j++) {
+      const ptes = g.ptesAt(lvl);
+      for (let base = 0; base < ptes; base += PTES_PER_ACCESS) {
+        const n = Math.min(PTES_PER_ACCESS, ptes - base);
+        this.kernel.mem.readWords(table + base * PTE_BYTES, buf, 2 * n);
+        for (let j = 0; j < n; j++) {
           const lo = buf[2 * j];
           const hi = buf[2 * j + 1];
           if ((lo === 0 && hi === 0) || this.isLeafWords(lo, lvl)) continue;
@@ -555,7 +654,7 @@ export class IoPgtableArm {
         }
       }
     }
-    this.cfg.pages.freePages(table, TABLE_ORDER);
+    this.cfg.pages.freePages(table, lvl === g.startLevel ? g.pgdOrder : g.tableOrder);
     this.tables--;
     if (this.sPages) this.sPages.value--;
   }
@@ -564,14 +663,15 @@ export class IoPgtableArm {
   private installTable(table: number, ptep: number, lvl: number): void {
     this.spec.kind = EntryKind.Table;
     this.spec.addr = table;
-    FMT.encode(fmtLevel(lvl), this.spec, this.one);
+    this.format.encode(this.g.fmtLevel(lvl), this.spec, this.one);
     this.kernel.mem.writeWords(ptep, this.one, 2);
   }
 
   /** __arm_lpae_init_pte: `num` leaves at level `lvl` from `ptep`, mapping from `paddr` up. */
   private writeLeaves(paddr: number, prot: LeafProt, lvl: number, num: number, ptep: number): void {
-    const sz = armLpaeBlockSize(lvl);
-    const fl = fmtLevel(lvl);
+    const sz = this.g.blockSize(lvl);
+    const fl = this.g.fmtLevel(lvl);
+    const fmt = this.format;
     const spec = this.spec;
     spec.kind = EntryKind.Page;
     spec.readOnly = prot.readOnly;
@@ -582,7 +682,7 @@ export class IoPgtableArm {
       const n = Math.min(PTES_PER_ACCESS, num - base);
       for (let j = 0; j < n; j++) {
         spec.addr = paddr + (base + j) * sz;
-        FMT.encode(fl, spec, one);
+        fmt.encode(fl, spec, one);
         buf[2 * j] = one[0];
         buf[2 * j + 1] = one[1];
       }
@@ -616,7 +716,7 @@ export class IoPgtableArm {
 
   /** iopte_deref: the next-level table a table entry at `lvl` points to. */
   private deref(w: Uint32Array, lvl: number): number {
-    FMT.decode(fmtLevel(lvl), w, this.dec);
+    this.format.decode(this.g.fmtLevel(lvl), w, this.dec);
     if (this.dec.kind !== EntryKind.Table) throw new SimInvariantError(`io-pgtable: entry at level ${lvl} is not a table`);
     return this.dec.addr;
   }

@@ -19,7 +19,8 @@ import {
   iommuIotlbGatherAddRange,
   iommuIotlbGatherInit,
   iommuIotlbGatherIsDisjoint,
-  SZ_4K,
+  armLpaeFormatForGranule,
+  armLpaeGranuleOf,
   type IommuFlushOps,
   type IommuIotlbGather,
   type IoPgtableArm,
@@ -32,7 +33,11 @@ export interface PagingDomainConfig {
   ias?: number;
   /** Output address bits (default 48). */
   oas?: number;
-  /** Page sizes (default: every size of the format, SZ_4K | SZ_2M | SZ_1G for arm-lpae-4k). */
+  /**
+   * Page sizes (default: every size of the format: SZ_4K | SZ_2M | SZ_1G for arm-lpae-4k,
+   * SZ_16K | SZ_32M for arm-lpae-16k, SZ_64K | SZ_512M for arm-lpae-64k). The granule
+   * io-pgtable picks from them must be the unit's.
+   */
   pgsizeBitmap?: number;
 }
 
@@ -107,8 +112,13 @@ export abstract class PagingDomain {
     const ops = ioPgtableFormatOps(format);
     if (!ops) throw new KernelError('EINVAL', call, `${unit} walks ${format.name} tables, which io-pgtable does not build`);
     const pgsizeBitmap = cfg.pgsizeBitmap ?? ops.pageSizes.reduce((bits, size) => bits + size, 0);
-    if ((pgsizeBitmap & SZ_4K) === 0 || !(ias > 0 && ias <= 48) || !(oas > 0 && oas <= 48)) {
+    if (!(ias > 0 && ias <= 48) || !(oas > 0 && oas <= 48)) {
       throw new KernelError('EINVAL', call, `unsupported page-table configuration (ias ${ias}, oas ${oas}, pgsize_bitmap ${hex(pgsizeBitmap)})`);
+    }
+    // The tables must be the ones the unit walks: the granule picked from the bitmap must be the format's.
+    const granule = armLpaeGranuleOf(pgsizeBitmap);
+    if (armLpaeFormatForGranule(granule) !== format) {
+      throw new KernelError('EINVAL', call, `pgsize_bitmap ${hex(pgsizeBitmap)} selects ${granule ? `the ${hex(granule)} granule` : 'no granule'}, but ${unit} walks ${format.name} tables`);
     }
     const pgtbl = ops.alloc({ ias, oas, pgsizeBitmap, kernel, pages, tlb, statsPrefix });
     if (!pgtbl) throw new KernelError('ENOMEM', call, 'no page for the root table');

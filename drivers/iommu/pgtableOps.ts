@@ -9,7 +9,7 @@
  */
 
 import { ConfigError, SimInvariantError } from '../../sim/engine/errors';
-import { armLpae4k, FORMAT_NAMES, nvGf100_128k, nvGf100_64k, nvGp100, PageFlag, type PageTableFormat } from '../../sim/mmu/format';
+import { armLpae16k, armLpae4k, armLpae64k, FORMAT_NAMES, nvGf100_128k, nvGf100_64k, nvGp100, PageFlag, type PageTableFormat } from '../../sim/mmu/format';
 import { allocIoPgtableOps, type IoPgtableArm, type IoPgtableCfg, type IoPgtableFmt } from './ioPgtableArm';
 
 /** The GPU generations whose VMM backends are modelled (nvkm/subdev/mmu: vmmgf100.c ... vmmgp100.c). */
@@ -78,6 +78,9 @@ export const PGTABLE_OPS: Readonly<Record<string, PgtableOps>> = Object.freeze({
   [nvGf100_64k.name]: nvkm(nvGf100_64k, GF100_CHIPS, 'gm200'),
   [nvGp100.name]: nvkm(nvGp100, ['gp100'], 'gp100'),
   [armLpae4k.name]: ioPgtable(armLpae4k, 'ARM_64_LPAE_S1'),
+  // The granule io-pgtable picks from the domain's pgsize_bitmap decides which of these it builds.
+  [armLpae16k.name]: ioPgtable(armLpae16k, 'ARM_64_LPAE_S1'),
+  [armLpae64k.name]: ioPgtable(armLpae64k, 'ARM_64_LPAE_S1'),
 });
 
 function has(name: string): boolean {

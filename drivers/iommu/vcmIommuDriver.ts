@@ -6,7 +6,7 @@
  * domain's page tables and invalidates the IOTLB (IommuDomain.map / IommuDomain.unmap).
  *
  * - `orders`: the domain's page sizes as page orders, largest first (SZ_1G | SZ_2M | SZ_4K
- *   → [18, 9, 0]), unless given. Orders that are not a page size of the domain still work:
+ *   → [18, 9, 0]; SZ_512M | SZ_64K → [17, 4, 0]: VCM needs order 0), unless given. Orders that are not a page size of the domain still work:
  *   the domain maps such a page with the largest sizes that fit (iommu_pgsize).
  * - `activatePage(vaddr, paddr, order, vcm)` → IommuDomain.map(vaddr, paddr,
  *   orderSize(order), prot): 0 or its -errno (-EEXIST over an existing mapping, ...).
@@ -35,7 +35,11 @@ export class VcmIommuDriver implements VcmMmuDriver {
   readonly prot: number;
 
   constructor(readonly domain: PagingDomain, opts: VcmIommuDriverOptions = {}) {
-    this.orders = opts.orders ?? [...domain.pageSizes].reverse().map((s) => Math.round(Math.log2(s)) - PAGE_SHIFT);
+    const orders = [...domain.pageSizes].reverse().map((s) => Math.round(Math.log2(s)) - PAGE_SHIFT);
+    // VCM allocates in pages of PAGE_SIZE (orders end in 0). A 16K/64K-granule domain has no
+    // 4 KiB page: its order-0 pages reach the domain and fail there (-EINVAL, unaligned).
+    if (orders[orders.length - 1] !== 0) orders.push(0);
+    this.orders = opts.orders ?? orders;
     this.prot = opts.prot ?? (IOMMU_READ | IOMMU_WRITE);
   }
 

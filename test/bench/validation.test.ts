@@ -11,7 +11,7 @@ describe('validation benches: socsim against closed forms', () => {
   test('cover TLB hit rates, page-walk reads and DRAM row hits', () => {
     const kinds = new Set(results.map((r) => r.name.split('.')[0]));
     expect([...kinds].sort()).toEqual(['dram', 'tlb', 'walk']);
-    expect(results.filter((r) => r.name.startsWith('walk.')).map((r) => r.name)).toEqual([
+    expect(results.filter((r) => r.name.startsWith('walk.lpae4k.')).map((r) => r.name)).toEqual([
       'walk.lpae4k.no_walk_cache', 'walk.lpae4k.l2_walk_cache', 'walk.lpae4k.l0_l1_l2_walk_caches',
     ]);
   });

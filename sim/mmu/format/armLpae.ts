@@ -1,10 +1,33 @@
 /**
- * ARM VMSAv8-64 long-descriptor ("LPAE") stage-1 page tables with a 4 KiB granule, as
- * Linux's drivers/iommu/io-pgtable-arm.c builds them (ARM_64_LPAE_S1), issue 3.
+ * ARM VMSAv8-64 long-descriptor ("LPAE") stage-1 page tables with the 4 KiB, 16 KiB and
+ * 64 KiB translation granules, as Linux's drivers/iommu/io-pgtable-arm.c builds them
+ * (ARM_64_LPAE_S1), issues 3 and 17. Arm ARM (DDI 0487), chapter D8 "The AArch64 Virtual
+ * Memory System Architecture": D8.2 "Translation tables and the translation process"
+ * (granule sizes, levels, the initial lookup level for an input-address size) and D8.3
+ * "Translation table descriptor formats" (table, block and page descriptors).
  *
- * 48-bit VA, four levels L0..L3 of 9 index bits each (4 KiB tables of 512 8-byte
- * descriptors), 4 KiB pages at L3, 2 MiB blocks at L2, 1 GiB blocks at L1, 48-bit output
- * addresses (ARM_LPAE_MAX_ADDR_BITS; address bits 47:12 of every descriptor).
+ * Geometry per granule (a table is one granule of 8-byte descriptors, so a level resolves
+ * log2(granule) - 3 bits; the levels an input-address size needs, and the root's width,
+ * as arm_lpae_alloc_pgtable computes them):
+ *   granule  bits/level  48-bit VA levels    leaves
+ *   4 KiB    9           L0..L3 (512 at L0)  4 KiB pages (L3), 2 MiB (L2) and 1 GiB (L1) blocks
+ *   16 KiB   11          L0..L3 (2 at L0)    16 KiB pages (L3), 32 MiB blocks (L2)
+ *   64 KiB   13          L1..L3 (64 at L1)   64 KiB pages (L3), 512 MiB blocks (L2)
+ * Block descriptors at 16K L1 (64 GiB) need FEAT_LPA2 and at 64K L1 (4 TiB) FEAT_LPA
+ * (52-bit output addresses); neither is modelled (output addresses are 48-bit, as
+ * io-pgtable-arm.c without oas > 48), so a type-1 descriptor there decodes as invalid,
+ * as at L0 and L3. The registered formats are the 48-bit-VA ones (T0SZ = 16);
+ * `armLpaeFormat(granule, vaBits)` builds the same codec for a smaller input size, with
+ * the initial lookup level and root width the Arm ARM gives for it.
+ *
+ * Contiguous hint (Arm ARM D8.6.1 "The Contiguous bit"; bit 52 of a block or page
+ * descriptor): a run of entries, aligned to the run, mapping one contiguous output range
+ * with the same attributes may carry the hint, which lets a TLB hold the run as one entry.
+ * Runs: 4K granule 16 entries at L3, L2 and L1; 16K: 128 at L3, 32 at L2; 64K: 32 at L3 and
+ * L2 (the same spans as Linux's arm64 CONT_PTE_SHIFT / CONT_PMD_SHIFT). The codec encodes
+ * the bit (`EntrySpec.contiguous`) and `armLpaeIsContiguous` reads it; the walkers and TLBs
+ * ignore it, which the architecture permits (it is a hint), and io-pgtable-arm.c never
+ * sets it.
  *
  * Descriptor bits (io-pgtable-arm.c):
  *   bits 1:0    type: ARM_LPAE_PTE_TYPE_TABLE 3 at L0..L2, ARM_LPAE_PTE_TYPE_PAGE 3 at L3,
@@ -18,7 +41,9 @@
  *   bits 9:8    SH; encoded ARM_LPAE_PTE_SH_IS (3), as arm_lpae_init_pte() does
  *   bit 10      AF (ARM_LPAE_PTE_AF); encoded 1, as arm_lpae_init_pte() does
  *   bit 11      nG (ARM_LPAE_PTE_nG); encoded 1, as arm_lpae_prot_to_pte() does for stage 1
- *   bits 47:12  output address / next-level table address
+ *   bits 47:12  output address / next-level table address (bits below the granule, and
+ *               below the block size, are RES0 and ignored)
+ *   bit 52      Contiguous hint (leaves only)
  *   bits 54:53  XN (ARM_LPAE_PTE_XN); execution is not modelled, encoded 0
  *   Table descriptors carry only the type and the address; NSTable/APTable/XNTable
  *   (bits 63:59) are encoded 0 and ignored (io-pgtable-arm.c sets only NSTable, with the NS quirk).
@@ -33,9 +58,9 @@
  */
 
 import { Aperture, EntryKind, PageFlag, type DecodedEntry, type EntrySpec, type PageTableFormat } from './types';
-import { checkAddr, defineFormat, hi32, lo32, setBare, unsupported } from './defineFormat';
+import { checkAddr, defineFormat, hi32, lo32, setBare, unsupported, type LevelSpec } from './defineFormat';
+import { SimInvariantError } from '../../engine/errors';
 
-const NAME = 'arm-lpae-4k';
 const PA_BITS = 48;
 
 const TYPE_MASK = 3;
@@ -47,8 +72,14 @@ const AP_RDONLY = 1 << 7; // ARM_LPAE_PTE_AP_RDONLY, AP[2]
 const SH_IS = 3 << 8; // ARM_LPAE_PTE_SH_IS
 const AF = 1 << 10; // ARM_LPAE_PTE_AF
 const NG = 1 << 11; // ARM_LPAE_PTE_nG
+/** Contiguous hint, descriptor bit 52: bit 20 of the high word. */
+const CONT_HI = 1 << 20;
 /** High word bits 15:0 = address bits 47:32. */
 const HI_ADDR_MASK = 0xffff;
+
+/** The translation granules (Arm ARM D8.2: TG0 encodings 4KB, 16KB, 64KB). */
+export type ArmLpaeGranule = 0x1000 | 0x4000 | 0x1_0000;
+export const ARM_LPAE_GRANULES: readonly ArmLpaeGranule[] = [0x1000, 0x4000, 0x1_0000];
 
 /** Address bits 47:12 of a descriptor. */
 function descAddr(lo: number, hi: number): number {
@@ -57,17 +88,21 @@ function descAddr(lo: number, hi: number): number {
 
 /**
  * Codec for one level. `leafShift`: log2 of the page/block an entry maps, or -1 if the
- * level holds no leaves (L0). `tables`: whether entries may point to a next-level table.
+ * level holds no leaves. `tables`: whether entries may point to a next-level table.
+ * `granule`: the next-level tables' size and alignment.
  */
-function levelCodec(level: string, leafShift: number, tables: boolean) {
+function levelCodec(name: string, level: string, leafShift: number, tables: boolean, granule: number) {
   const leafType = tables ? TYPE_BLOCK : TYPE_PAGE;
   const leafSize = 2 ** leafShift;
+  // Table addresses are granule-aligned; with a 4 KiB granule bits 47:12 are all address.
+  const maskTable = granule > 0x1000;
   const decode = (words: Uint32Array, out: DecodedEntry): void => {
     const lo = words[0];
     const type = lo & TYPE_MASK;
     if (tables && type === TYPE_TABLE) {
       out.kind = EntryKind.Table;
-      out.addr = descAddr(lo, words[1]);
+      const addr = descAddr(lo, words[1]);
+      out.addr = maskTable ? addr - (addr % granule) : addr;
       out.addr2 = -1;
       out.pageShift = 0;
       out.readOnly = false;
@@ -96,21 +131,21 @@ function levelCodec(level: string, leafShift: number, tables: boolean) {
         words[1] = 0;
         return;
       case EntryKind.Table: {
-        if (!tables) unsupported(NAME, level, spec.kind);
-        const addr = checkAddr(NAME, level, 'table', spec.addr, PA_BITS, 0x1000);
+        if (!tables) unsupported(name, level, spec.kind);
+        const addr = checkAddr(name, level, 'table', spec.addr, PA_BITS, granule);
         words[0] = lo32(addr) + TYPE_TABLE;
         words[1] = hi32(addr);
         return;
       }
       case EntryKind.Page: {
-        if (leafShift < 0) unsupported(NAME, level, spec.kind);
-        const addr = checkAddr(NAME, level, 'page', spec.addr, PA_BITS, leafSize);
+        if (leafShift < 0) unsupported(name, level, spec.kind);
+        const addr = checkAddr(name, level, 'page', spec.addr, PA_BITS, leafSize);
         words[0] = lo32(addr) + NG + AF + SH_IS + (spec.readOnly ? AP_RDONLY : 0) + (spec.privileged ? 0 : AP_UNPRIV) + leafType;
-        words[1] = hi32(addr);
+        words[1] = hi32(addr) + (spec.contiguous === true ? CONT_HI : 0);
         return;
       }
       default: // Sparse, Blocked: no such states in LPAE
-        unsupported(NAME, level, spec.kind);
+        unsupported(name, level, spec.kind);
     }
   };
   return { decode, encode };
@@ -118,21 +153,80 @@ function levelCodec(level: string, leafShift: number, tables: boolean) {
 
 const BOTH = PageFlag.VRAM | PageFlag.HOST;
 
+/**
+ * Per granule, by level 0..3: whether a block (level < 3) or page (level 3) descriptor is
+ * valid there with 48-bit output addresses (Arm ARM D8.3, no FEAT_LPA / FEAT_LPA2), and
+ * the contiguous-hint run in entries (D8.6.1; 0: no leaves at that level).
+ */
+const LEAVES: Record<ArmLpaeGranule, readonly { leaf: boolean; contiguous: number }[]> = {
+  0x1000: [{ leaf: false, contiguous: 0 }, { leaf: true, contiguous: 16 }, { leaf: true, contiguous: 16 }, { leaf: true, contiguous: 16 }],
+  0x4000: [{ leaf: false, contiguous: 0 }, { leaf: false, contiguous: 0 }, { leaf: true, contiguous: 32 }, { leaf: true, contiguous: 128 }],
+  0x1_0000: [{ leaf: false, contiguous: 0 }, { leaf: false, contiguous: 0 }, { leaf: true, contiguous: 32 }, { leaf: true, contiguous: 32 }],
+};
+
+const GRANULE_NAME: Record<ArmLpaeGranule, string> = { 0x1000: '4k', 0x4000: '16k', 0x1_0000: '64k' };
+
+/** Levels and root width for `vaBits` input bits (arm_lpae_alloc_pgtable; Arm ARM D8.2's initial lookup level). */
+export function armLpaeGeometry(granule: ArmLpaeGranule, vaBits: number): { pageShift: number; bitsPerLevel: number; levels: number; startLevel: number; rootBits: number } {
+  const pageShift = Math.log2(granule);
+  const bitsPerLevel = pageShift - 3;
+  const va = vaBits - pageShift;
+  const levels = Math.ceil(va / bitsPerLevel);
+  return { pageShift, bitsPerLevel, levels, startLevel: 4 - levels, rootBits: va - bitsPerLevel * (levels - 1) };
+}
+
+const built = new Map<string, PageTableFormat>();
+
+/**
+ * The LPAE stage-1 format for `granule` and `vaBits` input-address bits (25..48): levels
+ * L<start>..L3 named as in the Arm ARM, each table one granule except the root (2^rootBits
+ * entries, aligned to its size and at least 64 bytes, as TTBR's BADDR requires).
+ * The 48-bit formats are `arm-lpae-4k`, `arm-lpae-16k` and `arm-lpae-64k`; others are
+ * named `arm-lpae-<granule>-va<bits>` and are not in the registry.
+ */
+export function armLpaeFormat(granule: ArmLpaeGranule, vaBits = 48): PageTableFormat {
+  if (!ARM_LPAE_GRANULES.includes(granule)) throw new SimInvariantError(`arm-lpae: no ${granule}-byte granule (4 KiB, 16 KiB, 64 KiB)`);
+  const name = `arm-lpae-${GRANULE_NAME[granule]}${vaBits === 48 ? '' : `-va${vaBits}`}`;
+  const have = built.get(name);
+  if (have) return have;
+  const g = armLpaeGeometry(granule, vaBits);
+  if (!Number.isInteger(vaBits) || vaBits < 25 || vaBits > PA_BITS || g.levels < 2 || g.levels > 4) {
+    throw new SimInvariantError(`arm-lpae: ${vaBits}-bit input addresses are not supported with a ${granule}-byte granule`);
+  }
+  const levels: LevelSpec[] = [];
+  const pageSizes: { shift: number; level: string; flags: number }[] = [];
+  for (let lvl = 3; lvl >= g.startLevel; lvl--) {
+    const lname = `L${lvl}`;
+    const shift = g.pageShift + g.bitsPerLevel * (3 - lvl);
+    const isRoot = lvl === g.startLevel;
+    const indexBits = isRoot ? g.rootBits : g.bitsPerLevel;
+    const { leaf, contiguous } = LEAVES[granule][lvl];
+    const tableBytes = 2 ** indexBits * 8;
+    levels.push({
+      name: lname,
+      type: lvl === 3 ? 'PGT' : 'PGD',
+      indexBits,
+      entryBytes: 8,
+      tableAlign: isRoot ? Math.max(64, tableBytes) : granule,
+      ...(lvl === 3 ? { pageShift: g.pageShift } : {}),
+      contiguousEntries: contiguous,
+      ...levelCodec(name, lname, leaf ? shift : -1, lvl !== 3, granule),
+    });
+    if (leaf) pageSizes.unshift({ shift, level: lname, flags: BOTH });
+  }
+  const f = defineFormat({ name, vaBits, paBits: PA_BITS, levels, pageSizes, smallLeaf: 'L3' });
+  built.set(name, f);
+  return f;
+}
+
+/** Whether a leaf descriptor carries the Contiguous hint (bit 52). */
+export function armLpaeIsContiguous(words: Uint32Array): boolean {
+  return (words[1] & CONT_HI) !== 0;
+}
+
 /** `arm-lpae-4k`: 48-bit VA, L0..L3 of 9 bits, 4 KiB pages, 2 MiB and 1 GiB blocks. */
-export const armLpae4k: PageTableFormat = defineFormat({
-  name: NAME,
-  vaBits: 48,
-  paBits: PA_BITS,
-  levels: [
-    { name: 'L3', type: 'PGT', indexBits: 9, entryBytes: 8, tableAlign: 0x1000, pageShift: 12, ...levelCodec('L3', 12, false) },
-    { name: 'L2', type: 'PGD', indexBits: 9, entryBytes: 8, tableAlign: 0x1000, ...levelCodec('L2', 21, true) },
-    { name: 'L1', type: 'PGD', indexBits: 9, entryBytes: 8, tableAlign: 0x1000, ...levelCodec('L1', 30, true) },
-    { name: 'L0', type: 'PGD', indexBits: 9, entryBytes: 8, tableAlign: 0x1000, ...levelCodec('L0', -1, true) },
-  ],
-  pageSizes: [
-    { shift: 30, level: 'L1', flags: BOTH },
-    { shift: 21, level: 'L2', flags: BOTH },
-    { shift: 12, level: 'L3', flags: BOTH },
-  ],
-  smallLeaf: 'L3',
-});
+export const armLpae4k: PageTableFormat = armLpaeFormat(0x1000);
+/** `arm-lpae-16k`: 48-bit VA, L0 of 1 bit (2 entries) and L1..L3 of 11 bits, 16 KiB pages, 32 MiB blocks. */
+export const armLpae16k: PageTableFormat = armLpaeFormat(0x4000);
+/** `arm-lpae-64k`: 48-bit VA, L1 of 6 bits (64 entries) and L2, L3 of 13 bits, 64 KiB pages, 512 MiB blocks. */
+export const armLpae64k: PageTableFormat = armLpaeFormat(0x1_0000);

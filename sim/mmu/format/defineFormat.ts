@@ -36,6 +36,8 @@ export interface LevelSpec {
   readonly pageShift?: number;
   /** Entries hold two table pointers (LPT + SPT). */
   readonly dual?: boolean;
+  /** Leaf entries in a contiguous-hint run at this level (Arm LPAE); omit or 0 for none. */
+  readonly contiguousEntries?: number;
   readonly decode: LevelDecoder;
   readonly encode: LevelEncoder;
 }
@@ -103,6 +105,7 @@ export function defineFormat(spec: FormatSpec): PageTableFormat {
       entryBytes: l.entryBytes,
       tableBytes: 2 ** l.indexBits * l.entryBytes,
       tableAlign: l.tableAlign,
+      contiguousEntries: l.contiguousEntries ?? 0,
     });
   });
   const pageSizes: PageSizeDesc[] = spec.pageSizes.map((p) => {

@@ -6,12 +6,12 @@
 import type { PageTableFormat } from './types';
 import { nvGf100_128k, nvGf100_64k } from './nvGf100';
 import { nvGp100 } from './nvGp100';
-import { armLpae4k } from './armLpae';
+import { armLpae16k, armLpae4k, armLpae64k } from './armLpae';
 
 export * from './types';
 export { nvGf100_128k, nvGf100_64k } from './nvGf100';
 export { nvGp100 } from './nvGp100';
-export { armLpae4k } from './armLpae';
+export { armLpae16k, armLpae4k, armLpae64k, armLpaeFormat, armLpaeGeometry, armLpaeIsContiguous, ARM_LPAE_GRANULES, type ArmLpaeGranule } from './armLpae';
 
 /** Every format, keyed by `format.name`. */
 export const FORMATS: Record<string, PageTableFormat> = Object.freeze({
@@ -19,6 +19,8 @@ export const FORMATS: Record<string, PageTableFormat> = Object.freeze({
   [nvGf100_64k.name]: nvGf100_64k,
   [nvGp100.name]: nvGp100,
   [armLpae4k.name]: armLpae4k,
+  [armLpae16k.name]: armLpae16k,
+  [armLpae64k.name]: armLpae64k,
 });
 
 /** Names of all formats, in the order above. */

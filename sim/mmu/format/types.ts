@@ -23,6 +23,11 @@ export interface LevelDesc {
   readonly tableBytes: number;
   /** Required alignment of a table's physical address. */
   readonly tableAlign: number;
+  /**
+   * Leaf entries one contiguous-hint run spans at this level (Arm LPAE's Contiguous bit:
+   * aligned runs mapping one contiguous range), 0 where the format has no such hint.
+   */
+  readonly contiguousEntries: number;
 }
 
 /** Page-size flags, after nvkm's NVKM_VMM_PAGE_* (what memory a page size may map). */
@@ -89,6 +94,8 @@ export interface EntrySpec {
   aperture?: Aperture;
   /** Aperture of the SPT pointer of a dual PDE (defaults to `aperture`). */
   aperture2?: Aperture;
+  /** Leaf with the Contiguous hint (Arm LPAE bit 52; ignored by formats without one). */
+  contiguous?: boolean;
 }
 
 export interface PageTableFormat {

@@ -70,12 +70,24 @@ const SUPPORTED: Record<string, Record<string, EntryKind[]>> = {
   },
 };
 SUPPORTED['nv-gf100-64k'] = SUPPORTED['nv-gf100'];
+// 16K and 64K granules: blocks only at L2 (L1 blocks need FEAT_LPA2 / FEAT_LPA, not modelled).
+SUPPORTED['arm-lpae-16k'] = {
+  L3: [EntryKind.Unmapped, EntryKind.Page],
+  L2: [EntryKind.Unmapped, EntryKind.Table, EntryKind.Page],
+  L1: [EntryKind.Unmapped, EntryKind.Table],
+  L0: [EntryKind.Unmapped, EntryKind.Table],
+};
+SUPPORTED['arm-lpae-64k'] = {
+  L3: [EntryKind.Unmapped, EntryKind.Page],
+  L2: [EntryKind.Unmapped, EntryKind.Table, EntryKind.Page],
+  L1: [EntryKind.Unmapped, EntryKind.Table],
+};
 
 const ALL_KINDS = [EntryKind.Unmapped, EntryKind.Table, EntryKind.Page, EntryKind.Sparse, EntryKind.Blocked];
 
 describe('format registry', () => {
   test('FORMATS, FORMAT_NAMES and getFormat agree', () => {
-    expect([...FORMAT_NAMES].sort()).toEqual(['arm-lpae-4k', 'nv-gf100', 'nv-gf100-64k', 'nv-gp100']);
+    expect([...FORMAT_NAMES].sort()).toEqual(['arm-lpae-16k', 'arm-lpae-4k', 'arm-lpae-64k', 'nv-gf100', 'nv-gf100-64k', 'nv-gp100']);
     for (const name of FORMAT_NAMES) {
       expect(getFormat(name)).toBe(FORMATS[name]);
       expect(FORMATS[name].name).toBe(name);
@@ -655,11 +667,12 @@ describe('hand-built tables translate (PageTableBuilder)', () => {
       const b = new PageTableBuilder(new PhysicalMemory(), f, ARENA + 8);
       expect(b.root % f.levels[f.root].tableAlign).toBe(0);
       expect(b.root).toBeGreaterThanOrEqual(ARENA + 8);
-      b.map(0x1000, 0x1000, 12);
-      const leaf = b.entryAddr(0x1000, f.smallLeaf)!;
+      const page = 2 ** f.levels[f.smallLeaf].shift;
+      b.map(page, page, f.levels[f.smallLeaf].shift);
+      const leaf = b.entryAddr(page, f.smallLeaf)!;
       expect(leaf).toBeGreaterThan(b.root);
       expect(b.arenaEnd).toBeGreaterThan(leaf);
-      expect(b.translate(0x1000)).toMatchObject({ kind: 'page', pa: 0x1000, reads: f.levels.length - (f.largeLeaf >= 0 ? 1 : 0) });
+      expect(b.translate(page)).toMatchObject({ kind: 'page', pa: page, reads: f.levels.length - (f.largeLeaf >= 0 ? 1 : 0) });
     }
   });
 });
