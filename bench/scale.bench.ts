@@ -16,6 +16,7 @@
 import { spawnSync } from 'child_process';
 import { resolveScenario } from '../scenario/resolve';
 import { runLoaded } from '../scenario/run';
+import { compiledScript } from './paths';
 import type { BenchResult } from './result';
 
 const MiB = 1024 * 1024;
@@ -75,7 +76,7 @@ function measurePoint(w: Workload, size: number): PointFigures {
 }
 
 function runChild(w: Workload, size: number): PointFigures {
-  const r = spawnSync(process.execPath, [__filename, 'point', w.name, String(size)], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const r = spawnSync(process.execPath, [compiledScript(__filename), 'point', w.name, String(size)], { encoding: 'utf8', maxBuffer: 1 << 20 });
   if (r.status !== 0) throw new Error(`scale bench: ${w.name} at ${size} exited ${r.status}: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as PointFigures;
 }

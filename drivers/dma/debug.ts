@@ -246,7 +246,6 @@ export class DmaDebug implements DmaDebugHooks {
   /** Per-check error counts since boot (the stats counters can be reset for a measurement window). */
   private readonly counts = Object.fromEntries(DMA_DEBUG_CHECKS.map((c) => [c, 0])) as Record<DmaDebugCheck, number>;
   private seq = 0;
-  private readonly live = new Set<Entry>();
   private readonly tables = new Map<DmaDevice, DeviceTable>();
   /** dma_active_cacheline: cache line number -> number of live tracked mappings starting in it. */
   private readonly activeCachelines = new Map<number, number>();
@@ -276,8 +275,7 @@ export class DmaDebug implements DmaDebugHooks {
   /** Snapshots of the live entries (all, or one device's), oldest first. */
   activeEntries(dev?: DmaDevice): DmaDebugEntry[] {
     const out: DmaDebugEntry[] = [];
-    for (const e of this.live) {
-      if (dev && e.dev !== dev) continue;
+    for (const e of this.liveEntries(dev)) {
       out.push({
         dev: e.dev,
         type: e.type,
@@ -303,7 +301,7 @@ export class DmaDebug implements DmaDebugHooks {
    * Linux's bucket order: `<type> idx <bucket> P=<phys> N=<pfn> D=<dma> L=<len> <dir> <map err>`.
    */
   dumpMappings(dev?: DmaDevice): void {
-    const entries = [...this.live].filter((e) => !dev || e.dev === dev);
+    const entries = this.liveEntries(dev);
     entries.sort((a, b) => hashIndex(a.devAddr) - hashIndex(b.devAddr) || a.seq - b.seq);
     for (const e of entries) {
       const line =
@@ -410,8 +408,7 @@ export class DmaDebug implements DmaDebugHooks {
     let count = 0;
     let shown: Entry | null = null;
     // device_dma_allocations() walks the hash buckets in order and keeps the last entry it sees.
-    for (const e of this.live) {
-      if (e.dev !== dev) continue;
+    for (const e of this.liveEntries(dev)) {
       count++;
       if (!shown || hashIndex(e.devAddr) >= hashIndex(shown.devAddr)) shown = e;
     }
@@ -597,7 +594,6 @@ export class DmaDebug implements DmaDebugHooks {
     else table.buckets.set(b, [e]);
     table.count++;
     table.maxSize = Math.max(table.maxSize, e.size);
-    this.live.add(e);
 
     // active_cacheline_insert(): a device that only reads cannot leave the CPU stale data.
     if (e.direction === DMA_TO_DEVICE) return;
@@ -609,6 +605,20 @@ export class DmaDebug implements DmaDebugHooks {
     }
   }
 
+  /**
+   * The live entries (all, or one device's), oldest first. Collected from the hash
+   * buckets rather than kept in a list of their own: only dumps and unbind checks walk
+   * them, and a second index would cost every live mapping ~40 bytes of host memory.
+   */
+  private liveEntries(dev?: DmaDevice): Entry[] {
+    const out: Entry[] = [];
+    for (const [d, table] of this.tables) {
+      if (dev && d !== dev) continue;
+      for (const bucket of table.buckets.values()) for (const e of bucket) out.push(e);
+    }
+    return out.sort((a, b) => a.seq - b.seq);
+  }
+
   /** hash_bucket_del() + dma_entry_free() (active_cacheline_remove). */
   private removeEntry(e: Entry): void {
     const table = this.tables.get(e.dev)!;
@@ -617,7 +627,6 @@ export class DmaDebug implements DmaDebugHooks {
     bucket.splice(bucket.indexOf(e), 1);
     if (bucket.length === 0) table.buckets.delete(b);
     if (--table.count === 0) this.tables.delete(e.dev);
-    this.live.delete(e);
     if (e.cacheline !== null) {
       const left = (this.activeCachelines.get(e.cacheline) ?? 1) - 1;
       if (left > 0) this.activeCachelines.set(e.cacheline, left);
