@@ -6,7 +6,6 @@ import type { Soc } from '../sim/soc/builder';
 import { AtomicPhase, isFastForwardDevice, type FastForwardDevice } from '../sim/devices/fastForward';
 import { jobKind } from './jobRegistry';
 import type { AccessMode } from '../sim/engine/accessMode';
-import type { LoadedScenario } from './load';
 import type { Scenario } from './schema';
 
 /**
@@ -86,7 +85,7 @@ export function checkFastForward(s: Scenario, mode: AccessMode, file: string, fr
  * The scenario with a fast-forward given on the command line (`--fast-forward`,
  * `--fast-forward-accesses`), checked; the option replaces the scenario's own.
  */
-export function withFastForward(loaded: LoadedScenario, o: { time?: Tick; accesses?: number }, mode: AccessMode | undefined, option: string): LoadedScenario {
+export function withFastForward<L extends { file: string; scenario: Scenario }>(loaded: L, o: { time?: Tick; accesses?: number }, mode: AccessMode | undefined, option: string): L {
   if (o.time === undefined && o.accesses === undefined) return loaded;
   const scenario = { ...loaded.scenario };
   delete scenario.fastForward;
