@@ -5,6 +5,7 @@
  */
 import { runDmaBench } from './dma.bench';
 import { runEngineBench } from './engine.bench';
+import { runFastForwardBench } from './fastForward.bench';
 import { runIovaBench } from './iova.bench';
 import { runMappingsBench } from './mappings.bench';
 import { runNvkmBench } from './nvkm.bench';
@@ -30,6 +31,7 @@ const BENCHES: { name: string; run: () => BenchResult[] | Promise<BenchResult[]>
   { name: 'sweep', run: runSweepBench },
   { name: 'scale', run: runScaleBench },
   { name: 'mappings', run: runMappingsBench },
+  { name: 'fastForward', run: runFastForwardBench },
 ];
 
 export async function runAll(): Promise<BenchResult[]> {

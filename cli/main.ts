@@ -23,6 +23,7 @@ import { reportCommand, reportOptions, type ReportArgs } from './report';
 import { RunInterrupted, runLoadedInterruptible, type RunOutput } from '../scenario/run';
 import { catchStopSignals, signalExitCode } from './interrupt';
 import { resolveScenario } from '../scenario/resolve';
+import { withFastForward } from '../scenario/fastForward';
 import { parseOverride } from '../scenario/overrides';
 import { ACCESS_MODES, type AccessMode } from '../sim/engine/accessMode';
 import { selectStats, StatsSelectError } from '../sim/engine/statsSelect';
@@ -66,6 +67,8 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         .option('seed', { type: 'string', describe: "override the scenario's seed: an integer from 0 to 2^32-1" })
         .option('until', { type: 'string', describe: 'stop at this simulated time, e.g. 10us, 2ms' })
         .option('mode', { choices: ACCESS_MODES, describe: "override the scenario's access mode (atomic = fast-forward)" })
+        .option('fast-forward', { type: 'string', requiresArg: true, describe: 'run in atomic mode until this simulated time (e.g. 200us), then switch to timing mode and reset the stats' })
+        .option('fast-forward-accesses', { type: 'string', requiresArg: true, describe: 'fast-forward by count: each job\'s device performs this many atomic accesses, then the run switches to timing mode' })
         .option('stats', { choices: ['table', 'json', 'csv'] as const, default: 'table' as const, describe: 'stats output: table (headline, then every stat), json (one flat object) or csv (stat,value)' })
         .option('stats-filter', { type: 'string', array: true, describe: 'only stats matching this glob or below it (repeatable; * within a segment, ** across segments); the run directory keeps every stat' })
         .option('nonzero', { type: 'boolean', default: false, describe: 'leave out stats that are 0 or null' })
@@ -81,6 +84,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         .options(SAMPLE_OPTIONS)
         .example('$0 run server-io-nic-strict --out runs/nic', 'a run directory: config, stats (JSON and CSV), meta')
         .example('$0 run mobile-gpu-texture-4k --until 20us --out runs/gpu --sample-interval 1us', 'and runs/gpu/timeseries.csv: bandwidth, TLB misses, walks and queue depths per µs')
+        .example('$0 run mobile-gpu-texture-4k --fast-forward 20us --until 40us', 'the first 20 µs in atomic mode (warm TLBs and caches), stats of the timing window after it')
         .example('$0 run soc-configs/scenarios/server-io-nic-strict.json', 'headline and stats table')
         .example('$0 run server-io-nic-strict --set soc.iommus.iommu.l2Tlb.entries=128', 'a bundled scenario by name, with a bigger IOTLB')
         .example("$0 run soc-configs/scenarios/server-io-nic-strict.json --until 100us --stats csv --stats-filter 'soc.iommu.**.hit_rate' --nonzero", 'selected stats as CSV')
@@ -297,6 +301,8 @@ interface RunArgs extends SampleArgs {
   seed?: string;
   until?: string;
   mode?: AccessMode;
+  'fast-forward'?: string;
+  'fast-forward-accesses'?: string;
   stats: 'json' | 'table' | 'csv';
   'stats-filter'?: string[];
   nonzero: boolean;
@@ -323,6 +329,31 @@ function parseUntil(text: string): number {
   }
 }
 
+/** `--fast-forward` (a simulated time with its unit, > 0) and `--fast-forward-accesses` (a positive integer). */
+function fastForwardOptions(args: RunArgs): { time?: number; accesses?: number } {
+  const time = args['fast-forward'];
+  const accesses = args['fast-forward-accesses'];
+  if (time !== undefined && accesses !== undefined) throw new UsageError('--fast-forward and --fast-forward-accesses: give one of them');
+  if (time !== undefined) {
+    if (/^\s*\d+(\.\d+)?\s*$/.test(time)) throw new UsageError(`--fast-forward: give a unit, e.g. ${time.trim()}us (a bare number would be picoseconds: write ${time.trim()}ps)`);
+    let t: number;
+    try {
+      t = parseTime(time);
+    } catch (e) {
+      throw new UsageError(`--fast-forward: ${(e as UnitError).message}`);
+    }
+    if (!(t > 0)) throw new UsageError(`--fast-forward: must be a positive time, got ${JSON.stringify(time)}`);
+    return { time: t };
+  }
+  if (accesses !== undefined) {
+    if (!/^\s*\d+\s*$/.test(accesses) || !(Number(accesses) > 0) || !Number.isSafeInteger(Number(accesses))) {
+      throw new UsageError(`--fast-forward-accesses: must be a positive integer (accesses per job's device), got ${JSON.stringify(accesses)}`);
+    }
+    return { accesses: Number(accesses) };
+  }
+  return {};
+}
+
 async function cmdRun(args: RunArgs, io: CliIO): Promise<number> {
   setLogLevel(args['log-level']);
   const seed = args.seed === undefined ? undefined : parseSeed(args.seed);
@@ -331,7 +362,9 @@ async function cmdRun(args: RunArgs, io: CliIO): Promise<number> {
   const hostLimit = maxHostMemory(args['max-host-memory']);
   const sampling = sampleOptionsOf(args, args.out !== undefined);
   // Loaded before any output is touched: outputs must not overwrite the run's inputs.
-  const resolved = resolveScenario(args.scenario, args.set ?? []);
+  const ffOptions = fastForwardOptions(args);
+  const resolved = withFastForward(resolveScenario(args.scenario, args.set ?? []), ffOptions, args.mode,
+    ffOptions.time !== undefined ? '--fast-forward' : '--fast-forward-accesses');
   const clash = outputOverInput(runOutputFiles(args.trace, args.out, args['trace-format'], sampling?.file ?? undefined), runInputFiles(resolved));
   if (clash) throw new UsageError(clash);
   const outPlan = args.out === undefined ? null : planOutDir(args.out, args.force, args.trace, args['trace-format']);
@@ -406,6 +439,12 @@ function summary(r: RunOutput, hostSeconds: number): string {
     `scenario ${r.loaded.scenario.name} on soc ${r.loaded.soc.name} (seed ${r.seed}, config ${r.configHash})`,
     `simulated ${formatSimTime(r.endTick)} in ${hostSeconds.toFixed(2)} s host time, ${r.events} events, stopped: ${r.stopReason}`,
   ];
+  const ff = r.fastForward;
+  if (ff) {
+    lines.push(ff.switched
+      ? `fast-forward: ${formatSimTime(ff.switchTick)} in atomic mode (${ff.accesses} accesses, ${ff.events} events, ${ff.hostSeconds.toFixed(2)} s host time), then timing mode; the stats cover the timing phase`
+      : `fast-forward: the run ended in atomic mode after ${formatSimTime(ff.switchTick)} (${ff.accesses} accesses) without switching; the stats cover the atomic run`);
+  }
   for (const j of r.jobs) {
     const verified = j.verified === null ? '' : j.verified ? ', verified' : ', VERIFY FAILED';
     lines.push(`job ${j.name} (${j.kind}): ${j.status}${verified}`);

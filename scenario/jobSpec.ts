@@ -78,6 +78,11 @@ export interface JobKindEntry<J extends JobConfig = JobConfig> {
   readonly needsKernel: boolean;
   /** Whether its device model has an atomic (fast-forward) path; a run in atomic mode refuses jobs without one. */
   readonly atomic: boolean;
+  /**
+   * `true` when its device can fast-forward (atomic phase, then timing from its next
+   * access: sim/devices/fastForward.ts); otherwise why not, for the ConfigError.
+   */
+  readonly fastForward: true | string;
   /** Load-time checks against the SoC and buffers; each issue becomes a ConfigError under `scenario.jobs[i]`. */
   check(job: J, c: JobCheckContext): JobIssue[];
   /** Files the job reads, as written (relative to the scenario): a queue sweep sends them to its workers, and a run refuses to write its outputs over them. */
@@ -96,6 +101,7 @@ export function defineJobKind<S extends z.ZodType>(def: {
   target: JobTarget;
   needsKernel?: boolean;
   atomic?: boolean;
+  fastForward?: true | string;
   check?: (job: z.output<S>, c: JobCheckContext) => JobIssue[];
   inputs?: (job: z.output<S>) => string[];
   start: (env: JobEnv, job: z.output<S>) => RunningJob;
@@ -110,6 +116,7 @@ export function defineJobKind<S extends z.ZodType>(def: {
     target: def.target,
     needsKernel: def.needsKernel ?? true,
     atomic: def.atomic ?? true,
+    fastForward: def.fastForward ?? 'its device model cannot switch from atomic to timing mode in the middle of a job',
     check: def.check ?? (() => []),
     inputs: def.inputs ?? (() => []),
     start: def.start,

@@ -10,6 +10,7 @@ import { nearest } from '../sim/engine/editDistance';
 import type { SocConfig } from '../sim/soc/schema';
 import { jobKind } from './jobRegistry';
 import { ScenarioSchema, type Scenario } from './schema';
+import { checkFastForward } from './fastForward';
 
 export interface LoadedScenario {
   file: string;
@@ -41,6 +42,7 @@ export function loadScenario(file: string, overrides: readonly Override[] = []):
     checkKernelFits(scenario, soc, file);
     checkPassthrough(scenario, soc, file);
     checkJobsSupportMode(scenario, scenario.mode, file, 'the scenario\'s "mode"');
+    checkFastForward(scenario, scenario.mode, file, { what: scenario.fastForward !== undefined ? 'the scenario\'s "fastForward"' : 'the scenario\'s "fastForwardAccesses"' });
     checkScenarioAgainstSoc(scenario, soc, file);
   };
   if (overrides.length === 0) check();

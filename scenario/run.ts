@@ -22,6 +22,7 @@ import type { AccessMode } from '../sim/engine/accessMode';
 import { checkRunHostMemory } from './hostMemory';
 import { TimeSeriesSampler, type SampleOptions, type TimeSeries } from '../sim/engine/timeSeries';
 import { pageTablesDoc, type PageTablesDoc } from './pageTables';
+import { checkFastForward, FastForward, fastForwardOn, type FastForwardReport } from './fastForward';
 
 export interface RunOptions {
   /** Overrides the scenario's seed. */
@@ -44,6 +45,8 @@ export interface RunOptions {
   sample?: SampleOptions;
   /** Read every active context's page tables when the jobs end (RunOutput.pageTables; pagetables.json of `run --out`). */
   pageTables?: boolean;
+  /** Called when the jobs end, before teardown (drivers unmap, TLBs are invalidated): reads the hardware as the jobs left it (tests, checks). */
+  beforeTeardown?: (soc: Soc) => void;
   /** Called between slices of events with the jobs' mean progress in [0, 1]. */
   onProgress?: (fraction: number, tick: Tick) => void;
 }
@@ -64,6 +67,8 @@ export interface RunOutput {
   timeseries: TimeSeries | null;
   /** With RunOptions.pageTables: the page tables as the jobs left them (before teardown); else null. */
   pageTables: PageTablesDoc | null;
+  /** With a fast-forward (scenario fastForward / fastForwardAccesses): what the atomic phase did; else null. */
+  fastForward: FastForwardReport | null;
 }
 
 
@@ -170,17 +175,25 @@ function* runSteps(loaded: LoadedScenario, opts: RunOptions): Generator<void, Ru
   try {
     const mode = opts.mode ?? scenario.mode;
     checkJobsSupportMode(scenario, mode, loaded.file, opts.mode ? '--mode atomic' : 'the scenario\'s "mode"');
-    const soc = buildSoc(ctx, loaded.soc, loaded.socFile, { mode });
+    const ffOn = fastForwardOn(scenario);
+    checkFastForward(scenario, mode, loaded.file, { what: 'fast-forward', ...(opts.mode ? { modeFrom: `--mode ${opts.mode}` } : {}) });
+    // A fast-forward builds the devices in atomic mode; the switch turns them to timing.
+    const buildMode: AccessMode = ffOn ? 'atomic' : mode;
+    const soc = buildSoc(ctx, loaded.soc, loaded.socFile, { mode: buildMode });
     if (writer instanceof ChromeTraceWriter) writer.setMasterNames(socMasterNames(soc));
     registerHandlerOwners(soc);
-    tracer.start({ configHash, seed, scenario: scenario.name, soc: loaded.soc.name, mode, ...(loaded.overrides.length > 0 ? { overrides: loaded.overrides } : {}) });
+    tracer.start({ configHash, seed, scenario: scenario.name, soc: loaded.soc.name, mode, ...(loaded.overrides.length > 0 ? { overrides: loaded.overrides } : {}),
+      ...(scenario.fastForward !== undefined ? { fastForward: scenario.fastForward } : {}),
+      ...(scenario.fastForwardAccesses !== undefined ? { fastForwardAccesses: scenario.fastForwardAccesses } : {}) });
     ctx.stats.formula('sim.time_ns', 'simulated time at the end of the run, ns', () => ctx.engine.now / 1000);
     ctx.stats.formula('sim.events', 'events dispatched', () => ctx.engine.eventsDispatched);
 
     const initRng = ctx.rng.fork('scenario.init');
     for (const fill of scenario.init) applyFill(soc, fill, initRng);
-    const devices = needsPlatform(scenario) ? bootDevices(ctx, soc, loaded, mode, initRng) : null;
-    const env: JobEnv = devices ?? { ctx, soc, mode, platform: null, buffers: new Map(), scenarioDir: path.dirname(loaded.file), atExit: [] };
+    const devices = needsPlatform(scenario) ? bootDevices(ctx, soc, loaded, buildMode, initRng) : null;
+    const env: JobEnv = devices ?? { ctx, soc, mode: buildMode, platform: null, buffers: new Map(), scenarioDir: path.dirname(loaded.file), atExit: [] };
+    // Before the jobs start: each job's device gets its atomic phase.
+    const fastForward = ffOn ? new FastForward(ctx, soc, scenario) : null;
     const jobs = scenario.jobs.map((j) => startJob(env, j));
     if (scenario.warmup > 0) ctx.engine.schedule(scenario.warmup, () => ctx.stats.reset(), undefined, Priority.Control);
 
@@ -194,6 +207,7 @@ function* runSteps(loaded: LoadedScenario, opts: RunOptions): Generator<void, Ru
     try {
       do {
         stopReason = sampler ? sampler.runSlice(ctx.engine, SLICE_EVENTS) : ctx.engine.runEvents(SLICE_EVENTS);
+        if (stopReason === 'stopped' && fastForward?.takeSwitchBreak()) stopReason = 'count';
         opts.onProgress?.(jobs.reduce((a, j) => a + j.progress(), 0) / jobs.length, ctx.engine.now);
         if (stopReason === 'count') yield;
       } while (stopReason === 'count');
@@ -214,7 +228,9 @@ function* runSteps(loaded: LoadedScenario, opts: RunOptions): Generator<void, Ru
       timeseries: sampler ? sampler.finish(ctx.engine.now) : null,
       // Read like the stats, before teardown unmaps the buffers; reading changes no stat.
       pageTables: opts.pageTables ? pageTablesDoc(soc) : null,
+      fastForward: fastForward ? fastForward.report() : null,
     };
+    opts.beforeTeardown?.(soc);
     // Teardown after the stats are taken: processes exit, drivers are removed (their
     // buffers unmapped and freed; dma-debug reports any leak to the kernel log).
     if (devices) for (const f of devices.atExit.reverse()) f();

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ACCESS_MODES } from '../sim/engine/accessMode';
-import { Address, Name, Notes, Size, Time } from '../sim/soc/schemaTypes';
+import { Address, Name, Notes, PositiveInt, Size, Time } from '../sim/soc/schemaTypes';
 import { mustBe } from '../sim/engine/spec';
 import { JobSchema } from './jobRegistry';
 import type { JobConfig } from './jobSpec';
@@ -57,6 +57,10 @@ export const ScenarioSchema = z.strictObject({
   mode: z.enum(ACCESS_MODES).default('timing').describe('timing: every latency and contention; atomic: fast-forward with estimated latencies, no event per access'),
   until: Time.optional().describe('stop at this simulated time; default: when all jobs are done'),
   warmup: Time.default(0).describe('stats are reset at this simulated time'),
+  fastForward: Time.refine((t) => t > 0, mustBe('a positive time, e.g. "200us"')).optional()
+    .describe('fast-forward: run in atomic mode until this simulated time, then switch every device to timing mode and reset the stats (README: Access modes)'),
+  fastForwardAccesses: PositiveInt.optional()
+    .describe('fast-forward by count: each job\'s device performs this many atomic accesses (bus transactions), then the run switches to timing mode and resets the stats'),
   kernel: KernelOptionsSchema.default({ iommuStrict: true, dmaDebug: true }),
   init: z.array(InitFillSchema).default([]),
   buffers: z.array(BufferSchema).default([]).describe('device buffers the drivers obtain before the jobs start'),

@@ -21,6 +21,7 @@ export const cameraJobKind = defineJobKind({
     return linePs < 1 ? [[['fps'], `a line must last at least 1 ps, got ${linePs} ps`]] : [];
   }),
   target: { field: 'device', kinds: ['camera'], exclusive: true },
+  fastForward: 'the camera is paced by its line arrivals; its atomic path keeps a virtual issue cursor that cannot hand over to timing mode mid-frame',
   check: (j, c) => {
     const lineBytes = j.width * j.bytesPerPixel;
     const lineBuffer = c.device!.lineBufferBytes as number;

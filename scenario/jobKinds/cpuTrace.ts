@@ -19,6 +19,7 @@ export const cpuTraceJobKind = defineJobKind({
     includeFetches: z.boolean().default(false).describe('replay instruction fetches (lackey "I" records) as loads'),
   }),
   target: { field: 'core', exclusive: true },
+  fastForward: true,
   check: (j, c) => {
     const trace = path.resolve(c.scenarioDir, j.trace);
     // Streamed, so any size; but a FIFO would block and a device never ends.

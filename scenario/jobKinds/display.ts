@@ -25,6 +25,7 @@ export const displayJobKind = defineJobKind({
     return [];
   }),
   target: { field: 'device', kinds: ['display'], exclusive: true },
+  fastForward: 'the display is paced by its line timers; its atomic path keeps a virtual issue cursor that cannot hand over to timing mode mid-frame',
   check: (j, c) => {
     const buf = c.buffer(j.buffer, ['buffer']);
     if (Array.isArray(buf)) return [buf];

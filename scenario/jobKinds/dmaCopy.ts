@@ -23,6 +23,7 @@ export const dmaCopyJobKind = defineJobKind({
     return [];
   }),
   target: { field: 'device', kinds: ['dma'], exclusive: false },
+  fastForward: true,
   needsKernel: false,
   start: (env, job) => {
     const { ctx, soc } = env;

@@ -36,6 +36,7 @@ export const gpuJobKind = defineJobKind({
     return [];
   }),
   target: { field: 'device', kinds: ['gpu'], exclusive: true },
+  fastForward: true,
   check: (j, c) => {
     const buf = c.buffer(j.buffer, ['buffer']);
     if (Array.isArray(buf)) return [buf];

@@ -44,6 +44,7 @@ export const nicJobKind = defineJobKind({
   target: { field: 'device', kinds: ['nic'], exclusive: true },
   // The NIC model runs in timing mode only (its wire, FIFO and interrupt timers are events).
   atomic: false,
+  fastForward: 'the NIC model has no atomic path (its wire, FIFO and interrupt timers are events)',
   check: (j, c): JobIssue[] => {
     if (!c.deviceUsesDmaApi) return [[['device'], `the NIC driver uses the DMA API; "${j.device}" is behind a GPU MMU`]];
     const dev = c.device!;

@@ -29,6 +29,7 @@ export const sgCopyJobKind = defineJobKind({
   }), (j) => (j.bytes === 0 || j.bytes % 4096 !== 0 || j.bytes > MAX_SG_COPY_BYTES
     ? [[['bytes'], `must be a positive multiple of 4096, at most 64 MiB, got ${j.bytes}`]] : [])),
   target: { field: 'device', kinds: ['descdma'], exclusive: true },
+  fastForward: 'the descriptor DMA engine performs a whole descriptor per atomic event and cannot hand a descriptor over to timing mode',
   check: (j, c) => {
     // Source and destination pages both come from the page allocator, which manages the first DRAM.
     const dram = c.soc.memories.find((m) => m.kind === 'dram');

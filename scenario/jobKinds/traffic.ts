@@ -50,6 +50,7 @@ export const trafficJobKind = defineJobKind({
     ratePerUs: ratePerUs().optional().describe('accesses per microsecond per stream (default: as fast as outstanding requests allow)'),
   }),
   target: { field: 'device', kinds: ['traffic'], exclusive: true },
+  fastForward: true,
   check: (j, c) => {
     const buf = c.buffer(j.buffer, ['buffer']);
     if (Array.isArray(buf)) return [buf];

@@ -258,6 +258,19 @@ export class CpuCache implements RequestReceiver, ResponseReceiver {
     return slot >= 0 && (this.state[slot] & DIRTY) !== 0;
   }
 
+  /**
+   * The valid lines, one each in slot order — slot, line address, state bits and LRU
+   * stamp — for comparing cache contents (tests, checks; allocates, not for hot paths).
+   */
+  describeLines(): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < this.slots; i++) {
+      if (this.state[i] === 0) continue;
+      out.push(`${i} line=0x${(this.tags[i] * 2 ** this.lineShift).toString(16)} state=${this.state[i]} stamp=${this.stamp[i]}`);
+    }
+    return out;
+  }
+
   /** Misses in flight (MSHRs in use). */
   get missesInFlight(): number {
     return this.mshrsInUse;

@@ -8,6 +8,7 @@ import { BusMaster, CompletionSlots } from '../bus/busMaster';
 import type { RequestPort, ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
 import { TraceOp, type TraceRecord } from './memTrace';
+import type { AtomicPhase, FastForwardDevice } from './fastForward';
 import { ACCESS_MODES, type AccessMode } from '../engine/accessMode';
 import { powerOfTwo, resolveParams } from '../engine/spec';
 import { CpuCoreSpec } from '../mmu/cpuMmu';
@@ -161,9 +162,13 @@ const ATOMIC_BATCH = 4096;
  * (busy time in core cycles) and accesses_per_kcycle ((loads + stores + fetches) × 1000 /
  * cycles).
  */
-export class CpuCore implements ResponseReceiver {
+export class CpuCore implements ResponseReceiver, FastForwardDevice {
   readonly port: RequestPort;
-  readonly mode: AccessMode;
+  /** Atomic until a fast-forward switches it to timing (resumeTiming). */
+  private accessMode: AccessMode;
+  /** Fast-forward: the atomic phase, until the switch; whether a started trace is parked. */
+  private ff: AtomicPhase | null = null;
+  private parkedRunning = false;
   /**
    * Port, in-order sending, the maxOutstanding slots of loads, fetches and non-posted
    * stores, errors and latency_ns. Posted stores go out through it too but hold a
@@ -236,7 +241,7 @@ export class CpuCore implements ResponseReceiver {
     readonly params: CpuCoreParams,
   ) {
     const p = resolveParams(CpuCoreParamsSpec, params, path);
-    this.mode = p.mode;
+    this.accessMode = p.mode;
     this.storeBuffer = p.storeBuffer;
     this.cyclesBetween = p.cyclesBetween;
     this.pageShift = log2Exact(p.pageBytes);
@@ -310,7 +315,7 @@ export class CpuCore implements ResponseReceiver {
     this.job!.result.startTick = now;
     this.nextIssue = now;
     this.hasRecord = false;
-    if (this.mode === 'atomic') {
+    if (this.accessMode === 'atomic') {
       this.slotFree.clear();
       this.storeSlotFree.clear();
       this.atomicEnd = now;
@@ -318,6 +323,29 @@ export class CpuCore implements ResponseReceiver {
     } else {
       this.step();
     }
+  }
+
+  get mode(): AccessMode {
+    return this.accessMode;
+  }
+
+  beginFastForward(phase: AtomicPhase): void {
+    if (this.accessMode !== 'atomic') throw new SimInvariantError(`${this.path}: fast-forward needs a core built in atomic mode`);
+    this.ff = phase;
+  }
+
+  /**
+   * The switch (fast-forward): a parked trace continues with its next record in timing
+   * mode (parked at a record boundary, after every transaction completed: no slot or
+   * store-buffer entry is held). A trace whose start event is pending starts in timing.
+   */
+  resumeTiming(): void {
+    this.accessMode = 'timing';
+    this.ff = null;
+    if (!this.parkedRunning) return;
+    this.parkedRunning = false;
+    this.issueScheduled = true;
+    this.ctx.engine.schedule(this.ctx.engine.now, this.onIssue);
   }
 
   /** Time spent running traces since the last stats reset (including the running one). */
@@ -531,9 +559,26 @@ export class CpuCore implements ResponseReceiver {
 
   /** Performs records at the core's estimated time, up to ATOMIC_BATCH transactions. */
   private atomicBatch(): void {
+    const ff = this.ff;
+    let limit = ATOMIC_BATCH;
+    if (ff !== null) {
+      // Fast-forward: a batch boundary is a drain point once every transaction issued so
+      // far has completed at its estimated tick (atomicEnd); to park, wait for that.
+      const now = this.ctx.engine.now;
+      if (ff.parked || now >= ff.untilTick || ff.accesses >= ff.maxAccesses) {
+        if (this.atomicEnd > now) {
+          this.ctx.engine.schedule(this.atomicEnd, this.onAtomicBatch);
+          return;
+        }
+        this.parkedRunning = ff.parkHere(now);
+        return;
+      }
+      limit = Math.min(limit, ff.budget());
+    }
     let sent = 0;
-    while (sent < ATOMIC_BATCH) {
+    while (sent < limit) {
       if (!this.hasRecord && !this.nextRecord()) {
+        if (ff !== null) ff.accesses += sent;
         this.ctx.engine.schedule(this.atomicEnd > this.ctx.engine.now ? this.atomicEnd : this.ctx.engine.now, this.onAtomicDone);
         return;
       }
@@ -555,6 +600,7 @@ export class CpuCore implements ResponseReceiver {
         sent++;
       }
     }
+    if (ff !== null) ff.accesses += sent;
     this.ctx.engine.schedule(this.nextIssue, this.onAtomicBatch);
   }
 
@@ -594,5 +640,6 @@ export class CpuCore implements ResponseReceiver {
     this.job = null;
     job.done(job.result);
     if (!this.job) this.startNext();
+    if (this.job === null && this.ff !== null) this.ff.idle();
   }
 }

@@ -9,6 +9,7 @@ import type { RequestPort, ResponseReceiver } from '../bus/port';
 import { Cmd, Status, STATUS_NAMES, type Transaction, TransactionPool } from '../bus/transaction';
 import { defineDeviceKind, deviceFields, BurstBytes, Outstanding } from '../soc/deviceSpec';
 import type { AccessMode } from '../engine/accessMode';
+import type { AtomicPhase, FastForwardDevice } from './fastForward';
 
 
 export interface DmaEngineParams {
@@ -70,7 +71,7 @@ interface CopyJob {
  * completion event; `progress` is 1 as soon as the data has moved. The mode is fixed
  * at construction: atomic and timing accesses are not mixed within one run.
  */
-export class DmaEngine implements ResponseReceiver {
+export class DmaEngine implements ResponseReceiver, FastForwardDevice {
   readonly port: RequestPort;
   private readonly pool: TransactionPool;
   private readonly queue: CopyJob[] = [];
@@ -83,7 +84,10 @@ export class DmaEngine implements ResponseReceiver {
   /** Port, in-order sending, the maxOutstanding bursts, and errors/txn_latency_ns/bytes_read/bytes_written. */
   private readonly bus: BusMaster;
   private readonly sCopies: Counter;
-  readonly mode: AccessMode;
+  /** Atomic until a fast-forward switches it to timing (resumeTiming). */
+  private accessMode: AccessMode;
+  /** Fast-forward: the atomic phase, until the switch. */
+  private ff: AtomicPhase | null = null;
 
   constructor(
     private readonly ctx: SimContext,
@@ -99,7 +103,7 @@ export class DmaEngine implements ResponseReceiver {
     if (mode !== 'timing' && mode !== 'atomic') {
       throw new SimInvariantError(`${path}: mode must be "timing" or "atomic", got ${JSON.stringify(mode)}`);
     }
-    this.mode = mode;
+    this.accessMode = mode;
     this.pool = new TransactionPool(params.burstBytes);
     const s = ctx.stats.scope(path);
     this.bus = new BusMaster(path, this, params.maxOutstanding, s, {
@@ -115,6 +119,28 @@ export class DmaEngine implements ResponseReceiver {
   get busy(): boolean {
     return this.job !== null;
   }
+
+  get mode(): AccessMode {
+    return this.accessMode;
+  }
+
+  /**
+   * Fast-forward: copies go in batches of up to maxOutstanding bursts, one event each
+   * (instead of one event per copy), so the device can park between batches.
+   */
+  beginFastForward(phase: AtomicPhase): void {
+    if (this.accessMode !== 'atomic') throw new SimInvariantError(`${this.path}: fast-forward needs a device built in atomic mode`);
+    this.ff = phase;
+  }
+
+  /** The switch (fast-forward): a parked copy continues with its next burst in timing mode. */
+  resumeTiming(): void {
+    this.accessMode = 'timing';
+    this.ff = null;
+    if (this.job !== null) this.ctx.engine.schedule(this.ctx.engine.now, this.onResume);
+  }
+
+  private readonly onResume = (): void => this.issueReads();
 
   /** Fraction of the active copy's bytes written (1 when idle). */
   get progress(): number {
@@ -140,8 +166,9 @@ export class DmaEngine implements ResponseReceiver {
     if (this.ctx.tracer.dma) {
       this.ctx.tracer.emit('dma', this.startTick, { dev: this.path, ev: 'start', src: hex(job.src), dst: hex(job.dst), bytes: job.bytes });
     }
-    if (this.mode === 'atomic') this.copyAtomic();
-    else this.issueReads();
+    if (this.accessMode === 'timing') this.issueReads();
+    else if (this.ff !== null) this.atomicBatch();
+    else this.copyAtomic();
   }
 
   /** Performs the whole active copy with atomic accesses and schedules its completion. */
@@ -149,37 +176,10 @@ export class DmaEngine implements ResponseReceiver {
     const job = this.job!;
     const engine = this.ctx.engine;
     const now = engine.now;
-    const bb = this.params.burstBytes;
     let sum = 0;
     let longest = 0;
     while (this.nextOffset < job.bytes && this.failStatus === Status.Ok) {
-      const off = this.nextOffset;
-      const size = Math.min(bb, job.bytes - off);
-      this.nextOffset = off + size;
-      const t = this.pool.alloc(Cmd.Read, job.src + off, size, this.masterId, now);
-      t.tag = off;
-      let trip = this.port.sendAtomic(t);
-      this.bus.sLatency.sample(trip / 1000);
-      if (t.status !== Status.Ok) {
-        this.fail(t);
-      } else {
-        this.bus.sBytesRead!.inc(size);
-        t.cmd = Cmd.Write;
-        t.addr = job.dst + off;
-        t.status = Status.Pending;
-        t.resetRoute();
-        const w = this.port.sendAtomic(t);
-        this.bus.sLatency.sample(w / 1000);
-        trip += w;
-        // (A cast: the compiler keeps the Pending set above, not knowing the slave sets it.)
-        if ((t.status as Status) !== Status.Ok) {
-          this.fail(t);
-        } else {
-          this.bus.sBytesWritten!.inc(size);
-          this.bytesWritten += size;
-        }
-      }
-      this.pool.release(t);
+      const trip = this.atomicBurst(now);
       sum += trip;
       if (trip > longest) longest = trip;
     }
@@ -188,6 +188,75 @@ export class DmaEngine implements ResponseReceiver {
   }
 
   private readonly onAtomicDone = (): void => this.finish();
+
+  /**
+   * Fast-forward: one batch of up to maxOutstanding bursts (fewer when the phase's
+   * access budget is smaller), lasting the same estimate as a whole atomic copy. Each
+   * batch event is a drain point: the copy finishes there when its data has moved,
+   * else the device may park.
+   */
+  private atomicBatch(): void {
+    const job = this.job!;
+    const ff = this.ff!;
+    const now = this.ctx.engine.now;
+    if (this.nextOffset >= job.bytes || this.failStatus !== Status.Ok) {
+      this.finish();
+      return;
+    }
+    if (ff.parkHere(now)) return;
+    // Each burst is two accesses (its read and its write).
+    const max = this.params.maxOutstanding;
+    const bursts = Math.min(max, Math.max(1, Math.floor(ff.budget() / 2)));
+    let sum = 0;
+    let longest = 0;
+    let n = 0;
+    for (; n < bursts && this.nextOffset < job.bytes && this.failStatus === Status.Ok; n++) {
+      const trip = this.atomicBurst(now);
+      sum += trip;
+      if (trip > longest) longest = trip;
+    }
+    ff.accesses += 2 * n;
+    const overlapped = Math.ceil(sum / max);
+    this.ctx.engine.schedule(now + (overlapped > longest ? overlapped : longest), this.onAtomicBatch);
+  }
+
+  private readonly onAtomicBatch = (): void => {
+    // After the switch, a batch event still pending would find the device in timing mode (cannot happen: the device parks before).
+    if (this.ff !== null) this.atomicBatch();
+  };
+
+  /** The next burst of the active copy with atomic accesses (read, then write of the same data); returns its round trip. */
+  private atomicBurst(now: Tick): Tick {
+    const job = this.job!;
+    const off = this.nextOffset;
+    const size = Math.min(this.params.burstBytes, job.bytes - off);
+    this.nextOffset = off + size;
+    const t = this.pool.alloc(Cmd.Read, job.src + off, size, this.masterId, now);
+    t.tag = off;
+    let trip = this.port.sendAtomic(t);
+    this.bus.sLatency.sample(trip / 1000);
+    if (t.status !== Status.Ok) {
+      this.fail(t);
+    } else {
+      this.bus.sBytesRead!.inc(size);
+      t.cmd = Cmd.Write;
+      t.addr = job.dst + off;
+      t.status = Status.Pending;
+      t.resetRoute();
+      const w = this.port.sendAtomic(t);
+      this.bus.sLatency.sample(w / 1000);
+      trip += w;
+      // (A cast: the compiler keeps the Pending set above, not knowing the slave sets it.)
+      if ((t.status as Status) !== Status.Ok) {
+        this.fail(t);
+      } else {
+        this.bus.sBytesWritten!.inc(size);
+        this.bytesWritten += size;
+      }
+    }
+    this.pool.release(t);
+    return trip;
+  }
 
   private issueReads(): void {
     const job = this.job!;
@@ -261,6 +330,7 @@ export class DmaEngine implements ResponseReceiver {
     this.job = null;
     job.done(result);
     if (!this.job) this.startNext();
+    if (this.job === null && this.ff !== null) this.ff.idle();
   }
 }
 

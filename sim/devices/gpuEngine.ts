@@ -1,3 +1,4 @@
+import type { AtomicPhase, FastForwardDevice } from './fastForward';
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import type { Counter } from '../engine/stats';
@@ -100,7 +101,7 @@ export function gpuSurfaceSpec(p: GpuProgram, base: number, height: number, star
  * compression, and the issue bandwidth of the SMs (accesses go out as soon as a slot
  * is free; the interconnect's back-pressure paces them).
  */
-export class GpuEngine implements TrafficListener {
+export class GpuEngine implements TrafficListener, FastForwardDevice {
   readonly generator: TrafficGenerator;
   /** Accesses per tile, and tiles in the whole run, of the configured program. */
   accessesPerTile = 0;
@@ -155,6 +156,18 @@ export class GpuEngine implements TrafficListener {
 
   get running(): boolean {
     return this.generator.running;
+  }
+
+  get busy(): boolean {
+    return this.generator.busy;
+  }
+
+  beginFastForward(phase: AtomicPhase): void {
+    this.generator.beginFastForward(phase);
+  }
+
+  resumeTiming(): void {
+    this.generator.resumeTiming();
   }
 
   /** Walks the surface (`passes` times); `done` gets the totals and the tiles done. */

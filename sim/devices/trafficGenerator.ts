@@ -9,6 +9,7 @@ import { Cmd, Status, STATUS_NAMES, type Transaction, TransactionPool } from '..
 import { createWorkload, newAccessSlot, type AccessSlot, type Workload, type WorkloadSpec } from './workload';
 import { defineDeviceKind, deviceFields, Outstanding } from '../soc/deviceSpec';
 import type { AccessMode } from '../engine/accessMode';
+import type { AtomicPhase, FastForwardDevice } from './fastForward';
 
 
 /** The generator's hardware (its SoC config entry) and instrumentation. */
@@ -118,9 +119,12 @@ function isWorkload(s: WorkloadSpec | Workload): s is Workload {
  * ready to issue found every outstanding slot taken) and `outstanding_stall_ns` (time
  * spent so). Optional per-stream `stream<i>.accesses`, `stream<i>.bytes`.
  */
-export class TrafficGenerator implements ResponseReceiver {
+export class TrafficGenerator implements ResponseReceiver, FastForwardDevice {
   readonly port: RequestPort;
-  readonly mode: AccessMode;
+  /** Atomic until a fast-forward switches it to timing (resumeTiming). */
+  private accessMode: AccessMode;
+  /** Fast-forward: the atomic phase, until the switch. */
+  private ff: AtomicPhase | null = null;
   /** Port, in-order sending, the maxOutstanding limit, errors, latency_ns, bytes_read, bytes_written. */
   private readonly bus: BusMaster;
   // Set by configure(): the streams and their pace.
@@ -175,7 +179,7 @@ export class TrafficGenerator implements ResponseReceiver {
     readonly params: TrafficGeneratorParams,
     private readonly listener: TrafficListener | null = null,
   ) {
-    this.mode = params.mode ?? 'timing';
+    this.accessMode = params.mode ?? 'timing';
     const s = ctx.stats.scope(path);
     this.scope = s;
     this.bus = new BusMaster(path, this, params.maxOutstanding, s, {
@@ -236,6 +240,29 @@ export class TrafficGenerator implements ResponseReceiver {
     return this.isRunning;
   }
 
+  get mode(): AccessMode {
+    return this.accessMode;
+  }
+
+  get busy(): boolean {
+    return this.isRunning;
+  }
+
+  beginFastForward(phase: AtomicPhase): void {
+    if (this.accessMode !== 'atomic') throw new SimInvariantError(`${this.path}: fast-forward needs a device built in atomic mode`);
+    this.ff = phase;
+  }
+
+  /** The switch (fast-forward): a parked run continues with its next access in timing mode. */
+  resumeTiming(): void {
+    this.accessMode = 'timing';
+    this.ff = null;
+    if (!this.isRunning) return;
+    // Parked at a drain point: nothing in flight, no wave pending.
+    if (this.stopping) this.scheduleFinish();
+    else this.ctx.engine.schedule(this.ctx.engine.now, this.onWake);
+  }
+
   /** Transactions issued and not yet answered (including those waiting for the bus). */
   get inFlight(): number {
     return this.bus.inFlight;
@@ -270,14 +297,14 @@ export class TrafficGenerator implements ResponseReceiver {
       this.readyAt[i] = this.clock.nextEdge(now);
     }
     // The first issue is an event, so `done` never runs inside start().
-    this.ctx.engine.schedule(now, this.mode === 'atomic' ? this.onWave : this.onWake);
+    this.ctx.engine.schedule(now, this.accessMode === 'atomic' ? this.onWave : this.onWake);
   }
 
   /** Issues nothing more; `done` runs once the in-flight accesses have completed. */
   stop(): void {
     if (!this.isRunning || this.stopping) return;
     this.stopping = true;
-    if (this.mode === 'timing' && this.bus.inFlight === 0) this.scheduleFinish();
+    if ((this.accessMode === 'timing' && this.bus.inFlight === 0) || this.ff?.parked) this.scheduleFinish();
     // Atomic: the pending wave event sees `stopping` and finishes.
   }
 
@@ -443,11 +470,15 @@ export class TrafficGenerator implements ResponseReceiver {
     const engine = this.ctx.engine;
     const now = engine.now;
     const max = this.bus.maxOutstanding;
+    // Fast-forward: every wave starts at a drain point (the last wave's accesses have all completed).
+    const ff = this.ff;
+    if (ff !== null && ff.parkHere(now)) return;
+    const limit = ff === null ? max : Math.min(max, ff.budget());
     let count = 0;
     let sum = 0;
     let longest = 0;
     let s = -1;
-    while (count < max && (s = this.pick(now)) >= 0) {
+    while (count < limit && (s = this.pick(now)) >= 0) {
       const t = this.alloc(this.take(s, now), s, now);
       const trip = this.port.sendAtomic(t);
       this.complete(t, trip);
@@ -456,6 +487,7 @@ export class TrafficGenerator implements ResponseReceiver {
       if (trip > longest) longest = trip;
       count++;
     }
+    if (ff !== null) ff.accesses += count;
     if (count > 0) {
       const overlapped = Math.ceil(sum / max);
       const duration = overlapped > longest ? overlapped : longest;
@@ -495,6 +527,7 @@ export class TrafficGenerator implements ResponseReceiver {
         endTick: now,
       });
     }
+    if (!this.isRunning && this.ff !== null) this.ff.idle();
   }
 
   private throughputGBps(elapsed: Tick): number {

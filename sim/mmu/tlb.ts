@@ -269,6 +269,20 @@ export class Tlb {
   }
 
   /**
+   * The valid entries, one line each in slot order — slot, asid, VA base, page size, PA
+   * base, permissions and the LRU stamp — for comparing TLB contents and replacement
+   * state (tests, checks; allocates, not for hot paths).
+   */
+  describeEntries(): string[] {
+    const out: string[] = [];
+    for (let i = 0; i < this.valid.length; i++) {
+      if (!this.valid[i]) continue;
+      out.push(`${i} asid=${this.asid[i]} va=0x${this.vaBase[i].toString(16)} shift=${this.sizeShift[this.sizeIdx[i]]} pa=0x${this.paBase[i].toString(16)} perms=${this.perms[i]} stamp=${this.stamp[i]}`);
+    }
+    return out;
+  }
+
+  /**
    * The largest page size this TLB holds that fits in a page of 2^pageShift (the size a
    * walk result of that page is splintered to when filled), or -1 if none does.
    */
