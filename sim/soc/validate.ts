@@ -87,6 +87,12 @@ export function validateSocReferences(cfg: SocConfig, file: string): void {
       }
     }
   }
+  cfg.rootComplexes.forEach((r, i) => {
+    needClock(r.clock, ['rootComplexes', i, 'clock']);
+    if (r.iommu !== undefined && !cfg.iommus.some((m) => m.name === r.iommu)) {
+      fail(['rootComplexes', i, 'iommu'], `unknown IOMMU "${r.iommu}" (defined: ${cfg.iommus.map((m) => m.name).join(', ') || 'none'})`);
+    }
+  });
   const streams = new Map<string, Map<number, string>>();
   const cached = cfg.cpuMmus.find((u) => u.cache);
   cfg.devices.forEach((d, i) => {
@@ -116,12 +122,6 @@ export function validateSocReferences(cfg: SocConfig, file: string): void {
       if (rc!.iommu !== undefined && tr.kind === 'iommu' && tr.iommu !== rc!.iommu) {
         fail(['devices', i, 'translation', 'iommu'], `device "${d.name}" is behind root complex "${rc!.name}", which holds IOMMU "${rc!.iommu}"; got "${tr.iommu}"`);
       }
-    }
-  });
-  cfg.rootComplexes.forEach((r, i) => {
-    needClock(r.clock, ['rootComplexes', i, 'clock']);
-    if (r.iommu !== undefined && !cfg.iommus.some((m) => m.name === r.iommu)) {
-      fail(['rootComplexes', i, 'iommu'], `unknown IOMMU "${r.iommu}" (defined: ${cfg.iommus.map((m) => m.name).join(', ') || 'none'})`);
     }
   });
 
