@@ -37,6 +37,8 @@ export { Tlb, type TlbParams } from './sim/mmu/tlb';
 export { PageTableWalker } from './sim/mmu/walker';
 export { FORMATS, getFormat } from './sim/mmu/format';
 export type { PageTableFormat } from './sim/mmu/format/types';
+export { inspectPageTables, type PageTableView, type MappedRun } from './sim/mmu/pageTableView';
+export { pageTablesDoc, type PageTablesDoc } from './scenario/pageTables';
 export { CpuCache } from './sim/devices/cpuCache';
 export { CoherentPort } from './sim/devices/coherentPort';
 

@@ -6,7 +6,9 @@
 import { runDmaBench } from './dma.bench';
 import { runEngineBench } from './engine.bench';
 import { runIovaBench } from './iova.bench';
+import { runMappingsBench } from './mappings.bench';
 import { runNvkmBench } from './nvkm.bench';
+import { runScaleBench } from './scale.bench';
 import { runScenarioBench } from './scenario.bench';
 import { runStatsBench } from './stats.bench';
 import { runSweepBench } from './sweep.bench';
@@ -26,6 +28,8 @@ const BENCHES: { name: string; run: () => BenchResult[] | Promise<BenchResult[]>
   { name: 'iova', run: runIovaBench },
   { name: 'dma', run: () => runDmaBench() },
   { name: 'sweep', run: runSweepBench },
+  { name: 'scale', run: runScaleBench },
+  { name: 'mappings', run: runMappingsBench },
 ];
 
 export async function runAll(): Promise<BenchResult[]> {

@@ -36,6 +36,9 @@ import { runInputFiles } from '../scenario/inputs';
 import { outputOverInput, runOutputFiles } from './outputs';
 import { repeatedOptionProblem, type ParsedOptions } from './repeatedOptions';
 import { checkRunHostMemory, parseHostMemoryLimit } from '../scenario/hostMemory';
+import { SAMPLE_OPTIONS, SampleOptionError, sampleOptionsOf, type SampleArgs } from './sampleOptions';
+import { timeSeriesToCsv } from '../sim/engine/timeSeries';
+import { writeFileAtomic } from '../sim/engine/outputFile';
 
 /** Where the CLI writes; tests pass collectors. */
 export interface CliIO {
@@ -75,7 +78,9 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
         .option('out', { type: 'string', describe: 'write a run directory: config.json, stats.json, stats.csv, meta.json (see docs/experiments.md)' })
         .option('force', { type: 'boolean', default: false, describe: 'with --out: replace a finished run in that directory' })
         .option('max-host-memory', MAX_HOST_MEMORY_OPTION)
+        .options(SAMPLE_OPTIONS)
         .example('$0 run server-io-nic-strict --out runs/nic', 'a run directory: config, stats (JSON and CSV), meta')
+        .example('$0 run mobile-gpu-texture-4k --until 20us --out runs/gpu --sample-interval 1us', 'and runs/gpu/timeseries.csv: bandwidth, TLB misses, walks and queue depths per µs')
         .example('$0 run soc-configs/scenarios/server-io-nic-strict.json', 'headline and stats table')
         .example('$0 run server-io-nic-strict --set soc.iommus.iommu.l2Tlb.entries=128', 'a bundled scenario by name, with a bigger IOTLB')
         .example("$0 run soc-configs/scenarios/server-io-nic-strict.json --until 100us --stats csv --stats-filter 'soc.iommu.**.hit_rate' --nonzero", 'selected stats as CSV')
@@ -250,7 +255,7 @@ export async function main(argv: string[], io: CliIO = processIO): Promise<numbe
       if (output) io.out(output + '\n');
     });
   } catch (e) {
-    if (e instanceof UsageError || e instanceof TraceWindowOptionError) {
+    if (e instanceof UsageError || e instanceof TraceWindowOptionError || e instanceof SampleOptionError) {
       io.err(`socsim: ${e.message}\nTry 'socsim --help'.\n`);
       return 1;
     }
@@ -285,7 +290,7 @@ function maxHostMemory(text: string | undefined): number | undefined {
   }
 }
 
-interface RunArgs {
+interface RunArgs extends SampleArgs {
   scenario: string;
   set?: string[];
   /** As typed: checked here (a yargs number would turn "abc" into NaN). */
@@ -324,9 +329,10 @@ async function cmdRun(args: RunArgs, io: CliIO): Promise<number> {
   if (seed === null) throw new UsageError(`--seed: must be an integer from 0 to 2^32-1, got ${JSON.stringify(args.seed)}`);
   const until = args.until === undefined ? undefined : parseUntil(args.until);
   const hostLimit = maxHostMemory(args['max-host-memory']);
+  const sampling = sampleOptionsOf(args, args.out !== undefined);
   // Loaded before any output is touched: outputs must not overwrite the run's inputs.
   const resolved = resolveScenario(args.scenario, args.set ?? []);
-  const clash = outputOverInput(runOutputFiles(args.trace, args.out, args['trace-format']), runInputFiles(resolved));
+  const clash = outputOverInput(runOutputFiles(args.trace, args.out, args['trace-format'], sampling?.file ?? undefined), runInputFiles(resolved));
   if (clash) throw new UsageError(clash);
   const outPlan = args.out === undefined ? null : planOutDir(args.out, args.force, args.trace, args['trace-format']);
   if (typeof outPlan === 'string') throw new UsageError(outPlan);
@@ -351,7 +357,8 @@ async function cmdRun(args: RunArgs, io: CliIO): Promise<number> {
     // A run directory's config.json holds the seed, stop time and mode the run used.
     const loaded = outPlan ? withRunOptions(resolved, { seed, until, mode: args.mode }) : resolved;
     result = await runLoadedInterruptible(loaded, {
-      seed, until, mode: args.mode, maxHostMemory: hostLimit, tracePath: outPlan?.tracePath ?? args.trace, traceFormat: args['trace-format'], traceCategories: categories, traceWindow,
+      seed, until, mode: args.mode, maxHostMemory: hostLimit, pageTables: outPlan !== null, tracePath: outPlan?.tracePath ?? args.trace, traceFormat: args['trace-format'], traceCategories: categories, traceWindow,
+      ...(sampling ? { sample: sampling.sample } : {}),
       onProgress: progress ? (f, t) => progress.update(f, t) : undefined,
     }, signals.stop);
   } catch (e) {
@@ -371,6 +378,7 @@ async function cmdRun(args: RunArgs, io: CliIO): Promise<number> {
   }
   const hostSeconds = Number(process.hrtime.bigint() - hostStart) / 1e9;
   if (outPlan) writeRunDir(outPlan.dir, result, { startedAt, hostSeconds, trace: outPlan.trace });
+  if (sampling?.file && result.timeseries) writeFileAtomic(sampling.file, timeSeriesToCsv(result.timeseries));
 
   // The table, JSON and CSV show the same selection of one snapshot (taken when the jobs
   // ended, before driver teardown); the headline reads the whole snapshot.

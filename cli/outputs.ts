@@ -35,10 +35,11 @@ export function outputOverInput(outputs: readonly { option: string; file: string
   return null;
 }
 
-/** The files `socsim run` writes: `--trace FILE`, and with `--out DIR` the run directory's files (and its trace). */
-export function runOutputFiles(trace: string | undefined, out: string | undefined, format: TraceOutputFormat): { option: string; file: string }[] {
+/** The files `socsim run` writes: `--trace FILE`, `--sample-out FILE`, and with `--out DIR` the run directory's files (and its trace). */
+export function runOutputFiles(trace: string | undefined, out: string | undefined, format: TraceOutputFormat, sampleOut?: string): { option: string; file: string }[] {
   const files: { option: string; file: string }[] = [];
   if (trace) files.push({ option: '--trace', file: trace });
+  if (sampleOut) files.push({ option: '--sample-out', file: sampleOut });
   if (out !== undefined && out.trim() !== '') {
     for (const f of [...Object.values(RUN_FILES), TRACE_FILES[format]]) files.push({ option: '--out', file: path.join(out, f) });
   }

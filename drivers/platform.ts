@@ -3,6 +3,7 @@ import { MiB, GiB } from '../sim/engine/addr';
 import type { Soc } from '../sim/soc/builder';
 import { CpuAddressSpace } from './iommu/cpuPgtable';
 import { IommuDomain } from './iommu/iommuDomain';
+import { iommuAttachIdentity } from './iommu/identityDomain';
 import { pgtableOps } from './iommu/pgtableOps';
 import { vcmIommuCreate } from './iommu/vcmIommuDriver';
 import { Kernel } from './kernel';
@@ -40,6 +41,12 @@ export interface PlatformOptions {
   iommuStrict?: boolean;
   /** CONFIG_DMA_API_DEBUG with dma_debug=on (default true). */
   dmaDebug?: boolean;
+  /**
+   * iommu.passthrough=1: every device behind an IOMMU whose tables io-pgtable builds
+   * gets the identity domain (its stream bypasses translation) and dma-direct, as on a
+   * direct-mapped device (default false). GPUs behind nv MMUs keep their VMM.
+   */
+  iommuPassthrough?: boolean;
 }
 
 /** What the platform uses for options a caller leaves out. */
@@ -52,6 +59,7 @@ export const PLATFORM_DEFAULTS: Readonly<Required<PlatformOptions>> = {
   swiotlbSize: 64 * MiB,
   iommuStrict: true,
   dmaDebug: true,
+  iommuPassthrough: false,
 };
 
 /** IO_TLB_SEGSIZE << IO_TLB_SHIFT: the swiotlb pool is a whole number of 256 KiB segments. */
@@ -61,6 +69,8 @@ const SWIOTLB_SEGMENT_BYTES = 128 * 2048;
 export type DevicePlatformData =
   | { kind: 'iommu'; device: string; vcm: Vcm; domain: IommuDomain; streamId: number }
   | { kind: 'direct'; device: string; vcm: Vcm; region: ContiguousRegion; dmaMaskBits: number }
+  /** Behind an IOMMU in the identity domain (iommu.passthrough=1): DMA addresses are physical; one-to-one VCM over the CMA region. */
+  | { kind: 'identity'; device: string; vcm: Vcm; region: ContiguousRegion; iommu: string; streamId: number }
   | { kind: 'unsupported'; device: string; reason: string };
 
 export interface CpuContext {
@@ -113,7 +123,7 @@ export class Platform {
     mmMisuseSink(kernel, soc.ctx.stats, 'genpool');
     this.env = { kernel: this.kernel, pages: this.pages };
 
-    const hasDirect = soc.config.devices.some((d) => d.translation.kind === 'direct');
+    const hasDirect = soc.config.devices.some((d) => d.translation.kind === 'direct' || (opts.iommuPassthrough && d.translation.kind === 'iommu' && passthroughApplies(soc, d.translation.iommu)));
     const swiotlbBytes = Math.floor(Math.min(opts.swiotlbSize, dram.size / 16) / SWIOTLB_SEGMENT_BYTES) * SWIOTLB_SEGMENT_BYTES;
     this.swiotlb = null;
     if (hasDirect && swiotlbBytes > 0) {
@@ -152,6 +162,14 @@ export class Platform {
       const ops = pgtableOps(iommu.format);
       if (ops.family !== 'io-pgtable') {
         this.platformData.set(d.name, { kind: 'unsupported', device: d.name, reason: `IOMMU ${tr.iommu} walks ${iommu.format.name} tables: use the ${ops.family} VMM` });
+        return;
+      }
+      if (opts.iommuPassthrough && ops.usesDmaApi) {
+        // iommu.passthrough=1: the identity default domain, and dma-direct (iommu_setup_dma_ops skips identity domains).
+        const ret = iommuAttachIdentity(iommu, tr.streamId);
+        if (ret !== 0) throw new SimInvariantError(`platform: attaching ${d.name} to ${tr.iommu} stream ${tr.streamId} (identity) failed (${ret})`);
+        this.platformData.set(d.name, { kind: 'identity', device: d.name, vcm: vcmO2oCreate(this.kernel, this.cma), region: this.cma, iommu: tr.iommu, streamId: tr.streamId });
+        this.dmaDevices.set(d.name, new DmaDevice(d.name, this.dma, directOps, { coherent: d.coherent, busDmaLimit: Number.MAX_SAFE_INTEGER }));
         return;
       }
       const domain = new IommuDomain(this.kernel, iommu, this.pages, asid++);
@@ -198,6 +216,11 @@ export class Platform {
     if (!c) throw new SimInvariantError(`platform: no CPU MMU ${name ?? ''}`);
     return c;
   }
+}
+
+/** Whether iommu.passthrough=1 changes the devices of IOMMU `name` (those whose tables io-pgtable builds and that use the DMA API). */
+export function passthroughApplies(soc: Soc, name: string): boolean {
+  return pgtableOps(soc.iommu(name).format).usesDmaApi;
 }
 
 /** Boots the kernel on `soc`. */

@@ -3,6 +3,8 @@ import { formatHeadlineValue, headline } from '../scenario/headline';
 import { chartId, numberCell, type Report, type ReportCell, type ReportChart, type ReportSection, type ReportTable } from './model';
 import { loadedOf, type RunData } from './runData';
 import { barsSpec, histogramSpec, shareBarsSpec, type ShareRow } from './specs';
+import { timeSeriesSection } from './timeSeriesSection';
+import { pageTableSections } from './pageTableReport';
 
 /**
  * The report of one run directory. Every figure is a stat of stats.json or a ratio of
@@ -27,6 +29,8 @@ export function runReport(run: RunData): Report {
       latencySection(stats, mmus, units, loaded.soc.memories.map((m) => m.name)),
       ...loaded.soc.memories.map((m) => dramSection(stats, m.name, measuredNs)).filter((s): s is ReportSection => s !== null),
       faultSection(stats, mmus),
+      timeSeriesSection(run.timeseries, stats),
+      ...pageTableSections(run.pageTables),
       { title: 'Resolved config', tables: [], charts: [], details: { summary: 'config.json: the SoC and scenario that ran (defaults, overrides and run options folded in)', text: JSON.stringify(run.config, null, 2) } },
     ],
   };

@@ -118,3 +118,59 @@ export function sweepLineSpec(points: readonly SeriesPoint[], xTitle: string, yT
     ],
   };
 }
+
+export interface TimePoint {
+  series: string;
+  /** Interval end, ns. */
+  t: number;
+  value: number;
+}
+
+/** A line per series over simulated time (timeseries.csv). */
+export function timeLineSpec(points: readonly TimePoint[], yTitle: string): Spec {
+  return {
+    $schema: SCHEMA,
+    width: WIDTH,
+    height: HEIGHT,
+    data: { values: points.map((p) => ({ ...p })) },
+    mark: { type: 'line', tooltip: true, interpolate: 'step-before' },
+    encoding: {
+      x: { field: 't', type: 'quantitative', title: 'simulated time (ns, interval end)' },
+      y: { field: 'value', type: 'quantitative', title: yTitle },
+      color: { field: 'series', type: 'nominal', title: null, legend: { orient: 'bottom', columns: 2, labelLimit: 400 } },
+    },
+  };
+}
+
+export interface OccupancyRow {
+  /** The bar: a table level (e.g. `PD0 (1 table)`). */
+  level: string;
+  /** `valid`, `sparse`, `invalid LPTE` or `empty`. */
+  part: string;
+  /** Share of the level's entries (0..1). */
+  share: number;
+  /** Entries of this part. */
+  entries: number;
+}
+
+const OCCUPANCY_PARTS = ['valid', 'sparse', 'invalid LPTE', 'empty'];
+const OCCUPANCY_COLORS = ['#4c78a8', '#54a24b', '#e45756', '#d9d9d9'];
+
+/** Page-table occupancy: a bar per level, its entries stacked valid, sparse, invalid, empty (in that order, fixed colours). */
+export function occupancySpec(rows: readonly OccupancyRow[]): Spec {
+  const levels = new Set(rows.map((r) => r.level)).size;
+  return {
+    $schema: SCHEMA,
+    width: WIDTH,
+    height: Math.max(40, 28 * levels),
+    data: { values: rows.map((r) => ({ ...r, rank: OCCUPANCY_PARTS.indexOf(r.part) })) },
+    mark: { type: 'bar', tooltip: true },
+    encoding: {
+      y: { field: 'level', type: 'nominal', title: null, sort: null },
+      x: { field: 'share', type: 'quantitative', title: 'share of the level\'s entries', axis: { format: '%' }, scale: { domain: [0, 1] } },
+      color: { field: 'part', type: 'nominal', title: null, scale: { domain: OCCUPANCY_PARTS, range: OCCUPANCY_COLORS } },
+      order: { field: 'rank' },
+      tooltip: [{ field: 'level' }, { field: 'part' }, { field: 'entries', type: 'quantitative' }, { field: 'share', type: 'quantitative', format: '.2%' }],
+    },
+  };
+}

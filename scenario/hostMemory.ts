@@ -65,7 +65,8 @@ export function estimateRunHostMemory(loaded: LoadedScenario): RunHostMemoryItem
     const dram = soc.memories.find((m) => m.kind === 'dram');
     const cma = scenario.kernel.cmaSize ?? PLATFORM_DEFAULTS.cmaSize;
     add(['kernel', 'cmaSize'], 'kernel', KERNEL_BYTES + pagesOf(cma) * CMA_BYTES_PER_PAGE);
-    if (dram && soc.devices.some((d) => d.translation.kind === 'direct')) {
+    // Passthrough devices are direct-mapped too (the platform then sets up swiotlb; counting every IOMMU device over-estimates only for nv MMUs).
+    if (dram && soc.devices.some((d) => d.translation.kind === 'direct' || (scenario.kernel.iommuPassthrough === true && d.translation.kind === 'iommu'))) {
       const swiotlb = Math.min(scenario.kernel.swiotlbSize ?? PLATFORM_DEFAULTS.swiotlbSize, dram.size / 16);
       add(['kernel', 'swiotlbSize'], 'kernel', Math.floor(swiotlb / SWIOTLB_SLOT) * SWIOTLB_SLOT_BYTES);
     }

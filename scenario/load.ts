@@ -39,6 +39,7 @@ export function loadScenario(file: string, overrides: readonly Override[] = []):
   const soc = parseSoc(rawSoc, socFile, ofRoot('soc'), setPaths);
   const check = () => {
     checkKernelFits(scenario, soc, file);
+    checkPassthrough(scenario, soc, file);
     checkJobsSupportMode(scenario, scenario.mode, file, 'the scenario\'s "mode"');
     checkScenarioAgainstSoc(scenario, soc, file);
   };
@@ -120,6 +121,19 @@ function checkKernelFits(s: Scenario, soc: SocConfig, file: string): void {
   }
 }
 
+/**
+ * iommu.passthrough=1 changes only devices behind an IOMMU whose tables io-pgtable builds
+ * (the nv GPU MMUs keep their VMM): asking for it on a SoC without one is a mistake.
+ */
+function checkPassthrough(s: Scenario, soc: SocConfig, file: string): void {
+  if (s.kernel.iommuPassthrough !== true) return;
+  const applies = soc.devices.some((d) => d.translation.kind === 'iommu' && pgtableOps(soc.iommus.find((u) => u.name === (d.translation as { iommu: string }).iommu)!.format).usesDmaApi);
+  if (!applies) {
+    throw new ConfigError(file, formatJsonPath('scenario', ['kernel', 'iommuPassthrough']),
+      `SoC "${soc.name}" has no device behind an IOMMU that the DMA API drives (io-pgtable formats), so iommu.passthrough changes nothing; remove it`);
+  }
+}
+
 function checkScenarioAgainstSoc(s: Scenario, soc: SocConfig, file: string): void {
   const at = (p: (string | number)[]) => formatJsonPath('scenario', p);
   const inMemory = (addr: number, bytes: number) =>
@@ -146,7 +160,9 @@ function checkScenarioAgainstSoc(s: Scenario, soc: SocConfig, file: string): voi
     const nv = format !== 'direct' && pgtableOps(format, { file, jsonPath: at(['buffers', i, 'device']) }).family === 'nvkm';
     if (b.via === 'nvkm' && !nv) throw new ConfigError(file, at(['buffers', i, 'via']), `"nvkm" needs a device behind an nv-format GPU MMU; "${b.device}" is ${format === 'direct' ? 'direct-mapped' : `behind a ${format} IOMMU`}`);
     if (b.via !== 'nvkm' && nv) throw new ConfigError(file, at(['buffers', i, 'via']), `"${b.device}" is behind an ${format} GPU MMU: its buffers come from the nvkm VMM (via "nvkm")`);
-    if (b.via === 'physical' && format !== 'direct') throw new ConfigError(file, at(['buffers', i, 'via']), `"physical" needs a direct-mapped device; "${b.device}" is behind an IOMMU`);
+    if (b.via === 'physical' && format !== 'direct' && s.kernel.iommuPassthrough !== true) {
+      throw new ConfigError(file, at(['buffers', i, 'via']), `"physical" needs a direct-mapped device; "${b.device}" is behind an IOMMU (set kernel.iommuPassthrough for physical DMA addresses)`);
+    }
     if (b.pageSize !== undefined && b.via !== 'nvkm') throw new ConfigError(file, at(['buffers', i, 'pageSize']), 'only nvkm buffers choose a page size');
     if (b.size === 0) throw new ConfigError(file, at(['buffers', i, 'size']), 'must be positive');
     buffers.set(b.name, { device: b.device, size: b.size });

@@ -20,6 +20,8 @@ import { applyFill, startJob, type JobResult } from './jobs';
 import { checkJobsSupportMode, loadScenario, needsPlatform, type LoadedScenario } from './load';
 import type { AccessMode } from '../sim/engine/accessMode';
 import { checkRunHostMemory } from './hostMemory';
+import { TimeSeriesSampler, type SampleOptions, type TimeSeries } from '../sim/engine/timeSeries';
+import { pageTablesDoc, type PageTablesDoc } from './pageTables';
 
 export interface RunOptions {
   /** Overrides the scenario's seed. */
@@ -38,6 +40,10 @@ export interface RunOptions {
   traceWindow?: TraceWindow;
   /** Refuse the run (ConfigError) when its host-memory estimate exceeds this many bytes; default half of the machine's memory (scenario/hostMemory.ts). */
   maxHostMemory?: number;
+  /** Record selected stats every interval (`--sample-interval`); RunOutput.timeseries. */
+  sample?: SampleOptions;
+  /** Read every active context's page tables when the jobs end (RunOutput.pageTables; pagetables.json of `run --out`). */
+  pageTables?: boolean;
   /** Called between slices of events with the jobs' mean progress in [0, 1]. */
   onProgress?: (fraction: number, tick: Tick) => void;
 }
@@ -54,6 +60,10 @@ export interface RunOutput {
   configHash: string;
   /** The booted kernel, when the scenario needed one (buffers or device jobs). */
   platform: Platform | null;
+  /** The time series, when RunOptions.sample asked for one. */
+  timeseries: TimeSeries | null;
+  /** With RunOptions.pageTables: the page tables as the jobs left them (before teardown); else null. */
+  pageTables: PageTablesDoc | null;
 }
 
 
@@ -65,6 +75,7 @@ function bootDevices(ctx: SimContext, soc: Soc, loaded: LoadedScenario, mode: Ac
     iommuStrict: k.iommuStrict, dmaDebug: k.dmaDebug,
     ...(k.swiotlbSize !== undefined ? { swiotlbSize: k.swiotlbSize } : {}),
     ...(k.cmaSize !== undefined ? { cmaSize: k.cmaSize } : {}),
+    ...(k.iommuPassthrough !== undefined ? { iommuPassthrough: k.iommuPassthrough } : {}),
   });
   const contexts = new DeviceContexts(platform);
   const drivers = new Map<string, DeviceDriver>();
@@ -175,12 +186,14 @@ function* runSteps(loaded: LoadedScenario, opts: RunOptions): Generator<void, Ru
 
     // The stop event runs after every other event of its tick (Priority.Late).
     if (until !== undefined) ctx.engine.schedule(until, () => ctx.engine.stop(), undefined, Priority.Late);
+    // Counters and gauges registered by now are the ones a time series can select.
+    const sampler = opts.sample ? new TimeSeriesSampler(ctx.stats, opts.sample) : null;
     // Built and booted: from here a stop signal can be answered (cli/interrupt.ts arms its handlers now).
     yield;
     let stopReason: RunResult;
     try {
       do {
-        stopReason = ctx.engine.runEvents(SLICE_EVENTS);
+        stopReason = sampler ? sampler.runSlice(ctx.engine, SLICE_EVENTS) : ctx.engine.runEvents(SLICE_EVENTS);
         opts.onProgress?.(jobs.reduce((a, j) => a + j.progress(), 0) / jobs.length, ctx.engine.now);
         if (stopReason === 'count') yield;
       } while (stopReason === 'count');
@@ -198,6 +211,9 @@ function* runSteps(loaded: LoadedScenario, opts: RunOptions): Generator<void, Ru
       endTick: ctx.engine.now,
       events: ctx.engine.eventsDispatched,
       platform: devices?.platform ?? null,
+      timeseries: sampler ? sampler.finish(ctx.engine.now) : null,
+      // Read like the stats, before teardown unmaps the buffers; reading changes no stat.
+      pageTables: opts.pageTables ? pageTablesDoc(soc) : null,
     };
     // Teardown after the stats are taken: processes exit, drivers are removed (their
     // buffers unmapped and freed; dma-debug reports any leak to the kernel log).

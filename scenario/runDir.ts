@@ -7,7 +7,9 @@ import type { Tick } from '../sim/engine/time';
 import type { LoadedScenario } from './load';
 import type { RunOutput } from './run';
 import { gitCommit, socsimVersion } from './provenance';
+import { pageTablesText } from './pageTables';
 import { ensureDirectory, writeFileAtomic } from '../sim/engine/outputFile';
+import { timeSeriesToCsv } from '../sim/engine/timeSeries';
 
 /**
  * Run directories (`socsim run --out DIR`, and each point of a sweep):
@@ -17,6 +19,9 @@ import { ensureDirectory, writeFileAtomic } from '../sim/engine/outputFile';
  *   stats.json   every stat, as `--stats json` prints it
  *   stats.csv    the same stats as `stat,value` CSV
  *   trace.jsonl  the trace, when one was asked for (trace.json for the chrome format)
+ *   timeseries.csv  stats every interval, with --sample-interval (sim/engine/timeSeries.ts)
+ *   pagetables.json  every active translation context's page tables when the jobs ended
+ *                (`run --out` only; scenario/pageTables.ts)
  *   meta.json    provenance and outcome; written LAST
  *   error.json   instead of the stats and meta, when the run failed (sweeps)
  *
@@ -31,6 +36,8 @@ export const RUN_FILES = {
   csv: 'stats.csv',
   meta: 'meta.json',
   error: 'error.json',
+  timeseries: 'timeseries.csv',
+  pageTables: 'pagetables.json',
 } as const;
 
 /** Trace file name inside a run directory, by trace format. */
@@ -133,7 +140,7 @@ export function readRunError(dir: string): RunErrorRecord | null {
  */
 export function clearRunDir(dir: string): void {
   ensureDirectory(dir);
-  for (const f of [RUN_FILES.meta, RUN_FILES.error, RUN_FILES.stats, RUN_FILES.csv, RUN_FILES.config, ...Object.values(TRACE_FILES)]) {
+  for (const f of [RUN_FILES.meta, RUN_FILES.error, RUN_FILES.stats, RUN_FILES.csv, RUN_FILES.config, RUN_FILES.timeseries, RUN_FILES.pageTables, ...Object.values(TRACE_FILES)]) {
     fs.rmSync(path.join(dir, f), { force: true });
   }
 }
@@ -198,6 +205,8 @@ export function writeRunDir(dir: string, out: RunOutput, info: RunDirInfo): RunM
   writeFileAtomic(path.join(dir, RUN_FILES.config), texts.config);
   writeFileAtomic(path.join(dir, RUN_FILES.stats), texts.stats);
   writeFileAtomic(path.join(dir, RUN_FILES.csv), texts.csv);
+  if (out.timeseries) writeFileAtomic(path.join(dir, RUN_FILES.timeseries), timeSeriesToCsv(out.timeseries));
+  if (out.pageTables) writeFileAtomic(path.join(dir, RUN_FILES.pageTables), pageTablesText(out.pageTables));
   if (info.trace && info.trace.written !== info.trace.final) fs.renameSync(info.trace.written, info.trace.final);
   writeFileAtomic(path.join(dir, RUN_FILES.meta), JSON.stringify(texts.meta, null, 2) + '\n');
   return texts.meta;

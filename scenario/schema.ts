@@ -44,6 +44,7 @@ export const KernelOptionsSchema = z.strictObject({
   dmaDebug: z.boolean().default(true).describe('dma-debug checks on'),
   swiotlbSize: Size.optional().describe('swiotlb bounce pool (default 64 MiB, at most DRAM/16)'),
   cmaSize: Size.optional().describe('contiguous region for direct-mapped devices and large GPU pages (default 64 MiB)'),
+  iommuPassthrough: z.boolean().optional().describe('iommu.passthrough=1 (default false): devices behind an LPAE IOMMU get the identity domain (their streams bypass translation) and dma-direct, so their DMA addresses are physical; GPUs behind nv MMUs keep their VMM'),
 }).describe('kernel boot options (the platform is booted only when a scenario has buffers or device jobs)');
 
 export const ScenarioSchema = z.strictObject({

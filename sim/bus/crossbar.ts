@@ -194,6 +194,8 @@ class CrossbarInput {
     const busy = (): number => Math.max(this.reqBusy.value, this.respBusy.value);
     scope.formula('busy_ps', 'ps the busier direction of this port was occupied', busy);
     scope.formula('util', 'busy_ps / elapsed time', () => ratio(busy(), scope.elapsedTicks()));
+    scope.gauge('queue_depth', 'requests waiting in this input\'s FIFO', () => this.qCount);
+    scope.gauge('outstanding', 'requests accepted from this master and not yet responded to', () => this.outstanding);
   }
 
   pushResp(txn: Transaction, out: number, busy: number): void {

@@ -150,7 +150,16 @@ export class Engine {
     return this.loop(Infinity, count);
   }
 
-  private loop(limit: Tick, maxEvents: number): RunResult {
+  /**
+   * Runs at most `count` events with tick <= limit, and leaves time at the last event
+   * dispatched (unlike runUntil): a caller that pauses at `limit` to look at the state
+   * (time-series sampling) leaves the run exactly as runEvents would.
+   */
+  runEventsUntil(limit: Tick, count: number): RunResult {
+    return this.loop(limit, count, false);
+  }
+
+  private loop(limit: Tick, maxEvents: number, advance = true): RunResult {
     if (this.running) throw new SimInvariantError('Engine.run* called from inside an event handler');
     this.running = true;
     this.stopRequested = false;
@@ -193,7 +202,7 @@ export class Engine {
       this.eventsDispatched += dispatched;
       this.running = false;
     }
-    if ((result === 'limit' || result === 'idle') && limit !== Infinity && limit > this.now) this.now = limit;
+    if (advance && (result === 'limit' || result === 'idle') && limit !== Infinity && limit > this.now) this.now = limit;
     return result;
   }
 

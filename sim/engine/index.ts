@@ -13,3 +13,4 @@ export * from './statsSelect';
 export * from './time';
 export * from './trace';
 export * from './units';
+export * from './timeSeries';

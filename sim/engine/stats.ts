@@ -26,6 +26,15 @@ export class Formula {
   constructor(readonly name: string, readonly desc: string, readonly fn: () => number) {}
 }
 
+/**
+ * An instantaneous level (a queue's occupancy, walk slots in use) read on demand. Gauges
+ * are not stats: they are never dumped (a run's stats do not depend on whether anyone
+ * looks), only read by time-series sampling (sim/engine/timeSeries.ts) between events.
+ */
+export class Gauge {
+  constructor(readonly name: string, readonly desc: string, readonly read: () => number) {}
+}
+
 type Stat = Counter | Histogram | Formula;
 export type StatValue = number | null | number[];
 export type StatsDump = Record<string, StatValue>;
@@ -42,6 +51,9 @@ export class StatScope {
   }
   formula(name: string, desc: string, fn: () => number): Formula {
     return this.registry.formula(this.full(name), desc, fn);
+  }
+  gauge(name: string, desc: string, read: () => number): Gauge {
+    return this.registry.gauge(this.full(name), desc, read);
   }
   scope(child: string): StatScope {
     return new StatScope(this.registry, this.full(child));
@@ -68,7 +80,10 @@ const NAME_RE = /^[a-z0-9_]+(\.[a-z0-9_[\]-]+)*$/i;
 
 export class StatsRegistry {
   private readonly stats = new Map<string, Stat>();
+  private readonly gauges = new Map<string, Gauge>();
   private resetTick: Tick = 0;
+  /** reset() calls so far (time-series sampling restarts its deltas after one). */
+  resets = 0;
 
   /** `now` supplies the current tick, so rates can be computed over the measured window. */
   constructor(private readonly now: () => Tick = () => 0) {}
@@ -84,6 +99,23 @@ export class StatsRegistry {
   }
   scope(prefix: string): StatScope {
     return new StatScope(this, prefix);
+  }
+  gauge(name: string, desc: string, read: () => number): Gauge {
+    if (!NAME_RE.test(name)) throw new SimInvariantError(`bad gauge name "${name}"`);
+    if (this.gauges.has(name) || this.stats.has(name)) throw new SimInvariantError(`gauge ${name} registered twice or named like a stat`);
+    const g = new Gauge(name, desc, read);
+    this.gauges.set(name, g);
+    return g;
+  }
+
+  /** Registered gauges, by name. */
+  gaugeList(): Gauge[] {
+    return [...this.gauges.values()];
+  }
+
+  /** Registered counters (the stats whose per-interval change time series record). */
+  counterList(): Counter[] {
+    return [...this.stats.values()].filter((s): s is Counter => s instanceof Counter);
   }
 
   get(name: string): Stat | undefined {
@@ -106,6 +138,7 @@ export class StatsRegistry {
   reset(): void {
     for (const s of this.stats.values()) if (!(s instanceof Formula)) s.reset();
     this.resetTick = this.now();
+    this.resets++;
   }
 
   /** One flat object, keys sorted; histograms expand to HISTOGRAM_KEYS. */
@@ -161,7 +194,7 @@ export class StatsRegistry {
 
   private add<T extends Stat>(s: T): T {
     if (!NAME_RE.test(s.name)) throw new SimInvariantError(`bad stat name "${s.name}"`);
-    if (this.stats.has(s.name)) throw new SimInvariantError(`stat ${s.name} registered twice`);
+    if (this.stats.has(s.name) || this.gauges.has(s.name)) throw new SimInvariantError(`stat ${s.name} registered twice or named like a gauge`);
     // A histogram's dump keys must not collide with another stat's name.
     const dot = s.name.lastIndexOf('.');
     if (dot > 0 && HISTOGRAM_KEYS.includes(s.name.slice(dot + 1))

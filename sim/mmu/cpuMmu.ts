@@ -5,7 +5,7 @@ import { count, countOrZero, MAX_CYCLES, Name, resolveParams } from '../engine/s
 import type { ResponsePort } from '../bus/port';
 import { CpuCacheSpec } from '../devices/cpuCache';
 import type { PageTableFormat } from './format/types';
-import { checkUnitFormat, FormatName, TranslationUnit, TranslationUnitSpec, type FaultRecord, type TranslationInput, type TranslationUnitParamsInput } from './translationUnit';
+import { checkUnitFormat, FormatName, TranslationUnit, TranslationUnitSpec, type FaultRecord, type TranslationContext, type TranslationInput, type TranslationUnitParamsInput } from './translationUnit';
 
 /** A trace-driven CPU core on a CPU MMU (`cpuMmus[].cores[]`); scenarios replay traces on it. */
 export const CpuCoreSpec = z
@@ -64,6 +64,11 @@ export class CpuMmu extends TranslationUnit {
     const c = { format: this.format, root, asid, mode: 'translate' as const, privileged, allowRead: true, allowWrite: true };
     this.checkContext(c);
     for (const core of this.cores) core.context = c;
+  }
+
+  /** The context every core runs in now (TTBR0 + ASID, or bypass when the MMU is off). */
+  get context(): TranslationContext | null {
+    return this.cores[0].context;
   }
 
   /** Turns translation off (MMU disabled: physical addresses). */

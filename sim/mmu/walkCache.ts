@@ -30,6 +30,13 @@ export type WalkCacheParams = z.output<typeof WalkCacheSpec>;
  * span its child table covers — and holds the child table address (and, for a dual
  * PDE, the SPT address). A hit lets a walk start below L. Only Table entries are
  * cached, never faults or leaves.
+ *
+ * This is the organisation of x86's paging-structure caches (Intel SDM vol. 3
+ * §4.10.3.1: the PML4, PDPTE and PDE caches are keyed by VA[47:39], [47:30], [47:21]),
+ * VT-d's (spec §6.2) and the SMMU TCU's per-level walk caches: a set of them, one per
+ * level, probed together with the deepest hit winning, is the split "translation
+ * cache" of Barr et al. (ISCA 2010) that skips levels, not a cache of PTEs by
+ * physical address (AMD's page walk cache), which would save DRAM reads but no steps.
  */
 export class WalkCache {
   declare readonly params: WalkCacheParams;

@@ -38,7 +38,7 @@ export interface WalkContext {
  */
 export const WalkerSpec = z
   .strictObject({
-    slots: count().describe('walks in progress at once; more wait in FIFO order (at most 2^20)'),
+    slots: count().describe('walks in progress at once; more wait, first come first served (at most 2^20)'),
     stepCycles: Cycles.describe('walker work before each table read, cycles'),
     walkCaches: z.array(WalkCacheSpec).default([]).describe('one cache of table pointers per level, at most one per level'),
   })
@@ -69,6 +69,8 @@ export class Walk {
   /** SPT still to try if the LPTE turns out unmapped (dual formats), or -1. */
   spt = -1;
   reads = 0;
+  /** When start() was called (the walk may then wait for a slot). */
+  queuedTick: Tick = 0;
   startTick: Tick = 0;
   // result
   outcome: WalkOutcome = WalkOutcome.Fault;
@@ -115,6 +117,7 @@ export class PageTableWalker implements ResponseReceiver {
   private readonly sMemReads: Counter;
   private readonly sFaults: Counter;
   private readonly sSlotWaits: Counter;
+  private readonly sSlotWaitNs: Histogram;
   private readonly sLatencyNs: Histogram;
   private readonly sLatencyCycles: Histogram;
   private readonly onStepDue = (w: Walk) => this.issueRead(w);
@@ -147,6 +150,7 @@ export class PageTableWalker implements ResponseReceiver {
     this.sMemReads = s.counter('mem_reads', 'page-table entry reads sent to memory');
     this.sFaults = s.counter('faults', 'walks that ended in a fault');
     this.sSlotWaits = s.counter('slot_waits', 'walks that waited for a free walk slot');
+    this.sSlotWaitNs = s.histogram('slot_wait_ns', 'time from a walk request to a free walk slot (0 when one was free), ns');
     this.sLatencyNs = s.histogram('latency_ns', 'walk start to result, ns');
     this.sLatencyCycles = s.histogram('latency_cycles', 'walk start to result, walker cycles');
   }
@@ -163,7 +167,10 @@ export class PageTableWalker implements ResponseReceiver {
     w.va = va;
     w.done = done;
     w.tag = tag;
-    if (this.active < this.params.slots) this.begin(w);
+    w.queuedTick = this.ctx.engine.now;
+    // First come, first served: a free slot goes to a waiting walk before a new one (a
+    // walk started from a `done` callback must not overtake the queue).
+    if (this.active < this.params.slots && this.waitHead === this.waiting.length) this.begin(w);
     else {
       this.sSlotWaits.value++;
       this.waiting.push(w);
@@ -220,6 +227,7 @@ export class PageTableWalker implements ResponseReceiver {
   private begin(w: Walk): void {
     this.active++;
     w.startTick = this.ctx.engine.now;
+    this.sSlotWaitNs.sample((w.startTick - w.queuedTick) / 1000);
     if (this.prepare(w, true) === DONE) {
       this.finish(w);
       return;
@@ -275,8 +283,10 @@ export class PageTableWalker implements ResponseReceiver {
     w.done = null;
     w.tag = null;
     this.walkPool.push(w);
+    // After `done`, whose callbacks may have queued more walks (behind the waiting ones).
     if (this.waitHead < this.waiting.length && this.active < this.params.slots) {
-      const next = this.waiting[this.waitHead++];
+      const next = this.waiting[this.waitHead];
+      this.waiting[this.waitHead++] = null!;
       if (this.waitHead === this.waiting.length) {
         this.waiting.length = 0;
         this.waitHead = 0;

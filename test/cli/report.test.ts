@@ -4,6 +4,8 @@ import * as os from 'os';
 import * as path from 'path';
 import type { Browser } from 'puppeteer-core';
 import { buildReport } from '../../report';
+import { chartId } from '../../report/model';
+import type { PageTablesDoc } from '../../scenario/pageTables';
 import { parseCsv } from '../../sim/engine/statsCsv';
 import { compiledCli } from '../helpers/compiledCli';
 import { findChromium, launchChromium } from '../helpers/browser';
@@ -25,7 +27,9 @@ const statsOf = (dir: string): Stats => JSON.parse(fs.readFileSync(path.join(dir
 
 beforeAll(() => {
   for (const s of RUNS) {
-    const r = socsim(['run', s, '--until', '200us', '--out', path.join(tmp, s), '--no-progress']);
+    // The 4 KiB run records a time series (its report gets the over-time charts); the 2 MiB run does not.
+    const sample = s === RUNS[0] ? ['--sample-interval', '1us'] : [];
+    const r = socsim(['run', s, '--until', '200us', '--out', path.join(tmp, s), '--no-progress', ...sample]);
     expect(r.status).toBe(0);
     const h = socsim(['report', path.join(tmp, s), '-o', path.join(tmp, `${s}.html`)]);
     expect(h.stderr).toBe('');
@@ -47,6 +51,8 @@ interface PageCheck {
   marks: Record<string, number>;
   /** data-stat → data-value of the numeric cells. */
   cells: Record<string, string>;
+  /** The sections' notes. */
+  notes: string[];
 }
 
 /** Runs in the page (plain JS: the test's TypeScript has no DOM types): waits for the charts, then reads them and the numeric cells. */
@@ -56,7 +62,8 @@ const PAGE_PROBE = `(async () => {
   for (const div of document.querySelectorAll('div.chart')) marks[div.id] = div.querySelectorAll('svg .role-mark > *').length;
   const cells = {};
   for (const td of document.querySelectorAll('td[data-stat][data-value]')) cells[td.getAttribute('data-stat')] = td.getAttribute('data-value');
-  return { charts: document.querySelectorAll('div.chart').length, views: Object.keys(window.socsimReport.views).length, marks, cells, errors: window.socsimReport.errors };
+  const notes = Array.from(document.querySelectorAll('p.note')).map((p) => p.textContent);
+  return { charts: document.querySelectorAll('div.chart').length, views: Object.keys(window.socsimReport.views).length, marks, cells, notes, errors: window.socsimReport.errors };
 })()`;
 
 async function openReport(browser: Browser, file: string): Promise<PageCheck> {
@@ -71,6 +78,19 @@ async function openReport(browser: Browser, file: string): Promise<PageCheck> {
   const result = await page.evaluate(PAGE_PROBE) as Omit<PageCheck, 'requests'>;
   await page.close();
   return { ...result, errors: [...errors, ...result.errors], requests };
+}
+
+/** The page-table view (issue 13): the GPU context's section shows pagetables.json's numbers, and its occupancy chart is drawn. */
+function checkPageTableSection(page: PageCheck, dir: string): void {
+  const doc = JSON.parse(fs.readFileSync(path.join(dir, 'pagetables.json'), 'utf8')) as PageTablesDoc;
+  const gpu = doc.contexts.find((c) => c.unit === 'gpu_mmu')!;
+  const at = `pagetables.json[${gpu.name}]`;
+  expect(Number(page.cells[`${at}.mapped_bytes`])).toBe(gpu.mapped_bytes);
+  expect(gpu.mapped_bytes).toBe(16 * 2 ** 20);
+  const [size] = gpu.page_sizes;
+  expect(Number(page.cells[`${at}.page_sizes[${size.page_size}].pages`])).toBe(size.pages);
+  for (const l of gpu.levels.filter((x) => x.tables > 0)) expect(Number(page.cells[`${at}.levels[${l.level}].valid_entries`])).toBe(l.valid_entries);
+  expect(page.marks[`chart-${chartId(`${gpu.name} table occupancy`)}`]).toBeGreaterThan(0);
 }
 
 const describeBrowser = chromium ? describe : describe.skip;
@@ -101,9 +121,39 @@ describeBrowser('the HTML report in headless Chromium', () => {
       expect(plain.length).toBeGreaterThan(20);
       for (const [k, v] of plain) expect([k, v === '' ? null : Number(v)]).toEqual([k, stats[k]]);
       walks.push(w);
+      checkPageTableSection(page, path.join(tmp, s));
     }
     // 2 MiB pages need far fewer walks than 4 KiB pages for the same textures.
     expect(walks[0]).toBeGreaterThan(walks[1]);
+  }, 30_000);
+
+  test('over time: with timeseries.csv the charts are drawn and the totals and peaks are the CSV\'s; without it the page says how to get them', async () => {
+    const file = path.join(tmp, `${RUNS[0]}.html`);
+    const page = await openReport(browser, file);
+    for (const id of ['over-time-bandwidth', 'over-time-tlb-misses-per-us', 'over-time-walks-per-us', 'over-time-queue-depths']) {
+      expect([id, page.marks[`chart-${id}`] > 0]).toEqual([id, true]);
+    }
+    const [header, ...rows] = parseCsv(fs.readFileSync(path.join(tmp, RUNS[0], 'timeseries.csv'), 'utf8'));
+    expect(rows).toHaveLength(200);
+    const walks = rows.map((r) => Number(r[header.indexOf('soc.gpu_mmu.walker.walks')]));
+    const intervals = rows.map((r) => Number(r[header.indexOf('interval_ns')]));
+    const stats = statsOf(path.join(tmp, RUNS[0]));
+    expect(Number(page.cells['sum of timeseries.csv soc.gpu_mmu.walker.walks'])).toBe(walks.reduce((a, b) => a + b, 0));
+    expect(Number(page.cells['sum of timeseries.csv soc.gpu_mmu.walker.walks'])).toBe(stats['soc.gpu_mmu.walker.walks']);
+    expect(Number(page.cells['peak walks per µs: timeseries.csv soc.gpu_mmu.walker.walks'])).toBe(Math.max(...walks.map((w, i) => (1000 * w) / intervals[i])));
+    // The drawn walks line holds one point per row, each the CSV's count over its interval.
+    const drawn = await (async () => {
+      const p = await browser.newPage();
+      await p.goto(`file://${file}`, { waitUntil: 'load' });
+      const values = await p.evaluate(`window.socsimReport.ready.then(() => window.socsimReport.views['over-time-walks-per-us'].data('source_0').filter((d) => d.series === 'soc.gpu_mmu.walker.walks').map((d) => [d.t, d.value]))`) as [number, number][];
+      await p.close();
+      return values;
+    })();
+    expect(drawn).toEqual(rows.map((r, i) => [Number(r[0]), (1000 * walks[i]) / intervals[i]]));
+
+    const other = await openReport(browser, path.join(tmp, `${RUNS[1]}.html`));
+    expect(Object.keys(other.marks).filter((id) => id.startsWith('chart-over-time'))).toEqual([]);
+    expect(other.notes.join('\n')).toContain('run with --sample-interval 1us');
   }, 30_000);
 
   test('sweep report: one drawn chart per stat that differs between points', async () => {

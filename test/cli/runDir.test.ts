@@ -27,7 +27,7 @@ describe('run --out DIR', () => {
   });
 
   test('writes config, stats (JSON = what --stats json printed), CSV (= the JSON), trace and meta', () => {
-    expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'meta.json', 'stats.csv', 'stats.json', 'trace.jsonl']);
+    expect(fs.readdirSync(dir).sort()).toEqual(['config.json', 'meta.json', 'pagetables.json', 'stats.csv', 'stats.json', 'trace.jsonl']);
     const stats = readJson(path.join(dir, 'stats.json'));
     expect(stats).toEqual(printedJson);
     expect(stats['soc.iommu.l2tlb.lookups']).toBeGreaterThan(0);

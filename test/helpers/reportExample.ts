@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   const cli = path.join(ROOT, 'dist', 'cli', 'main.js');
   const run = path.join(tmp, 'run');
   const html = path.join(tmp, 'report.html');
-  execFileSync(process.execPath, [cli, 'run', SCENARIO, '--until', '200us', '--out', run, '--no-progress'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  execFileSync(process.execPath, [cli, 'run', SCENARIO, '--until', '200us', '--out', run, '--no-progress', '--sample-interval', '1us'], { stdio: ['ignore', 'ignore', 'inherit'] });
   execFileSync(process.execPath, [cli, 'report', run, '-o', html], { stdio: 'inherit' });
   const browser = await launchChromium(chromium);
   try {
@@ -33,7 +33,7 @@ async function main(): Promise<void> {
     await browser.close();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
-  process.stdout.write(`${path.relative(ROOT, PNG)}: the report of ${SCENARIO} (--until 200us)\n`);
+  process.stdout.write(`${path.relative(ROOT, PNG)}: the report of ${SCENARIO} (--until 200us --sample-interval 1us)\n`);
 }
 
 main().catch((e) => {
