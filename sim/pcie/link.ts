@@ -6,7 +6,9 @@ import { count, mustBe, Name, resolveParams, Size } from '../engine/spec';
 import type { Counter } from '../engine/stats';
 import { PS_PER_NS, type Tick } from '../engine/time';
 import { RequestPort, ResponsePort, type RequestReceiver, type ResponseReceiver } from '../bus/port';
-import { Cmd, type Transaction } from '../bus/transaction';
+import { Cmd, Status, TransactionPool, type Transaction } from '../bus/transaction';
+import type { InterruptFence } from '../bus/interruptFence';
+import { SimInvariantError } from '../engine/errors';
 import { TlpRing } from './tlpRing';
 import {
   chunkCount, chunkEnd, completionEnd, COMPLETION_HEADER_BYTES, dllpBytes, ECRC_BYTES, FC_DATA_CREDIT_BYTES,
@@ -103,9 +105,24 @@ interface Direction {
  *   see the whole request), so nothing is copied and nothing is allocated per TLP: the
  *   link keeps per-request records in `TlpRing`s and computes TLP sizes from the
  *   address, size, MPS, MRRS and RCB.
- * - A posted write has no completion on the link. The device model still gets its
- *   response (it owns the transaction until then) when the root complex returns it, with
- *   no downstream link time.
+ * - Posted writes (§2.4): a memory write has no completion. The device gets its response
+ *   (Ok) when the write's last TLP has left the endpoint onto the link, and may recycle
+ *   its transaction at once; the write itself travels on as a copy, an internal
+ *   transaction from the link's own pool (tagged with the link, so a response that is not
+ *   one of ours is a SimInvariantError), through the root port, the IOMMU and memory. An
+ *   error status there (an IOMMU translation fault, an unsupported request) cannot reach
+ *   the device, as in PCIe, where the root complex logs it (AER) instead: it counts in
+ *   `posted_errors`.
+ * - Ordering (§2.4.1): the link is FIFO in each direction, so posted writes stay in order
+ *   and no request passes an earlier one on the wire. Past the root port the IOMMU and
+ *   memory may finish requests out of order, so the link keeps its posted writes in a
+ *   retirement ring (in sending order; a write retires when it and all before it have
+ *   reached memory) and (a) holds a read request at the root port while an unretired
+ *   earlier write overlaps its bytes (a read must not pass a posted write: it must see
+ *   the data), counted in `reads_held`; (b) orders the device's interrupts behind its
+ *   writes (`afterPostedWrites`, an MSI being a posted write): the driver the interrupt
+ *   wakes sees every descriptor and packet the device wrote before it. Downstream posted
+ *   writes (CPU MMIO to the device) are not modelled, so completions have nothing to pass.
  *
  * Atomic access: the idle-link latency (serialization both ways + 2 × latency) plus the
  * root complex's. Functional: forwarded.
@@ -113,9 +130,10 @@ interface Direction {
  * Stats under `<path>.` (the device's `soc.<device>.pcie`): `up.tlps`, `up.bytes` (wire
  * bytes), `up.payload_bytes`, `up.dllps`, `up.busy_ps`, `up.util` and the same under
  * `down.`; `credit_stalls` (times the head TLP waited for credits), `credit_stall_ns`,
- * `tag_stalls`, `refused` (device requests refused: endpoint queue full).
+ * `tag_stalls`, `refused` (device requests refused: endpoint queue full), `posted_errors`,
+ * `reads_held`.
  */
-export class PcieLink implements RequestReceiver, ResponseReceiver {
+export class PcieLink implements RequestReceiver, ResponseReceiver, InterruptFence {
   /** Faces the device (the endpoint's transaction layer). */
   readonly cpuSidePort: ResponsePort;
   /** Faces the root complex. */
@@ -141,6 +159,21 @@ export class PcieLink implements RequestReceiver, ResponseReceiver {
   private readonly credits = new TlpRing(64);
   /** Read responses crossing downstream; ticks = when the last completion reaches the endpoint. */
   private readonly toDevice = new TlpRing(64);
+  /** Device writes whose last TLP is on the wire; ticks = when it has left (the device's response). */
+  private readonly acks = new TlpRing(64);
+  /** The posted writes' upstream copies, in sending order; ticks = device address, nums = size. */
+  private readonly posted = new TlpRing(64);
+  private readonly postedPool = new TransactionPool(256);
+  /** Posted writes accepted from the device, and retired (reached memory, in order). */
+  private postedAccepted = 0;
+  private postedRetired = 0;
+  /** Interrupts waiting for posted writes: fire fenceFns[k](fenceArgs[k]) once postedRetired >= fenceSeqs[k]. */
+  private readonly fenceFns: Array<(arg: number) => void> = [];
+  private readonly fenceArgs: number[] = [];
+  private readonly fenceSeqs: number[] = [];
+  private fenceHead = 0;
+  /** The head of toRoot is a read that overlaps an unretired posted write. */
+  private readHeld = false;
 
   private ph: number;
   private pd: number;
@@ -164,6 +197,8 @@ export class PcieLink implements RequestReceiver, ResponseReceiver {
   private readonly sCreditStallNs: Counter;
   private readonly sTagStalls: Counter;
   private readonly sRefused: Counter;
+  private readonly sPostedErrors: Counter;
+  private readonly sReadsHeld: Counter;
 
   constructor(ctx: SimContext, readonly path: string, paramsIn: PcieLinkParamsInput) {
     const p = resolveParams(PcieLinkParamsSpec, paramsIn, `PCIe link ${path}`);
@@ -208,6 +243,8 @@ export class PcieLink implements RequestReceiver, ResponseReceiver {
     this.sCreditStallNs = scope.counter('credit_stall_ns', 'ns upstream TLPs waited for flow-control credits or tags');
     this.sTagStalls = scope.counter('tag_stalls', 'times the next read request waited for a free tag');
     this.sRefused = scope.counter('refused', 'device requests refused (endpoint queue full)');
+    this.sPostedErrors = scope.counter('posted_errors', 'posted writes that failed past the root port (IOMMU fault, unsupported request): not reported to the device, as in PCIe');
+    this.sReadsHeld = scope.counter('reads_held', 'read requests held at the root port behind an overlapping earlier posted write');
   }
 
   /** Data rate of one direction, bytes per ns (GB/s). */
@@ -223,6 +260,7 @@ export class PcieLink implements RequestReceiver, ResponseReceiver {
       return false;
     }
     this.txq.push(txn, this.engine.now, 0);
+    if (txn.cmd === Cmd.Write) this.postedAccepted++;
     this.pumpUp();
     return true;
   }
@@ -300,7 +338,13 @@ export class PcieLink implements RequestReceiver, ResponseReceiver {
     const doneAt = Math.ceil(this.upFreeAt);
     if (next === end) {
       q.shift();
-      this.toRoot.push(txn, doneAt + this.latencyPs, 0);
+      let up = txn;
+      if (write) {
+        // Posted: the device's transaction is answered when this last TLP has left; a copy goes upstream.
+        up = this.postedCopy(txn);
+        this.acks.push(txn, doneAt, 0);
+      }
+      this.toRoot.push(up, doneAt + this.latencyPs, 0);
       this.engine.schedule(doneAt + this.latencyPs, this.onArrive);
       if (this.cpuSidePort.retryOwed) this.cpuSidePort.sendRetry();
     } else {
@@ -319,8 +363,82 @@ export class PcieLink implements RequestReceiver, ResponseReceiver {
 
   private readonly onUpDone = (): void => {
     this.upBusy = false;
+    const a = this.acks;
+    const now = this.engine.now;
+    while (a.count > 0 && a.ticks[a.head] <= now) {
+      const txn = a.txns[a.head]!;
+      a.shift();
+      txn.status = Status.Ok;
+      this.cpuSidePort.sendResponse(txn);
+    }
     this.pumpUp();
   };
+
+  /** The upstream copy of a posted write: pooled, marked as the link's, remembered in sending order. */
+  private postedCopy(txn: Transaction): Transaction {
+    const c = this.postedPool.alloc(Cmd.Write, txn.addr, txn.size, txn.masterId, txn.issueTick);
+    const src = txn.data;
+    const dst = c.data;
+    for (let i = 0; i < txn.size; i++) dst[i] = src[i];
+    c.context = this;
+    this.posted.push(c, txn.addr, txn.size);
+    return c;
+  }
+
+  /** A posted write reached memory (or failed there): retire it and everything before it that is done. */
+  private postedDone(c: Transaction): void {
+    if (c.context !== this || c.tag !== 0) {
+      throw new SimInvariantError(`${this.path}: a write response that is not one of the link's posted writes in flight (double response, or a device transaction that went upstream)`);
+    }
+    c.tag = 1;
+    if (c.status !== Status.Ok) this.sPostedErrors.value++;
+    const p = this.posted;
+    while (p.count > 0 && p.txns[p.head]!.tag === 1) {
+      this.postedPool.release(p.txns[p.head]!);
+      p.shift();
+      this.postedRetired++;
+    }
+    while (this.fenceHead < this.fenceSeqs.length && this.fenceSeqs[this.fenceHead] <= this.postedRetired) {
+      this.engine.schedule(this.engine.now, this.fenceFns[this.fenceHead], this.fenceArgs[this.fenceHead]);
+      this.fenceHead++;
+    }
+    if (this.fenceHead === this.fenceSeqs.length && this.fenceHead > 0) {
+      this.fenceHead = 0;
+      this.fenceFns.length = 0;
+      this.fenceArgs.length = 0;
+      this.fenceSeqs.length = 0;
+    }
+    if (this.readHeld) {
+      this.readHeld = false;
+      this.forwardToRoot();
+    }
+  }
+
+  /** True if an unretired posted write overlaps [addr, addr + size). */
+  private overlapsPosted(addr: number, size: number): boolean {
+    const p = this.posted;
+    const mask = p.txns.length - 1;
+    for (let k = 0; k < p.count; k++) {
+      const j = (p.head + k) & mask;
+      if (p.txns[j]!.tag === 0 && p.ticks[j] < addr + size && addr < p.ticks[j] + p.nums[j]) return true;
+    }
+    return false;
+  }
+
+  /**
+   * InterruptFence: an MSI is a posted write behind the device's earlier ones, so `fn(arg)`
+   * runs when they have all reached memory; with none in flight, after the MSI's own
+   * crossing (a 4-byte write TLP and the link latency; the root complex's part is not counted).
+   */
+  afterPostedWrites(fn: (arg: number) => void, arg: number): void {
+    if (this.postedRetired >= this.postedAccepted) {
+      this.engine.schedule(this.engine.now + Math.ceil(this.requestWireBytes(0, 4) * this.psPerByte) + this.latencyPs, fn, arg);
+      return;
+    }
+    this.fenceFns.push(fn);
+    this.fenceArgs.push(arg);
+    this.fenceSeqs.push(this.postedAccepted);
+  }
 
   /** Start of the next upstream TLP: after the one before and any DLLPs owed on a busy link. */
   private startUp(now: Tick): number {
@@ -365,9 +483,14 @@ export class PcieLink implements RequestReceiver, ResponseReceiver {
   private forwardToRoot(): void {
     const r = this.toRoot;
     const now = this.engine.now;
-    while (!this.rootBlocked && r.count > 0 && r.ticks[r.head] <= now) {
+    while (!this.rootBlocked && !this.readHeld && r.count > 0 && r.ticks[r.head] <= now) {
       const txn = r.txns[r.head]!;
       const write = txn.cmd === Cmd.Write;
+      if (!write && this.posted.count > 0 && this.overlapsPosted(txn.addr, txn.size)) {
+        this.readHeld = true;
+        this.sReadsHeld.value++;
+        return;
+      }
       // Credits first: the root complex may rewrite txn.addr (IOMMU) while it takes it.
       const headers = chunkCount(txn.addr, txn.size, write ? this.mps : this.mrrs);
       const data = write ? this.postedDataCredits(txn.addr, txn.size) : 0;
@@ -421,8 +544,8 @@ export class PcieLink implements RequestReceiver, ResponseReceiver {
 
   recvResponse(txn: Transaction): void {
     if (txn.cmd === Cmd.Write) {
-      // Posted: nothing crosses the link.
-      this.cpuSidePort.sendResponse(txn);
+      // Posted: nothing crosses the link; the device had its response already.
+      this.postedDone(txn);
       return;
     }
     const now = this.engine.now;

@@ -24,6 +24,7 @@ import { DirectMap } from '../mmu/directMap';
 import { getFormat } from '../mmu/format';
 import { Iommu } from '../mmu/iommu';
 import { PcieLink } from '../pcie/link';
+import { hasFencedInterrupts } from '../bus/interruptFence';
 import { RootComplex } from '../pcie/rootComplex';
 import { reachableBuses, validateSocReferences } from './validate';
 import type { AccessMode } from '../engine/accessMode';
@@ -296,11 +297,14 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
   for (const d of cfg.devices) {
     const masterId = soc.masters.id(path(d.name));
     const point = d.pcie ? pcieAttachPoint(d, attachPoint(d)) : attachPoint(d);
+    if (d.pcie && d.translation.kind === 'iommu') soc.iommus.get(d.translation.iommu)!.orderPostedWrites(d.translation.streamId);
     soc.attachPoints.set(d.name, { port: point, masterId, clock: clock(d.clock), config: d });
     if (detached.has(d.name)) continue;
     const dev = deviceKind(d.kind).build({ ctx, path: path(d.name), clock: clock(d.clock), masterId, mode: opts.mode ?? 'timing' }, d);
     soc.devices.set(d.name, dev);
     soc.attach(d.name, dev.port);
+    const link = soc.pcieLinks.get(d.name);
+    if (link && hasFencedInterrupts(dev)) dev.setInterruptFence(link);
   }
   // CPU cores: trace-driven masters on their CPU MMU (each a core with its own L1 DTLB).
   for (const u of cfg.cpuMmus) {

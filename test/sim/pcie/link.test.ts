@@ -88,7 +88,7 @@ describe('PCIe link', () => {
   });
 
   test('credit back-pressure: a slow receiver stalls the link, then the endpoint refuses the device', () => {
-    const { stat, master, slave } = rig(
+    const { ctx, stat, master, slave } = rig(
       { gen: 3, lanes: 8, postedHeaderCredits: 2, postedDataCredits: 16, txQueueDepth: 1 },
       reqs(Cmd.Write, 8, 64), { outstanding: 8, slaveNs: 1000, queueLimit: 1 },
     );
@@ -97,8 +97,12 @@ describe('PCIe link', () => {
     expect(stat('refused')).toBeGreaterThan(0);
     expect(master.refusals).toBeGreaterThan(0);
     expect(slave.maxPending).toBe(1);
-    // The slave is the bottleneck: 8 writes, one at a time, 1 us each.
-    expect(master.completed[7].doneTick).toBeGreaterThan(8 * 1000 * NS);
+    // The slave is the bottleneck: 8 writes, one at a time, 1 us each. Writes are posted:
+    // the device's last write is answered when its TLP leaves, which waits for a header
+    // credit the root port frees when the slave takes write 6 (after write 5, ~5 us).
+    expect(master.completed[7].doneTick).toBeGreaterThan(5 * 1000 * NS);
+    expect(master.completed[7].doneTick).toBeLessThan(6 * 1000 * NS);
+    expect(ctx.engine.now).toBeGreaterThan(8 * 1000 * NS);
     expect(stat('up.tlps')).toBe(8);
   });
 

@@ -50,6 +50,6 @@ describe('server-io: the NIC behind PCIe 2.0 x8 and a root complex', () => {
     const e = socConfigError(raw);
     expect(e.message).toContain('soc.rootComplexes[0].iommu');
     expect(e.message).toContain('unknown IOMMU "smmu9"');
-    expect(cfg.devices.filter((d) => d.pcie).map((d) => [d.name, d.pcie!.gen, d.pcie!.lanes])).toEqual([['nic', 2, 8], ['storage', 3, 4]]);
+    expect(cfg.devices.filter((d) => d.pcie).map((d) => [d.name, d.pcie!.gen, d.pcie!.lanes])).toEqual([['nic', 2, 8], ['storage', 3, 4], ['pciebench', 3, 8]]);
   });
 });
