@@ -41,16 +41,10 @@ import { SocConfigSchema } from '../sim/soc/schema';
 import { buildSoc, validateSocConfig, type Soc } from '../sim/soc/builder';
 import { PageTableBuilder } from '../sim/mmu/pageTableBuilder';
 import { validateGranuleWalks } from './validationGranules';
+import { runPcieValidation } from './validation/pcie';
 
-export interface ValidationResult {
-  name: string;
-  expected: number;
-  actual: number;
-  /** |actual - expected| / expected, as a fraction. */
-  error: number;
-  /** The closed form and the workload, for the printout. */
-  note: string;
-}
+import type { ValidationResult } from './validation/types';
+export type { ValidationResult } from './validation/types';
 
 /** The bound the test asserts (2%). */
 export const MAX_RELATIVE_ERROR = 0.02;
@@ -267,9 +261,9 @@ export interface ValidationOptions {
   walkPages?: number;
 }
 
-/** Every validation case, (a) then (b) then (c), then the LPAE granules (validationGranules.ts). */
+/** Every validation case, (a) then (b) then (c), then the LPAE granules (validationGranules.ts), then the PCIe rows (bench/validation/pcie.ts). */
 export function runValidation(opts: ValidationOptions = {}): ValidationResult[] {
-  return [...validateTlbHitRates(opts.tlbLookups), ...validateWalkReads(opts.walkPages), ...validateRowHits(), ...validateGranuleWalks()];
+  return [...validateTlbHitRates(opts.tlbLookups), ...validateWalkReads(opts.walkPages), ...validateRowHits(), ...validateGranuleWalks(), ...runPcieValidation()];
 }
 
 if (require.main === module) {

@@ -1,3 +1,4 @@
+import type { InterruptFence } from '../bus/interruptFence';
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
@@ -91,6 +92,7 @@ export class DescDma implements ResponseReceiver {
   private readonly pool: TransactionPool;
   private readonly burstBytes: number;
   private irqCb: DescDmaInterrupt | null = null;
+  private fence: InterruptFence | null = null;
 
   private active = false;
   /** The current descriptor: address and fields. */
@@ -134,6 +136,11 @@ export class DescDma implements ResponseReceiver {
   /** Registers the interrupt handler (replacing any earlier one). */
   onInterrupt(cb: DescDmaInterrupt): void {
     this.irqCb = cb;
+  }
+
+  /** Behind PCIe: interrupts (MSIs) arrive after the engine's earlier posted writes (the builder sets the link). */
+  setInterruptFence(fence: InterruptFence): void {
+    this.fence = fence;
   }
 
   /** True from start() until the chain has ended. */
@@ -285,7 +292,7 @@ export class DescDma implements ResponseReceiver {
     this.sDescriptors.inc();
     const last = (this.control & SGD_CTRL_LAST) !== 0 || this.next === 0;
     if (last) this.active = false;
-    if (this.control & SGD_CTRL_IRQ) this.ctx.engine.schedule(this.ctx.engine.now, this.deliver, this.desc);
+    if (this.control & SGD_CTRL_IRQ) this.raise(this.desc);
     if (last) this.sChains.inc();
     else this.beginDescriptor(this.next);
   }
@@ -294,7 +301,13 @@ export class DescDma implements ResponseReceiver {
   private endChainOnError(): void {
     this.active = false;
     this.sChains.inc();
-    this.ctx.engine.schedule(this.ctx.engine.now, this.deliver, -1 - this.desc);
+    this.raise(-1 - this.desc);
+  }
+
+  /** Delivers from an event: now, or behind the posted writes before it (an MSI behind PCIe). */
+  private raise(code: number): void {
+    if (this.fence) this.fence.afterPostedWrites(this.deliver, code);
+    else this.ctx.engine.schedule(this.ctx.engine.now, this.deliver, code);
   }
 
   /** Event: `code` is the descriptor's address, or −1 − address for an error. */

@@ -1,3 +1,4 @@
+import type { InterruptFence } from '../bus/interruptFence';
 import { z } from 'zod';
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
@@ -215,8 +216,13 @@ const TX = 1;
  * with interrupt moderation unmaps a buffer only at the next interrupt, so lagPackets
  * should exceed interruptEvery for every rogue write to target an unmapped buffer.
  *
- * Not modelled: checksums, VLANs, multiple queues, receive filtering, PCIe ordering rules
- * (the model waits for each write's acknowledgement before the next step instead),
+ * Behind a PCIe link (sim/pcie/link.ts) writes are posted: their acknowledgement comes
+ * when the write has left the NIC, so a write that faults in the IOMMU is not a
+ * `dma_errors` and does not halt the NIC (the link counts it in `posted_errors`; rogue
+ * writes then always count as `rogue_writes_ok`), and interrupts are MSIs ordered behind
+ * the NIC's earlier writes (setInterruptFence).
+ *
+ * Not modelled: checksums, VLANs, multiple queues, receive filtering,
  * descriptor write-back batching, ITR throttling, link state.
  *
  * Stats (under `path`): `rx_arrivals`, `rx_packets`, `rx_bytes`, `rx_missed`,
@@ -240,6 +246,7 @@ export class Nic implements ResponseReceiver {
   private timerTicks: Tick = 0;
   private readonly psPerByte: number;
   private irqCb: ((cause: NicInterruptCause) => void) | null = null;
+  private fence: InterruptFence | null = null;
   private txCb: ((data: Uint8Array, length: number) => void) | null = null;
 
   // ---- receive ----
@@ -401,6 +408,11 @@ export class Nic implements ResponseReceiver {
   /** Registers the interrupt handler (replacing any earlier one). */
   onInterrupt(cb: (cause: NicInterruptCause) => void): void {
     this.irqCb = cb;
+  }
+
+  /** Behind PCIe: interrupts (MSIs) arrive after the NIC's earlier posted writes (the builder sets the link). */
+  setInterruptFence(fence: InterruptFence): void {
+    this.fence = fence;
   }
 
   /**
@@ -955,7 +967,7 @@ export class Nic implements ResponseReceiver {
     if (this.irqPending[dir] >= this.every) {
       this.irqPending[dir] = 0;
       this.irqTimer[dir].cancel();
-      this.ctx.engine.schedule(this.ctx.engine.now, dir === RX ? this.deliverRx : this.deliverTx);
+      this.raise(dir);
     } else if (this.timerTicks > 0 && !this.irqTimer[dir].scheduled) {
       this.irqTimer[dir].schedule(this.ctx.engine.now + this.timerTicks);
     }
@@ -964,7 +976,15 @@ export class Nic implements ResponseReceiver {
   private timerFired(dir: number): void {
     if (this.irqPending[dir] === 0) return;
     this.irqPending[dir] = 0;
-    this.deliver(dir === RX ? 'rx' : 'tx');
+    if (this.fence) this.raise(dir);
+    else this.deliver(dir === RX ? 'rx' : 'tx');
+  }
+
+  /** Delivers an interrupt from an event: now, or behind the posted writes before it (PCIe). */
+  private raise(dir: number): void {
+    const fn = dir === RX ? this.deliverRx : this.deliverTx;
+    if (this.fence) this.fence.afterPostedWrites(fn, 0);
+    else this.ctx.engine.schedule(this.ctx.engine.now, fn);
   }
 
   private readonly rxTimer = (): void => this.timerFired(RX);
@@ -990,6 +1010,8 @@ export const nicDeviceKind = defineDeviceKind({
     maxOutstanding: Outstanding,
     lineRateGbps: z.number(LINE_RATE).min(0.001, LINE_RATE).max(1e6, LINE_RATE).describe('wire speed (transmit pacing), from 0.001 (1 Mbit/s: a 64 KiB frame takes 0.5 s) to 10^6'),
     rxFifoBytes: DeviceBufferBytes.describe('receive packet buffer on the NIC; packets that do not fit are missed'),
+    descPrefetch: z.number(mustBe('an integer from 1 to 64')).int(mustBe('an integer from 1 to 64')).min(1, mustBe('at least 1')).max(64, mustBe('at most 64')).default(1)
+      .describe('descriptors read in one descriptor fetch, at most (82599/e1000 RXDCTL/TXDCTL burst fetch); 1 = one at a time'),
   }),
   describe: 'a NIC with e1000-style RX/TX descriptor rings in memory',
   rules: (d) => {
@@ -998,6 +1020,6 @@ export const nicDeviceKind = defineDeviceKind({
     return [];
   },
   build: (env, d) => new Nic(env.ctx, env.path, env.clock, env.masterId, {
-    burstBytes: d.burstBytes, maxOutstanding: d.maxOutstanding, lineRateGbps: d.lineRateGbps, rxFifoBytes: d.rxFifoBytes,
+    burstBytes: d.burstBytes, maxOutstanding: d.maxOutstanding, lineRateGbps: d.lineRateGbps, rxFifoBytes: d.rxFifoBytes, descPrefetch: d.descPrefetch,
   }),
 });

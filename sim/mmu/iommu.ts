@@ -101,6 +101,13 @@ export class Iommu extends TranslationUnit {
     return input.port;
   }
 
+  /** The device on `streamId` sits behind a PCIe root port: its posted writes leave for memory in order. */
+  orderPostedWrites(streamId: number): void {
+    const input = this.streams.get(streamId);
+    if (!input) throw new SimInvariantError(`${this.path}: no device on stream ${streamId}`);
+    this.orderWrites(input);
+  }
+
   /** Programs (or clears, with null) the context of a stream: a register write by the driver. */
   setStreamContext(streamId: number, context: TranslationContext | null): void {
     const input = this.streams.get(streamId);

@@ -104,6 +104,17 @@ export interface FaultRecord {
 export class TranslationInput {
   outstanding = 0;
   context: TranslationContext | null = null;
+  /**
+   * Writes of this input leave for the bus in arrival order (a PCIe root complex keeps
+   * posted writes in order, PCIe Base Spec §2.4.1): a write whose translation finishes
+   * early waits for the earlier ones. Null: unordered (on-chip masters wait for their
+   * responses). A ring of the input's writes in translation; `writeReady` marks those done
+   * (1: forward, 2: answered here, e.g. a fault).
+   */
+  writeOrder: (Transaction | null)[] | null = null;
+  writeReady: Uint8Array | null = null;
+  writeHead = 0;
+  writeCount = 0;
   constructor(
     readonly index: number,
     readonly name: string,
@@ -240,6 +251,13 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     if (input.outstanding >= this.params.inputQueueDepth) return false;
     input.outstanding++;
     txn.route.push(input.index, txn.addr);
+    if (input.writeOrder !== null && txn.cmd === Cmd.Write) {
+      const n = input.writeOrder.length;
+      let j = input.writeHead + input.writeCount;
+      if (j >= n) j -= n;
+      input.writeOrder[j] = txn;
+      input.writeCount++;
+    }
     this.sTranslations.value++;
     const c = input.context;
     const now = this.ctx.engine.now;
@@ -419,7 +437,48 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
   }
 
   private forward(txn: Transaction): void {
+    if (txn.cmd === Cmd.Write && this.orderedDone(txn, 1)) return;
     this.sender.send(txn);
+  }
+
+  /** Keeps `input`'s writes in order from here on (see TranslationInput.writeOrder). */
+  protected orderWrites(input: TranslationInput): void {
+    input.writeOrder = new Array<Transaction | null>(this.params.inputQueueDepth).fill(null);
+    input.writeReady = new Uint8Array(this.params.inputQueueDepth);
+  }
+
+  /**
+   * A write of an ordered input finished translation (`how`: 1 forward, 2 answer here).
+   * Returns true when it is the input's business (queued or released in order), false
+   * for unordered inputs. Releases every finished write at the head, in order.
+   */
+  private orderedDone(txn: Transaction, how: number): boolean {
+    const r = txn.route;
+    const input = this.inputs[r[r.length - 2]];
+    const q = input.writeOrder;
+    if (q === null) return false;
+    const ready = input.writeReady!;
+    const n = q.length;
+    let k = 0;
+    let j = input.writeHead;
+    while (k < input.writeCount && q[j] !== txn) {
+      k++;
+      j = j + 1 === n ? 0 : j + 1;
+    }
+    if (k === input.writeCount || ready[j] !== 0) throw new SimInvariantError(`${this.path}: ${input.name}: write ${txn.id} is not in translation`);
+    ready[j] = how;
+    while (input.writeCount > 0 && ready[input.writeHead] !== 0) {
+      const h = input.writeHead;
+      const t = q[h]!;
+      const wasHow = ready[h];
+      q[h] = null;
+      ready[h] = 0;
+      input.writeHead = h + 1 === n ? 0 : h + 1;
+      input.writeCount--;
+      if (wasHow === 1) this.sender.send(t);
+      else this.answer(t);
+    }
+    return true;
   }
 
   recvRetry(): void {
@@ -428,10 +487,16 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
 
   /** Response from the bus: restore the device's VA and hand it back. */
   recvResponse(txn: Transaction): void {
-    this.respondLocal(txn);
+    this.answer(txn);
   }
 
+  /** Answers a request that does not go to the bus (fault, sparse, no context). */
   private respondLocal(txn: Transaction): void {
+    if (txn.cmd === Cmd.Write && this.orderedDone(txn, 2)) return;
+    this.answer(txn);
+  }
+
+  private answer(txn: Transaction): void {
     const va = txn.route.pop()!;
     const input = this.inputs[txn.route.pop()!];
     txn.addr = va;

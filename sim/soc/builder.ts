@@ -23,6 +23,9 @@ import { CpuMmu } from '../mmu/cpuMmu';
 import { DirectMap } from '../mmu/directMap';
 import { getFormat } from '../mmu/format';
 import { Iommu } from '../mmu/iommu';
+import { PcieLink } from '../pcie/link';
+import { hasFencedInterrupts } from '../bus/interruptFence';
+import { RootComplex } from '../pcie/rootComplex';
 import { reachableBuses, validateSocReferences } from './validate';
 import type { AccessMode } from '../engine/accessMode';
 
@@ -68,6 +71,10 @@ export class Soc {
   readonly cpuCaches = new Map<string, CpuCache>();
   /** Snooping ports, by the device (direct-mapped) or IOMMU (shared) whose traffic they see. */
   readonly coherentPorts = new Map<string, CoherentPort>();
+  /** PCIe root complexes (`rootComplexes[]`). */
+  readonly rootComplexes = new Map<string, RootComplex>();
+  /** PCIe links, by the device at their endpoint (devices with a `pcie` entry). */
+  readonly pcieLinks = new Map<string, PcieLink>();
   /**
    * Where each device's RequestPort connects (its translation path), with its master id
    * and clock. The builder connects every device model it builds; `attach` connects a
@@ -284,15 +291,20 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
     connectPorts(mmu.walker.port, bus.addInput(`${u.name}_walker`));
   }
 
+  for (const r of cfg.rootComplexes) soc.rootComplexes.set(r.name, new RootComplex(ctx, path(r.name), clock(r.clock), r));
+
   const detached = new Set(opts.detached ?? []);
   for (const d of cfg.devices) {
     const masterId = soc.masters.id(path(d.name));
-    const point = attachPoint(d);
+    const point = d.pcie ? pcieAttachPoint(d, attachPoint(d)) : attachPoint(d);
+    if (d.pcie && d.translation.kind === 'iommu') soc.iommus.get(d.translation.iommu)!.orderPostedWrites(d.translation.streamId);
     soc.attachPoints.set(d.name, { port: point, masterId, clock: clock(d.clock), config: d });
     if (detached.has(d.name)) continue;
     const dev = deviceKind(d.kind).build({ ctx, path: path(d.name), clock: clock(d.clock), masterId, mode: opts.mode ?? 'timing' }, d);
     soc.devices.set(d.name, dev);
     soc.attach(d.name, dev.port);
+    const link = soc.pcieLinks.get(d.name);
+    if (link && hasFencedInterrupts(dev)) dev.setInterruptFence(link);
   }
   // CPU cores: trace-driven masters on their CPU MMU (each a core with its own L1 DTLB).
   for (const u of cfg.cpuMmus) {
@@ -307,6 +319,16 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
       soc.cores.set(core.name, cpu);
       soc.attachCore(core.name, cpu.port);
     }
+  }
+
+  /** A PCIe device's requests cross its link and a root port before its translation path. */
+  function pcieAttachPoint(d: SocConfig['devices'][number], translation: ResponsePort): ResponsePort {
+    const link = new PcieLink(ctx, path(`${d.name}.pcie`), d.pcie!);
+    soc.pcieLinks.set(d.name, link);
+    const rootPort = soc.rootComplexes.get(d.pcie!.rootComplex)!.addRootPort(d.name);
+    connectPorts(link.memSidePort, rootPort.cpuSidePort);
+    connectPorts(rootPort.memSidePort, translation);
+    return link.cpuSidePort;
   }
 
   /** Where a device's requests enter: its IOMMU stream, or (snoop port →) DMA-mask check → bus. */

@@ -5,6 +5,7 @@ import type { RequestPort } from '../bus/port';
 import { Address, Cycles, Name, NonNegativeInt, Size } from './schemaTypes';
 import { count, MAX_BURST_BYTES, MAX_DEVICE_BUFFER_BYTES, MAX_OUTSTANDING, sizeUpTo } from '../engine/spec';
 import type { AccessMode } from '../engine/accessMode';
+import { PcieLinkSpec } from '../pcie/link';
 
 /** Bytes per device transaction: 1 byte to 64 KiB. */
 export const BurstBytes = sizeUpTo(MAX_BURST_BYTES, '64 KiB');
@@ -44,6 +45,7 @@ export const DeviceBase = {
   translation: TranslationSchema.default({ kind: 'direct', dmaMaskBits: 64 }).describe('how the device reaches memory'),
   coherent: z.boolean().default(false).describe('IO-coherent: snoops the CPU data cache (of the first CPU MMU with one)'),
   snoopLatencyCycles: Cycles.default(2).describe('bus cycles a snoop adds to each access of a coherent device'),
+  pcie: PcieLinkSpec.optional().describe('the device sits behind a PCIe link to a root port of rootComplexes[] (sim/pcie/link.ts); without it, on the on-chip bus'),
 };
 
 const DeviceBaseSchema = z.object(DeviceBase);

@@ -7,6 +7,7 @@ import { DramSpec } from '../mem/dram';
 import { SramSpec } from '../mem/sram';
 import { CpuMmuSpec, type CpuCoreSpec } from '../mmu/cpuMmu';
 import { IommuSpec } from '../mmu/iommu';
+import { RootComplexParamsSpec } from '../pcie/rootComplex';
 import type { TlbSpec } from '../mmu/tlb';
 import { DeviceSchema } from './deviceRegistry';
 import type { DeviceCommonConfig } from './deviceSpec';
@@ -78,6 +79,9 @@ export const IommuSchema = IommuSpec.safeExtend(UnitWiring);
 
 export const CpuMmuSchema = CpuMmuSpec.safeExtend(UnitWiring);
 
+/** A PCIe root complex: devices with a `pcie` entry reach their translation path through one of its root ports. */
+export const RootComplexSchema = RootComplexParamsSpec.safeExtend({ name: Name, clock: Name });
+
 // Devices: the common fields and the translation schema are in deviceSpec.ts; each
 // kind's own fields are in its registry entry (deviceRegistry.ts), so `devices` accepts
 // whatever kinds are registered when a config is parsed.
@@ -95,6 +99,7 @@ export const SocConfigSchema = z.strictObject({
   bridges: z.array(BridgeSchema).default([]),
   iommus: z.array(IommuSchema).default([]),
   cpuMmus: z.array(CpuMmuSchema).default([]),
+  rootComplexes: z.array(RootComplexSchema).default([]).describe('PCIe root complexes (sim/pcie/rootComplex.ts); a device joins one with its `pcie` entry'),
   devices: z.array(DeviceSchema).default([]),
 });
 
@@ -108,5 +113,6 @@ export type DeviceConfig = DeviceCommonConfig & Record<string, unknown>;
 export type TlbConfig = z.output<typeof TlbSpec>;
 export type IommuConfig = z.output<typeof IommuSchema>;
 export type CpuMmuConfig = z.output<typeof CpuMmuSchema>;
+export type RootComplexConfig = z.output<typeof RootComplexSchema>;
 export type CpuCacheConfig = z.output<typeof CpuCacheSpec>;
 export type CpuCoreConfig = z.output<typeof CpuCoreSpec>;

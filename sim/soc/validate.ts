@@ -31,6 +31,7 @@ export function validateSocReferences(cfg: SocConfig, file: string): void {
     claimUnit(m.name, ['cpuMmus', i]);
     m.cores.forEach((c, k) => claim(c.name, ['cpuMmus', i, 'cores', k]));
   });
+  cfg.rootComplexes.forEach((r, i) => claim(r.name, ['rootComplexes', i]));
   cfg.devices.forEach((d, i) => claim(d.name, ['devices', i]));
 
   // A unit's inputs (IOMMU devices, CPU cores) get stats under `soc.<unit>.<input>`,
@@ -86,6 +87,12 @@ export function validateSocReferences(cfg: SocConfig, file: string): void {
       }
     }
   }
+  cfg.rootComplexes.forEach((r, i) => {
+    needClock(r.clock, ['rootComplexes', i, 'clock']);
+    if (r.iommu !== undefined && !cfg.iommus.some((m) => m.name === r.iommu)) {
+      fail(['rootComplexes', i, 'iommu'], `unknown IOMMU "${r.iommu}" (defined: ${cfg.iommus.map((m) => m.name).join(', ') || 'none'})`);
+    }
+  });
   const streams = new Map<string, Map<number, string>>();
   const cached = cfg.cpuMmus.find((u) => u.cache);
   cfg.devices.forEach((d, i) => {
@@ -108,6 +115,13 @@ export function validateSocReferences(cfg: SocConfig, file: string): void {
       streams.set(tr.iommu, used);
     } else if (tr.window && tr.window.size === 0) {
       fail(['devices', i, 'translation', 'window', 'size'], 'must be positive');
+    }
+    if (d.pcie) {
+      const rc = cfg.rootComplexes.find((r) => r.name === d.pcie!.rootComplex);
+      if (!rc) fail(['devices', i, 'pcie', 'rootComplex'], `unknown root complex "${d.pcie.rootComplex}" (defined: ${cfg.rootComplexes.map((r) => r.name).join(', ') || 'none'})`);
+      if (rc!.iommu !== undefined && tr.kind === 'iommu' && tr.iommu !== rc!.iommu) {
+        fail(['devices', i, 'translation', 'iommu'], `device "${d.name}" is behind root complex "${rc!.name}", which holds IOMMU "${rc!.iommu}"; got "${tr.iommu}"`);
+      }
     }
   });
 

@@ -8,9 +8,15 @@ describe('validation benches: socsim against closed forms', () => {
     results = runValidation({ tlbLookups: 250_000 });
   });
 
-  test('cover TLB hit rates, page-walk reads and DRAM row hits', () => {
+  test('cover TLB hit rates, page-walk reads, DRAM row hits and PCIe bandwidth and latency', () => {
     const kinds = new Set(results.map((r) => r.name.split('.')[0]));
-    expect([...kinds].sort()).toEqual(['dram', 'tlb', 'walk']);
+    expect([...kinds].sort()).toEqual(['dram', 'pcie', 'tlb', 'walk']);
+    const pcie = results.filter((r) => r.name.startsWith('pcie.'));
+    expect(pcie.filter((r) => r.name.startsWith('pcie.bw.read.')).length).toBeGreaterThanOrEqual(4);
+    expect(pcie.filter((r) => r.name.startsWith('pcie.bw.write.')).length).toBeGreaterThanOrEqual(4);
+    expect(pcie.filter((r) => r.name.startsWith('pcie.latency.')).map((r) => r.name)).toEqual([
+      'pcie.latency.read64.iotlb_hit', 'pcie.latency.read64.iotlb_miss', 'pcie.latency.read64.no_iommu',
+    ]);
     expect(results.filter((r) => r.name.startsWith('walk.lpae4k.')).map((r) => r.name)).toEqual([
       'walk.lpae4k.no_walk_cache', 'walk.lpae4k.l2_walk_cache', 'walk.lpae4k.l0_l1_l2_walk_caches',
     ]);

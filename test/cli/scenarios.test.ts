@@ -93,10 +93,17 @@ describe('bundled scenarios', () => {
   test('NIC small packets: lazy invalidation sends far fewer commands than strict, same packets delivered, no stale hits in strict mode', () => {
     const strict = runBundled('server-io-nic-strict');
     const lazy = runBundled('server-io-nic-lazy');
-    for (const out of [strict, lazy]) {
-      expect(stat(out, 'kernel.nic.driver.rx_packets')).toBe(20000);
-      expect(stat(out, 'kernel.nic.driver.rx_corrupt')).toBe(0);
-    }
+    for (const out of [strict, lazy]) expect(stat(out, 'kernel.nic.driver.rx_packets')).toBe(20000);
+    expect(stat(strict, 'kernel.nic.driver.rx_corrupt')).toBe(0);
+    // Behind PCIe the NIC's writes are posted, so it runs ahead of the driver, whose
+    // interrupts (MSIs) wait for the NIC's earlier writes: in lazy mode, while a flush
+    // makes every write walk, the malicious write can reach a buffer the driver has not
+    // yet checked (one packet in this run).
+    expect(stat(lazy, 'kernel.nic.driver.rx_corrupt')).toBe(1);
+    // Posted writes: the NIC never learns that its malicious writes faulted; the link counts them.
+    expect(stat(lazy, 'soc.nic.rogue_writes_faulted')).toBe(0);
+    expect(stat(lazy, 'soc.nic.pcie.posted_errors')).toBe(stat(lazy, 'soc.iommu.nic.faults'));
+    expect(stat(lazy, 'soc.nic.pcie.posted_errors')).toBeGreaterThan(0);
     // Strict: one range invalidation per unmapped buffer (plus the ring's and setup's).
     expect(stat(strict, 'kernel.iommu.pgtable.inval_cmds')).toBeGreaterThanOrEqual(20000);
     expect(stat(lazy, 'kernel.iommu.pgtable.inval_cmds')).toBeLessThan(stat(strict, 'kernel.iommu.pgtable.inval_cmds') / 100);
@@ -129,13 +136,18 @@ describe('bundled scenarios', () => {
     expect(stat(out, 'kernel.dmapool.storage-desc.pages')).toBe(1);
   });
 
-  test('NIC throughput drops when its IOVA working set outgrows the 64-entry IOTLB', () => {
+  test('NIC: an IOVA working set beyond the 64-entry IOTLB walks per packet; posted writes hide the walks from throughput', () => {
     const small = runBundled('server-io-nic-ring-32');
     const large = runBundled('server-io-nic-ring-1024');
+    // Behind PCIe the NIC's payload and write-back writes are posted (it goes on once they
+    // have left) and it fetches 8 descriptors at a time, so at 9 Mpps neither ring drops a
+    // packet: the walks cost packet latency (the tail), not throughput. (Before PCIe the
+    // NIC waited for each write's acknowledgement and the large ring dropped packets.)
     expect(stat(small, 'soc.nic.rx_missed')).toBe(0);
-    expect(stat(large, 'soc.nic.rx_missed')).toBeGreaterThan(0);
+    expect(stat(large, 'soc.nic.rx_missed')).toBe(0);
+    expect(stat(large, 'soc.nic.desc_fetches')).toBe(20000 / 8);
     expect(stat(large, 'soc.iommu.walker.walks')).toBeGreaterThan(100 * stat(small, 'soc.iommu.walker.walks'));
-    expect(stat(large, 'soc.nic.rx_throughput_gbps')).toBeLessThan(0.95 * stat(small, 'soc.nic.rx_throughput_gbps'));
+    expect(stat(large, 'soc.nic.packet_latency_ns.p99')).toBeGreaterThan(1.1 * stat(small, 'soc.nic.packet_latency_ns.p99'));
   });
 
   test('camera and codec share one SMMU: the dma_map_sg buffer (4 KiB pages) misses far more than the vcm binding (2 MiB blocks)', () => {
