@@ -27,6 +27,9 @@
  *     contiguous): every row opens once (a miss or a conflict) and its other
  *     rowBytes/burstBytes - 1 bursts hit: (rowBytes/burstBytes - 1) / (rowBytes/burstBytes).
  *
+ * (d) DRAM timing (bench/dramValidation.ts): idle hit/miss/conflict latency, peak
+ *     bandwidth per channel, refresh overhead and the tFAW bound, DDR4-3200 preset.
+ *
  * Run: `npx ts-node bench/validation.ts` (exit code 1 if an error reaches 2%).
  */
 import { createSimContext } from '../sim/engine/context';
@@ -40,6 +43,7 @@ import { parseWithSchema } from '../sim/soc/loadJson';
 import { SocConfigSchema } from '../sim/soc/schema';
 import { buildSoc, validateSocConfig, type Soc } from '../sim/soc/builder';
 import { PageTableBuilder } from '../sim/mmu/pageTableBuilder';
+import { validateDramTiming } from './dramValidation';
 
 export interface ValidationResult {
   name: string;
@@ -266,9 +270,9 @@ export interface ValidationOptions {
   walkPages?: number;
 }
 
-/** Every validation case, (a) then (b) then (c). */
+/** Every validation case, (a) then (b) then (c) then (d). */
 export function runValidation(opts: ValidationOptions = {}): ValidationResult[] {
-  return [...validateTlbHitRates(opts.tlbLookups), ...validateWalkReads(opts.walkPages), ...validateRowHits()];
+  return [...validateTlbHitRates(opts.tlbLookups), ...validateWalkReads(opts.walkPages), ...validateRowHits(), ...validateDramTiming()];
 }
 
 if (require.main === module) {

@@ -61,7 +61,9 @@ export const DramSpec = z
     scheduler: z.enum(SCHEDULERS, mustBe('"fcfs" or "fr-fcfs"')).default('fcfs').describe(
       'fcfs: one queue per channel, requests in arrival order (socsim before issue 14); fr-fcfs: separate read and write queues, row hits first with a bypass cap, write drain by watermarks',
     ),
-    rowHitBypassCap: count().default(16).describe('fr-fcfs: most consecutive requests that may overtake the oldest queued one for being row hits (bounds starvation)'),
+    rowHitBypassCap: z.number(mustBe('an integer from 0 to 2^20')).int(mustBe('an integer from 0 to 2^20')).min(0, mustBe('an integer from 0 to 2^20'))
+      .max(2 ** 20, mustBe('an integer from 0 to 2^20')).default(16)
+      .describe('fr-fcfs: most consecutive requests that may overtake the oldest queued one for being row hits (bounds starvation); 0 = oldest first'),
     writeQueueDepth: count().default(32).describe('fr-fcfs: write queue entries per channel; writes are acknowledged when queued'),
     writeHighWatermark: count().optional().describe('fr-fcfs: start draining writes when a channel\'s write queue holds this many; default 3/4 of writeQueueDepth'),
     writeLowWatermark: z.number(mustBe('a non-negative integer')).int(mustBe('a non-negative integer')).min(0, mustBe('a non-negative integer')).optional()
@@ -318,9 +320,14 @@ export class DramController implements RequestReceiver {
   private readonly wakeAt: Float64Array;
   /** Earliest tick the channel may decide again (the last issued column command). */
   private readonly nextDecision: Float64Array;
+  /** Completion tick of the read the channel issued last. */
+  private readonly lastReadDone: Float64Array;
+  /** How late a decision may be made without changing its outcome: min(tCL, tCWL) + tBURST. */
+  private readonly decisionSlack: Tick;
   private readonly acks = new PendingQueue(8);
   private readonly writeHigh: number;
   private readonly writeLow: number;
+  private readonly bypassCap: number;
 
   // Queue occupancy integration (all channels).
   private queuedReads = 0;
@@ -430,8 +437,11 @@ export class DramController implements RequestReceiver {
     this.bypassesLeft = new Int32Array(nch).fill(params.rowHitBypassCap);
     this.wakeAt = new Float64Array(nch).fill(-1);
     this.nextDecision = new Float64Array(nch);
+    this.lastReadDone = new Float64Array(nch).fill(-1);
+    this.decisionSlack = Math.min(this.t.tCL, this.t.tCWL) + this.t.tBURST;
     this.writeHigh = params.writeHighWatermark;
     this.writeLow = params.writeLowWatermark;
+    this.bypassCap = params.rowHitBypassCap;
 
     const s = ctx.stats.scope(path);
     this.access = new MemoryAccessStats(s, 'channel queue full');
@@ -537,6 +547,12 @@ export class DramController implements RequestReceiver {
     const write = txn.cmd === Cmd.Write;
     if (write ? this.writeQ[home].count >= this.writeQ[home].capacity : this.readsOut[home] >= this.queueDepth) {
       this.access.refused.value++;
+      // A deferred wake would send the retry late: decide on time from now on.
+      if (write) {
+        const nd = this.nextDecision[home];
+        const now = this.ctx.engine.now;
+        this.wakeNoLaterThan(home, nd > now ? nd : now);
+      }
       return false;
     }
     this.access.applyDataEffect(this.path, txn, this.mem);
@@ -562,7 +578,7 @@ export class DramController implements RequestReceiver {
       this.queuedReads++;
     }
     const nd = this.nextDecision[home];
-    this.wakeNoLaterThan(home, arrive > nd ? arrive : nd);
+    this.arm(home, arrive > nd ? arrive : nd);
     return true;
   }
 
@@ -574,16 +590,47 @@ export class DramController implements RequestReceiver {
     this.ctx.engine.schedule(at, this.onWake, ch);
   }
 
-  /** fr-fcfs decision point of channel `ch`: issue requests until the next column command lies ahead. */
+  /**
+   * Makes sure channel `ch` runs its decision for tick `d`. A decision may be made late,
+   * at any engine time in [d, d + decisionSlack], with the same result: it only looks at
+   * requests arrived by `d` (arrival is accept + a constant, so all of them are known by
+   * then) and never issues a column command before `d`, and nothing it issues completes
+   * within the slack (the same holds for the later decisions made in the same call, all
+   * due after `d`). So when the read issued last on the channel completes inside that
+   * window, its completion event makes the decision and no wake event is needed (a
+   * streaming channel costs one event per read, as under fcfs); otherwise one wake at
+   * the end of the window makes every decision due by then. The one observable delay is
+   * a freed write-queue slot: when a master waits for a retry the wake is at `d`.
+   */
+  private arm(ch: number, d: Tick): void {
+    const r = this.lastReadDone[ch];
+    if (r >= d && r <= d + this.decisionSlack) return;
+    // Waking at the end of the slack lets one wake make several decisions; but a master
+    // waiting for a retry must hear of a freed write slot on time.
+    this.wakeNoLaterThan(ch, this.port.retryOwed ? d : d + this.decisionSlack);
+  }
+
   private wake(ch: number): void {
     const now = this.ctx.engine.now;
     if (this.wakeAt[ch] !== now) return; // superseded by an earlier wake
     this.wakeAt[ch] = -1;
+    this.decide(ch, now);
+  }
+
+  /** fr-fcfs: makes every decision of channel `ch` due at or before `now`, then arms the next. */
+  private decide(ch: number, now: Tick): void {
     const rq = this.readQ[ch], wq = this.writeQ[ch];
     const req = this.req;
     for (;;) {
-      if (this.nextDecision[ch] > now) {
-        if (rq.count + wq.count > 0) this.wakeNoLaterThan(ch, this.nextDecision[ch]);
+      const rHead = rq.count > 0 ? req.arrive[rq.at(0)] : Infinity;
+      const wHead = wq.count > 0 ? req.arrive[wq.at(0)] : Infinity;
+      if (rHead === Infinity && wHead === Infinity) return;
+      // The decision tick: once the previous column command is issued and a request has arrived.
+      let d = this.nextDecision[ch];
+      const first = rHead < wHead ? rHead : wHead;
+      if (d < first) d = first;
+      if (d > now) {
+        this.arm(ch, d);
         return;
       }
       if (this.draining[ch]) {
@@ -592,29 +639,23 @@ export class DramController implements RequestReceiver {
         this.draining[ch] = 1;
         this.sDrains.value++;
       }
-      const readsReady = rq.count > 0 && req.arrive[rq.at(0)] <= now;
-      const writesReady = wq.count > 0 && req.arrive[wq.at(0)] <= now;
-      const useWrites = writesReady && (this.draining[ch] === 1 || !readsReady);
-      if (!useWrites && !readsReady) {
-        // Nothing has arrived yet: wake at the first arrival.
-        let next = Infinity;
-        if (rq.count > 0) next = req.arrive[rq.at(0)];
-        if (wq.count > 0 && req.arrive[wq.at(0)] < next) next = req.arrive[wq.at(0)];
-        if (next !== Infinity) this.wakeNoLaterThan(ch, next);
-        return;
-      }
+      const useWrites = wHead <= d && (this.draining[ch] === 1 || rHead > d);
       const q = useWrites ? wq : rq;
-      const i = pickRequest(q, now, req, this.openRow, true, this.bypassesLeft[ch]);
+      const i = pickRequest(q, d, req, this.openRow, true, this.bypassesLeft[ch]);
       if (i > 0) {
         this.sBypasses.value++;
         this.bypassesLeft[ch]--;
       } else {
-        this.bypassesLeft[ch] = this.params.rowHitBypassCap;
+        this.bypassesLeft[ch] = this.bypassCap;
       }
       const id = q.removeAt(i);
-      this.noteQueues(now);
-      const off = this.reqOff[id], size = this.reqSize[id];
-      const done = this.reserveRequest(off, size, useWrites, req.arrive[id], now, this.live, true);
+      this.noteQueues(d > this.occTick ? d : this.occTick);
+      // The first burst's decode, kept from accept.
+      const bi = req.bank[id];
+      this.dCh = ch;
+      this.dBank = bi - ch * this.banks;
+      this.dRow = req.row[id];
+      const done = this.reserveRequest(this.reqOff[id], this.reqSize[id], useWrites, req.arrive[id], d, this.live, true);
       this.nextDecision[ch] = this.timer.lastCol;
       if (useWrites) {
         this.queuedWrites--;
@@ -622,6 +663,7 @@ export class DramController implements RequestReceiver {
         this.port.sendRetry();
       } else {
         this.queuedReads--;
+        this.lastReadDone[ch] = done;
         this.ctx.engine.schedule(done, this.onReadDone, id);
       }
     }
@@ -635,6 +677,7 @@ export class DramController implements RequestReceiver {
     const home = Math.floor(this.req.bank[id] / this.banks);
     this.readsOut[home]--;
     this.freeIds[this.freeCount++] = id;
+    this.decide(home, now);
     txn.status = Status.Ok;
     this.port.sendResponse(txn);
     this.port.sendRetry();
@@ -657,7 +700,8 @@ export class DramController implements RequestReceiver {
 
   /**
    * Reserves every burst of the request at `off` in `r`; returns the tick its last data
-   * ends. Row commands from `cmdFrom`, column commands from `colFrom`.
+   * ends. Row commands from `cmdFrom`, column commands from `colFrom`. Expects `off`
+   * decoded already (dCh, dBank, dRow).
    */
   private reserveRequest(off: number, size: number, write: boolean, cmdFrom: Tick, colFrom: Tick, r: BankReservations, timing: boolean): Tick {
     const bb = this.burstBytes;
@@ -665,7 +709,7 @@ export class DramController implements RequestReceiver {
     const lastByte = off + (size > 0 ? size : 1) - 1;
     let done = 0;
     for (let b = off - (off % bb); b <= lastByte; b += bb) {
-      this.decodeOffset(b);
+      if (b !== off) this.decodeOffset(b);
       const ch = this.dCh;
       if (!timing) this.stampScratch(ch);
       // Closed page keeps the row open for the request's next burst when it is in the same row.
@@ -712,6 +756,7 @@ export class DramController implements RequestReceiver {
     txn.status = Status.Ok;
     // Idle-system timing on the scratch reservations, from tick frontendLatency (see the class comment).
     this.atomicSeq++;
+    this.decodeOffset(addr - base);
     const done = this.reserveRequest(addr - base, size, txn.cmd === Cmd.Write, this.tFrontend, this.tFrontend, this.scratch, false);
     this.sLatency.sample(done / PS_PER_NS);
     return done;

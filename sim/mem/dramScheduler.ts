@@ -3,29 +3,48 @@ import type { Tick } from '../engine/time';
 
 /**
  * One channel's read or write queue: request ids (indices into the controller's request
- * table) in arrival order. A typed array; removing from the middle shifts the tail, which
- * is cheap at controller queue depths (tens of entries) and allocates nothing.
+ * table) in arrival order, in a ring. Taking the oldest is O(1); taking entry i moves
+ * the i older ones up by one (FR-FCFS mostly takes an entry near the head). Allocates
+ * nothing.
  */
 export class RequestQueue {
   private readonly ids: Int32Array;
+  private head = 0;
   count = 0;
 
   constructor(readonly capacity: number) {
     this.ids = new Int32Array(Math.max(1, capacity));
   }
 
+  /** The i-th oldest id (0 = oldest). */
   at(i: number): number {
-    return this.ids[i];
+    let j = this.head + i;
+    if (j >= this.ids.length) j -= this.ids.length;
+    return this.ids[j];
   }
 
   push(id: number): void {
-    if (this.count >= this.ids.length) throw new SimInvariantError(`RequestQueue.push: full (${this.ids.length})`);
-    this.ids[this.count++] = id;
+    const n = this.ids.length;
+    if (this.count >= n) throw new SimInvariantError(`RequestQueue.push: full (${n})`);
+    let j = this.head + this.count;
+    if (j >= n) j -= n;
+    this.ids[j] = id;
+    this.count++;
   }
 
+  /** Removes and returns the i-th oldest id. */
   removeAt(i: number): number {
-    const id = this.ids[i];
-    this.ids.copyWithin(i, i + 1, this.count);
+    const ids = this.ids, n = ids.length;
+    let j = this.head + i;
+    if (j >= n) j -= n;
+    const id = ids[j];
+    // Shift the i older entries one step towards the removed slot, then advance the head.
+    for (let k = i; k > 0; k--) {
+      const prev = j === 0 ? n - 1 : j - 1;
+      ids[j] = ids[prev];
+      j = prev;
+    }
+    this.head = this.head + 1 === n ? 0 : this.head + 1;
     this.count--;
     return id;
   }
