@@ -32,7 +32,7 @@ import { Cmd, Status, Transaction } from '../sim/bus/transaction';
 import { PhysicalMemory } from '../sim/mem/physmem';
 import { DramController, type DramParamsInput } from '../sim/mem/dram';
 import { DRAM_PRESETS } from '../sim/mem/dramPresets';
-import type { ValidationResult } from './validation';
+import { result, type ValidationResult } from './validationResult';
 
 const BASE = 0x8000_0000;
 const SIZE = 2 ** 30;
@@ -100,10 +100,6 @@ function runReads(over: Partial<DramParamsInput>, addrs: number[], outstanding: 
   ctx.engine.runUntilIdle();
   if (req.done.length !== addrs.length) throw new Error(`validation: ${req.done.length} of ${addrs.length} reads completed`);
   return { done: req.done, ctx };
-}
-
-function result(name: string, expected: number, actual: number, note: string): ValidationResult {
-  return { name, expected, actual, error: Math.abs(actual - expected) / Math.abs(expected), note };
 }
 
 const ROW = 8192;

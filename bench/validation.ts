@@ -44,23 +44,12 @@ import { SocConfigSchema } from '../sim/soc/schema';
 import { buildSoc, validateSocConfig, type Soc } from '../sim/soc/builder';
 import { PageTableBuilder } from '../sim/mmu/pageTableBuilder';
 import { validateDramTiming } from './dramValidation';
+import { result, type ValidationResult } from './validationResult';
 
-export interface ValidationResult {
-  name: string;
-  expected: number;
-  actual: number;
-  /** |actual - expected| / expected, as a fraction. */
-  error: number;
-  /** The closed form and the workload, for the printout. */
-  note: string;
-}
+export type { ValidationResult } from './validationResult';
 
 /** The bound the test asserts (2%). */
 export const MAX_RELATIVE_ERROR = 0.02;
-
-function result(name: string, expected: number, actual: number, note: string): ValidationResult {
-  return { name, expected, actual, error: Math.abs(actual - expected) / Math.abs(expected), note };
-}
 
 const fmt = (v: number): string => (Number.isInteger(v) ? String(v) : v.toFixed(6));
 

@@ -198,8 +198,9 @@ export function resolveDramParams(p: DramParams): ResolvedDram {
  * writes when draining (the write queue reached writeHighWatermark, until it falls to
  * writeLowWatermark) or when no read has arrived, else reads; within the queue it picks
  * per pickRequest (row hits first, capped by rowHitBypassCap). A read responds when its
- * last burst's data ends (reads may overtake one another). One wake event per decision
- * that cannot be made at once, plus one response event per read.
+ * last burst's data ends (reads may overtake one another). Decisions are made lazily,
+ * at most min(tCL, tCWL) + tBURST late, from the completion event of the channel's last
+ * read or one wake event (see `arm`): about one event per request, as under fcfs.
  *
  * Page policy. open: a row stays open until a conflict or refresh. closed: the bank
  * precharges as soon as allowed after each burst (unless the request's next burst is
@@ -599,8 +600,10 @@ export class DramController implements RequestReceiver {
    * due after `d`). So when the read issued last on the channel completes inside that
    * window, its completion event makes the decision and no wake event is needed (a
    * streaming channel costs one event per read, as under fcfs); otherwise one wake at
-   * the end of the window makes every decision due by then. The one observable delay is
-   * a freed write-queue slot: when a master waits for a retry the wake is at `d`.
+   * the end of the window makes every decision due by then. What a late decision does
+   * change: a write-queue slot it frees becomes free when the decision is made, up to
+   * decisionSlack after `d` (so a write arriving meanwhile may find the queue full); a
+   * master already waiting for a retry gets the wake at `d`.
    */
   private arm(ch: number, d: Tick): void {
     const r = this.lastReadDone[ch];
