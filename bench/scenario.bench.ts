@@ -32,7 +32,7 @@ export function runScenarioBench(repeats = 3): BenchResult[] {
     { name: 'scenario.default.events_per_s', value: out!.events / best / 1e6, unit: 'M events/s', note: `${(out!.events / txns).toFixed(2)} events per transaction` },
   ];
 
-  // Simulated (deterministic) effect of buffer placement on the FCFS open-page controller.
+  // Simulated (deterministic) effect of buffer placement on the open-page controller (minimal.json: FR-FCFS).
   for (const [label, dst] of [['bank_offset', 0x8100_2000], ['same_bank', 0x8400_0000]] as const) {
     const variant = { ...loaded, scenario: { ...loaded.scenario, jobs: loaded.scenario.jobs.map((j) => ({ ...j, dst })) } };
     const r = runLoaded(variant);

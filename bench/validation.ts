@@ -27,6 +27,9 @@
  *     contiguous): every row opens once (a miss or a conflict) and its other
  *     rowBytes/burstBytes - 1 bursts hit: (rowBytes/burstBytes - 1) / (rowBytes/burstBytes).
  *
+ * (d) DRAM timing (bench/validation/dram.ts): idle hit/miss/conflict latency, peak
+ *     bandwidth per channel, refresh overhead and the tFAW bound, DDR4-3200 preset.
+ *
  * Run: `npx ts-node bench/validation.ts` (exit code 1 if an error reaches 2%).
  */
 import { createSimContext } from '../sim/engine/context';
@@ -40,18 +43,15 @@ import { parseWithSchema } from '../sim/soc/loadJson';
 import { SocConfigSchema } from '../sim/soc/schema';
 import { buildSoc, validateSocConfig, type Soc } from '../sim/soc/builder';
 import { PageTableBuilder } from '../sim/mmu/pageTableBuilder';
-import { validateGranuleWalks } from './validationGranules';
+import { validateGranuleWalks } from './validation/granules';
 import { runPcieValidation } from './validation/pcie';
+import { validateDramTiming } from './validation/dram';
+import { result, type ValidationResult } from './validation/types';
 
-import type { ValidationResult } from './validation/types';
 export type { ValidationResult } from './validation/types';
 
 /** The bound the test asserts (2%). */
 export const MAX_RELATIVE_ERROR = 0.02;
-
-function result(name: string, expected: number, actual: number, note: string): ValidationResult {
-  return { name, expected, actual, error: Math.abs(actual - expected) / Math.abs(expected), note };
-}
 
 const fmt = (v: number): string => (Number.isInteger(v) ? String(v) : v.toFixed(6));
 
@@ -261,9 +261,9 @@ export interface ValidationOptions {
   walkPages?: number;
 }
 
-/** Every validation case, (a) then (b) then (c), then the LPAE granules (validationGranules.ts), then the PCIe rows (bench/validation/pcie.ts). */
+/** Every validation case, (a) to (d), then the LPAE granules (validation/granules.ts) and the PCIe rows (validation/pcie.ts). */
 export function runValidation(opts: ValidationOptions = {}): ValidationResult[] {
-  return [...validateTlbHitRates(opts.tlbLookups), ...validateWalkReads(opts.walkPages), ...validateRowHits(), ...validateGranuleWalks(), ...runPcieValidation()];
+  return [...validateTlbHitRates(opts.tlbLookups), ...validateWalkReads(opts.walkPages), ...validateRowHits(), ...validateDramTiming(), ...validateGranuleWalks(), ...runPcieValidation()];
 }
 
 if (require.main === module) {

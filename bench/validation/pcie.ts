@@ -30,15 +30,11 @@ import { buildSoc, validateSocConfig, type Soc } from '../../sim/soc/builder';
 import { PageTableBuilder } from '../../sim/mmu/pageTableBuilder';
 import { getFormat } from '../../sim/mmu/format';
 import { Histogram } from '../../sim/engine/histogram';
-import type { ValidationResult } from './types';
+import { result, type ValidationResult } from './types';
 
 const SRAM_BASE = 2 ** 33; // above 4 GiB: 4-DW request headers
 const SRAM_SIZE = 2 ** 28;
 const K4 = 4096;
-
-function result(name: string, expected: number, actual: number, note: string): ValidationResult {
-  return { name, expected, actual, error: Math.abs(actual - expected) / Math.abs(expected), note };
-}
 
 interface LinkShape { gen: number; lanes: number; mps: number; mrrs: number; rcb: number; latencyNs: number }
 

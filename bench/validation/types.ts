@@ -8,3 +8,8 @@ export interface ValidationResult {
   /** The closed form and the workload, for the printout. */
   note: string;
 }
+
+/** A row with its relative error computed. */
+export function result(name: string, expected: number, actual: number, note: string): ValidationResult {
+  return { name, expected, actual, error: Math.abs(actual - expected) / Math.abs(expected), note };
+}

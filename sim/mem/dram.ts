@@ -7,33 +7,17 @@ import { count, mustBe, powerOfTwo, powerOfTwoSize, resolveParams } from '../eng
 import type { Counter, Histogram } from '../engine/stats';
 import { nsToTicks, PS_PER_NS, type Tick } from '../engine/time';
 import { ResponsePort, type RequestReceiver } from '../bus/port';
-import { Status, type Transaction } from '../bus/transaction';
+import { Cmd, Status, type Transaction } from '../bus/transaction';
 import type { AddrRange } from '../bus/addrRange';
 import type { PhysicalMemory } from './physmem';
 import { applyFunctional, MemoryAccessStats } from './memoryPort';
 import { PendingQueue } from './pendingQueue';
+import { CORE_TIMING_FIELDS, DramTimingSpec, DramTimingTicks, MAX_DRAM_NS, type DramTiming } from './dramTiming';
+import { DRAM_PRESET_NAMES, DRAM_PRESETS, type DramPresetName } from './dramPresets';
+import { BankReservations, DramCommandTimer } from './dramBank';
+import { pickRequest, RequestQueue, type RequestTable } from './dramScheduler';
 
-/** Longest DRAM timing accepted, ns: far beyond any real part, and keeps tick arithmetic exact. */
-const MAX_NS = 1e6;
-
-function nanoseconds(what: string) {
-  const rule = mustBe(`a positive number of ns, at most ${MAX_NS}`);
-  return z.number(rule).positive(rule).max(MAX_NS, rule).describe(`${what}, ns`);
-}
-
-/** DRAM timing parameters, in nanoseconds (may be fractional; each is rounded to whole ps). */
-export const DramTimingSpec = z
-  .strictObject({
-    tRCD: nanoseconds('ACTIVATE to READ/WRITE'),
-    tCL: nanoseconds('READ to first data (CAS latency)'),
-    tRP: nanoseconds('PRECHARGE to ACTIVATE'),
-    tRAS: nanoseconds('ACTIVATE to PRECHARGE minimum (row-open time)'),
-    tBURST: nanoseconds('data-bus time of one burst of burstBytes; also the column-to-column delay (tCCD)')
-      .refine((ns) => nsToTicks(ns) > 0, mustBe('at least 0.001 ns')),
-  })
-  .describe('DRAM timing parameters in nanoseconds');
-
-export type DramTiming = z.output<typeof DramTimingSpec>;
+export type { DramTiming } from './dramTiming';
 
 type Field = 'row' | 'bank' | 'channel' | 'column';
 const FIELDS: readonly Field[] = ['row', 'bank', 'channel', 'column'];
@@ -53,154 +37,219 @@ function parseMapping(mapping: string): Field[] | string {
   return parts as Field[];
 }
 
+const SCHEDULERS = ['fcfs', 'fr-fcfs'] as const;
+const PAGE_POLICIES = ['open', 'closed'] as const;
+const REFRESH_MODES = ['none', 'all-bank', 'per-bank'] as const;
+
 /** The DRAM controller's parameters (a `memories[]` entry of kind `dram` adds name, region, bus and clock). */
 export const DramSpec = z
   .strictObject({
+    preset: z.enum(DRAM_PRESET_NAMES, mustBe(`one of ${DRAM_PRESET_NAMES.join(', ')}`)).optional().describe(
+      `device preset (${DRAM_PRESET_NAMES.join(', ')}): gives banks, bankGroups, rowBytes, burstBytes, refresh and timing; fields given here override it`,
+    ),
     channels: powerOfTwo().describe('channels (independent data buses), a power of two; channels × banks at most 2^20'),
-    banks: powerOfTwo().describe('banks per channel (ranks × banks), a power of two'),
-    rowBytes: powerOfTwoSize(2 ** 30, '1GiB').describe('row-buffer (page) size per bank, a power of two'),
-    burstBytes: powerOfTwoSize(2 ** 30, '1GiB').describe('bytes per column burst, a power of two, at most rowBytes'),
+    banks: powerOfTwo().optional().describe('banks per channel (ranks × banks), a power of two; required without a preset'),
+    bankGroups: powerOfTwo().optional().describe('bank groups per channel (bank b is in group b mod bankGroups), a power of two dividing banks; default the preset\'s, else 1'),
+    rowBytes: powerOfTwoSize(2 ** 30, '1GiB').optional().describe('row-buffer (page) size per bank, a power of two; required without a preset'),
+    burstBytes: powerOfTwoSize(2 ** 30, '1GiB').optional().describe('bytes per column burst, a power of two, at most rowBytes; required without a preset'),
     mapping: z.string().default('row:bank:channel:column').describe(
       'address interleaving, most-significant field first, e.g. "row:bank:channel:column" or "row:column:bank:channel"; row, bank, channel and column each exactly once',
     ),
-    queueDepth: count().default(32).describe('requests queued + in service per channel before back-pressure (at most 2^20)'),
+    queueDepth: count().default(32).describe('read requests (all requests under fcfs) queued + in service per channel before back-pressure (at most 2^20)'),
     frontendLatencyNs: z.number(mustBe('a non-negative number of ns')).nonnegative(mustBe('a non-negative number of ns'))
-      .max(MAX_NS, mustBe(`at most ${MAX_NS} ns`)).default(0).describe('controller pipeline latency added to every access, ns'),
-    timing: DramTimingSpec,
+      .max(MAX_DRAM_NS, mustBe(`at most ${MAX_DRAM_NS} ns`)).default(0).describe('controller pipeline latency added to every access, ns'),
+    scheduler: z.enum(SCHEDULERS, mustBe('"fcfs" or "fr-fcfs"')).default('fcfs').describe(
+      'fcfs: one queue per channel, requests in arrival order (socsim before issue 14); fr-fcfs: separate read and write queues, row hits first with a bypass cap, write drain by watermarks',
+    ),
+    rowHitBypassCap: z.number(mustBe('an integer from 0 to 2^20')).int(mustBe('an integer from 0 to 2^20')).min(0, mustBe('an integer from 0 to 2^20'))
+      .max(2 ** 20, mustBe('an integer from 0 to 2^20')).default(16)
+      .describe('fr-fcfs: most consecutive requests that may overtake the oldest queued one for being row hits (bounds starvation); 0 = oldest first'),
+    writeQueueDepth: count().default(32).describe('fr-fcfs: write queue entries per channel; writes are acknowledged when queued'),
+    writeHighWatermark: count().optional().describe('fr-fcfs: start draining writes when a channel\'s write queue holds this many; default 3/4 of writeQueueDepth'),
+    writeLowWatermark: z.number(mustBe('a non-negative integer')).int(mustBe('a non-negative integer')).min(0, mustBe('a non-negative integer')).optional()
+      .describe('fr-fcfs: stop draining at this many; default 1/4 of writeQueueDepth'),
+    pagePolicy: z.enum(PAGE_POLICIES, mustBe('"open" or "closed"')).default('open').describe('open: rows stay open until a conflict or refresh; closed: auto-precharge after each access'),
+    refresh: z.enum(REFRESH_MODES, mustBe('"none", "all-bank" or "per-bank"')).optional().describe(
+      'refresh command: all-bank (REF, tRFC every tREFI), per-bank (LPDDR REFpb, tRFCpb per bank every tREFI, staggered) or none; default the preset\'s, else all-bank when tREFI and tRFC are given, else none',
+    ),
+    timing: DramTimingSpec.optional(),
   })
   .superRefine((p, ctx) => {
-    // Per-bank state arrays are indexed with small integers.
-    if (p.channels * p.banks > 2 ** 20) {
-      ctx.addIssue({ code: 'custom', path: ['banks'], message: `channels × banks must be at most 2^20, got ${p.channels * p.banks}` });
+    const issue = (path: (string | number)[], message: string): void => ctx.addIssue({ code: 'custom', path, message });
+    const r = mergeDramPreset(p);
+    for (const f of ['banks', 'rowBytes', 'burstBytes'] as const) {
+      if (r[f] === undefined) issue([f], 'required (no preset gives it)');
     }
-    if (p.burstBytes > p.rowBytes) {
-      ctx.addIssue({ code: 'custom', path: ['burstBytes'], message: `must be at most rowBytes (${p.rowBytes}), got ${p.burstBytes}` });
+    for (const f of CORE_TIMING_FIELDS) {
+      if (r.timing[f] === undefined) issue(['timing', f], 'required (no preset gives it)');
+    }
+    const t = r.timing;
+    if (t.tBURST !== undefined && !(nsToTicks(t.tBURST) > 0)) issue(['timing', 'tBURST'], `must be at least 0.001 ns, got ${t.tBURST}`);
+    // Per-bank state arrays are indexed with small integers.
+    if (r.banks !== undefined && p.channels * r.banks > 2 ** 20) issue(['banks'], `channels × banks must be at most 2^20, got ${p.channels * r.banks}`);
+    if (r.banks !== undefined && r.bankGroups > r.banks) issue(['bankGroups'], `must divide banks (${r.banks}), got ${r.bankGroups}`);
+    if (r.burstBytes !== undefined && r.rowBytes !== undefined && r.burstBytes > r.rowBytes) {
+      issue(['burstBytes'], `must be at most rowBytes (${r.rowBytes}), got ${r.burstBytes}`);
     }
     const m = parseMapping(p.mapping);
-    if (typeof m === 'string') ctx.addIssue({ code: 'custom', path: ['mapping'], message: m });
+    if (typeof m === 'string') issue(['mapping'], m);
+    const pairs: [keyof DramTiming, keyof DramTiming][] = [['tCCD_L', 'tCCD_S'], ['tRRD_L', 'tRRD_S'], ['tWTR_L', 'tWTR_S'], ['tRC', 'tRAS']];
+    for (const [big, small] of pairs) {
+      const b = t[big], s = t[small];
+      if (b !== undefined && s !== undefined && b < s) issue(['timing', big], `must be at least ${small} (${s}), got ${b}`);
+    }
+    if (r.refresh !== 'none') {
+      const need = r.refresh === 'all-bank' ? 'tRFC' : 'tRFCpb';
+      if (t.tREFI === undefined) issue(['timing', 'tREFI'], `required for refresh "${r.refresh}"`);
+      const rfc = t[need];
+      if (rfc === undefined) issue(['timing', need], `required for refresh "${r.refresh}"`);
+      else if (t.tREFI !== undefined && !(rfc < t.tREFI)) issue(['timing', need], `must be less than tREFI (${t.tREFI}), got ${rfc}`);
+    }
+    if (r.writeLowWatermark >= r.writeHighWatermark) {
+      issue([p.writeLowWatermark !== undefined ? 'writeLowWatermark' : 'writeHighWatermark'],
+        `writeLowWatermark (${r.writeLowWatermark}) must be less than writeHighWatermark (${r.writeHighWatermark})`);
+    }
+    if (r.writeHighWatermark > p.writeQueueDepth) issue(['writeHighWatermark'], `must be at most writeQueueDepth (${p.writeQueueDepth}), got ${r.writeHighWatermark}`);
   });
 
 /** What the controller takes (defaults may be left out; sizes may be strings). */
 export type DramParamsInput = z.input<typeof DramSpec>;
-/** Resolved parameters. */
+/** Parsed parameters (before the preset is merged in). */
 export type DramParams = z.output<typeof DramSpec>;
 
-/** The reservation times the burst scheduler reads and advances, in ticks. */
-class Reservations {
-  /** Per bank (channel * banks + bank): earliest next column command (and PRE). */
-  readonly colReady: Float64Array;
-  /** Per bank: tick of the last ACTIVATE. */
-  readonly lastAct: Float64Array;
-  /** Per channel: data bus free from this tick. */
-  readonly busFree: Float64Array;
-
-  constructor(banks: number, channels: number) {
-    this.colReady = new Float64Array(banks);
-    this.lastAct = new Float64Array(banks);
-    this.busFree = new Float64Array(channels);
-  }
+/** Parameters with the preset merged in (fields possibly still missing; the spec reports them). */
+interface MergedDram extends Omit<DramParams, 'banks' | 'rowBytes' | 'burstBytes' | 'bankGroups' | 'timing' | 'refresh' | 'writeHighWatermark' | 'writeLowWatermark'> {
+  banks: number | undefined;
+  rowBytes: number | undefined;
+  burstBytes: number | undefined;
+  bankGroups: number;
+  refresh: (typeof REFRESH_MODES)[number];
+  writeHighWatermark: number;
+  writeLowWatermark: number;
+  timing: Partial<DramTiming>;
 }
 
-/**
- * A DRAM controller timing model: a bus slave in front of `PhysicalMemory`.
+/** Complete controller parameters: the preset merged under the explicit fields. */
+export interface ResolvedDram extends MergedDram {
+  banks: number;
+  rowBytes: number;
+  burstBytes: number;
+  timing: DramTiming;
+}
+
+function mergeDramPreset(p: DramParams): MergedDram {
+  const pre = p.preset ? DRAM_PRESETS[p.preset as DramPresetName] : undefined;
+  const timing: Partial<DramTiming> = { ...(pre?.timing ?? {}), ...(p.timing ?? {}) };
+  const refresh = p.refresh ?? pre?.refresh ?? (timing.tREFI !== undefined && timing.tRFC !== undefined ? 'all-bank' : 'none');
+  return {
+    ...p,
+    banks: p.banks ?? pre?.banks,
+    rowBytes: p.rowBytes ?? pre?.rowBytes,
+    burstBytes: p.burstBytes ?? pre?.burstBytes,
+    bankGroups: p.bankGroups ?? pre?.bankGroups ?? 1,
+    refresh,
+    writeHighWatermark: p.writeHighWatermark ?? Math.max(1, Math.ceil((p.writeQueueDepth * 3) / 4)),
+    writeLowWatermark: p.writeLowWatermark ?? Math.floor(p.writeQueueDepth / 4),
+    timing,
+  };
+}
+
+/** The complete parameters of a validated DramSpec output (the spec guarantees every field). */
+export function resolveDramParams(p: DramParams): ResolvedDram {
+  return mergeDramPreset(p) as ResolvedDram;
+}
+
+/*
+ * How the controller works (README "DRAM" has the user's view).
  *
  * Address decode. `offset = addr - region.base`. The low log2(burstBytes) bits are
  * always the byte within a burst. Above them the `mapping` fields are laid out from
  * the least-significant (last) to the most-significant (first): `column` is the burst
  * index within a row (log2(rowBytes / burstBytes) bits), `channel` log2(channels)
- * bits, `bank` log2(banks) bits, and `row` the bits needed to cover the region
- * (ceil(log2(size / (rowBytes × channels × banks)))) — "the rest" when it comes first,
- * and well defined wherever it appears. With column last (e.g. "row:bank:channel:column") the column
- * is the byte offset within the row and each row is contiguous; with column higher
- * (e.g. "row:column:bank:channel", gem5's RoCoRaBaCh) consecutive bursts interleave
- * across channels/banks. `decode().column` is always the byte offset within the row.
- * Only division by powers of two is used on addresses.
+ * bits, `bank` log2(banks) bits, and `row` the bits needed to cover the region — "the
+ * rest" when it comes first. With column last ("row:bank:channel:column") each row is
+ * contiguous; with column higher ("row:column:bank:channel", gem5's RoCoRaBaCh)
+ * consecutive bursts interleave across channels/banks. Bank b is in bank group
+ * b mod bankGroups. Only division by powers of two is used on addresses.
  *
- * Requests. A request of `size` bytes covers the burst-aligned chunks of
- * [addr, addr+size) (a zero-size request still costs one burst). Each burst is decoded
- * on its own, so an unaligned request that crosses a row (or channel) boundary simply
- * touches two rows (or channels). A request belongs, for queueing and in-order
- * response, to the channel of its first burst (its home channel).
+ * Requests. A request covers the burst-aligned chunks of [addr, addr+size) (a zero-size
+ * request still costs one burst); each burst is decoded on its own. A request belongs,
+ * for queueing, to the channel of its first burst (its home channel) and is scheduled
+ * as a unit: its bursts are reserved back to back when it is picked.
  *
- * Timing, open-page, FCFS per channel, computed analytically on arrival. The request
- * reaches the command scheduler at `a = now + frontendLatency`. Per burst, on bank b
- * of channel c, in arrival order:
- * - HIT (row open): column command at `max(a, colReady[b])`.
- * - MISS (bank closed — only before its first ACTIVATE, since pages stay open):
- *   ACT at `a`, column at ACT + tRCD.
- * - CONFLICT (another row open): PRE at `max(a, lastAct[b] + tRAS, colReady[b])` (the
- *   row must have been open tRAS and the bank's earlier column commands issued),
- *   ACT at PRE + tRP, column at ACT + tRCD.
- * - The column command is further delayed so its data follows the channel's previous
- *   burst: `col >= busFree[c] - tCL`. Data occupies the bus during
- *   [col + tCL, col + tCL + tBURST); `busFree[c]` and `colReady[b] = col + tBURST`
- *   (tCCD = tBURST) advance. ACT/PRE of a later request may thus happen before an
- *   earlier request's data (bank-level parallelism, as a real scheduler's lookahead),
- *   but data and column commands keep arrival order on each channel.
- * Idle latencies: hit tCL + tBURST, miss tRCD + tCL + tBURST, conflict
- * tRP + tRCD + tCL + tBURST (each plus frontendLatency, plus any tRAS wait).
- * A request completes when its last burst's data ends; responses leave each home
- * channel in arrival order (a request never overtakes an earlier one of its channel).
- * One completion event is scheduled per request; nothing is allocated per access.
+ * Command timing: DramCommandTimer (dramBank.ts) places PRE/ACT/column commands under
+ * the configured constraints. Row commands (PRE, ACT) of a request may be placed from
+ * its arrival on (bank preparation overlaps earlier requests' data, as a real
+ * controller's per-bank machines do); its column command never precedes the decision.
  *
- * Not modelled (documented simplifications): reads and writes share timing (no write
- * latency, tWR, tWTR or bus turnaround); no tRTP, tRRD, tFAW, refresh or power-down;
- * the command bus is unlimited; no read/write reordering (FR-FCFS). Each parameter is
- * rounded to whole picoseconds separately.
+ * FCFS (`scheduler: "fcfs"`, the default, socsim's behaviour before issue 14). One
+ * queue per home channel; each request is reserved on arrival (arrival = accept +
+ * frontendLatency), in arrival order, reads and writes alike, and responds when its
+ * last burst's data ends; responses leave a home channel in arrival order. With only
+ * the five core timing fields this is exactly the old model (idle hit tCL + tBURST,
+ * miss tRCD + tCL + tBURST, conflict tRP + tRCD + tCL + tBURST). One event per request.
+ *
+ * FR-FCFS (`scheduler: "fr-fcfs"`). Per channel a read queue and a write queue of
+ * request ids. Writes are acknowledged when queued (after frontendLatency), as
+ * controllers with a write buffer do; their data effect already happened at accept.
+ * The channel's scheduler decides at a "decision tick": first at an arrival to an idle
+ * channel, then at the column-command tick of the request it last issued (it picks the
+ * next column command once the previous one is on the bus). At a decision it serves
+ * writes when draining (the write queue reached writeHighWatermark, until it falls to
+ * writeLowWatermark) or when no read has arrived, else reads; within the queue it picks
+ * per pickRequest (row hits first, capped by rowHitBypassCap). A read responds when its
+ * last burst's data ends (reads may overtake one another). Decisions are made lazily,
+ * at most min(tCL, tCWL) + tBURST late, from the completion event of the channel's last
+ * read or one wake event (see `arm`): about one event per request, as under fcfs.
+ *
+ * Page policy. open: a row stays open until a conflict or refresh. closed: the bank
+ * precharges as soon as allowed after each burst (unless the request's next burst is
+ * in the same row), so every access is a miss (ACT, no PRE on the critical path).
  *
  * Atomic access (`recvAtomic`, see port.ts). Same range check, status, data effect and
- * counters as an accepted timing request (`reads`/`writes`, bytes, `ch<N>.bytes`, and
- * per burst `row_hits`/`row_misses`/`row_conflicts`), done at once, and the same
- * open-row state: each burst is classified against `openRow` and opens its row, so a
- * run of atomic accesses warms the row buffers exactly as the same accesses in timing
- * mode would (and a later timing access sees those rows open). The result is the
- * idle-system latency of that access: the timing rules above applied with every
- * earlier reservation treated as long past, i.e. frontend + (hit: tCL + tBURST; miss:
- * tRCD + tCL + tBURST; conflict: tRP + tRCD + tCL + tBURST) for the first burst and
- * the bursts of the same request queueing behind one another on their bank and
- * channel as in timing mode (so a same-row burst adds tBURST). A tRAS wait only
- * counts when the same request re-opens a bank it activated itself. This is computed
- * on separate scratch reservation arrays (reset lazily per access by a stamp), so it
- * equals the timing-mode latency of the same access on an idle controller exactly.
- * A decode error returns the frontend latency. The estimate is sampled in
- * `latency_ns`. No queue slot, never refused, no event.
- * Atomic accesses leave the live reservations (`colReady`, `busFree`, per-channel
- * completion order) untouched: atomic time is not engine time (a master in atomic mode
- * issues many accesses at one tick), so advancing them would delay later timing
- * requests by work that never occupied the engine's timeline. The one exception moves
- * the other way: a bank whose row an atomic access opened gets `lastAct = -∞` (that
- * ACTIVATE counts as long past), so a later timing conflict on it waits for no tRAS.
- * Atomic and timing are therefore not meant to be mixed in one run: switching from
- * atomic to timing is safe (rows stay warm, no phantom contention), but timing requests
- * in flight see no contention from atomic accesses made meanwhile.
+ * counters as an accepted timing request, done at once, classified against and updating
+ * the shared open-row state (a run of atomic accesses warms the row buffers as the
+ * same accesses in timing mode would). The result is the idle-system latency of that
+ * access: the timing rules applied on scratch reservations in which every earlier
+ * reservation is long past (reset lazily per access by a stamp) and no refresh is due,
+ * from tick frontendLatency. So it equals the timing-mode latency of the same access on
+ * an idle controller (between refreshes). Atomic accesses leave the live reservations
+ * untouched, except that a bank whose row an atomic access opened counts its ACTIVATE as
+ * long past (no tRAS wait for a later timing conflict). Atomic and timing are not meant
+ * to be mixed in one run (switching from atomic to timing is safe).
  *
  * Functional access (`recvFunctional`). Range check and data effect only, zero time:
  * no counters (not even `decode_errors`), no `openRow` change, no reservation.
  *
  * Data effect. Applied when the request is accepted, in arrival order: a write copies
- * `txn.data[0..size)` to memory at `txn.addr`; a read fills `txn.data[0..size)` from
- * memory. Later requests therefore always observe earlier accepted writes, matching the
- * FCFS order in which the timing was reserved; the response only carries timing.
+ * `txn.data[0..size)` to memory; a read fills `txn.data[0..size)`. Later requests
+ * therefore observe earlier accepted writes whatever order the scheduler serves them in;
+ * the response only carries timing.
  *
  * Errors. A request not wholly inside `region` completes with `Status.DecodeError`
  * after the frontend latency, memory untouched, counted in `decode_errors`; it takes no
  * queue slot and is not sampled in `latency_ns`.
  *
- * Back-pressure. A home channel holds at most `queueDepth` requests (accepted, not yet
- * responded); beyond that `recvRequest` returns false (`refused`). After each
- * response the port sends the retry it owes, if any (the master's re-send may target a
- * channel that is still full; it is then refused again and retried after the next
- * response).
+ * Back-pressure. fcfs: a home channel holds at most `queueDepth` requests (accepted,
+ * not yet responded). fr-fcfs: at most `queueDepth` reads not yet responded and
+ * `writeQueueDepth` writes not yet issued. Beyond that `recvRequest` returns false
+ * (`refused`); the port sends the retry it owes when a slot frees.
  *
  * Stats under `path`: counters `reads`, `writes`, `bytes_read`, `bytes_written`,
  * `row_hits`, `row_misses`, `row_conflicts` (per burst), `refused`, `decode_errors`,
- * `ch<N>.bytes` (bytes moved on channel N); histogram `latency_ns` (accept → response,
- * 5 ns × 100 buckets); formulas `row_hit_rate` = hits / (hits + misses + conflicts)
- * and `bandwidth_GBps` = (bytes_read + bytes_written) / elapsed ns (GB/s).
+ * `refreshes` (REF commands, or REFpb per bank), `refresh_ps` (time they block: tRFC
+ * each, tRFCpb per REFpb), `write_drains` (fr-fcfs drain episodes), `frfcfs_bypasses`
+ * (requests issued ahead of an older one for being row hits), `read_queue_ps` /
+ * `write_queue_ps` (queued requests integrated over time), `ch<N>.bytes`; histogram
+ * `latency_ns` (accept → response); formulas `row_hit_rate`, `bandwidth_GBps`,
+ * `ch<N>.bandwidth_GBps`, `read_queue_avg` / `write_queue_avg` (mean requests queued
+ * over all channels), `refresh_fraction` (refresh_ps per channel-time, per bank-time
+ * with per-bank refresh). Refreshes are applied when a channel (bank) is next used, so
+ * the refresh counters lag by those due since a channel's last access.
  */
 export class DramController implements RequestReceiver {
   readonly port: ResponsePort;
-  readonly params: Readonly<DramParams>;
+  readonly params: Readonly<ResolvedDram>;
 
   // Decode: a field's value is floor(offset / unit) % count.
   private readonly chUnit: number;
@@ -225,43 +274,83 @@ export class DramController implements RequestReceiver {
   private readonly burstBytes: number;
   private readonly banks: number;
   private readonly queueDepth: number;
+  /** Column is the lowest mapping field: consecutive bursts share a row until a row boundary. */
+  private readonly columnLowest: boolean;
+  private readonly closedPage: boolean;
+  private readonly frFcfs: boolean;
   // Scratch outputs of decodeOffset (no object per access).
   private dCh = 0;
   private dBank = 0;
   private dRow = 0;
   private dCol = 0;
 
-  // Timing in ticks.
-  private readonly tRCD: Tick;
-  private readonly tCL: Tick;
-  private readonly tRP: Tick;
-  private readonly tRAS: Tick;
-  private readonly tBURST: Tick;
+  private readonly t: DramTimingTicks;
   private readonly tFrontend: Tick;
+  private readonly timer: DramCommandTimer;
 
-  // Per-bank state, indexed channel * banks + bank; shared by timing and atomic accesses.
-  private readonly openRow: Float64Array; // -1 = closed
+  /** Open row per bank (channel * banks + bank), -1 = closed; shared by timing and atomic accesses. */
+  private readonly openRow: Float64Array;
   /** Timing-mode reservations. */
-  private readonly live: Reservations;
+  private readonly live: BankReservations;
   /** Atomic-mode scratch reservations: an entry whose stamp is not the current access's is idle. */
-  private readonly scratch: Reservations;
+  private readonly scratch: BankReservations;
   private readonly bankStamp: Float64Array;
   private readonly chStamp: Float64Array;
   private atomicSeq = 0;
-  // Per-channel state.
-  private readonly lastDone: Float64Array; // completion tick of the newest request
+
+  // fcfs: per home channel, completion tick of the newest request and the in-order queue.
+  private readonly lastDone: Float64Array;
   private readonly queues: PendingQueue[];
   private readonly errors = new PendingQueue(4);
+
+  // fr-fcfs: request table (ids from a free stack), per-channel queues and scheduler state.
+  private readonly reqTxn: (Transaction | null)[] = [];
+  private readonly reqOff: Float64Array;
+  private readonly reqSize: Float64Array;
+  private readonly reqAccept: Float64Array;
+  private readonly req: RequestTable;
+  private readonly freeIds: Int32Array;
+  private freeCount = 0;
+  private readonly readQ: RequestQueue[] = [];
+  private readonly writeQ: RequestQueue[] = [];
+  /** Reads accepted and not yet responded, per home channel. */
+  private readonly readsOut: Int32Array;
+  private readonly draining: Uint8Array;
+  private readonly bypassesLeft: Int32Array;
+  /** Tick of the pending wake event per channel, -1 if none. */
+  private readonly wakeAt: Float64Array;
+  /** Earliest tick the channel may decide again (the last issued column command). */
+  private readonly nextDecision: Float64Array;
+  /** Completion tick of the read the channel issued last. */
+  private readonly lastReadDone: Float64Array;
+  /** How late a decision may be made without changing its outcome: min(tCL, tCWL) + tBURST. */
+  private readonly decisionSlack: Tick;
+  private readonly acks = new PendingQueue(8);
+  private readonly writeHigh: number;
+  private readonly writeLow: number;
+  private readonly bypassCap: number;
+
+  // Queue occupancy integration (all channels).
+  private queuedReads = 0;
+  private queuedWrites = 0;
+  private occTick = 0;
 
   private readonly sHits: Counter;
   private readonly sMisses: Counter;
   private readonly sConflicts: Counter;
+  private readonly sDrains: Counter;
+  private readonly sBypasses: Counter;
+  private readonly sReadQ: Counter;
+  private readonly sWriteQ: Counter;
   private readonly sChBytes: Counter[];
   private readonly access: MemoryAccessStats;
   private readonly sLatency: Histogram;
 
   private readonly onComplete = (ch: number): void => this.complete(ch);
   private readonly onError = (): void => this.completeError();
+  private readonly onReadDone = (id: number): void => this.readDone(id);
+  private readonly onAck = (): void => this.ackWrite();
+  private readonly onWake = (ch: number): void => this.wake(ch);
 
   constructor(
     private readonly ctx: SimContext,
@@ -272,7 +361,7 @@ export class DramController implements RequestReceiver {
     private readonly mem: PhysicalMemory,
     paramsIn: DramParamsInput,
   ) {
-    const params = resolveParams(DramSpec, paramsIn, path);
+    const params = resolveDramParams(resolveParams(DramSpec, paramsIn, path));
     if (!Number.isSafeInteger(region.base) || region.base < 0 || !Number.isSafeInteger(region.size) || region.size <= 0) {
       throw new SimInvariantError(`${path}: bad region [${hex(region.base)}, +${region.size})`);
     }
@@ -281,6 +370,8 @@ export class DramController implements RequestReceiver {
     this.burstBytes = params.burstBytes;
     this.banks = params.banks;
     this.queueDepth = params.queueDepth;
+    this.closedPage = params.pagePolicy === 'closed';
+    this.frFcfs = params.scheduler === 'fr-fcfs';
 
     const mapping = parseMapping(params.mapping) as Field[];
     // Row bits: enough to cover the region whatever the field order.
@@ -294,49 +385,90 @@ export class DramController implements RequestReceiver {
       row: rowBits,
     };
     const unit: Record<Field, number> = { row: 0, bank: 0, channel: 0, column: 0 };
-    const count: Record<Field, number> = { row: 0, bank: 0, channel: 0, column: 0 };
+    const cnt: Record<Field, number> = { row: 0, bank: 0, channel: 0, column: 0 };
     let shift = log2Exact(params.burstBytes);
     for (let i = mapping.length - 1; i >= 0; i--) {
       const f = mapping[i];
       unit[f] = 2 ** shift;
-      count[f] = 2 ** bits[f];
+      cnt[f] = 2 ** bits[f];
       shift += bits[f];
     }
-    this.chUnit = unit.channel; this.chCount = count.channel;
-    this.bankUnit = unit.bank; this.bankCount = count.bank;
-    this.rowUnit = unit.row; this.rowCount = count.row;
-    this.colUnit = unit.column; this.colCount = count.column;
+    this.chUnit = unit.channel; this.chCount = cnt.channel;
+    this.bankUnit = unit.bank; this.bankCount = cnt.bank;
+    this.rowUnit = unit.row; this.rowCount = cnt.row;
+    this.colUnit = unit.column; this.colCount = cnt.column;
     this.chUnitInv = 1 / this.chUnit; this.chCountInv = 1 / this.chCount;
     this.bankUnitInv = 1 / this.bankUnit; this.bankCountInv = 1 / this.bankCount;
     this.rowUnitInv = 1 / this.rowUnit; this.rowCountInv = 1 / this.rowCount;
     this.colUnitInv = 1 / this.colUnit; this.colCountInv = 1 / this.colCount;
     this.burstInv = 1 / params.burstBytes;
+    this.columnLowest = this.colUnit === params.burstBytes;
 
-    const t = params.timing;
-    this.tRCD = nsToTicks(t.tRCD);
-    this.tCL = nsToTicks(t.tCL);
-    this.tRP = nsToTicks(t.tRP);
-    this.tRAS = nsToTicks(t.tRAS);
-    this.tBURST = nsToTicks(t.tBURST);
+    this.t = new DramTimingTicks(params.timing);
     this.tFrontend = nsToTicks(params.frontendLatencyNs);
 
-    const nb = params.channels * params.banks;
+    const nch = params.channels;
+    const nb = nch * params.banks;
+    const perBank = params.refresh === 'per-bank';
     this.openRow = new Float64Array(nb).fill(-1);
-    this.live = new Reservations(nb, params.channels);
-    this.scratch = new Reservations(nb, params.channels);
+    this.live = new BankReservations(params.banks, nch, params.bankGroups, perBank);
+    this.scratch = new BankReservations(params.banks, nch, params.bankGroups, perBank);
     this.bankStamp = new Float64Array(nb);
-    this.chStamp = new Float64Array(params.channels);
-    this.lastDone = new Float64Array(params.channels);
+    this.chStamp = new Float64Array(nch);
+    this.lastDone = new Float64Array(nch);
     this.queues = [];
-    for (let c = 0; c < params.channels; c++) this.queues.push(new PendingQueue(params.queueDepth));
+    for (let c = 0; c < nch; c++) this.queues.push(new PendingQueue(params.queueDepth));
+
+    const ids = this.frFcfs ? nch * (params.queueDepth + params.writeQueueDepth) : 0;
+    this.reqOff = new Float64Array(ids);
+    this.reqSize = new Float64Array(ids);
+    this.reqAccept = new Float64Array(ids);
+    this.req = { arrive: new Float64Array(ids), bank: new Int32Array(ids), row: new Float64Array(ids) };
+    this.freeIds = new Int32Array(ids);
+    for (let i = ids - 1; i >= 0; i--) this.freeIds[this.freeCount++] = i;
+    for (let i = 0; i < ids; i++) this.reqTxn.push(null);
+    if (this.frFcfs) {
+      for (let c = 0; c < nch; c++) {
+        this.readQ.push(new RequestQueue(params.queueDepth));
+        this.writeQ.push(new RequestQueue(params.writeQueueDepth));
+      }
+    }
+    this.readsOut = new Int32Array(nch);
+    this.draining = new Uint8Array(nch);
+    this.bypassesLeft = new Int32Array(nch).fill(params.rowHitBypassCap);
+    this.wakeAt = new Float64Array(nch).fill(-1);
+    this.nextDecision = new Float64Array(nch);
+    this.lastReadDone = new Float64Array(nch).fill(-1);
+    this.decisionSlack = Math.min(this.t.tCL, this.t.tCWL) + this.t.tBURST;
+    this.writeHigh = params.writeHighWatermark;
+    this.writeLow = params.writeLowWatermark;
+    this.bypassCap = params.rowHitBypassCap;
 
     const s = ctx.stats.scope(path);
     this.access = new MemoryAccessStats(s, 'channel queue full');
     this.sHits = s.counter('row_hits', 'bursts to the open row');
     this.sMisses = s.counter('row_misses', 'bursts to a closed bank (ACT)');
     this.sConflicts = s.counter('row_conflicts', 'bursts to another row than the open one (PRE + ACT)');
+    const sRefreshes = s.counter('refreshes', params.refresh === 'per-bank' ? 'per-bank refresh commands (REFpb)' : 'all-bank refresh commands (REF)');
+    const sRefreshPs = s.counter('refresh_ps', 'time refreshes block their banks: tRFC per REF, tRFCpb per REFpb (ps)');
+    this.sDrains = s.counter('write_drains', 'fr-fcfs: times a write queue reached its high watermark and was drained');
+    this.sBypasses = s.counter('frfcfs_bypasses', 'fr-fcfs: requests issued ahead of an older queued one for being row hits');
+    this.sReadQ = s.counter('read_queue_ps', 'reads queued (fr-fcfs: not yet issued; fcfs: not yet responded), integrated over time (requests x ps)');
+    this.sWriteQ = s.counter('write_queue_ps', 'writes queued (fr-fcfs: not yet issued; fcfs: not yet responded), integrated over time (requests x ps)');
+    this.timer = new DramCommandTimer(this.t, params.banks, params.bankGroups, params.refresh, this.openRow, {
+      hits: this.sHits, misses: this.sMisses, conflicts: this.sConflicts, refreshes: sRefreshes, refreshPs: sRefreshPs,
+    });
+    this.timer.initRefresh(this.live);
     this.sChBytes = [];
-    for (let c = 0; c < params.channels; c++) this.sChBytes.push(s.scope(`ch${c}`).counter('bytes', `bytes moved on channel ${c}`));
+    for (let c = 0; c < nch; c++) {
+      const cs = s.scope(`ch${c}`);
+      const bytes = cs.counter('bytes', `bytes moved on channel ${c}`);
+      this.sChBytes.push(bytes);
+      cs.formula('bandwidth_GBps', `bytes moved on channel ${c} per ns (GB/s) over the measured window`, () => {
+        const ticks = s.elapsedTicks();
+        return ticks > 0 ? (bytes.value * PS_PER_NS) / ticks : 0;
+      });
+    }
     this.sLatency = s.histogram('latency_ns', 'accept-to-response latency (ns)');
     const hits = this.sHits, misses = this.sMisses, conflicts = this.sConflicts;
     s.formula('row_hit_rate', 'row hits / bursts', () => {
@@ -347,6 +479,20 @@ export class DramController implements RequestReceiver {
     s.formula('bandwidth_GBps', 'bytes moved per ns (GB/s) over the measured window', () => {
       const ticks = s.elapsedTicks();
       return ticks > 0 ? ((br.value + bw.value) * PS_PER_NS) / ticks : 0;
+    });
+    const rq = this.sReadQ, wq = this.sWriteQ;
+    // Includes the stretch since the last change without advancing the counters (a dump has no side effects).
+    const avg = (c: Counter, queued: () => number) => (): number => {
+      const ticks = s.elapsedTicks();
+      const tail = queued() * Math.max(0, this.ctx.engine.now - this.occTick);
+      return ticks > 0 ? (c.value + tail) / ticks : 0;
+    };
+    s.formula('read_queue_avg', 'mean reads queued over all channels (time-weighted)', avg(rq, () => this.queuedReads));
+    s.formula('write_queue_avg', 'mean writes queued over all channels (time-weighted)', avg(wq, () => this.queuedWrites));
+    const units = perBank ? nb : nch;
+    s.formula('refresh_fraction', 'refresh_ps per channel-time (per bank-time with per-bank refresh)', () => {
+      const ticks = s.elapsedTicks();
+      return ticks > 0 ? sRefreshPs.value / (ticks * units) : 0;
     });
   }
 
@@ -372,6 +518,11 @@ export class DramController implements RequestReceiver {
     }
     const off = addr - base;
     this.decodeOffset(off);
+    return this.frFcfs ? this.acceptFrFcfs(txn, off, now) : this.acceptFcfs(txn, off, now);
+  }
+
+  /** fcfs: reserve at once, in arrival order; respond in order per home channel. */
+  private acceptFcfs(txn: Transaction, off: number, now: Tick): boolean {
     const home = this.dCh;
     const q = this.queues[home];
     if (q.count >= this.queueDepth) {
@@ -379,26 +530,221 @@ export class DramController implements RequestReceiver {
       return false;
     }
     this.access.applyDataEffect(this.path, txn, this.mem);
-
-    // Reserve bank and data-bus time burst by burst.
-    const bb = this.burstBytes;
     const arrive = now + this.tFrontend;
+    let done = this.reserveRequest(off, txn.size, txn.cmd === Cmd.Write, arrive, arrive, this.live, true);
+    if (done < this.lastDone[home]) done = this.lastDone[home];
+    this.lastDone[home] = done;
+    this.noteQueues(now);
+    if (txn.cmd === Cmd.Write) this.queuedWrites++;
+    else this.queuedReads++;
+    q.push(txn, now, done);
+    this.ctx.engine.schedule(done, this.onComplete, home);
+    return true;
+  }
+
+  /** fr-fcfs: queue the request on its home channel; writes are acknowledged once queued. */
+  private acceptFrFcfs(txn: Transaction, off: number, now: Tick): boolean {
+    const home = this.dCh;
+    const write = txn.cmd === Cmd.Write;
+    if (write ? this.writeQ[home].count >= this.writeQ[home].capacity : this.readsOut[home] >= this.queueDepth) {
+      this.access.refused.value++;
+      // A deferred wake would send the retry late: decide on time from now on.
+      if (write) {
+        const nd = this.nextDecision[home];
+        const now = this.ctx.engine.now;
+        this.wakeNoLaterThan(home, nd > now ? nd : now);
+      }
+      return false;
+    }
+    this.access.applyDataEffect(this.path, txn, this.mem);
+    const id = this.freeIds[--this.freeCount];
+    const arrive = now + this.tFrontend;
+    this.reqOff[id] = off;
+    this.reqSize[id] = txn.size;
+    this.reqAccept[id] = now;
+    this.req.arrive[id] = arrive;
+    this.req.bank[id] = home * this.banks + this.dBank;
+    this.req.row[id] = this.dRow;
+    this.noteQueues(now);
+    if (write) {
+      this.reqTxn[id] = null;
+      this.writeQ[home].push(id);
+      this.queuedWrites++;
+      this.acks.push(txn, now, arrive);
+      this.ctx.engine.schedule(arrive, this.onAck);
+    } else {
+      this.reqTxn[id] = txn;
+      this.readQ[home].push(id);
+      this.readsOut[home]++;
+      this.queuedReads++;
+    }
+    const nd = this.nextDecision[home];
+    this.arm(home, arrive > nd ? arrive : nd);
+    return true;
+  }
+
+  /** Ensures a wake of channel `ch` at or before `at`. */
+  private wakeNoLaterThan(ch: number, at: Tick): void {
+    const w = this.wakeAt[ch];
+    if (w >= 0 && w <= at) return;
+    this.wakeAt[ch] = at;
+    this.ctx.engine.schedule(at, this.onWake, ch);
+  }
+
+  /**
+   * Makes sure channel `ch` runs its decision for tick `d`. A decision may be made late,
+   * at any engine time in [d, d + decisionSlack], with the same result: it only looks at
+   * requests arrived by `d` (arrival is accept + a constant, so all of them are known by
+   * then) and never issues a column command before `d`, and nothing it issues completes
+   * within the slack (the same holds for the later decisions made in the same call, all
+   * due after `d`). So when the read issued last on the channel completes inside that
+   * window, its completion event makes the decision and no wake event is needed (a
+   * streaming channel costs one event per read, as under fcfs); otherwise one wake at
+   * the end of the window makes every decision due by then. What a late decision does
+   * change: a write-queue slot it frees becomes free when the decision is made, up to
+   * decisionSlack after `d` (so a write arriving meanwhile may find the queue full); a
+   * master already waiting for a retry gets the wake at `d`.
+   */
+  private arm(ch: number, d: Tick): void {
+    const r = this.lastReadDone[ch];
+    if (r >= d && r <= d + this.decisionSlack) return;
+    // Waking at the end of the slack lets one wake make several decisions; but a master
+    // waiting for a retry must hear of a freed write slot on time.
+    this.wakeNoLaterThan(ch, this.port.retryOwed ? d : d + this.decisionSlack);
+  }
+
+  private wake(ch: number): void {
+    const now = this.ctx.engine.now;
+    if (this.wakeAt[ch] !== now) return; // superseded by an earlier wake
+    this.wakeAt[ch] = -1;
+    this.decide(ch, now);
+  }
+
+  /** fr-fcfs: makes every decision of channel `ch` due at or before `now`, then arms the next. */
+  private decide(ch: number, now: Tick): void {
+    const rq = this.readQ[ch], wq = this.writeQ[ch];
+    const req = this.req;
+    for (;;) {
+      const rHead = rq.count > 0 ? req.arrive[rq.at(0)] : Infinity;
+      const wHead = wq.count > 0 ? req.arrive[wq.at(0)] : Infinity;
+      if (rHead === Infinity && wHead === Infinity) return;
+      // The decision tick: once the previous column command is issued and a request has arrived.
+      let d = this.nextDecision[ch];
+      const first = rHead < wHead ? rHead : wHead;
+      if (d < first) d = first;
+      if (d > now) {
+        this.arm(ch, d);
+        return;
+      }
+      if (this.draining[ch]) {
+        if (wq.count <= this.writeLow) this.draining[ch] = 0;
+      } else if (wq.count >= this.writeHigh) {
+        this.draining[ch] = 1;
+        this.sDrains.value++;
+      }
+      const useWrites = wHead <= d && (this.draining[ch] === 1 || rHead > d);
+      const q = useWrites ? wq : rq;
+      const i = pickRequest(q, d, req, this.openRow, true, this.bypassesLeft[ch]);
+      if (i > 0) {
+        this.sBypasses.value++;
+        this.bypassesLeft[ch]--;
+      } else {
+        this.bypassesLeft[ch] = this.bypassCap;
+      }
+      const id = q.removeAt(i);
+      this.noteQueues(d > this.occTick ? d : this.occTick);
+      // The first burst's decode, kept from accept.
+      const bi = req.bank[id];
+      this.dCh = ch;
+      this.dBank = bi - ch * this.banks;
+      this.dRow = req.row[id];
+      const done = this.reserveRequest(this.reqOff[id], this.reqSize[id], useWrites, req.arrive[id], d, this.live, true);
+      this.nextDecision[ch] = this.timer.lastCol;
+      if (useWrites) {
+        this.queuedWrites--;
+        this.freeIds[this.freeCount++] = id;
+        this.port.sendRetry();
+      } else {
+        this.queuedReads--;
+        this.lastReadDone[ch] = done;
+        this.ctx.engine.schedule(done, this.onReadDone, id);
+      }
+    }
+  }
+
+  private readDone(id: number): void {
+    const now = this.ctx.engine.now;
+    const txn = this.reqTxn[id]!;
+    this.reqTxn[id] = null;
+    this.sLatency.sample((now - this.reqAccept[id]) / PS_PER_NS);
+    const home = Math.floor(this.req.bank[id] / this.banks);
+    this.readsOut[home]--;
+    this.freeIds[this.freeCount++] = id;
+    this.decide(home, now);
+    txn.status = Status.Ok;
+    this.port.sendResponse(txn);
+    this.port.sendRetry();
+  }
+
+  private ackWrite(): void {
+    const txn = this.acks.completeHead(this.ctx.engine.now, this.sLatency, `${this.path}: write acks`);
+    this.port.sendResponse(txn);
+  }
+
+  /** Adds the queued-request integrals up to `now`. */
+  private noteQueues(now: Tick): void {
+    const dt = now - this.occTick;
+    if (dt > 0) {
+      this.sReadQ.value += this.queuedReads * dt;
+      this.sWriteQ.value += this.queuedWrites * dt;
+      this.occTick = now;
+    }
+  }
+
+  /**
+   * Reserves every burst of the request at `off` in `r`; returns the tick its last data
+   * ends. Row commands from `cmdFrom`, column commands from `colFrom`. Expects `off`
+   * decoded already (dCh, dBank, dRow).
+   */
+  private reserveRequest(off: number, size: number, write: boolean, cmdFrom: Tick, colFrom: Tick, r: BankReservations, timing: boolean): Tick {
+    const bb = this.burstBytes;
     const end = off + size;
     const lastByte = off + (size > 0 ? size : 1) - 1;
     let done = 0;
     for (let b = off - (off % bb); b <= lastByte; b += bb) {
       if (b !== off) this.decodeOffset(b);
-      const t = this.reserveBurst(arrive, this.live);
+      const ch = this.dCh;
+      if (!timing) this.stampScratch(ch);
+      // Closed page keeps the row open for the request's next burst when it is in the same row.
+      const close = this.closedPage && !(b + bb <= lastByte && this.columnLowest && ((b + bb) * this.burstInv) % this.colCount !== 0);
+      const activates = !timing && this.openRow[ch * this.banks + this.dBank] !== this.dRow;
+      const t = this.timer.reserve(r, ch, this.dBank, this.dRow, write, cmdFrom, colFrom, close, timing);
+      if (activates) {
+        // The row opened here was activated "long ago" for a later timing access: no tRAS wait.
+        const bi = ch * this.banks + this.dBank;
+        this.live.lastAct[bi] = -Infinity;
+        this.live.preReady[bi] = this.live.colReady[bi];
+      }
       if (t > done) done = t;
       const lo = b > off ? b : off;
       const hi = b + bb < end ? b + bb : end;
-      if (hi > lo) this.sChBytes[this.dCh].value += hi - lo;
+      if (hi > lo) this.sChBytes[ch].value += hi - lo;
     }
-    if (done < this.lastDone[home]) done = this.lastDone[home];
-    this.lastDone[home] = done;
-    q.push(txn, now, done);
-    this.ctx.engine.schedule(done, this.onComplete, home);
-    return true;
+    return done;
+  }
+
+  /** Lazily resets the scratch reservations the current atomic access touches. */
+  private stampScratch(ch: number): void {
+    const seq = this.atomicSeq;
+    const bi = ch * this.banks + this.dBank;
+    if (this.bankStamp[bi] !== seq) {
+      this.bankStamp[bi] = seq;
+      this.scratch.resetBank(bi);
+    }
+    if (this.chStamp[ch] !== seq) {
+      this.chStamp[ch] = seq;
+      this.scratch.resetChannel(ch);
+    }
   }
 
   recvAtomic(txn: Transaction, _port: ResponsePort): Tick {
@@ -411,37 +757,10 @@ export class DramController implements RequestReceiver {
     }
     this.access.applyDataEffect(this.path, txn, this.mem);
     txn.status = Status.Ok;
-    // Idle-system timing on the scratch reservations, from tick 0 (see the doc comment).
-    const seq = ++this.atomicSeq;
-    const r = this.scratch;
-    const off = addr - base;
-    const bb = this.burstBytes;
-    const arrive = this.tFrontend;
-    const end = off + size;
-    const lastByte = off + (size > 0 ? size : 1) - 1;
-    let done = 0;
-    for (let b = off - (off % bb); b <= lastByte; b += bb) {
-      this.decodeOffset(b);
-      const ch = this.dCh;
-      const bi = ch * this.banks + this.dBank;
-      if (this.bankStamp[bi] !== seq) {
-        this.bankStamp[bi] = seq;
-        r.colReady[bi] = -Infinity;
-        r.lastAct[bi] = -Infinity;
-      }
-      if (this.chStamp[ch] !== seq) {
-        this.chStamp[ch] = seq;
-        r.busFree[ch] = -Infinity;
-      }
-      const activates = this.openRow[bi] !== this.dRow;
-      const t = this.reserveBurst(arrive, r);
-      // The row opened here was activated "long ago" for a later timing access: no tRAS wait.
-      if (activates) this.live.lastAct[bi] = -Infinity;
-      if (t > done) done = t;
-      const lo = b > off ? b : off;
-      const hi = b + bb < end ? b + bb : end;
-      if (hi > lo) this.sChBytes[ch].value += hi - lo;
-    }
+    // Idle-system timing on the scratch reservations, from tick frontendLatency (see the class comment).
+    this.atomicSeq++;
+    this.decodeOffset(addr - base);
+    const done = this.reserveRequest(addr - base, size, txn.cmd === Cmd.Write, this.tFrontend, this.tFrontend, this.scratch, false);
     this.sLatency.sample(done / PS_PER_NS);
     return done;
   }
@@ -453,48 +772,6 @@ export class DramController implements RequestReceiver {
       return;
     }
     applyFunctional(this.path, txn, this.mem);
-  }
-
-  /**
-   * Reserves one burst on the decoded (dCh, dBank, dRow) in `r`, classifies it against
-   * (and updates) the open row, counts it; returns the tick its data ends.
-   */
-  private reserveBurst(arrive: Tick, r: Reservations): Tick {
-    const ch = this.dCh;
-    const bi = ch * this.banks + this.dBank;
-    const row = this.dRow;
-    const open = this.openRow[bi];
-    let col: Tick;
-    if (open === row) {
-      // (colReady never binds beyond the bus constraint below, as every burst of this
-      // bank also used this channel's bus; kept to state tCCD explicitly.)
-      this.sHits.value++;
-      const ready = r.colReady[bi];
-      col = arrive > ready ? arrive : ready;
-    } else {
-      let act: Tick;
-      if (open < 0) {
-        this.sMisses.value++;
-        act = arrive;
-      } else {
-        this.sConflicts.value++;
-        let pre = arrive;
-        const rasDone = r.lastAct[bi] + this.tRAS;
-        if (pre < rasDone) pre = rasDone;
-        const ready = r.colReady[bi];
-        if (pre < ready) pre = ready;
-        act = pre + this.tRP;
-      }
-      r.lastAct[bi] = act;
-      this.openRow[bi] = row;
-      col = act + this.tRCD;
-    }
-    const busReady = r.busFree[ch] - this.tCL;
-    if (col < busReady) col = busReady;
-    r.colReady[bi] = col + this.tBURST;
-    const dataEnd = col + this.tCL + this.tBURST;
-    r.busFree[ch] = dataEnd;
-    return dataEnd;
   }
 
   private decodeOffset(off: number): void {
@@ -510,7 +787,11 @@ export class DramController implements RequestReceiver {
   }
 
   private complete(ch: number): void {
-    const txn = this.queues[ch].completeHead(this.ctx.engine.now, this.sLatency, `${this.path}: channel ${ch}`);
+    const now = this.ctx.engine.now;
+    const txn = this.queues[ch].completeHead(now, this.sLatency, `${this.path}: channel ${ch}`);
+    this.noteQueues(now);
+    if (txn.cmd === Cmd.Write) this.queuedWrites--;
+    else this.queuedReads--;
     this.port.sendResponse(txn);
     this.port.sendRetry();
   }

@@ -1,5 +1,6 @@
 import { HISTOGRAM_BUCKETS } from '../engine/histogram';
 import type { SocConfig } from './schema';
+import { resolveDramParams } from '../mem/dram';
 
 /**
  * Host-memory estimate of a SoC config (issue 15): what the models allocate, from the
@@ -79,8 +80,9 @@ export function estimateSocHostMemory(c: SocConfig): HostMemoryItem[] {
 
   c.memories.forEach((m, i) => {
     if (m.kind === 'dram') {
-      add(['memories', i, 'banks'], m.name, COMPONENT_BYTES + HISTOGRAM_BYTES + m.channels * m.banks * DRAM_BANK_BYTES);
-      add(['memories', i, 'queueDepth'], m.name, m.channels * m.queueDepth * QUEUE_ENTRY_BYTES);
+      const d = resolveDramParams(m);
+      add(['memories', i, 'banks'], m.name, COMPONENT_BYTES + HISTOGRAM_BYTES + m.channels * d.banks * DRAM_BANK_BYTES);
+      add(['memories', i, 'queueDepth'], m.name, m.channels * (m.queueDepth + m.writeQueueDepth) * QUEUE_ENTRY_BYTES);
     } else {
       add(['memories', i, 'queueDepth'], m.name, COMPONENT_BYTES + HISTOGRAM_BYTES + m.queueDepth * QUEUE_ENTRY_BYTES);
     }

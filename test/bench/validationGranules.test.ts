@@ -1,4 +1,4 @@
-import { GRANULE_INPUT_SIZES, lpaeLevels, validateGranuleWalks } from '../../bench/validationGranules';
+import { GRANULE_INPUT_SIZES, lpaeLevels, validateGranuleWalks } from '../../bench/validation/granules';
 import { formatValidation, type ValidationResult } from '../../bench/validation';
 
 describe('validation: reads per walk for each LPAE granule and input size', () => {

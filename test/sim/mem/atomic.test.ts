@@ -4,7 +4,7 @@ import type { StatsDump } from '../../../sim/engine/stats';
 import { connectPorts } from '../../../sim/bus/port';
 import { Cmd, Status } from '../../../sim/bus/transaction';
 import { PhysicalMemory } from '../../../sim/mem/physmem';
-import { DramController, type DramParams } from '../../../sim/mem/dram';
+import { DramController, type DramParamsInput } from '../../../sim/mem/dram';
 import { SimpleMemory, type SramParams } from '../../../sim/mem/sram';
 import { TrafficMaster, type TrafficRequest } from '../../helpers/trafficMaster';
 
@@ -16,7 +16,7 @@ const HIT = 2500 + 13750 + 5000;
 const MISS = 2500 + 13750 + 13750 + 5000;
 const CONFLICT = 2500 + 13750 + 13750 + 13750 + 5000;
 
-function params(over: Partial<DramParams> = {}): DramParams {
+function params(over: Partial<DramParamsInput> = {}): DramParamsInput {
   return {
     channels: 1,
     banks: 4,
@@ -38,7 +38,7 @@ interface Rig {
 }
 
 /** A DRAM controller with a master attached that will send `reqs` (timing) when started. */
-function rig(p: DramParams, reqs: TrafficRequest[] = [], gap = 1_000_000): Rig {
+function rig(p: DramParamsInput, reqs: TrafficRequest[] = [], gap = 1_000_000): Rig {
   const ctx = createSimContext(3);
   const mem = new PhysicalMemory();
   const dram = new DramController(ctx, 'soc.dram', new ClockDomain('dram_clk', 1.6e9), { base: BASE, size: 16 * MiB }, mem, p);
@@ -48,7 +48,7 @@ function rig(p: DramParams, reqs: TrafficRequest[] = [], gap = 1_000_000): Rig {
 }
 
 /** Idle timing latencies: requests 1 us apart. */
-function timing(p: DramParams, reqs: TrafficRequest[]): { lat: number[]; stats: StatsDump } {
+function timing(p: DramParamsInput, reqs: TrafficRequest[]): { lat: number[]; stats: StatsDump } {
   const r = rig(p, reqs);
   r.m.start(0);
   r.ctx.engine.runUntilIdle();
@@ -56,7 +56,7 @@ function timing(p: DramParams, reqs: TrafficRequest[]): { lat: number[]; stats: 
   return { lat: r.m.completed.map((c) => c.doneTick - c.issueTick), stats: r.ctx.stats.dump() };
 }
 
-function atomic(p: DramParams, reqs: TrafficRequest[]): { lat: number[]; stats: StatsDump; r: Rig } {
+function atomic(p: DramParamsInput, reqs: TrafficRequest[]): { lat: number[]; stats: StatsDump; r: Rig } {
   const r = rig(p);
   const lat = reqs.map((q) => {
     const res = r.m.atomic(q);
@@ -99,7 +99,7 @@ describe('DramController atomic access', () => {
   });
 
   test('random mixes on several geometries: every atomic latency and counter equals idle timing', () => {
-    const geometries: DramParams[] = [
+    const geometries: DramParamsInput[] = [
       params(),
       params({ channels: 2 }),
       params({ channels: 2, banks: 8, mapping: 'row:column:bank:channel' }), // bursts spread over banks and channels

@@ -4,7 +4,7 @@ import { SimInvariantError } from '../../../sim/engine/errors';
 import { connectPorts } from '../../../sim/bus/port';
 import { Cmd, Status, type Transaction } from '../../../sim/bus/transaction';
 import { PhysicalMemory } from '../../../sim/mem/physmem';
-import { DramController, DramSpec, type DramParams, type DramParamsInput } from '../../../sim/mem/dram';
+import { DramController, DramSpec, type DramParamsInput } from '../../../sim/mem/dram';
 import { firstProblem } from '../../helpers/spec';
 import { TrafficMaster, reads, type TrafficRequest } from '../../helpers/trafficMaster';
 
@@ -16,7 +16,7 @@ const HIT = 2500 + 13750 + 5000; // 21250
 const MISS = 2500 + 13750 + 13750 + 5000; // 35000
 const CONFLICT = 2500 + 13750 + 13750 + 13750 + 5000; // 48750
 
-function params(over: Partial<DramParams> = {}): DramParams {
+function params(over: Partial<DramParamsInput> = {}): DramParamsInput {
   return {
     channels: 1,
     banks: 4,
@@ -395,7 +395,7 @@ describe('DramSpec', () => {
     expect(check(params({ timing: { ...t, tRCD: Infinity } }))).toMatch(/^timing\.tRCD:/);
     expect(check(params({ timing: { ...t, tBURST: 0 } }))).toMatch(/^timing\.tBURST:/);
     expect(check(params({ timing: { ...t, tBURST: 0.0001 } }))).toBe('timing.tBURST: must be at least 0.001 ns, got 0.0001');
-    expect(check(params({ timing: { ...t, tWR: 5 } as never }))).toMatch(/^timing: /);
+    expect(check(params({ timing: { ...t, tXYZ: 5 } as never }))).toMatch(/^timing: /);
     expect(check(params({ queueDepth: 0 }))).toBe('queueDepth: must be an integer from 1 to 2^20, got 0');
     expect(check(params({ queueDepth: 1.5 }))).toMatch(/^queueDepth:/);
     expect(check(params({ queueDepth: 2 ** 21 }))).toMatch(/^queueDepth:/);

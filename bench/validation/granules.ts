@@ -15,23 +15,16 @@
  * of the input range. The walker runs atomic walks against a fixed-latency memory holding
  * tables built with PageTableBuilder.
  */
-import { ClockDomain } from '../sim/engine/clock';
-import { createSimContext } from '../sim/engine/context';
-import { connectPorts } from '../sim/bus/port';
-import { PhysicalMemory } from '../sim/mem/physmem';
-import { SimpleMemory } from '../sim/mem/sram';
-import { armLpaeFormat, ARM_LPAE_GRANULES, type ArmLpaeGranule } from '../sim/mmu/format';
-import { PageTableBuilder } from '../sim/mmu/pageTableBuilder';
-import { PageTableWalker, Walk, WalkOutcome } from '../sim/mmu/walker';
+import { ClockDomain } from '../../sim/engine/clock';
+import { createSimContext } from '../../sim/engine/context';
+import { connectPorts } from '../../sim/bus/port';
+import { PhysicalMemory } from '../../sim/mem/physmem';
+import { SimpleMemory } from '../../sim/mem/sram';
+import { armLpaeFormat, ARM_LPAE_GRANULES, type ArmLpaeGranule } from '../../sim/mmu/format';
+import { PageTableBuilder } from '../../sim/mmu/pageTableBuilder';
+import { result, type ValidationResult } from './types';
+import { PageTableWalker, Walk, WalkOutcome } from '../../sim/mmu/walker';
 
-/** One row, the shape of validation.ts's ValidationResult (not imported: validation.ts imports this module). */
-export interface GranuleValidationRow {
-  name: string;
-  expected: number;
-  actual: number;
-  error: number;
-  note: string;
-}
 
 /** The input sizes of Linux's io-pgtable selftest (arm_lpae_do_selftests). */
 export const GRANULE_INPUT_SIZES: readonly number[] = [32, 36, 40, 42, 44, 48];
@@ -82,21 +75,17 @@ export function measureGranuleWalks(granule: ArmLpaeGranule, ias: number): { pag
 }
 
 /** Rows `walk.granule.<4k|16k|64k>.va<ias>.<empty|warm>`: reads per walk against the closed form. */
-export function validateGranuleWalks(): GranuleValidationRow[] {
-  const out: GranuleValidationRow[] = [];
+export function validateGranuleWalks(): ValidationResult[] {
+  const out: ValidationResult[] = [];
   for (const granule of ARM_LPAE_GRANULES) {
     for (const ias of GRANULE_INPUT_SIZES) {
       const m = measureGranuleWalks(granule, ias);
       const levels = lpaeLevels(granule, ias);
       const g = `${granule / 1024}k`;
       const where = `arm-lpae-${g}, ${ias}-bit input, P = ${m.pages} pages touched once`;
-      out.push(row(`walk.granule.${g}.va${ias}.empty`, levels, m.empty, `${where}, walk caches invalidated before each walk: L = ceil((ias - log2 G) / (log2 G - 3)) = ${levels} reads per walk`));
-      out.push(row(`walk.granule.${g}.va${ias}.warm`, 1, m.warm, `${where}, second pass with warm walk caches on every table level: 1 read per walk (the leaf)`));
+      out.push(result(`walk.granule.${g}.va${ias}.empty`, levels, m.empty, `${where}, walk caches invalidated before each walk: L = ceil((ias - log2 G) / (log2 G - 3)) = ${levels} reads per walk`));
+      out.push(result(`walk.granule.${g}.va${ias}.warm`, 1, m.warm, `${where}, second pass with warm walk caches on every table level: 1 read per walk (the leaf)`));
     }
   }
   return out;
-}
-
-function row(name: string, expected: number, actual: number, note: string): GranuleValidationRow {
-  return { name, expected, actual, error: Math.abs(actual - expected) / Math.abs(expected), note };
 }
