@@ -607,7 +607,10 @@ export class DramController implements RequestReceiver {
    */
   private arm(ch: number, d: Tick): void {
     const r = this.lastReadDone[ch];
-    if (r >= d && r <= d + this.decisionSlack) return;
+    // Only a completion still to come can stand in for the wake: one at `now` may have
+    // run already this tick (an accept at the tick a read completes, with no frontend
+    // latency), and then nothing would make decision `d` on time.
+    if (r >= d && r <= d + this.decisionSlack && r > this.ctx.engine.now) return;
     // Waking at the end of the slack lets one wake make several decisions; but a master
     // waiting for a retry must hear of a freed write slot on time.
     this.wakeNoLaterThan(ch, this.port.retryOwed ? d : d + this.decisionSlack);

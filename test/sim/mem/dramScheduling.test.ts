@@ -142,3 +142,15 @@ describe('write queue, page policy, refresh', () => {
     expect(pb.stat('refreshes')).toBeGreaterThan(8);
   });
 });
+
+describe('FR-FCFS lazy decisions', () => {
+  test('a read accepted at the tick the previous read completes is decided on time (no frontend latency, one in flight)', () => {
+    // The master issues each read from the previous read's response, at the tick that
+    // read's completion event ran: that completion cannot make the new read's decision,
+    // so the controller must wake for it. Row hits: each read takes tCL + tBURST.
+    const addrs = Array.from({ length: 8 }, (_, i) => BASE + i * 64);
+    const r = run({ scheduler: 'fr-fcfs', frontendLatencyNs: 0 }, reads(addrs, 64), 1, 0);
+    const t = DRAM_PRESETS['DDR4-3200'].timing;
+    for (const c of r.m.completed.slice(1)) expect((c.doneTick - c.issueTick) / 1000).toBeCloseTo(t.tCL + t.tBURST, 6);
+  });
+});
