@@ -489,6 +489,8 @@ export class DramController implements RequestReceiver {
     };
     s.formula('read_queue_avg', 'mean reads queued over all channels (time-weighted)', avg(rq, () => this.queuedReads));
     s.formula('write_queue_avg', 'mean writes queued over all channels (time-weighted)', avg(wq, () => this.queuedWrites));
+    s.gauge('reads.queue_depth', 'reads queued (accepted, not yet issued) over all channels', () => this.queuedReads);
+    s.gauge('writes.queue_depth', 'writes queued (accepted, not yet issued) over all channels', () => this.queuedWrites);
     const units = perBank ? nb : nch;
     s.formula('refresh_fraction', 'refresh_ps per channel-time (per bank-time with per-bank refresh)', () => {
       const ticks = s.elapsedTicks();

@@ -202,6 +202,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     this.sender = new InOrderSender(this.memSidePort);
     this.walker = new PageTableWalker(ctx, `${path}.walker`, clock, walkerMasterId, format, params.walker);
     ctx.stats.gauge(`${path}.walker.busy_slots`, 'walk slots in use', () => this.walker.busySlots);
+    ctx.stats.gauge(`${path}.walker.queue_depth`, 'walks waiting for a slot', () => this.walker.queuedWalks);
     this.l2 = new Tlb(ctx, `${path}.l2tlb`, params.l2Tlb);
     for (let i = 0; i < params.l2Tlb.mshrs; i++) {
       this.mshrWaiters.push([]);

@@ -160,6 +160,11 @@ export class PageTableWalker implements ResponseReceiver {
     return this.active;
   }
 
+  /** Walks waiting for a slot. */
+  get queuedWalks(): number {
+    return this.waiting.length - this.waitHead;
+  }
+
   /** Starts (or queues) a timing walk of `va`; `done` receives the Walk when it ends. */
   start(wctx: WalkContext, va: number, done: WalkDone, tag: unknown = null): void {
     const w = this.walkPool.pop() ?? new Walk();
@@ -289,6 +294,11 @@ export class PageTableWalker implements ResponseReceiver {
       this.waiting[this.waitHead++] = null!;
       if (this.waitHead === this.waiting.length) {
         this.waiting.length = 0;
+        this.waitHead = 0;
+      } else if (this.waitHead >= 64 && this.waitHead * 2 >= this.waiting.length) {
+        // A queue that never empties (a walker kept busy for the whole run) would
+        // otherwise grow by one slot per walk: drop the served prefix now and then.
+        this.waiting.splice(0, this.waitHead);
         this.waitHead = 0;
       }
       this.begin(next);
