@@ -212,8 +212,9 @@ export function resolveDramParams(p: DramParams): ResolvedDram {
  * same accesses in timing mode would). The result is the idle-system latency of that
  * access: the timing rules applied on scratch reservations in which every earlier
  * reservation is long past (reset lazily per access by a stamp) and no refresh is due,
- * from tick frontendLatency. So it equals the timing-mode latency of the same access on
- * an idle controller (between refreshes). Atomic accesses leave the live reservations
+ * from tick frontendLatency (a write under fr-fcfs: its acknowledgement, frontendLatency,
+ * as the write buffer answers in timing mode). So it equals the timing-mode latency of
+ * the same access on an idle controller (between refreshes). Atomic accesses leave the live reservations
  * untouched, except that a bank whose row an atomic access opened counts its ACTIVATE as
  * long past (no tRAS wait for a later timing conflict). Atomic and timing are not meant
  * to be mixed in one run (switching from atomic to timing is safe).
@@ -765,9 +766,13 @@ export class DramController implements RequestReceiver {
     // Idle-system timing on the scratch reservations, from tick frontendLatency (see the class comment).
     this.atomicSeq++;
     this.decodeOffset(addr - base);
-    const done = this.reserveRequest(addr - base, size, txn.cmd === Cmd.Write, this.tFrontend, this.tFrontend, this.scratch, false);
-    this.sLatency.sample(done / PS_PER_NS);
-    return done;
+    const write = txn.cmd === Cmd.Write;
+    const done = this.reserveRequest(addr - base, size, write, this.tFrontend, this.tFrontend, this.scratch, false);
+    // fr-fcfs acknowledges a write once queued (its write buffer), so does the atomic path:
+    // the rows it opens are updated all the same.
+    const latency = write && this.frFcfs ? this.tFrontend : done;
+    this.sLatency.sample(latency / PS_PER_NS);
+    return latency;
   }
 
   recvFunctional(txn: Transaction, _port: ResponsePort): void {

@@ -130,11 +130,17 @@ export class Soc {
     return a;
   }
 
-  /** Connects a device model's request port to device `name`'s translation path (once). */
-  attach(name: string, port: RequestPort): void {
+  /**
+   * Connects a device model's request port to device `name`'s translation path (once).
+   * Behind a PCIe link, a model whose interrupts are MSIs (FencedInterrupts) also gets the
+   * link as its interrupt fence, so its interrupts wait for its earlier posted writes.
+   */
+  attach(name: string, model: { readonly port: RequestPort }): void {
     if (this.attached.has(name)) throw new SimInvariantError(`device ${name} already has a model attached`);
-    connectPorts(port, this.attachPoint(name).port);
+    connectPorts(model.port, this.attachPoint(name).port);
     this.attached.add(name);
+    const link = this.pcieLinks.get(name);
+    if (link && hasFencedInterrupts(model)) model.setInterruptFence(link);
   }
 
   /** Connects a CPU core model to core `name` of its CPU MMU (once). */
@@ -302,9 +308,7 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
     if (detached.has(d.name)) continue;
     const dev = deviceKind(d.kind).build({ ctx, path: path(d.name), clock: clock(d.clock), masterId, mode: opts.mode ?? 'timing' }, d);
     soc.devices.set(d.name, dev);
-    soc.attach(d.name, dev.port);
-    const link = soc.pcieLinks.get(d.name);
-    if (link && hasFencedInterrupts(dev)) dev.setInterruptFence(link);
+    soc.attach(d.name, dev);
   }
   // CPU cores: trace-driven masters on their CPU MMU (each a core with its own L1 DTLB).
   for (const u of cfg.cpuMmus) {

@@ -76,7 +76,7 @@ export class DeviceMaster {
   constructor(private readonly soc: Soc, readonly device: string) {
     const a = soc.attachPoint(device);
     this.master = new TrafficMaster(soc.ctx, `test_${device}`, a.masterId, this.script, 8);
-    soc.attach(device, this.master.port);
+    soc.attach(device, this.master);
   }
 
   private chunks(addr: number, bytes: number): Array<[number, number]> {

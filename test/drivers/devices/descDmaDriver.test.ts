@@ -329,7 +329,11 @@ describe('DescDmaDriver behind the IOMMU (server-io)', () => {
     expect(r.stat(`soc.${DEV}.descriptors`)).toBe(36);
   });
 
-  test('an IOMMU fault on the destination: error status, the done pieces counted, nothing leaked', () => {
+  // server-io's storage engine sits behind PCIe (Gen3 x4): its writes are posted, so an
+  // IOMMU fault on one cannot reach the device (PCIe has no completion for a posted
+  // write). The IOMMU records the fault and the link counts it; the device reports the
+  // copy done; the faulted bytes never land.
+  test('an IOMMU fault on the destination of posted writes: the device is not told, the IOMMU and the link count it, the bytes never land, nothing leaked', () => {
     // 4 KiB descriptors: three pieces, the last writes IOVA pages 2 and 3 of the destination.
     const r = rig('iommu', { maxDescriptorBytes: PAGE });
     r.driver.probe();
@@ -346,15 +350,17 @@ describe('DescDmaDriver behind the IOMMU (server-io)', () => {
     expect(p.domain.map(lastPage, c.d2, PAGE, IOMMU_READ)).toBe(0);
 
     r.run();
-    expect(results).toEqual([{ bytes: 2 * PAGE, descriptors: 3, error: 'EIO' }]);
+    expect(results).toEqual([{ bytes: 3 * PAGE, descriptors: 3, error: null }]);
     const faults = r.soc.iommu('iommu').faults;
     expect(faults.length).toBeGreaterThan(0);
     expect(faults.every((f) => f.access === 'write' && f.address >= lastPage && f.address < lastPage + PAGE)).toBe(true);
-    // The two done pieces arrived.
+    expect(r.stat(`soc.${DEV}.pcie.posted_errors`)).toBe(r.stat(`soc.iommu.${DEV}.faults`));
+    expect(r.stat(`soc.${DEV}.pcie.posted_errors`)).toBeGreaterThan(0);
+    // The pieces before the fault arrived; the faulted page kept its old bytes.
     expect(readDst(r, c).subarray(0, 2 * PAGE)).toEqual(c.data.subarray(0, 2 * PAGE));
     expect(cpuRead(r, c.d2, PAGE / 2)).toEqual(new Uint8Array(PAGE / 2).fill(0x55));
-    expect(r.stat(`kernel.${DEV}.driver.errors`)).toBe(1);
-    expect(r.stat(`kernel.${DEV}.driver.bytes`)).toBe(2 * PAGE);
+    expect(r.stat(`kernel.${DEV}.driver.errors`)).toBe(0);
+    expect(r.stat(`kernel.${DEV}.driver.bytes`)).toBe(3 * PAGE);
     expect(r.stat(`${POOL}.blocks_in_use`)).toBe(0);
     expect(streamingEntries(r)).toBe(0);
     expect(r.stat('kernel.dma_debug.errors')).toBe(0);

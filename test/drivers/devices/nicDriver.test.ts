@@ -78,7 +78,7 @@ function setup(o: NicOpts): NicSetup {
     rx: o.packets > 0 ? { packetBytes: o.packetBytes ?? 128, packetsPerSecond: o.packetsPerSecond ?? 1_000_000, packets: o.packets } : null,
     ...(o.rogueLag !== undefined ? { rogue: { lagPackets: o.rogueLag } } : {}),
   });
-  r.soc.attach('nic', nic.port);
+  r.soc.attach('nic', nic);
   const before = r.accounts();
   const drv = new NicDriver(r.platform, 'nic', nic, {
     rxRingEntries: o.packets > 0 ? o.ring ?? 64 : 0, txRingEntries: o.txRing ?? 0, rxBufferBytes: 2048, mapping: o.mapping, verify: true,

@@ -16,7 +16,7 @@ function nicReadNs(cfg: SocConfig, addr: number): number {
   const iommu = soc.iommu('iommu');
   iommu.setStreamContext(1, { format: getFormat('arm-lpae-4k'), root: 0, asid: 0, mode: 'bypass', privileged: false, allowRead: true, allowWrite: true });
   const m = new TrafficMaster(ctx, 'nic_probe', soc.attachPoint('nic').masterId, [{ cmd: Cmd.Read, addr, size: 64 }]);
-  soc.attach('nic', m.port);
+  soc.attach('nic', m);
   m.start(0);
   ctx.engine.runUntilIdle();
   expect(m.completed[0].status).toBe(1);
