@@ -37,11 +37,8 @@ import { Rng } from '../sim/engine/rng';
 import { Perm } from '../sim/mmu/perms';
 import { Tlb, type Replacement, type TlbParams } from '../sim/mmu/tlb';
 import { getFormat } from '../sim/mmu/format';
-import { TrafficGenerator } from '../sim/devices/trafficGenerator';
-import type { WorkloadSpec } from '../sim/devices/workload';
-import { parseWithSchema } from '../sim/soc/loadJson';
-import { SocConfigSchema } from '../sim/soc/schema';
-import { buildSoc, validateSocConfig, type Soc } from '../sim/soc/builder';
+import type { Soc } from '../sim/soc/builder';
+import { buildValidationSoc, runTraffic } from './validation/rig';
 import { PageTableBuilder } from '../sim/mmu/pageTableBuilder';
 import { validateGranuleWalks } from './validation/granules';
 import { runPcieValidation } from './validation/pcie';
@@ -170,24 +167,9 @@ function smallSoc(dram: DramShape, iommu: null | { walkCaches: string[] }, maxOu
       translation: iommu ? { kind: 'iommu', iommu: 'smmu', streamId: 0 } : { kind: 'direct' },
     }],
   };
-  const file = '<bench/validation.ts>';
-  const parsed = parseWithSchema(SocConfigSchema, cfg, file, 'soc');
-  validateSocConfig(parsed, file);
-  return buildSoc(createSimContext(1), parsed, file);
+  return buildValidationSoc(cfg, '<bench/validation.ts>');
 }
 
-/** Runs one workload on the SoC's traffic generator `tg` to completion. */
-function runTraffic(soc: Soc, spec: WorkloadSpec): void {
-  const gen = soc.model('tg', TrafficGenerator);
-  gen.configure({ streams: [spec] });
-  let done = false;
-  gen.start((r) => {
-    if (r.errors > 0) throw new Error(`validation traffic: ${r.errors} accesses failed`);
-    done = true;
-  });
-  soc.ctx.engine.runUntilIdle();
-  if (!done) throw new Error('validation traffic did not finish');
-}
 
 // ---------------------------------------------------------------------------------
 // (b) Page-walk reads
@@ -210,7 +192,7 @@ export function measureWalkReads(walkCaches: string[], pages: number): { walks: 
   for (let i = 0; i < pages; i++) tables.map(vaBase + i * K4, paBase + i * K4, 12);
   soc.iommu('smmu').setStreamContext(0, { format: lpae, root: tables.root, asid: 1, mode: 'translate', privileged: false, allowRead: true, allowWrite: true });
   // Strided by a page with 64-byte accesses: access i reads the first 64 bytes of page i.
-  runTraffic(soc, { kind: 'strided', base: vaBase, accessBytes: 64, footprint: pages * K4, strideBytes: K4, accesses: pages });
+  runTraffic(soc, { kind: 'strided', base: vaBase, accessBytes: 64, footprint: pages * K4, strideBytes: K4, accesses: pages }, 'validation');
   const st = soc.ctx.stats;
   return { walks: st.value('soc.smmu.walker.walks'), reads: st.value('soc.smmu.walker.mem_reads') };
 }
@@ -240,7 +222,7 @@ export const ROW_CASES: readonly RowCase[] = [
 export function measureRowHitRate(c: RowCase): number {
   const soc = smallSoc(c.dram, null, 16);
   const bytes = c.rows * c.dram.rowBytes;
-  runTraffic(soc, { kind: 'sequential', base: DRAM_BASE, accessBytes: c.accessBytes, footprint: bytes, accesses: bytes / c.accessBytes });
+  runTraffic(soc, { kind: 'sequential', base: DRAM_BASE, accessBytes: c.accessBytes, footprint: bytes, accesses: bytes / c.accessBytes }, 'validation');
   return soc.ctx.stats.value('soc.dram.row_hit_rate');
 }
 

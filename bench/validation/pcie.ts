@@ -21,12 +21,9 @@
  *     completion (84 B) + 2 x the root complex's latency. With an IOTLB hit, an IOTLB miss
  *     (a 4-level walk) and without an IOMMU.
  */
-import { createSimContext } from '../../sim/engine/context';
-import { TrafficGenerator } from '../../sim/devices/trafficGenerator';
 import type { WorkloadSpec } from '../../sim/devices/workload';
-import { parseWithSchema } from '../../sim/soc/loadJson';
-import { SocConfigSchema } from '../../sim/soc/schema';
-import { buildSoc, validateSocConfig, type Soc } from '../../sim/soc/builder';
+import type { Soc } from '../../sim/soc/builder';
+import { buildValidationSoc, runTraffic } from './rig';
 import { PageTableBuilder } from '../../sim/mmu/pageTableBuilder';
 import { getFormat } from '../../sim/mmu/format';
 import { Histogram } from '../../sim/engine/histogram';
@@ -68,23 +65,9 @@ function pcieSoc(link: LinkShape | null, opts: { iommu: boolean; maxOutstanding:
       } : {}),
     }],
   };
-  const file = '<bench/validation/pcie.ts>';
-  const parsed = parseWithSchema(SocConfigSchema, cfg, file, 'soc');
-  validateSocConfig(parsed, file);
-  return buildSoc(createSimContext(1), parsed, file);
+  return buildValidationSoc(cfg, '<bench/validation/pcie.ts>');
 }
 
-function runTraffic(soc: Soc, spec: WorkloadSpec): void {
-  const gen = soc.model('tg', TrafficGenerator);
-  gen.configure({ streams: [spec] });
-  let done = false;
-  gen.start((r) => {
-    if (r.errors > 0) throw new Error(`PCIe validation traffic: ${r.errors} accesses failed`);
-    done = true;
-  });
-  soc.ctx.engine.runUntilIdle();
-  if (!done) throw new Error('PCIe validation traffic did not finish');
-}
 
 // ---------------------------------------------------------------------------------
 // (a) bandwidth
@@ -132,7 +115,7 @@ export function pcieBandwidthClosedForm(c: BwCase): number {
 export function measurePcieBandwidth(c: BwCase, totalBytes: number): number {
   const soc = pcieSoc(c.link, { iommu: false, maxOutstanding: 1024, rcCycles: 1 });
   const n = Math.floor(totalBytes / c.size);
-  runTraffic(soc, { kind: 'sequential', base: SRAM_BASE, accessBytes: c.size, footprint: n * c.size, accesses: n, readFraction: c.write ? 0 : 1 });
+  runTraffic(soc, { kind: 'sequential', base: SRAM_BASE, accessBytes: c.size, footprint: n * c.size, accesses: n, readFraction: c.write ? 0 : 1 }, 'PCIe validation');
   return (n * c.size) / (soc.ctx.engine.now / 1000);
 }
 
@@ -166,7 +149,7 @@ function meanReadLatency(link: LinkShape | null, iommu: 'hit' | 'miss' | 'none',
   const spec: WorkloadSpec = iommu === 'miss'
     ? { kind: 'strided', base, accessBytes: 64, footprint: pages * K4, strideBytes: K4, accesses: reads, readFraction: 1 }
     : { kind: 'strided', base, accessBytes: 64, footprint: K4, strideBytes: 64, accesses: reads, readFraction: 1 };
-  runTraffic(soc, spec);
+  runTraffic(soc, spec, 'PCIe validation');
   if (iommu === 'hit' && soc.ctx.stats.value('soc.smmu.walker.walks') !== 1) throw new Error('PCIe latency bench: expected one walk (the first read)');
   const h = soc.ctx.stats.get('soc.tg.latency_ns');
   if (!(h instanceof Histogram)) throw new Error('PCIe latency bench: soc.tg.latency_ns is not a histogram');
