@@ -47,8 +47,8 @@ describe('component specs in SoC configs', () => {
     ['DRAM burst larger than a row', (c) => { c.memories[0].burstBytes = '16KiB'; }, 'soc.memories[0].burstBytes', 'must be at most rowBytes (8192), got 16384'],
     ['DRAM mapping without channel', (c) => { c.memories[0].mapping = 'row:bank:column'; }, 'soc.memories[0].mapping', /^field channel must appear exactly once in "row:bank:column", found 0 times$/],
     ['DRAM mapping with an unknown field', (c) => { c.memories[0].mapping = 'row:rank:bank:channel:column'; }, 'soc.memories[0].mapping', /^unknown field "rank"/],
-    ['DRAM tBURST below a picosecond', (c) => { c.memories[0].timing.tBURST = 0.0001; }, 'soc.memories[0].timing.tBURST', 'must be at least 0.001 ns, got 0.0001'],
-    ['DRAM timing negative', (c) => { c.memories[0].timing.tRP = -1; }, 'soc.memories[0].timing.tRP', /^must be a positive number of ns/],
+    ['DRAM tBURST below a picosecond', (c) => { c.memories[0].timing = { tBURST: 0.0001 }; }, 'soc.memories[0].timing.tBURST', 'must be at least 0.001 ns, got 0.0001'],
+    ['DRAM timing negative', (c) => { c.memories[0].timing = { tRP: -1 }; }, 'soc.memories[0].timing.tRP', /^must be a positive number of ns/],
     ['DRAM queue depth absurd', (c) => { c.memories[0].queueDepth = 2 ** 21; }, 'soc.memories[0].queueDepth', 'must be an integer from 1 to 2^20, got 2097152'],
     ['DRAM frontend latency negative', (c) => { c.memories[0].frontendLatencyNs = -1; }, 'soc.memories[0].frontendLatencyNs', /^must be a non-negative number of ns/],
     // SRAM
