@@ -2,6 +2,7 @@ import { ConfigError } from '../../../sim/engine/errors';
 import { loadSocConfig } from '../../../sim/soc/builder';
 import { loadScenario } from '../../../scenario/load';
 import { copyScenario, MINIMAL, readConfig, writeTemp } from '../../helpers/configFiles';
+import { resolveDramParams } from '../../../sim/mem/dram';
 
 /** Loads a mutated minimal config and returns the ConfigError it must raise. */
 function errorFor(mutate: (cfg: any) => void): ConfigError {
@@ -25,7 +26,10 @@ describe('SoC config validation', () => {
     expect(dram.base).toBe(0x8000_0000);
     expect(dram.size).toBe(2 ** 30);
     expect(cfg.clocks.dram).toBe(1.6e9);
-    expect(dram.kind === 'dram' && dram.rowBytes).toBe(8192);
+    // The organisation comes from the DDR4-3200 preset (8 KiB rows per bank).
+    if (dram.kind !== 'dram') throw new Error('minimal.json: memory "dram" is not a DRAM');
+    expect(dram.preset).toBe('DDR4-3200');
+    expect(resolveDramParams(dram).rowBytes).toBe(8192);
   });
 
   test('unknown component in a link names the field and the known buses', () => {
