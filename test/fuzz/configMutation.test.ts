@@ -80,8 +80,12 @@ function runChild(file: string, first: number, count: number): Promise<{ outcome
  */
 const SAMPLE = 2000;
 
-/** `n` indices of [0, total) chosen by `seed` (a partial Fisher-Yates shuffle on mulberry32), in order. */
-function sampleIndices(total: number, n: number, seed: number): number[] {
+/**
+ * `n` indices of [0, total) chosen by `seed` (a Fisher-Yates shuffle on mulberry32), in
+ * order, with every group (`groupOf(i)`) represented: the first index of each group in
+ * the shuffled order is taken first, then the earliest of the rest.
+ */
+function sampleIndices(total: number, n: number, seed: number, groupOf: (i: number) => string): number[] {
   const idx = Array.from({ length: total }, (_v, i) => i);
   if (n >= total) return idx;
   let a = seed >>> 0;
@@ -92,17 +96,21 @@ function sampleIndices(total: number, n: number, seed: number): number[] {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   };
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < total - 1; i++) {
     const j = i + Math.floor(next() * (total - i));
     [idx[i], idx[j]] = [idx[j], idx[i]];
   }
-  return idx.slice(0, n).sort((x, y) => x - y);
+  const seen = new Set<string>();
+  const firsts = idx.filter((i) => !seen.has(groupOf(i)) && seen.add(groupOf(i)));
+  const taken = new Set(firsts);
+  const rest = idx.filter((i) => !taken.has(i)).slice(0, Math.max(0, n - firsts.length));
+  return [...firsts, ...rest].sort((x, y) => x - y);
 }
 
 describe('config mutation: validate accepts ⇒ run runs', () => {
   const all: Mutant[] = allMutants();
   const seed = Number(process.env.SOCSIM_FUZZ_SEED ?? 1);
-  const mutants: Mutant[] = process.env.SOCSIM_FUZZ === 'all' ? all : sampleIndices(all.length, SAMPLE, seed).map((i) => all[i]);
+  const mutants: Mutant[] = process.env.SOCSIM_FUZZ === 'all' ? all : sampleIndices(all.length, SAMPLE, seed, (i) => all[i].scenario).map((i) => all[i]);
   let outcomes: Outcome[] = [];
   const crashes: string[] = [];
 
