@@ -24,6 +24,7 @@
  *
  * Stats (shared by the domains on one IOMMU; `<name>` is the IOMMU's config name):
  *   kernel.<name>.pgtable.inval_cmds     invalidation commands sent (range, ASID)
+ *   kernel.<name>.pgtable.atc_inval_cmds ATC invalidation commands (PCIe ATS devices: ats.ts)
  *   kernel.<name>.pgtable.sync_cmds      SYNC commands sent
  *   kernel.<name>.pgtable.pages  page-table pages in use
  *   kernel.iommu_time_ps               kernel time spent waiting for IOMMU commands, ps
@@ -35,6 +36,7 @@ import { Errno, KernelError } from '../errno';
 import type { Kernel } from '../kernel';
 import type { PageAllocator } from './ioPgtableArm';
 import { sharedCounter } from './kstats';
+import { atcInvDomain, disableAts, enableAtsIfSupported } from './ats';
 import { PagingDomain, type PagingDomainConfig } from './pagingDomain';
 
 export { IOMMU_CACHE, IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE } from './ioPgtableArm';
@@ -58,6 +60,7 @@ export class IommuDomain extends PagingDomain {
   private readonly sInval: Counter;
   private readonly sSync: Counter;
   private readonly sTime: Counter;
+  private sAtcInval: Counter | null = null;
   private readonly syncCmd: IommuCommand = { op: 'sync', done: () => {} };
 
   constructor(kernel: Kernel, readonly iommu: Iommu, pages: PageAllocator, asid: number, opts: IommuDomainOptions = {}) {
@@ -91,6 +94,9 @@ export class IommuDomain extends PagingDomain {
       privileged: this.privileged, allowRead: true, allowWrite: true,
     });
     this.attached.add(streamId);
+    if (enableAtsIfSupported(this.iommu, streamId)) {
+      this.sAtcInval ??= sharedCounter(this.kernel.soc.ctx.stats, `kernel.${this.iommuName}.pgtable.atc_inval_cmds`, 'ATC invalidation commands the kernel sent (one per ATS device of the domain per IOTLB invalidation)');
+    }
     return 0;
   }
 
@@ -103,6 +109,7 @@ export class IommuDomain extends PagingDomain {
       this.kernel.warn('iommu', `iommuDetachDevice: stream ${streamId} is not attached to this domain`);
       return;
     }
+    disableAts(this.iommu, streamId);
     this.iommu.setStreamContext(streamId, {
       format: this.iommu.format, root: 0, asid: 0, mode: 'abort', privileged: false, allowRead: false, allowWrite: false,
     });
@@ -129,12 +136,14 @@ export class IommuDomain extends PagingDomain {
   /** arm_smmu_tlb_inv_range_domain: INVALIDATE-RANGE for this ASID, then SYNC. */
   protected tlbInvRange(iova: number, size: number): void {
     this.command({ op: 'invalidate-range', asid: this.asid, va: iova, size });
+    if (this.sAtcInval) this.sTime.value += atcInvDomain(this.iommu, this.attached, iova, size, this.sAtcInval);
     this.sync();
   }
 
   /** arm_smmu_tlb_inv_context: INVALIDATE-ASID, then SYNC. */
   protected tlbInvAll(): void {
     this.command({ op: 'invalidate-asid', asid: this.asid });
+    if (this.sAtcInval) this.sTime.value += atcInvDomain(this.iommu, this.attached, 0, 0, this.sAtcInval);
     this.sync();
   }
 

@@ -20,6 +20,21 @@ export const Status = {
 } as const;
 export type Status = (typeof Status)[keyof typeof Status];
 
+/**
+ * The Address Type of a PCIe memory request (PCIe Base Spec, Address Translation Services
+ * chapter, "Address Translation Services": the AT field of the request header; §10.2.1
+ * in rev. 4.0/5.0 numbering). On-chip masters always send Untranslated.
+ */
+export const At = {
+  /** An address the IOMMU translates (AT=00b). */
+  Untranslated: 0,
+  /** An ATS Translation Request (AT=01b): asks the IOMMU for a translation; no data access. */
+  TranslationRequest: 1,
+  /** A request the device translated with its ATC (AT=10b): the IOMMU passes it through. */
+  Translated: 2,
+} as const;
+export type At = (typeof At)[keyof typeof At];
+
 export const STATUS_NAMES = ['pending', 'ok', 'decode_error', 'access_error', 'translation_fault'] as const;
 
 /**
@@ -43,6 +58,8 @@ export class Transaction {
   /** Master-private tag (e.g. burst index) and context object. */
   tag = 0;
   context: unknown = null;
+  /** PCIe Address Type (`At`): Untranslated except on the ATS paths (sim/pcie/ats.ts). */
+  at: At = At.Untranslated;
   /**
    * Return-path stack: each interconnect hop pushes the index of the input it arrived
    * on and pops it to route the response. Preallocated, so push/pop do not allocate.
@@ -96,6 +113,7 @@ export class TransactionPool {
     t.hopTick = now;
     t.tag = 0;
     t.context = null;
+    t.at = At.Untranslated;
     t.resetRoute();
     this.outstanding++;
     return t;

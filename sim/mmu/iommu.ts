@@ -2,12 +2,44 @@ import { z } from 'zod';
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
-import { hex } from '../engine/addr';
+import { hex, pageOffset } from '../engine/addr';
 import { count, Cycles, resolveParams } from '../engine/spec';
 import type { Counter } from '../engine/stats';
 import type { ResponsePort } from '../bus/port';
+import type { Transaction } from '../bus/transaction';
+import type { Tick } from '../engine/time';
+import { AtsGrants } from '../pcie/atsGrants';
+import { Perm } from './perms';
+import { Walk, WalkOutcome } from './walker';
 import type { PageTableFormat } from './format/types';
 import { checkUnitFormat, FormatName, TranslationUnit, TranslationUnitSpec, type FaultRecord, type TranslationContext, type TranslationInput } from './translationUnit';
+
+/** What the IOMMU needs of a PCIe device's ATS endpoint (sim/pcie/ats.ts). */
+export interface AtsDevicePort {
+  /** The ATS capability's Enable bit (pci_enable_ats / pci_disable_ats); disabling empties the ATC. */
+  setAtsEnabled(on: boolean): void;
+  /**
+   * Delivers an ATC Invalidate Request for the IOVAs [va, va + size) (size 0: all) and
+   * returns the ps until its Invalidate Completion is back at the root port.
+   */
+  invalidate(va: number, size: number): Tick;
+}
+
+/** One ATS-capable stream: its device port, whether ATS is on, its grants and counters. */
+class AtsStream {
+  enabled = false;
+  readonly grants = new AtsGrants();
+  constructor(
+    readonly port: AtsDevicePort,
+    readonly sRequests: Counter,
+    readonly sNoTranslation: Counter,
+    readonly sTranslated: Counter,
+    readonly sUnvouched: Counter,
+    readonly sRefused: Counter,
+    readonly sInvalidations: Counter,
+    readonly sInvalidationPs: Counter,
+  ) {}
+}
 
 /** Cycles each command takes to execute (gem5 makes invalidation free; here it is not). */
 export const IommuCommandCyclesSpec = z
@@ -43,7 +75,13 @@ export type IommuCommand =
   | { op: 'invalidate-all' }
   | { op: 'invalidate-asid'; asid: number }
   | { op: 'invalidate-range'; asid: number; va: number; size: number }
-  | { op: 'sync'; done: () => void };
+  | { op: 'sync'; done: () => void }
+  /**
+   * SMMUv3 CMD_ATC_INV (VT-d Device-TLB Invalidate Descriptor): an ATC Invalidate Request
+   * to the ATS device on `streamId` for [va, va + size) (size 0: everything). It completes
+   * when the device's Invalidate Completion arrives, so a later SYNC waits for it.
+   */
+  | { op: 'atc-invalidate'; streamId: number; va: number; size: number };
 
 /**
  * An IOMMU between devices and the bus. Devices attach by stream id, each with its own
@@ -76,6 +114,15 @@ export class Iommu extends TranslationUnit {
   private readonly sCommands: Counter;
   private readonly sCmdByOp: Record<IommuCommand['op'], Counter>;
   private readonly onCommandDone = () => this.completeCommand();
+  private readonly onCommandHoldDone = () => {
+    this.commandBusy = false;
+    if (this.commands.length > 0) this.startCommand();
+  };
+  /** ATS streams by input index (null: the device has no ATS). */
+  private readonly atsByInput: (AtsStream | null)[] = [];
+  private readonly atsStreams = new Map<number, AtsStream>();
+  private readonly atsWalk = new Walk();
+  private sAtsUnvouched: Counter | null = null;
 
   readonly iommuParams: IommuParams;
 
@@ -90,6 +137,7 @@ export class Iommu extends TranslationUnit {
       'invalidate-asid': s.counter('cmd.invalidate_asid', 'invalidate-by-ASID commands executed'),
       'invalidate-range': s.counter('cmd.invalidate_range', 'invalidate-by-range commands executed'),
       sync: s.counter('cmd.sync', 'SYNC commands completed'),
+      'atc-invalidate': s.counter('cmd.atc_invalidate', 'ATC invalidation commands executed (each an Invalidate Request and its completion over a PCIe link)'),
     };
   }
 
@@ -99,6 +147,96 @@ export class Iommu extends TranslationUnit {
     const input = this.addInput(name, streamId);
     this.streams.set(streamId, input);
     return input.port;
+  }
+
+  /**
+   * The device on `streamId` has PCIe ATS (its link's `ats` entry): it may send
+   * Translation Requests and, once the kernel enables ATS, translated requests.
+   * Stats under `<path>.<device>.ats.`: translation_requests, no_translation,
+   * translated_requests, translated_unvouched, translated_refused, atc_invalidations,
+   * atc_invalidation_ps; `<path>.ats.translated_unvouched` sums the devices.
+   */
+  attachAts(streamId: number, port: AtsDevicePort): void {
+    const input = this.streams.get(streamId);
+    if (!input) throw new SimInvariantError(`${this.path}: no device on stream ${streamId}`);
+    if (this.atsStreams.has(streamId)) throw new SimInvariantError(`${this.path}: ATS attached twice on stream ${streamId}`);
+    const st = this.ctx.stats.scope(`${this.path}.${input.name}.ats`);
+    this.sAtsUnvouched ??= this.ctx.stats.counter(`${this.path}.ats.translated_unvouched`, 'translated requests (all ATS devices) to a physical page no live translation of the device maps: forged or kept after invalidation (Thunderclap)');
+    const a = new AtsStream(
+      port,
+      st.counter('translation_requests', 'ATS Translation Requests answered'),
+      st.counter('no_translation', 'Translation Requests answered with no translation (R = W = 0)'),
+      st.counter('translated_requests', 'translated requests (AT=translated) passed through without translation'),
+      st.counter('translated_unvouched', 'translated requests to a physical page no live translation of this device maps: forged, or kept after invalidation (Thunderclap); an oracle hardware lacks'),
+      st.counter('translated_refused', 'translated requests refused (faulted) because ATS is not enabled for the stream'),
+      st.counter('atc_invalidations', 'ATC Invalidate Requests sent to the device'),
+      st.counter('atc_invalidation_ps', 'ps from Invalidate Request to Invalidate Completion, summed'),
+    );
+    this.atsStreams.set(streamId, a);
+    while (this.atsByInput.length <= input.index) this.atsByInput.push(null);
+    this.atsByInput[input.index] = a;
+  }
+
+  /** True if the device on `streamId` has ATS (pci_ats_supported). */
+  atsCapable(streamId: number): boolean {
+    return this.atsStreams.has(streamId);
+  }
+
+  /** True if ATS is enabled for `streamId` (STE.EATS and the device's Enable bit). */
+  atsEnabled(streamId: number): boolean {
+    return this.atsStreams.get(streamId)?.enabled === true;
+  }
+
+  /**
+   * arm_smmu_enable_ats / pci_enable_ats (on) and their disable (off): the stream accepts
+   * translated requests and the device asks for translations. Off drops the device's ATC
+   * and every grant.
+   */
+  setAtsEnabled(streamId: number, on: boolean): void {
+    const a = this.atsStreams.get(streamId);
+    if (!a) throw new SimInvariantError(`${this.path}: stream ${streamId} has no ATS`);
+    a.enabled = on;
+    a.port.setAtsEnabled(on);
+    if (!on) a.grants.revokeAll();
+  }
+
+  /**
+   * The stale-ATC oracle (with countStaleTlbHits): does the device's cached translation
+   * `va` → `pa` still hold in the stream's page tables for this access? False when the
+   * tables no longer map `va`, map it elsewhere, or no longer allow the access. A
+   * functional walk: zero time, no stats.
+   */
+  atsTranslationStale(streamId: number, va: number, pa: number, write: boolean): boolean {
+    const c = this.streams.get(streamId)?.context;
+    if (!c || c.mode !== 'translate') return true;
+    const w = this.atsWalk;
+    this.walker.walkFunctional(c, va, w);
+    if (w.outcome !== WalkOutcome.Page) return true;
+    if (Math.floor((w.paBase + pageOffset(va, w.pageShift)) / 4096) !== Math.floor(pa / 4096)) return true;
+    return (w.perms & (write ? Perm.Write : Perm.Read)) === 0 || ((w.perms & Perm.PrivOnly) !== 0 && !c.privileged);
+  }
+
+  protected override atsTranslated(input: TranslationInput, va: number, pa: number, read: boolean, write: boolean): void {
+    const a = this.atsByInput[input.index];
+    if (!a) return;
+    a.sRequests.value++;
+    if (!read && !write) a.sNoTranslation.value++;
+    else a.grants.grant(va, pa);
+  }
+
+  protected override atsAcceptTranslated(input: TranslationInput, txn: Transaction): boolean {
+    const a = input.index < this.atsByInput.length ? this.atsByInput[input.index] : null;
+    if (!a) return false;
+    if (!a.enabled) {
+      a.sRefused.value++;
+      return false;
+    }
+    a.sTranslated.value++;
+    if (!a.grants.vouched(txn.addr)) {
+      a.sUnvouched.value++;
+      this.sAtsUnvouched!.value++;
+    }
+    return true;
   }
 
   /** The device on `streamId` sits behind a PCIe root port: its posted writes leave for memory in order. */
@@ -143,8 +281,8 @@ export class Iommu extends TranslationUnit {
    * is immediate and the caller accounts the time. Counts like the queued path.
    */
   executeAtomic(cmd: IommuCommand): number {
-    this.apply(cmd);
-    return this.clock.cyclesToTicks(this.commandCost(cmd));
+    const wait = this.apply(cmd);
+    return this.clock.cyclesToTicks(this.commandCost(cmd)) + wait;
   }
 
   get pendingCommands(): number {
@@ -181,33 +319,64 @@ export class Iommu extends TranslationUnit {
     return cmd.op === 'invalidate-all' ? c.invalidateAll
       : cmd.op === 'invalidate-asid' ? c.invalidateAsid
       : cmd.op === 'invalidate-range' ? c.invalidateRange
+      : cmd.op === 'atc-invalidate' ? 0 // its cost is the link round trip (apply)
       : c.sync;
   }
 
   private completeCommand(): void {
     const cmd = this.commands.shift()!;
     this.commandBusy = false;
-    this.apply(cmd);
+    const wait = this.apply(cmd);
+    if (wait > 0) {
+      // An ATC invalidation holds the queue until its Invalidate Completion arrives.
+      this.commandBusy = true;
+      this.ctx.engine.schedule(this.ctx.engine.now + wait, this.onCommandHoldDone);
+      return;
+    }
     if (this.commands.length > 0 && !this.commandBusy) this.startCommand();
   }
 
-  /** A command's effect, on whichever path it arrived. */
-  private apply(cmd: IommuCommand): void {
+  /** A command's effect, on whichever path it arrived; returns ps it keeps the queue waiting beyond its cycles (ATC round trip). */
+  private apply(cmd: IommuCommand): number {
     this.sCommands.value++;
     this.sCmdByOp[cmd.op].value++;
     if (this.ctx.tracer.inval && cmd.op !== 'sync') {
       this.ctx.tracer.emit('inval', this.ctx.engine.now, {
         unit: this.path, op: cmd.op,
-        asid: cmd.op === 'invalidate-all' ? null : cmd.asid,
-        va: cmd.op === 'invalidate-range' ? hex(cmd.va) : null,
-        size: cmd.op === 'invalidate-range' ? cmd.size : null,
+        asid: cmd.op === 'invalidate-all' || cmd.op === 'atc-invalidate' ? null : cmd.asid,
+        va: cmd.op === 'invalidate-range' || cmd.op === 'atc-invalidate' ? hex(cmd.va) : null,
+        size: cmd.op === 'invalidate-range' || cmd.op === 'atc-invalidate' ? cmd.size : null,
+        ...(cmd.op === 'atc-invalidate' ? { stream: cmd.streamId } : {}),
       });
     }
     switch (cmd.op) {
-      case 'invalidate-all': this.invalidateAllNow(); break;
-      case 'invalidate-asid': this.invalidateAsidNow(cmd.asid); break;
-      case 'invalidate-range': this.invalidateRangeNow(cmd.asid, cmd.va, cmd.size); break;
+      case 'invalidate-all': this.invalidateAllNow(); this.revokeGrants(-1, 0, 0); break;
+      case 'invalidate-asid': this.invalidateAsidNow(cmd.asid); this.revokeGrants(cmd.asid, 0, 0); break;
+      case 'invalidate-range': this.invalidateRangeNow(cmd.asid, cmd.va, cmd.size); this.revokeGrants(cmd.asid, cmd.va, cmd.size); break;
       case 'sync': cmd.done(); break;
+      case 'atc-invalidate': return this.atcInvalidate(cmd.streamId, cmd.va, cmd.size);
+    }
+    return 0;
+  }
+
+  /** Sends an ATC Invalidate Request down the stream's link; returns the round trip. */
+  private atcInvalidate(streamId: number, va: number, size: number): number {
+    const a = this.atsStreams.get(streamId);
+    if (!a) throw new SimInvariantError(`${this.path}: atc-invalidate for stream ${streamId}, which has no ATS`);
+    const wait = a.port.invalidate(va, size);
+    a.sInvalidations.value++;
+    a.sInvalidationPs.value += wait;
+    return wait;
+  }
+
+  /** The kernel invalidated its IOTLB entries (asid -1: all; size 0: whole ASID): the grants of those IOVAs end. */
+  private revokeGrants(asid: number, va: number, size: number): void {
+    if (this.atsStreams.size === 0) return;
+    for (const [streamId, a] of this.atsStreams) {
+      const c = this.streams.get(streamId)!.context;
+      if (asid >= 0 && (c === null || c.mode !== 'translate' || c.asid !== asid)) continue;
+      if (size > 0) a.grants.revokeRange(va, size);
+      else a.grants.revokeAll();
     }
   }
 }

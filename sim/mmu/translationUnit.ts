@@ -8,7 +8,8 @@ import { count } from '../engine/spec';
 import type { Tick } from '../engine/time';
 import { InOrderSender } from '../bus/inOrderSender';
 import { RequestPort, ResponsePort, type RequestReceiver, type ResponseReceiver } from '../bus/port';
-import { Cmd, Status, type Transaction } from '../bus/transaction';
+import { At, Cmd, Status, type Transaction } from '../bus/transaction';
+import { encodeNoTranslation, encodeTranslation } from '../pcie/atsCompletion';
 import { FORMAT_NAMES, getFormat } from './format';
 import type { PageTableFormat } from './format/types';
 import { Perm } from './perms';
@@ -259,6 +260,10 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
       input.writeOrder[j] = txn;
       input.writeCount++;
     }
+    if (txn.at === At.Translated) {
+      this.passTranslated(input, txn);
+      return true;
+    }
     this.sTranslations.value++;
     const c = input.context;
     const now = this.ctx.engine.now;
@@ -295,6 +300,40 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
 
 
 
+  /**
+   * PCIe ATS: a request the device translated with its ATC (AT=translated) skips the TLBs
+   * and the walker; it goes on if `atsAcceptTranslated` allows it, else it faults.
+   */
+  private passTranslated(input: TranslationInput, txn: Transaction): void {
+    const ok = this.atsAcceptTranslated(input, txn);
+    if (!ok) this.fault(input, txn, FaultReason.Permission, '');
+    this.ctx.engine.schedule(this.clock.edgeAfter(this.ctx.engine.now, this.l1Ticks), ok ? this.onForward : this.onRespondLocal, txn);
+  }
+
+  /** PCIe ATS hook (the IOMMU's): may this translated request pass? Units without ATS refuse. */
+  protected atsAcceptTranslated(_input: TranslationInput, _txn: Transaction): boolean {
+    return false;
+  }
+
+  /** PCIe ATS hook: a Translation Request of `input` for `va` was answered (read/write false: no translation). */
+  protected atsTranslated(_input: TranslationInput, _va: number, _pa: number, _read: boolean, _write: boolean): void {}
+
+  /**
+   * A Translation Request (AT=translation request) found its translation: answer it with
+   * the page and the access the tables and the context allow, without a data access.
+   */
+  private answerTranslationRequest(input: TranslationInput, txn: Transaction, pa: number, perms: number): void {
+    const c = input.context!;
+    const priv = (perms & Perm.PrivOnly) === 0 || c.privileged;
+    const sparse = (perms & Perm.Sparse) !== 0;
+    const read = !sparse && priv && c.allowRead && (perms & Perm.Read) !== 0;
+    const write = !sparse && priv && c.allowWrite && (perms & Perm.Write) !== 0;
+    if (read || write) encodeTranslation(txn.data, pa, read, write);
+    else encodeNoTranslation(txn.data);
+    txn.status = Status.Ok;
+    this.atsTranslated(input, txn.addr, pa, read, write);
+  }
+
   /** Applies the translation the TLB just returned: PA, permission check, sparse. */
   private applyHit(input: TranslationInput, txn: Transaction, tlb: Tlb): void {
     this.applyTranslation(input, txn, tlb.hitPa, tlb.hitPerms, '');
@@ -329,6 +368,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
   }
 
   private applyTranslation(input: TranslationInput, txn: Transaction, pa: number, perms: number, level: string): void {
+    if (txn.at === At.TranslationRequest) return this.answerTranslationRequest(input, txn, pa, perms);
     const c = input.context!;
     const write = txn.cmd === Cmd.Write;
     const allowed = write ? c.allowWrite && (perms & Perm.Write) !== 0 : c.allowRead && (perms & Perm.Read) !== 0;
@@ -507,6 +547,13 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
   }
 
   private fault(input: TranslationInput, txn: Transaction, reason: FaultReason, level: string): void {
+    if (txn.at === At.TranslationRequest) {
+      // No translation is an answer, not a fault: R = W = 0 (the device's untranslated retry faults, if it sends one).
+      encodeNoTranslation(txn.data);
+      txn.status = Status.Ok;
+      this.atsTranslated(input, txn.addr, 0, false, false);
+      return;
+    }
     txn.status = Status.TranslationFault;
     this.sFaults.value++;
     input.sFaults.value++;

@@ -10,7 +10,9 @@ import { Cmd, Status, TransactionPool, type Transaction } from '../bus/transacti
 import type { InterruptFence } from '../bus/interruptFence';
 import { SimInvariantError } from '../engine/errors';
 import { TlpRing } from './tlpRing';
+import { AtsSpec } from './atsSpec';
 import {
+  ATS_INVALIDATE_COMPLETION_HEADER_BYTES, ATS_INVALIDATE_REQUEST_HEADER_BYTES, ATS_INVALIDATE_REQUEST_PAYLOAD_BYTES,
   chunkCount, chunkEnd, completionEnd, COMPLETION_HEADER_BYTES, dllpBytes, ECRC_BYTES, FC_DATA_CREDIT_BYTES,
   PCIE_MAX_GEN, PCIE_WIDTHS, psPerByte, requestHeaderBytes, tlpFramingBytes,
 } from './wire';
@@ -55,6 +57,7 @@ export function pcieLinkProblems(p: z.output<typeof PcieLinkParamsSpec>): Array<
 /** A device's `pcie` entry: the link's parameters and the root complex it plugs into. */
 export const PcieLinkSpec = PcieLinkParamsSpec.safeExtend({
   rootComplex: Name.describe('the root complex (rootComplexes[].name) whose root port this link ends at'),
+  ats: AtsSpec.optional().describe('PCIe Address Translation Services: the device caches translations in an ATC and sends translated requests (sim/pcie/ats.ts); absent: no ATS'),
 }).superRefine((p, ctx) => {
   for (const [field, message] of pcieLinkProblems(p)) ctx.addIssue({ code: 'custom', path: [field], message });
 });
@@ -381,6 +384,7 @@ export class PcieLink implements RequestReceiver, ResponseReceiver, InterruptFen
     const dst = c.data;
     for (let i = 0; i < txn.size; i++) dst[i] = src[i];
     c.context = this;
+    c.at = txn.at;
     this.posted.push(c, txn.addr, txn.size);
     return c;
   }
@@ -584,6 +588,41 @@ export class PcieLink implements RequestReceiver, ResponseReceiver, InterruptFen
     }
     this.pumpUp();
   };
+
+  // --- ATS messages (sim/pcie/ats.ts) ----------------------------------------------
+
+  /**
+   * One ATC invalidation's round trip on this link (PCIe Base Spec, ATS chapter,
+   * "Invalidate Request" / "Invalidate Completion" messages): the root port sends an
+   * Invalidate Request downstream (a MsgD: ATS_INVALIDATE_REQUEST_BYTES on the wire),
+   * which waits for the downstream direction like a completion; the device answers
+   * `devicePs` after it arrived with an Invalidate Completion upstream (a Msg without
+   * data), charged to the upstream direction as DLLPs are (it delays the next TLP of a
+   * busy link). Counts both TLPs. Returns ps from now until the completion reaches the
+   * root port: what an IOMMU waiting for it (CMD_SYNC) waits.
+   */
+  atsInvalidationRoundTrip(devicePs: number): Tick {
+    const now = this.engine.now;
+    const downWire = this.framing + ATS_INVALIDATE_REQUEST_HEADER_BYTES + this.ecrc + ATS_INVALIDATE_REQUEST_PAYLOAD_BYTES;
+    const start = this.startDown(now);
+    const downDur = downWire * this.psPerByte;
+    this.downFreeAt = start + downDur;
+    this.down.busyPs += downDur;
+    this.count(this.down, downWire, ATS_INVALIDATE_REQUEST_PAYLOAD_BYTES, 1);
+    const arrive = Math.ceil(this.downFreeAt) + this.latencyPs;
+    const upWire = this.framing + ATS_INVALIDATE_COMPLETION_HEADER_BYTES + this.ecrc;
+    const upDur = upWire * this.psPerByte;
+    this.upDebtPs += upDur;
+    this.count(this.up, upWire, 0, 1);
+    return arrive + devicePs + Math.ceil(upDur) + this.latencyPs - now;
+  }
+
+  /** The same round trip on an idle link (what `atsInvalidationRoundTrip` returns when nothing else is on the wire). */
+  idleAtsInvalidationRoundTrip(devicePs: number): Tick {
+    const downWire = this.framing + ATS_INVALIDATE_REQUEST_HEADER_BYTES + this.ecrc + ATS_INVALIDATE_REQUEST_PAYLOAD_BYTES;
+    const upWire = this.framing + ATS_INVALIDATE_COMPLETION_HEADER_BYTES + this.ecrc;
+    return Math.ceil(downWire * this.psPerByte) + Math.ceil(upWire * this.psPerByte) + 2 * this.latencyPs + devicePs;
+  }
 
   // --- sizes and counts --------------------------------------------------------------
 

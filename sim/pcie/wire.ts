@@ -59,6 +59,18 @@ export function requestHeaderBytes(addr: number): number {
 
 /** Header bytes of a completion. */
 export const COMPLETION_HEADER_BYTES = 12;
+/**
+ * ATS messages (PCIe Base Spec, Address Translation Services chapter): an Invalidate
+ * Request is a MsgD with a 4-DW header and 8 bytes of data (the untranslated address and
+ * the S bit); an Invalidate Completion is a Msg with a 4-DW header and no data. A
+ * Translation Request is a memory read request (AT=01b) and its completion carries one
+ * 8-byte translation (ATS_TRANSLATION_BYTES) when the device asks for one STU.
+ */
+export const ATS_INVALIDATE_REQUEST_HEADER_BYTES = 16;
+export const ATS_INVALIDATE_REQUEST_PAYLOAD_BYTES = 8;
+export const ATS_INVALIDATE_COMPLETION_HEADER_BYTES = 16;
+export const ATS_TRANSLATION_BYTES = 8;
+
 /** ECRC digest bytes. */
 export const ECRC_BYTES = 4;
 /** One flow-control data credit covers 4 DW (§2.6.1). */

@@ -24,6 +24,7 @@ import { DirectMap } from '../mmu/directMap';
 import { getFormat } from '../mmu/format';
 import { Iommu } from '../mmu/iommu';
 import { PcieLink } from '../pcie/link';
+import { AtsEndpoint } from '../pcie/ats';
 import { hasFencedInterrupts } from '../bus/interruptFence';
 import { RootComplex } from '../pcie/rootComplex';
 import { reachableBuses, validateSocReferences } from './validate';
@@ -75,6 +76,8 @@ export class Soc {
   readonly rootComplexes = new Map<string, RootComplex>();
   /** PCIe links, by the device at their endpoint (devices with a `pcie` entry). */
   readonly pcieLinks = new Map<string, PcieLink>();
+  /** PCIe ATS endpoints (the device's ATC), by device (devices with `pcie.ats`). */
+  readonly atsEndpoints = new Map<string, AtsEndpoint>();
   /**
    * Where each device's RequestPort connects (its translation path), with its master id
    * and clock. The builder connects every device model it builds; `attach` connects a
@@ -139,7 +142,9 @@ export class Soc {
     if (this.attached.has(name)) throw new SimInvariantError(`device ${name} already has a model attached`);
     connectPorts(model.port, this.attachPoint(name).port);
     this.attached.add(name);
-    const link = this.pcieLinks.get(name);
+    // With ATS the device's requests queue in its ATC first: the fence is the ATC's, which
+    // also waits for writes still held there.
+    const link = this.atsEndpoints.get(name) ?? this.pcieLinks.get(name);
     if (link && hasFencedInterrupts(model)) model.setInterruptFence(link);
   }
 
@@ -332,7 +337,16 @@ export function buildSoc(ctx: SimContext, cfg: SocConfig, file = '<config>', opt
     const rootPort = soc.rootComplexes.get(d.pcie!.rootComplex)!.addRootPort(d.name);
     connectPorts(link.memSidePort, rootPort.cpuSidePort);
     connectPorts(rootPort.memSidePort, translation);
-    return link.cpuSidePort;
+    const tr = d.translation;
+    if (!d.pcie!.ats || tr.kind !== 'iommu') return link.cpuSidePort;
+    // PCIe ATS: the device's ATC sits in front of its link; the IOMMU answers its Translation Requests.
+    const ats = new AtsEndpoint(ctx, path(`${d.name}.pcie.ats`), clock(d.clock), link, d.pcie!.ats);
+    soc.atsEndpoints.set(d.name, ats);
+    connectPorts(ats.memSidePort, link.cpuSidePort);
+    const iommu = soc.iommus.get(tr.iommu)!;
+    iommu.attachAts(tr.streamId, ats);
+    if (iommu.iommuParams.countStaleTlbHits) ats.setStaleOracle((va, pa, write) => iommu.atsTranslationStale(tr.streamId, va, pa, write));
+    return ats.cpuSidePort;
   }
 
   /** Where a device's requests enter: its IOMMU stream, or (snoop port →) DMA-mask check → bus. */

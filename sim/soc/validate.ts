@@ -119,6 +119,9 @@ export function validateSocReferences(cfg: SocConfig, file: string): void {
     if (d.pcie) {
       const rc = cfg.rootComplexes.find((r) => r.name === d.pcie!.rootComplex);
       if (!rc) fail(['devices', i, 'pcie', 'rootComplex'], `unknown root complex "${d.pcie.rootComplex}" (defined: ${cfg.rootComplexes.map((r) => r.name).join(', ') || 'none'})`);
+      if (d.pcie.ats && tr.kind !== 'iommu') {
+        fail(['devices', i, 'pcie', 'ats'], `device "${d.name}" has ATS, which needs an IOMMU to answer its Translation Requests; its translation is "${tr.kind}"`);
+      }
       if (rc!.iommu !== undefined && tr.kind === 'iommu' && tr.iommu !== rc!.iommu) {
         fail(['devices', i, 'translation', 'iommu'], `device "${d.name}" is behind root complex "${rc!.name}", which holds IOMMU "${rc!.iommu}"; got "${tr.iommu}"`);
       }
