@@ -7,6 +7,7 @@ import { count, Cycles, resolveParams } from '../engine/spec';
 import type { Counter } from '../engine/stats';
 import type { ResponsePort } from '../bus/port';
 import type { PageTableFormat } from './format/types';
+import { WalkCacheSpec } from './walkCache';
 import { checkUnitFormat, FormatName, TranslationUnit, TranslationUnitSpec, type FaultRecord, type TranslationContext, type TranslationInput } from './translationUnit';
 
 /** Cycles each command takes to execute (gem5 makes invalidation free; here it is not). */
@@ -26,13 +27,22 @@ export const IommuParamsSpec = TranslationUnitSpec.safeExtend({
   faultQueueDepth: count().default(64).describe('fault records held before overflow (at most 2^20)'),
   commandQueueDepth: count().default(64).describe('commands queued before the driver must wait (at most 2^20)'),
   commandCycles: IommuCommandCyclesSpec,
+  stage2WalkCaches: z.array(WalkCacheSpec).default([]).describe(
+    'stage-2 walk caches (table pointers keyed by VMID and IPA) for streams with stage-2 or nested translation; levels of the stage-2 format (L0..L2), at most one per level',
+  ),
   countStaleTlbHits: z.boolean().default(false).describe(
     'stale-TLB oracle: check every TLB hit against a functional walk of the current page tables and count hits the tables no longer allow (<iommu>.stale_tlb_hits); costs a walk per hit',
   ),
 });
 
 /** An `iommus[]` entry without its wiring (name, bus, clock): the parameters and the page-table format they must fit. */
-export const IommuSpec = IommuParamsSpec.safeExtend({ format: FormatName }).superRefine(checkUnitFormat);
+export const IommuSpec = IommuParamsSpec.safeExtend({ format: FormatName }).superRefine(checkUnitFormat).superRefine((u, ctx) => {
+  u.stage2WalkCaches.forEach((c, k) => {
+    if (!['L0', 'L1', 'L2'].includes(c.level)) ctx.addIssue({ code: 'custom', path: ['stage2WalkCaches', k, 'level'], message: `"${c.level}" is not a stage-2 table level (choose from L0, L1, L2)` });
+    const first = u.stage2WalkCaches.findIndex((o) => o.level === c.level);
+    if (first !== k) ctx.addIssue({ code: 'custom', path: ['stage2WalkCaches', k, 'level'], message: `level "${c.level}" already has a stage-2 walk cache (stage2WalkCaches[${first}])` });
+  });
+});
 
 /** What the IOMMU takes (defaults may be left out); its format is a constructor argument. */
 export type IommuParamsInput = z.input<typeof IommuParamsSpec>;
@@ -43,6 +53,10 @@ export type IommuCommand =
   | { op: 'invalidate-all' }
   | { op: 'invalidate-asid'; asid: number }
   | { op: 'invalidate-range'; asid: number; va: number; size: number }
+  /** CMD_TLBI_S2_IPA: stage-2 entries of `vmid` for an IPA range (costs commandCycles.invalidateRange). */
+  | { op: 'invalidate-ipa'; vmid: number; ipa: number; size: number }
+  /** CMD_TLBI_S12_VMALL: every entry of `vmid`, both stages (costs commandCycles.invalidateAsid). */
+  | { op: 'invalidate-vmid'; vmid: number }
   | { op: 'sync'; done: () => void };
 
 /**
@@ -74,7 +88,7 @@ export class Iommu extends TranslationUnit {
 
   private readonly sFaultOverflow: Counter;
   private readonly sCommands: Counter;
-  private readonly sCmdByOp: Record<IommuCommand['op'], Counter>;
+  private readonly sCmdByOp: Partial<Record<IommuCommand['op'], Counter>>;
   private readonly onCommandDone = () => this.completeCommand();
 
   readonly iommuParams: IommuParams;
@@ -172,8 +186,8 @@ export class Iommu extends TranslationUnit {
   private commandCost(cmd: IommuCommand): number {
     const c = this.iommuParams.commandCycles;
     return cmd.op === 'invalidate-all' ? c.invalidateAll
-      : cmd.op === 'invalidate-asid' ? c.invalidateAsid
-      : cmd.op === 'invalidate-range' ? c.invalidateRange
+      : cmd.op === 'invalidate-asid' || cmd.op === 'invalidate-vmid' ? c.invalidateAsid
+      : cmd.op === 'invalidate-range' || cmd.op === 'invalidate-ipa' ? c.invalidateRange
       : c.sync;
   }
 
@@ -187,7 +201,19 @@ export class Iommu extends TranslationUnit {
   /** A command's effect, on whichever path it arrived. */
   private apply(cmd: IommuCommand): void {
     this.sCommands.value++;
-    this.sCmdByOp[cmd.op].value++;
+    // The stage-2 commands' counters appear when first used (configs without stage 2 keep their stats).
+    const counter = this.sCmdByOp[cmd.op] ?? (this.sCmdByOp[cmd.op] = this.ctx.stats.counter(`${this.path}.cmd.${cmd.op.replace('-', '_')}`, `${cmd.op} commands executed`));
+    counter.value++;
+    if (cmd.op === 'invalidate-ipa' || cmd.op === 'invalidate-vmid') {
+      if (this.ctx.tracer.inval) {
+        this.ctx.tracer.emit('inval', this.ctx.engine.now, {
+          unit: this.path, op: cmd.op, vmid: cmd.vmid, ipa: cmd.op === 'invalidate-ipa' ? hex(cmd.ipa) : null, size: cmd.op === 'invalidate-ipa' ? cmd.size : null,
+        });
+      }
+      if (cmd.op === 'invalidate-ipa') this.invalidateIpaNow(cmd.vmid, cmd.ipa, cmd.size);
+      else this.invalidateVmidNow(cmd.vmid);
+      return;
+    }
     if (this.ctx.tracer.inval && cmd.op !== 'sync') {
       this.ctx.tracer.emit('inval', this.ctx.engine.now, {
         unit: this.path, op: cmd.op,

@@ -75,10 +75,15 @@ export interface DecodedEntry {
   privileged: boolean;
   volatile: boolean;
   aperture: Aperture;
+  /**
+   * Page: reads are not allowed (Arm stage-2 S2AP without its read bit). Only stage-2
+   * codecs write it (they always do); stage-1 codecs leave it false.
+   */
+  noRead: boolean;
 }
 
 export function newDecodedEntry(): DecodedEntry {
-  return { kind: EntryKind.Unmapped, addr: -1, addr2: -1, pageShift: 0, readOnly: false, privileged: false, volatile: false, aperture: Aperture.Vram };
+  return { kind: EntryKind.Unmapped, addr: -1, addr2: -1, pageShift: 0, readOnly: false, privileged: false, volatile: false, aperture: Aperture.Vram, noRead: false };
 }
 
 /** What a driver asks to write. */
@@ -96,6 +101,8 @@ export interface EntrySpec {
   aperture2?: Aperture;
   /** Leaf with the Contiguous hint (Arm LPAE bit 52; ignored by formats without one). */
   contiguous?: boolean;
+  /** Stage-2 leaf without read permission (S2AP[0] = 0); ignored by stage-1 formats. */
+  noRead?: boolean;
 }
 
 export interface PageTableFormat {
