@@ -2,7 +2,7 @@ import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
 import { hex, pageOffset, POW2 } from '../engine/addr';
-import type { Counter, Histogram } from '../engine/stats';
+import type { Counter } from '../engine/stats';
 import type { Tick } from '../engine/time';
 import { Cmd, Status, Transaction, TransactionPool } from '../bus/transaction';
 import { EntryKind, levelIndex, newDecodedEntry, type DecodedEntry, type PageTableFormat } from './format/types';
@@ -46,9 +46,10 @@ import { FaultReason, PageTableWalker, Walk, WalkOutcome, type Stage2Context, ty
  *   s1.walks, s1.mem_reads, s1.walk_cache_hits   stage-1 part of nested walks
  *   s2.walks, s2.mem_reads, s2.walk_cache_hits   stage-2 walks (per stage-1 table and per output IPA)
  *   s2.walk_cache.<level>.hits / .misses         each stage-2 walk cache
- *   nested.walks, nested.latency_ns              stage-2 and nested walks, start to result
- * Each of these walks also counts once in `walker.walks` (`walker.faults`), and its reads
- * in `walker.mem_reads`, so the unit totals cover every walk.
+ *   nested.walks                                 stage-2-only and nested walks
+ * Each of these walks also counts once in `walker.walks` (`walker.faults`,
+ * `walker.latency_ns`, `walker.latency_cycles`), and its reads in `walker.mem_reads`, so
+ * the unit totals cover every walk.
  */
 
 /** A walk in progress through both stages. Pooled; valid until `done` returns. */
@@ -112,7 +113,6 @@ export class NestedWalker {
   private readonly sS2Reads: Counter;
   private readonly sS2CacheHits: Counter;
   private readonly sWalks: Counter;
-  private readonly sLatencyNs: Histogram;
   private readonly onStepDue = (w: NestedWalk) => this.issueRead(w);
 
   /**
@@ -146,7 +146,6 @@ export class NestedWalker {
     this.sS2Reads = s.counter('s2.mem_reads', 'stage-2 descriptor reads');
     this.sS2CacheHits = s.counter('s2.walk_cache_hits', 'stage-2 walks that started below the root (stage-2 walk-cache hit)');
     this.sWalks = s.counter('nested.walks', 'stage-2-only and nested walks completed');
-    this.sLatencyNs = s.histogram('nested.latency_ns', 'stage-2-only and nested walks, start to result, ns');
   }
 
   /** Starts (or queues, first come first served) a timing walk of `va`. */
@@ -289,7 +288,8 @@ export class NestedWalker {
     this.sWalks.value++;
     this.s1.sWalks.value++;
     if (w.outcome === WalkOutcome.Fault) this.s1.sFaults.value++;
-    this.sLatencyNs.sample(latency / 1000);
+    this.s1.sLatencyNs.sample(latency / 1000);
+    this.s1.sLatencyCycles.sample(latency / this.clock.periodPs);
   }
 
   // ---- walk rules, shared by all paths ----

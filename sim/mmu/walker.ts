@@ -164,8 +164,10 @@ export class PageTableWalker implements ResponseReceiver {
   foreign: ForeignWalker | null = null;
   private readonly sSlotWaits: Counter;
   private readonly sSlotWaitNs: Histogram;
-  private readonly sLatencyNs: Histogram;
-  private readonly sLatencyCycles: Histogram;
+  /** @internal */
+  readonly sLatencyNs: Histogram;
+  /** @internal */
+  readonly sLatencyCycles: Histogram;
   private readonly onStepDue = (w: Walk) => this.issueRead(w);
 
   constructor(
