@@ -41,6 +41,7 @@ import { SocConfigSchema } from '../sim/soc/schema';
 import { buildSoc, validateSocConfig, type Soc } from '../sim/soc/builder';
 import { PageTableBuilder } from '../sim/mmu/pageTableBuilder';
 import { validateGranuleWalks } from './validationGranules';
+import { validateStageWalks } from './validationStages';
 
 export interface ValidationResult {
   name: string;
@@ -267,9 +268,9 @@ export interface ValidationOptions {
   walkPages?: number;
 }
 
-/** Every validation case, (a) then (b) then (c), then the LPAE granules (validationGranules.ts). */
+/** Every validation case, (a) then (b) then (c), then the LPAE granules (validationGranules.ts) and stages (validationStages.ts). */
 export function runValidation(opts: ValidationOptions = {}): ValidationResult[] {
-  return [...validateTlbHitRates(opts.tlbLookups), ...validateWalkReads(opts.walkPages), ...validateRowHits(), ...validateGranuleWalks()];
+  return [...validateTlbHitRates(opts.tlbLookups), ...validateWalkReads(opts.walkPages), ...validateRowHits(), ...validateGranuleWalks(), ...validateStageWalks()];
 }
 
 if (require.main === module) {

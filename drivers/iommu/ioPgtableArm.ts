@@ -8,6 +8,13 @@
  * `kernel.mem.readWords`. Page-table maintenance is therefore bus traffic, counted like any
  * other (`kernel.mem_writes`, `soc.xbar.kernel.transactions`, `soc.dram.*`).
  *
+ * Stage 2 (ARM_64_LPAE_S2, arm_64_lpae_alloc_pgtable_s2, issue 17): the same tables and
+ * rules for IPA -> PA, built for `ias` itself (the format `armLpaeS2Format(granule, ias)`:
+ * with the 4 KiB granule and 40..43-bit IPAs the root is 2..16 concatenated L1 tables, one
+ * allocation aligned to its size; 16 KiB with 48 bits: 2 L1 tables). Leaves get S2AP from
+ * IOMMU_READ / IOMMU_WRITE (ARM_LPAE_PTE_HAP_READ / _WRITE: a write-only or read-only
+ * mapping is possible) and no nG; IOMMU_PRIV means nothing at stage 2. `ttbr` is the VTTBR.
+ *
  * Rules, as in io-pgtable-arm.c (mainline of early 2024, ~v6.8: arm_lpae_map_pages, __arm_lpae_map,
  * arm_lpae_init_pte, __arm_lpae_unmap, arm_lpae_split_blk_unmap, arm_lpae_iova_to_phys):
  * - map: `pgsize` must be one size of `pgsizeBitmap` (WARN, -EINVAL); an IOVA at or above

@@ -27,8 +27,9 @@ export const IommuParamsSpec = TranslationUnitSpec.safeExtend({
   faultQueueDepth: count().default(64).describe('fault records held before overflow (at most 2^20)'),
   commandQueueDepth: count().default(64).describe('commands queued before the driver must wait (at most 2^20)'),
   commandCycles: IommuCommandCyclesSpec,
-  stage2WalkCaches: z.array(WalkCacheSpec).default([]).describe(
-    'stage-2 walk caches (table pointers keyed by VMID and IPA) for streams with stage-2 or nested translation; levels of the stage-2 format (L0..L2), at most one per level',
+  // Optional without a default: configs that leave it out resolve (and hash) as before.
+  stage2WalkCaches: z.array(WalkCacheSpec).optional().describe(
+    'stage-2 walk caches (table pointers keyed by VMID and IPA) for streams with stage-2 or nested translation; levels of the stage-2 format (L0..L2), at most one per level; default none',
   ),
   countStaleTlbHits: z.boolean().default(false).describe(
     'stale-TLB oracle: check every TLB hit against a functional walk of the current page tables and count hits the tables no longer allow (<iommu>.stale_tlb_hits); costs a walk per hit',
@@ -37,9 +38,10 @@ export const IommuParamsSpec = TranslationUnitSpec.safeExtend({
 
 /** An `iommus[]` entry without its wiring (name, bus, clock): the parameters and the page-table format they must fit. */
 export const IommuSpec = IommuParamsSpec.safeExtend({ format: FormatName }).superRefine(checkUnitFormat).superRefine((u, ctx) => {
-  u.stage2WalkCaches.forEach((c, k) => {
+  const caches = u.stage2WalkCaches ?? [];
+  caches.forEach((c, k) => {
     if (!['L0', 'L1', 'L2'].includes(c.level)) ctx.addIssue({ code: 'custom', path: ['stage2WalkCaches', k, 'level'], message: `"${c.level}" is not a stage-2 table level (choose from L0, L1, L2)` });
-    const first = u.stage2WalkCaches.findIndex((o) => o.level === c.level);
+    const first = caches.findIndex((o) => o.level === c.level);
     if (first !== k) ctx.addIssue({ code: 'custom', path: ['stage2WalkCaches', k, 'level'], message: `level "${c.level}" already has a stage-2 walk cache (stage2WalkCaches[${first}])` });
   });
 });

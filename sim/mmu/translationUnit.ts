@@ -238,8 +238,8 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     }
     const s2 = c.stage2;
     if (s2 == null) return;
-    if (!s2.format.name.startsWith('arm-lpae-s2-')) throw new SimInvariantError(`${this.path}: stage-2 format ${s2.format.name} is not an LPAE stage-2 format`);
-    if (s2.nested && !this.format.name.startsWith('arm-lpae-')) throw new SimInvariantError(`${this.path}: nested translation needs LPAE stage-1 tables, this unit walks ${this.format.name}`);
+    if (s2.format.stage !== 2) throw new SimInvariantError(`${this.path}: ${s2.format.name} is not a stage-2 format`);
+    if (s2.nested && this.format.largeLeaf >= 0) throw new SimInvariantError(`${this.path}: nested translation needs single (not dual) stage-1 tables, this unit walks ${this.format.name}`);
     if (!Number.isInteger(s2.vmid) || s2.vmid < 1 || s2.vmid > MAX_VMID) throw new SimInvariantError(`${this.path}: VMID ${s2.vmid} is not in 1..${MAX_VMID}`);
     if (!s2.nested && c.asid !== s2.vmid * VMID_TAG_SPAN) throw new SimInvariantError(`${this.path}: a stage-2-only context is tagged stage2Tag(vmid, 0) = ${s2.vmid * VMID_TAG_SPAN}, got ${c.asid}`);
     if (Math.floor(c.asid / VMID_TAG_SPAN) !== s2.vmid) throw new SimInvariantError(`${this.path}: a context with stage 2 is tagged stage2Tag(vmid, asid); tag ${c.asid} is not VMID ${s2.vmid}'s`);

@@ -52,6 +52,9 @@
  * simulator has no separate fault class for it: such an entry decodes as Unmapped, so a
  * walk faults as "not present".
  *
+ * Stage 2 (issue 17): `armLpaeS2Format` builds the same levels with stage-2 leaf
+ * attributes (S2AP, MemAttr; see its comment) and concatenated initial-level tables.
+ *
  * LPAE has no sparse or "invalid LPTE" states: encoding EntryKind.Sparse or
  * EntryKind.Blocked throws SimInvariantError. Apertures are not part of the descriptor:
  * every leaf decodes as Aperture.Vram ("normal memory"); the spec's aperture is ignored.
@@ -240,7 +243,7 @@ function buildLpae(name: string, granule: ArmLpaeGranule, vaBits: number, startL
     });
     if (leaf) pageSizes.unshift({ shift, level: lname, flags: BOTH });
   }
-  return defineFormat({ name, vaBits, paBits: PA_BITS, levels, pageSizes, smallLeaf: 'L3' });
+  return defineFormat({ name, stage: stage2 ? 2 : 1, vaBits, paBits: PA_BITS, levels, pageSizes, smallLeaf: 'L3' });
 }
 
 /**

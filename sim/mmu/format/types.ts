@@ -107,6 +107,11 @@ export interface EntrySpec {
 
 export interface PageTableFormat {
   readonly name: string;
+  /**
+   * 1: input addresses are VAs (a unit's own format); 2: a stage-2 format, whose inputs are
+   * IPAs and whose leaves carry stage-2 permissions (format/index.ts STAGE2_FORMATS).
+   */
+  readonly stage: 1 | 2;
   readonly vaBits: number;
   readonly paBits: number;
   /** Leaf first, root last (dual formats list both leaves, SPT before LPT). */

@@ -41,7 +41,11 @@ describe('LPAE stage-2 geometry (concatenated initial-level tables)', () => {
   test('the registered 48-bit stage-2 formats, apart from the unit formats', () => {
     expect(Object.keys(STAGE2_FORMATS)).toEqual(['arm-lpae-s2-4k', 'arm-lpae-s2-16k', 'arm-lpae-s2-64k']);
     expect([armLpaeS2_4k, armLpaeS2_16k, armLpaeS2_64k].map((f) => f.levels.length)).toEqual([4, 3, 3]);
-    for (const name of Object.keys(STAGE2_FORMATS)) expect(FORMATS[name]).toBeUndefined();
+    for (const name of Object.keys(STAGE2_FORMATS)) {
+      expect(FORMATS[name]).toBeUndefined();
+      expect(STAGE2_FORMATS[name].stage).toBe(2);
+    }
+    expect(armLpae4k.stage).toBe(1);
     expect(armLpaeS2Format(0x1000, 40).name).toBe('arm-lpae-s2-4k-va40');
     expect(armLpaeS2Format(0x1000, 40, 0).name).toBe('arm-lpae-s2-4k-va40-sl0');
     expect(armLpaeS2Format(0x1000, 40, 0).levels.length).toBe(4);

@@ -198,6 +198,6 @@ test('contexts with stage 2 are checked: VMID range, tag, stage-2 format', () =>
   const bad = (context: object) => () => r.device([], { context });
   expect(bad({ ...t.nested(3, 7), asid: 7 })).toThrow(/tagged stage2Tag/);
   expect(bad({ ...t.nested(3, 7), stage2: { ...t.nested(3, 7).stage2!, vmid: 0 }, asid: 7 })).toThrow(/VMID 0/);
-  expect(bad({ ...t.nested(3, 7), stage2: { ...t.nested(3, 7).stage2!, format: armLpae4k } })).toThrow(/not an LPAE stage-2 format/);
+  expect(bad({ ...t.nested(3, 7), stage2: { ...t.nested(3, 7).stage2!, format: armLpae4k } })).toThrow(/not a stage-2 format/);
   expect(bad({ ...t.stage2Only(5), asid: 5 * 65536 + 1 })).toThrow(/stage2Tag\(vmid, 0\)/);
 });
