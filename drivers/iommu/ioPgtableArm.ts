@@ -571,7 +571,7 @@ export class IoPgtableArm {
     if (this.isLeaf(this.one, lvl)) {
       // Insert a table at the next level to map the old region, minus the part we want to unmap.
       this.format.decode(g.fmtLevel(lvl), this.one, this.dec);
-      const blk = { addr: this.dec.addr, readOnly: this.dec.readOnly, privileged: this.dec.privileged, noRead: this.dec.noRead };
+      const blk = { addr: this.dec.addr, readOnly: this.dec.readOnly, privileged: this.dec.privileged, noRead: this.dec.noRead === true };
       return this.splitBlkUnmap(gather, iova, size, blk, lvl + 1, ptep, pgcount);
     }
     // Keep on walkin'.

@@ -410,7 +410,7 @@ export class NestedWalker {
     const pa = e.addr + pageOffset(w.ipa, e.pageShift);
     if (!w.final) {
       // The walker reads the stage-1 table: stage 2 must let it read there.
-      if (e.noRead) return this.fault(w, FaultReason.Permission, true);
+      if (e.noRead === true) return this.fault(w, FaultReason.Permission, true);
       w.s1DescPa = pa;
       w.inS2 = false;
       return CONTINUE;
@@ -420,7 +420,7 @@ export class NestedWalker {
     w.pageShift = shift;
     w.paBase = pa - pageOffset(w.va, shift);
     w.perms = (w.s1Perms & Perm.PrivOnly)
-      | (e.noRead ? 0 : w.s1Perms & Perm.Read)
+      | (e.noRead === true ? 0 : w.s1Perms & Perm.Read)
       | (e.readOnly ? 0 : w.s1Perms & Perm.Write);
     w.faultLevel = `s2:${f.levels[w.s2Level].name}`;
     return DONE;

@@ -159,7 +159,6 @@ export function setUnmapped(out: DecodedEntry): void {
   out.privileged = false;
   out.volatile = false;
   out.aperture = Aperture.Vram;
-  out.noRead = false;
 }
 
 /** Sets `out` to a kind without addresses or flags (Unmapped, Sparse, Blocked). */

@@ -77,13 +77,14 @@ export interface DecodedEntry {
   aperture: Aperture;
   /**
    * Page: reads are not allowed (Arm stage-2 S2AP without its read bit). Only stage-2
-   * codecs write it (they always do); stage-1 codecs leave it false.
+   * codecs write it (on every decode); stage-1 codecs never do, so an entry only ever
+   * decoded by them leaves it out (stage-1 decoding is unchanged by stage 2).
    */
-  noRead: boolean;
+  noRead?: boolean;
 }
 
 export function newDecodedEntry(): DecodedEntry {
-  return { kind: EntryKind.Unmapped, addr: -1, addr2: -1, pageShift: 0, readOnly: false, privileged: false, volatile: false, aperture: Aperture.Vram, noRead: false };
+  return { kind: EntryKind.Unmapped, addr: -1, addr2: -1, pageShift: 0, readOnly: false, privileged: false, volatile: false, aperture: Aperture.Vram };
 }
 
 /** What a driver asks to write. */
