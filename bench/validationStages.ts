@@ -204,7 +204,8 @@ export function validateStageWalks(): StageValidationRow[] {
     if (c.caches === 'both') {
       out.push(row(`${name}.empty`, e.empty, m.empty, `${where}, no walk-cache hits: (n + 1)(m + 1) - 1 = ${e.empty} reads per walk`));
     }
-    const which = c.caches === 'both' ? 'both stages' : c.caches === 's1' ? 'stage 1 only (stage 2 reads every level)' : 'stage 2 only (stage 1 reads every level)';
+    const which = c.caches !== 'both' ? (c.caches === 's1' ? 'stage 1 only (stage 2 reads every level)' : 'stage 2 only (stage 1 reads every level)')
+      : c.config === 'nested' ? 'both stages' : 'its stage';
     out.push(row(`${name}.${warmTag}`, e.warm, m.warm, `${where}, second pass with warm walk caches on every table level of ${which}: ${e.warm} reads per walk`));
   }
   return out;
