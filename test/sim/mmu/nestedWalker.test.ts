@@ -1,4 +1,4 @@
-import { Cmd } from '../../../sim/bus/transaction';
+import { Cmd, Transaction } from '../../../sim/bus/transaction';
 import { armLpae4k } from '../../../sim/mmu/format';
 import type { WalkCacheParamsInput } from '../../../sim/mmu/walkCache';
 import { iommuParams, MEM_BASE, MmuRig } from '../../helpers/mmuRig';
@@ -17,8 +17,9 @@ const DATA_IPA = IPA_BASE + 0x20_3000;
 
 const tableCaches = (levels: string[]): WalkCacheParamsInput[] => levels.map((level) => ({ level, entries: 64, ways: 64, latencyCycles: 0 }));
 
-function rig(opts: { s2Shift?: number; s1Caches?: string[]; s2Caches?: string[] } = {}) {
+function rig(opts: { s2Shift?: number; s1Caches?: string[]; s2Caches?: string[]; stale?: boolean } = {}) {
   const r = new MmuRig(armLpae4k, iommuParams({
+    countStaleTlbHits: opts.stale ?? false,
     walker: { slots: 4, stepCycles: 0, walkCaches: tableCaches(opts.s1Caches ?? []) },
     stage2WalkCaches: tableCaches(opts.s2Caches ?? []),
   }));
@@ -132,6 +133,29 @@ describe('nested (stage 1 + stage 2) walks', () => {
   });
 });
 
+test('concurrent nested walks queue for the walk slots and each reads 24 entries (timing and atomic agree)', () => {
+  const { r, t } = rig();
+  for (let i = 0; i < 8; i++) t.s1.map(VA + i * 0x20_0000, DATA_IPA + i * PAGE, 12); // 8 pages, 8 L3 tables
+  const { master } = r.device(Array.from({ length: 8 }, (_v, i) => ({ cmd: Cmd.Read, addr: VA + i * 0x20_0000, size: 64 })), { context: t.nested(3, 7), maxOutstanding: 8 });
+  master.start();
+  r.run();
+  expect(master.completed.map((c) => c.status)).toEqual(Array(8).fill(1));
+  expect(r.stat('soc.iommu.walker.walks')).toBe(8);
+  expect(r.stat('soc.iommu.walker.mem_reads')).toBe(8 * 24);
+  // The same walk on the atomic path.
+  const { r: r2, t: t2 } = rig();
+  t2.s1.map(VA, DATA_IPA, 12);
+  const port = r2.iommu.attachDevice('atomic', 9);
+  r2.iommu.setStreamContext(9, { format: armLpae4k, mode: 'translate', privileged: false, allowRead: true, allowWrite: true, ...t2.nested(3, 7) } as never);
+  const txn = new Transaction(64);
+  txn.cmd = Cmd.Read;
+  txn.addr = VA;
+  txn.size = 64;
+  r2.iommu.recvAtomic(txn, port);
+  expect(txn.status).toBe(1);
+  expect(r2.stat('soc.iommu.walker.mem_reads')).toBe(24);
+});
+
 describe('stage-2-only walks (stage 1 bypassed)', () => {
   test('the device address is an IPA: 4 reads with 4 KiB stage-2 pages, 3 with 2 MiB blocks', () => {
     for (const [shift, reads] of [[12, 4], [21, 3]]) {
@@ -171,6 +195,19 @@ describe('stage-2 invalidation', () => {
     expect(r.stat('soc.iommu.cmd.invalidate_ipa')).toBe(1);
     expect(r.stat('soc.iommu.cmd.invalidate_vmid')).toBe(1);
     expect(streamId).toBe(0);
+  });
+
+  test('the stale-TLB oracle walks both stages: a combined entry kept after invalidate-ipa alone is counted', () => {
+    const { r, t } = rig({ stale: true });
+    t.s1.map(VA, DATA_IPA, 12);
+    const ctx = t.nested(3, 7);
+    run(r, ctx, [VA, VA + 0x40]); // the second access hits: not stale
+    expect(r.stat('soc.iommu.stale_tlb_hits')).toBe(0);
+    t.s2.unmap(DATA_IPA, 12);
+    r.iommu.executeAtomic({ op: 'invalidate-ipa', vmid: 3, ipa: DATA_IPA, size: PAGE });
+    const m = run(r, ctx, [VA]);
+    expect(m.completed[0].status).toBe(1); // the hazard: the access still goes through
+    expect(r.stat('soc.iommu.stale_tlb_hits')).toBe(1);
   });
 
   test('invalidate-vmid leaves other VMIDs and stage-1-only contexts cached', () => {
