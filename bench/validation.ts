@@ -41,6 +41,7 @@ import type { Soc } from '../sim/soc/builder';
 import { buildValidationSoc, runTraffic } from './validation/rig';
 import { PageTableBuilder } from '../sim/mmu/pageTableBuilder';
 import { validateGranuleWalks } from './validation/granules';
+import { validateStageWalks } from './validation/stages';
 import { runPcieValidation } from './validation/pcie';
 import { validateDramTiming } from './validation/dram';
 import { result, type ValidationResult } from './validation/types';
@@ -243,9 +244,9 @@ export interface ValidationOptions {
   walkPages?: number;
 }
 
-/** Every validation case, (a) to (d), then the LPAE granules (validation/granules.ts) and the PCIe rows (validation/pcie.ts). */
+/** Every validation case, (a) to (d), then the LPAE granules and stages (validation/granules.ts, stages.ts) and the PCIe rows (validation/pcie.ts). */
 export function runValidation(opts: ValidationOptions = {}): ValidationResult[] {
-  return [...validateTlbHitRates(opts.tlbLookups), ...validateWalkReads(opts.walkPages), ...validateRowHits(), ...validateDramTiming(), ...validateGranuleWalks(), ...runPcieValidation()];
+  return [...validateTlbHitRates(opts.tlbLookups), ...validateWalkReads(opts.walkPages), ...validateRowHits(), ...validateDramTiming(), ...validateGranuleWalks(), ...validateStageWalks(), ...runPcieValidation()];
 }
 
 if (require.main === module) {

@@ -3,6 +3,7 @@ import { MiB, GiB } from '../sim/engine/addr';
 import type { Soc } from '../sim/soc/builder';
 import { CpuAddressSpace } from './iommu/cpuPgtable';
 import { IommuDomain } from './iommu/iommuDomain';
+import { Stage2Domain } from './iommu/stage2Domain';
 import { iommuAttachIdentity } from './iommu/identityDomain';
 import { pgtableOps } from './iommu/pgtableOps';
 import { vcmIommuCreate } from './iommu/vcmIommuDriver';
@@ -47,6 +48,20 @@ export interface PlatformOptions {
    * direct-mapped device (default false). GPUs behind nv MMUs keep their VMM.
    */
   iommuPassthrough?: boolean;
+  /**
+   * Run the kernel as a guest over a hypervisor (issue 17): the hypervisor's stage 2
+   * (Stage2Domain, VMID `vmid`) maps all of DRAM at IPA = PA with pages of up to
+   * `stage2PageSize` (4 KiB or 2 MiB), and every device behind an LPAE IOMMU that would get
+   * an IOMMU domain gets a guest domain nested over it (its DMA API uses stage 1, each
+   * of whose table reads and outputs stage 2 translates); with iommuPassthrough such a
+   * device's stream is stage 2 only. null (default): no hypervisor.
+   */
+  hypervisor?: HypervisorOptions | null;
+}
+
+export interface HypervisorOptions {
+  vmid: number;
+  stage2PageSize: number;
 }
 
 /** What the platform uses for options a caller leaves out. */
@@ -60,6 +75,7 @@ export const PLATFORM_DEFAULTS: Readonly<Required<PlatformOptions>> = {
   iommuStrict: true,
   dmaDebug: true,
   iommuPassthrough: false,
+  hypervisor: null,
 };
 
 /** IO_TLB_SEGSIZE << IO_TLB_SHIFT: the swiotlb pool is a whole number of 256 KiB segments. */
@@ -104,10 +120,14 @@ export class Platform {
   readonly env: VcmEnv;
   readonly cpus = new Map<string, CpuContext>();
   private readonly platformData = new Map<string, DevicePlatformData>();
+  /** The hypervisor's stage 2 for this (guest) kernel, or null when it runs on bare metal. */
+  readonly stage2: Stage2Domain | null = null;
+  private readonly hypervisor: HypervisorOptions | null;
 
   /** `kernel`: one already running on `soc` (a SoC has one kernel), or a new one. */
   constructor(readonly soc: Soc, options: PlatformOptions = {}, kernel: Kernel = new Kernel(soc)) {
     const opts = { ...PLATFORM_DEFAULTS, ...options };
+    this.hypervisor = opts.hypervisor;
     this.kernel = kernel;
     const dram = soc.config.memories.find((m) => m.kind === 'dram');
     if (!dram) throw new SimInvariantError(`platform: SoC ${soc.config.name} has no DRAM`);
@@ -166,13 +186,15 @@ export class Platform {
       }
       if (opts.iommuPassthrough && ops.usesDmaApi) {
         // iommu.passthrough=1: the identity default domain, and dma-direct (iommu_setup_dma_ops skips identity domains).
-        const ret = iommuAttachIdentity(iommu, tr.streamId);
+        // In a guest, the identity domain is stage 2 only (the device's DMA addresses are IPAs = PAs).
+        const s2 = this.guestStage2(dram).stage2;
+        const ret = s2 ? s2.attachStage2Only(iommu, tr.streamId) : iommuAttachIdentity(iommu, tr.streamId);
         if (ret !== 0) throw new SimInvariantError(`platform: attaching ${d.name} to ${tr.iommu} stream ${tr.streamId} (identity) failed (${ret})`);
         this.platformData.set(d.name, { kind: 'identity', device: d.name, vcm: vcmO2oCreate(this.kernel, this.cma), region: this.cma, iommu: tr.iommu, streamId: tr.streamId });
         this.dmaDevices.set(d.name, new DmaDevice(d.name, this.dma, directOps, { coherent: d.coherent, busDmaLimit: Number.MAX_SAFE_INTEGER }));
         return;
       }
-      const domain = new IommuDomain(this.kernel, iommu, this.pages, asid++);
+      const domain = new IommuDomain(this.kernel, iommu, this.pages, asid++, this.guestStage2(dram));
       const ret = domain.attachDevice(tr.streamId);
       if (ret !== 0) throw new SimInvariantError(`platform: attaching ${d.name} to ${tr.iommu} stream ${tr.streamId} failed (${ret})`);
       const vcm = vcmIommuCreate(this.env, opts.iovaStart, opts.iovaSize, domain);
@@ -182,6 +204,20 @@ export class Platform {
       const dmaOps = new IommuDmaOps(this.dma, domain, { strict: opts.iommuStrict, reserved: [{ base: opts.iovaStart, size: opts.iovaSize }] });
       this.dmaDevices.set(d.name, new DmaDevice(d.name, this.dma, dmaOps, { coherent: d.coherent, busDmaLimit: Number.MAX_SAFE_INTEGER }));
     });
+  }
+
+  /** The hypervisor's stage 2 (built at the first guest domain), as IommuDomain options; {} on bare metal. */
+  private guestStage2(dram: { base: number; size: number }): { stage2?: Stage2Domain } {
+    const hyp = this.hypervisor;
+    if (hyp === null) return {};
+    if (this.stage2 === null) {
+      const s2 = new Stage2Domain(this.kernel, this.pages, { vmid: hyp.vmid, maxPageSize: hyp.stage2PageSize });
+      // Guest RAM: all of DRAM, IPA = PA.
+      const rc = s2.map(dram.base, dram.base, dram.size);
+      if (rc !== 0) throw new SimInvariantError(`platform: stage-2 map of guest RAM failed (${rc})`);
+      (this as { stage2: Stage2Domain | null }).stage2 = s2;
+    }
+    return { stage2: this.stage2! };
   }
 
   /** dev_get_platdata(): the platform data of a device. */

@@ -128,11 +128,15 @@ function checkKernelFits(s: Scenario, soc: SocConfig, file: string): void {
  * (the nv GPU MMUs keep their VMM): asking for it on a SoC without one is a mistake.
  */
 function checkPassthrough(s: Scenario, soc: SocConfig, file: string): void {
-  if (s.kernel.iommuPassthrough !== true) return;
-  const applies = soc.devices.some((d) => d.translation.kind === 'iommu' && pgtableOps(soc.iommus.find((u) => u.name === (d.translation as { iommu: string }).iommu)!.format).usesDmaApi);
-  if (!applies) {
+  const applies = () => soc.devices.some((d) => d.translation.kind === 'iommu' && pgtableOps(soc.iommus.find((u) => u.name === (d.translation as { iommu: string }).iommu)!.format).usesDmaApi);
+  if (s.kernel.iommuPassthrough === true && !applies()) {
     throw new ConfigError(file, formatJsonPath('scenario', ['kernel', 'iommuPassthrough']),
       `SoC "${soc.name}" has no device behind an IOMMU that the DMA API drives (io-pgtable formats), so iommu.passthrough changes nothing; remove it`);
+  }
+  // The same devices are the ones a hypervisor's stage 2 applies to.
+  if (s.kernel.hypervisor !== undefined && !applies()) {
+    throw new ConfigError(file, formatJsonPath('scenario', ['kernel', 'hypervisor']),
+      `SoC "${soc.name}" has no device behind an LPAE IOMMU (io-pgtable formats), so a hypervisor's stage 2 translates nothing; remove it`);
   }
 }
 

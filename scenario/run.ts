@@ -81,6 +81,7 @@ function bootDevices(ctx: SimContext, soc: Soc, loaded: LoadedScenario, mode: Ac
     ...(k.swiotlbSize !== undefined ? { swiotlbSize: k.swiotlbSize } : {}),
     ...(k.cmaSize !== undefined ? { cmaSize: k.cmaSize } : {}),
     ...(k.iommuPassthrough !== undefined ? { iommuPassthrough: k.iommuPassthrough } : {}),
+    ...(k.hypervisor !== undefined ? { hypervisor: k.hypervisor } : {}),
   });
   const contexts = new DeviceContexts(platform);
   const drivers = new Map<string, DeviceDriver>();

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ACCESS_MODES } from '../sim/engine/accessMode';
 import { Address, Name, Notes, PositiveInt, Size, Time } from '../sim/soc/schemaTypes';
 import { mustBe } from '../sim/engine/spec';
+import { MAX_VMID } from '../sim/mmu/walker';
 import { JobSchema } from './jobRegistry';
 import type { JobConfig } from './jobSpec';
 
@@ -39,12 +40,19 @@ export const BufferSchema = z.strictObject({
   fill: FillPattern.optional().describe('initial contents (functional write before the run)'),
 });
 
+export const HypervisorSchema = z.strictObject({
+  vmid: z.number().int().min(1).max(MAX_VMID).default(1).describe(`the guest's VMID (1..${MAX_VMID})`),
+  stage2PageSize: Size.refine((v) => v === 4096 || v === 2 ** 21, mustBe('4KiB or 2MiB')).default(2 ** 21)
+    .describe('largest page the hypervisor maps guest RAM with at stage 2: 2MiB blocks (3-level stage-2 walks) or 4KiB pages (4 levels; slow to build for large DRAM)'),
+});
+
 export const KernelOptionsSchema = z.strictObject({
   iommuStrict: z.boolean().default(true).describe('iommu.strict: invalidate on every unmap (true) or batch through the flush queue (false, lazy)'),
   dmaDebug: z.boolean().default(true).describe('dma-debug checks on'),
   swiotlbSize: Size.optional().describe('swiotlb bounce pool (default 64 MiB, at most DRAM/16)'),
   cmaSize: Size.optional().describe('contiguous region for direct-mapped devices and large GPU pages (default 64 MiB)'),
   iommuPassthrough: z.boolean().optional().describe('iommu.passthrough=1 (default false): devices behind an LPAE IOMMU get the identity domain (their streams bypass translation) and dma-direct, so their DMA addresses are physical; GPUs behind nv MMUs keep their VMM'),
+  hypervisor: HypervisorSchema.optional().describe('run the kernel as a guest over a hypervisor: stage 2 maps all of DRAM at IPA = PA, and devices behind an LPAE IOMMU get nested (stage 1 + stage 2) streams (stage 2 only with iommuPassthrough)'),
 }).describe('kernel boot options (the platform is booted only when a scenario has buffers or device jobs)');
 
 export const ScenarioSchema = z.strictObject({

@@ -8,6 +8,13 @@
  * `kernel.mem.readWords`. Page-table maintenance is therefore bus traffic, counted like any
  * other (`kernel.mem_writes`, `soc.xbar.kernel.transactions`, `soc.dram.*`).
  *
+ * Stage 2 (ARM_64_LPAE_S2, arm_64_lpae_alloc_pgtable_s2, issue 17): the same tables and
+ * rules for IPA -> PA, built for `ias` itself (the format `armLpaeS2Format(granule, ias)`:
+ * with the 4 KiB granule and 40..43-bit IPAs the root is 2..16 concatenated L1 tables, one
+ * allocation aligned to its size; 16 KiB with 48 bits: 2 L1 tables). Leaves get S2AP from
+ * IOMMU_READ / IOMMU_WRITE (ARM_LPAE_PTE_HAP_READ / _WRITE: a write-only or read-only
+ * mapping is possible) and no nG; IOMMU_PRIV means nothing at stage 2. `ttbr` is the VTTBR.
+ *
  * Rules, as in io-pgtable-arm.c (mainline of early 2024, ~v6.8: arm_lpae_map_pages, __arm_lpae_map,
  * arm_lpae_init_pte, __arm_lpae_unmap, arm_lpae_split_blk_unmap, arm_lpae_iova_to_phys):
  * - map: `pgsize` must be one size of `pgsizeBitmap` (WARN, -EINVAL); an IOVA at or above
@@ -55,7 +62,7 @@
 import { bitsAt, hex, POW2 } from '../../sim/engine/addr';
 import { SimInvariantError } from '../../sim/engine/errors';
 import type { Counter } from '../../sim/engine/stats';
-import { armLpae16k, armLpae4k, armLpae64k } from '../../sim/mmu/format/armLpae';
+import { armLpae16k, armLpae4k, armLpae64k, armLpaeS2Format, type ArmLpaeGranule } from '../../sim/mmu/format/armLpae';
 import { EntryKind, newDecodedEntry, type EntrySpec, type PageTableFormat } from '../../sim/mmu/format/types';
 import { Errno } from '../errno';
 import type { Kernel } from '../kernel';
@@ -161,8 +168,8 @@ export interface IoPgtableCfg {
   statsPrefix?: string;
 }
 
-/** enum io_pgtable_fmt: the one format the model implements. */
-export type IoPgtableFmt = 'ARM_64_LPAE_S1';
+/** enum io_pgtable_fmt: the formats the model implements (stage 1 and stage 2 LPAE). */
+export type IoPgtableFmt = 'ARM_64_LPAE_S1' | 'ARM_64_LPAE_S2';
 
 /** Out-parameter of `mapPages` (Linux's `size_t *mapped`): bytes mapped, added to. */
 export interface MappedBytes {
@@ -273,6 +280,17 @@ const GEOMETRY: Readonly<Record<number, Geometry>> = {
   [SZ_64K]: new Geometry(armLpae64k),
 };
 
+/** Stage-2 geometries, by format name (one per granule and ias). */
+const S2_GEOMETRY = new Map<string, Geometry>();
+
+/** The stage-2 geometry for `granule` and `ias` (arm_64_lpae_alloc_pgtable_s2: start level, concatenation). */
+function s2Geometry(granule: number, ias: number): Geometry {
+  const fmt = armLpaeS2Format(granule as ArmLpaeGranule, ias);
+  let g = S2_GEOMETRY.get(fmt.name);
+  if (!g) S2_GEOMETRY.set(fmt.name, (g = new Geometry(fmt)));
+  return g;
+}
+
 /** ARM_LPAE_BLOCK_SIZE for the 4 KiB granule (kept for callers that size 4 KiB-granule blocks). */
 export function armLpaeBlockSize(lvl: number): number {
   return GEOMETRY[SZ_4K].blockSize(lvl);
@@ -282,6 +300,8 @@ export function armLpaeBlockSize(lvl: number): number {
 interface LeafProt {
   readOnly: boolean;
   privileged: boolean;
+  /** Stage 2: no read permission (S2AP[0] = 0). */
+  noRead: boolean;
 }
 
 /**
@@ -290,16 +310,20 @@ interface LeafProt {
  * cannot be allocated (as Linux returns NULL).
  */
 export function allocIoPgtableOps(fmt: IoPgtableFmt, cfg: IoPgtableCfg): IoPgtableArm | null {
-  if (fmt !== 'ARM_64_LPAE_S1') return null;
+  if (fmt !== 'ARM_64_LPAE_S1' && fmt !== 'ARM_64_LPAE_S2') return null;
   // arm_lpae_restrict_pgsizes, then arm_lpae_alloc_pgtable's checks.
   const granule = armLpaeGranuleOf(cfg.pgsizeBitmap);
-  const geom = GEOMETRY[granule];
-  if (geom === undefined) return null;
+  if (GEOMETRY[granule] === undefined) return null;
   if (!(cfg.ias > 0 && cfg.ias <= MAX_ADDR_BITS) || !(cfg.oas > 0 && cfg.oas <= MAX_ADDR_BITS)) return null;
+  // Stage 2 (arm_64_lpae_alloc_pgtable_s2): the tables for ias itself, with the start
+  // level and concatenated root armLpaeS2StartLevel gives; the ias range a walker of the
+  // registered stage-1 formats takes is 25..48.
+  if (fmt === 'ARM_64_LPAE_S2' && cfg.ias < 25) return null;
+  const geom = fmt === 'ARM_64_LPAE_S1' ? GEOMETRY[granule] : s2Geometry(granule, cfg.ias);
   const restricted: IoPgtableCfg = { ...cfg, pgsizeBitmap: cfg.pgsizeBitmap & GRANULE_PGSIZES[granule] };
   const pgd = cfg.pages.allocPages(geom.pgdOrder);
   if (pgd === null) return null;
-  return new IoPgtableArm(restricted, pgd, geom);
+  return new IoPgtableArm(restricted, pgd, geom, fmt);
 }
 
 /**
@@ -308,7 +332,6 @@ export function allocIoPgtableOps(fmt: IoPgtableFmt, cfg: IoPgtableCfg): IoPgtab
  * `unmapPages`, `iovaToPhys`, plus `map`/`unmap` for one page and `free`.
  */
 export class IoPgtableArm {
-  readonly fmt: IoPgtableFmt = 'ARM_64_LPAE_S1';
   readonly kernel: Kernel;
   /** The hardware format of the tables built (by granule): what the walker must walk. */
   readonly format: PageTableFormat;
@@ -325,11 +348,11 @@ export class IoPgtableArm {
   private readonly unmapBuf = new Uint32Array(2 * PTES_PER_ACCESS);
   private readonly unmapW = new Uint32Array(2);
   private readonly dec = newDecodedEntry();
-  private readonly spec: EntrySpec = { kind: EntryKind.Unmapped, addr: 0, readOnly: false, privileged: false };
+  private readonly spec: EntrySpec = { kind: EntryKind.Unmapped, addr: 0, readOnly: false, privileged: false, noRead: false };
   private readonly sPages: Counter | null;
 
   /** @internal use allocIoPgtableOps. `pgd` is an allocated, not yet zeroed, page. */
-  constructor(readonly cfg: IoPgtableCfg, readonly pgd: number, geom: Geometry) {
+  constructor(readonly cfg: IoPgtableCfg, readonly pgd: number, geom: Geometry, readonly fmt: IoPgtableFmt = 'ARM_64_LPAE_S1') {
     this.kernel = cfg.kernel;
     this.g = geom;
     this.format = geom.fmt;
@@ -342,7 +365,11 @@ export class IoPgtableArm {
     this.kernel.mem.zero(pgd, geom.pgdAllocBytes);
   }
 
-  /** cfg->arm_lpae_s1_cfg.ttbr: the root table's physical address, for the context registers. */
+  /**
+   * cfg->arm_lpae_s1_cfg.ttbr (stage 2: cfg->arm_lpae_s2_cfg.vttbr): the root table's
+   * physical address, for the context registers. A concatenated stage-2 root is one
+   * allocation of 2..16 tables, aligned to its size (the page allocator's order).
+   */
   get ttbr(): number {
     return this.pgd;
   }
@@ -388,11 +415,20 @@ export class IoPgtableArm {
       return -Errno.EINVAL;
     }
     if ((prot & (IOMMU_READ | IOMMU_WRITE)) === 0) return -Errno.EINVAL;
-    const leaf: LeafProt = {
-      // arm_lpae_prot_to_pte, stage 1: read-only unless writable; unprivileged unless PRIV.
-      readOnly: (prot & IOMMU_WRITE) === 0 && (prot & IOMMU_READ) !== 0,
-      privileged: (prot & IOMMU_PRIV) !== 0,
-    };
+    const leaf: LeafProt = this.fmt === 'ARM_64_LPAE_S1'
+      ? {
+        // arm_lpae_prot_to_pte, stage 1: read-only unless writable; unprivileged unless PRIV.
+        readOnly: (prot & IOMMU_WRITE) === 0 && (prot & IOMMU_READ) !== 0,
+        privileged: (prot & IOMMU_PRIV) !== 0,
+        noRead: false,
+      }
+      : {
+        // arm_lpae_prot_to_pte, stage 2: ARM_LPAE_PTE_HAP_READ / _WRITE from IOMMU_READ /
+        // IOMMU_WRITE; IOMMU_PRIV means nothing at stage 2.
+        readOnly: (prot & IOMMU_WRITE) === 0,
+        privileged: false,
+        noRead: (prot & IOMMU_READ) === 0,
+      };
     return this.mapLevel(iova, paddr, pgsize, pgcount, leaf, this.g.startLevel, this.pgd, mapped);
   }
 
@@ -535,7 +571,7 @@ export class IoPgtableArm {
     if (this.isLeaf(this.one, lvl)) {
       // Insert a table at the next level to map the old region, minus the part we want to unmap.
       this.format.decode(g.fmtLevel(lvl), this.one, this.dec);
-      const blk = { addr: this.dec.addr, readOnly: this.dec.readOnly, privileged: this.dec.privileged };
+      const blk = { addr: this.dec.addr, readOnly: this.dec.readOnly, privileged: this.dec.privileged, noRead: this.dec.noRead === true };
       return this.splitBlkUnmap(gather, iova, size, blk, lvl + 1, ptep, pgcount);
     }
     // Keep on walkin'.
@@ -676,6 +712,7 @@ export class IoPgtableArm {
     spec.kind = EntryKind.Page;
     spec.readOnly = prot.readOnly;
     spec.privileged = prot.privileged;
+    spec.noRead = prot.noRead;
     const buf = this.buf;
     const one = this.one;
     for (let base = 0; base < num; base += PTES_PER_ACCESS) {

@@ -38,12 +38,20 @@ import type { PageAllocator } from './ioPgtableArm';
 import { sharedCounter } from './kstats';
 import { atcInvDomain, disableAts, enableAtsIfSupported } from './ats';
 import { PagingDomain, type PagingDomainConfig } from './pagingDomain';
+import type { Stage2Domain } from './stage2Domain';
+import { stage2Tag } from '../../sim/mmu/walker';
 
 export { IOMMU_CACHE, IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE } from './ioPgtableArm';
 
 export interface IommuDomainOptions extends PagingDomainConfig {
   /** Whether the attached streams' transactions are privileged (STE PRIVCFG; default false). */
   privileged?: boolean;
+  /**
+   * A guest's domain: its streams are nested (STE.Config = S1 + S2) over this VM's stage 2,
+   * its page tables and DMA addresses are the guest's (IPAs), and its TLB tag is
+   * stage2Tag(vmid, asid), which its invalidations carry (SMMUv3 CMD_TLBI_NH_* with VMID).
+   */
+  stage2?: Stage2Domain;
 }
 
 /**
@@ -57,6 +65,7 @@ export class IommuDomain extends PagingDomain {
   readonly iommuName: string;
   private readonly attached = new Set<number>();
   private readonly privileged: boolean;
+  private readonly stage2: Stage2Domain | null;
   private readonly sInval: Counter;
   private readonly sSync: Counter;
   private readonly sTime: Counter;
@@ -67,8 +76,10 @@ export class IommuDomain extends PagingDomain {
     const call = 'iommuDomainAlloc';
     if (!Number.isInteger(asid) || asid < 0 || asid > 0xffff) throw new KernelError('EINVAL', call, `bad ASID ${asid}`);
     const name = iommu.path.slice(iommu.path.lastIndexOf('.') + 1);
-    super(kernel, iommu.path, iommu.format, asid, pages, opts, `kernel.${name}.pgtable`, call);
+    super(kernel, iommu.path, iommu.format, opts.stage2 ? stage2Tag(opts.stage2.vmid, asid) : asid, pages, opts, `kernel.${name}.pgtable`, call);
     this.iommuName = name;
+    this.stage2 = opts.stage2 ?? null;
+    this.stage2?.attach(iommu);
     const stats = kernel.soc.ctx.stats;
     this.sInval = sharedCounter(stats, `kernel.${name}.pgtable.inval_cmds`, 'TLB invalidation commands the kernel sent (range, ASID)');
     this.sSync = sharedCounter(stats, `kernel.${name}.pgtable.sync_cmds`, 'SYNC commands the kernel sent and waited for');
@@ -92,6 +103,7 @@ export class IommuDomain extends PagingDomain {
     this.iommu.setStreamContext(streamId, {
       format: this.iommu.format, root: this.root, asid: this.asid, mode: 'translate',
       privileged: this.privileged, allowRead: true, allowWrite: true,
+      ...(this.stage2 ? { stage2: this.stage2.context(true) } : {}),
     });
     this.attached.add(streamId);
     if (enableAtsIfSupported(this.iommu, streamId)) {

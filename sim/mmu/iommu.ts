@@ -12,6 +12,7 @@ import { AtsGrants } from '../pcie/atsGrants';
 import { Perm } from './perms';
 import { Walk, WalkOutcome } from './walker';
 import type { PageTableFormat } from './format/types';
+import { WalkCacheSpec } from './walkCache';
 import { checkUnitFormat, FormatName, TranslationUnit, TranslationUnitSpec, type FaultRecord, type TranslationContext, type TranslationInput } from './translationUnit';
 
 /** What the IOMMU needs of a PCIe device's ATS endpoint (sim/pcie/ats.ts). */
@@ -58,13 +59,24 @@ export const IommuParamsSpec = TranslationUnitSpec.safeExtend({
   faultQueueDepth: count().default(64).describe('fault records held before overflow (at most 2^20)'),
   commandQueueDepth: count().default(64).describe('commands queued before the driver must wait (at most 2^20)'),
   commandCycles: IommuCommandCyclesSpec,
+  // Optional without a default: configs that leave it out resolve (and hash) as before.
+  stage2WalkCaches: z.array(WalkCacheSpec).optional().describe(
+    'stage-2 walk caches (table pointers keyed by VMID and IPA) for streams with stage-2 or nested translation; levels of the stage-2 format (L0..L2), at most one per level; default none',
+  ),
   countStaleTlbHits: z.boolean().default(false).describe(
     'stale-TLB oracle: check every TLB hit against a functional walk of the current page tables and count hits the tables no longer allow (<iommu>.stale_tlb_hits); costs a walk per hit',
   ),
 });
 
 /** An `iommus[]` entry without its wiring (name, bus, clock): the parameters and the page-table format they must fit. */
-export const IommuSpec = IommuParamsSpec.safeExtend({ format: FormatName }).superRefine(checkUnitFormat);
+export const IommuSpec = IommuParamsSpec.safeExtend({ format: FormatName }).superRefine(checkUnitFormat).superRefine((u, ctx) => {
+  const caches = u.stage2WalkCaches ?? [];
+  caches.forEach((c, k) => {
+    if (!['L0', 'L1', 'L2'].includes(c.level)) ctx.addIssue({ code: 'custom', path: ['stage2WalkCaches', k, 'level'], message: `"${c.level}" is not a stage-2 table level (choose from L0, L1, L2)` });
+    const first = caches.findIndex((o) => o.level === c.level);
+    if (first !== k) ctx.addIssue({ code: 'custom', path: ['stage2WalkCaches', k, 'level'], message: `level "${c.level}" already has a stage-2 walk cache (stage2WalkCaches[${first}])` });
+  });
+});
 
 /** What the IOMMU takes (defaults may be left out); its format is a constructor argument. */
 export type IommuParamsInput = z.input<typeof IommuParamsSpec>;
@@ -75,6 +87,10 @@ export type IommuCommand =
   | { op: 'invalidate-all' }
   | { op: 'invalidate-asid'; asid: number }
   | { op: 'invalidate-range'; asid: number; va: number; size: number }
+  /** CMD_TLBI_S2_IPA: stage-2 entries of `vmid` for an IPA range (costs commandCycles.invalidateRange). */
+  | { op: 'invalidate-ipa'; vmid: number; ipa: number; size: number }
+  /** CMD_TLBI_S12_VMALL: every entry of `vmid`, both stages (costs commandCycles.invalidateAsid). */
+  | { op: 'invalidate-vmid'; vmid: number }
   | { op: 'sync'; done: () => void }
   /**
    * SMMUv3 CMD_ATC_INV (VT-d Device-TLB Invalidate Descriptor): an ATC Invalidate Request
@@ -112,7 +128,7 @@ export class Iommu extends TranslationUnit {
 
   private readonly sFaultOverflow: Counter;
   private readonly sCommands: Counter;
-  private readonly sCmdByOp: Record<IommuCommand['op'], Counter>;
+  private readonly sCmdByOp: Partial<Record<IommuCommand['op'], Counter>>;
   private readonly onCommandDone = () => this.completeCommand();
   private readonly onCommandHoldDone = () => {
     this.commandBusy = false;
@@ -317,8 +333,8 @@ export class Iommu extends TranslationUnit {
   private commandCost(cmd: IommuCommand): number {
     const c = this.iommuParams.commandCycles;
     return cmd.op === 'invalidate-all' ? c.invalidateAll
-      : cmd.op === 'invalidate-asid' ? c.invalidateAsid
-      : cmd.op === 'invalidate-range' ? c.invalidateRange
+      : cmd.op === 'invalidate-asid' || cmd.op === 'invalidate-vmid' ? c.invalidateAsid
+      : cmd.op === 'invalidate-range' || cmd.op === 'invalidate-ipa' ? c.invalidateRange
       : cmd.op === 'atc-invalidate' ? 0 // its cost is the link round trip (apply)
       : c.sync;
   }
@@ -339,7 +355,19 @@ export class Iommu extends TranslationUnit {
   /** A command's effect, on whichever path it arrived; returns ps it keeps the queue waiting beyond its cycles (ATC round trip). */
   private apply(cmd: IommuCommand): number {
     this.sCommands.value++;
-    this.sCmdByOp[cmd.op].value++;
+    // The stage-2 commands' counters appear when first used (configs without stage 2 keep their stats).
+    const counter = this.sCmdByOp[cmd.op] ?? (this.sCmdByOp[cmd.op] = this.ctx.stats.counter(`${this.path}.cmd.${cmd.op.replace('-', '_')}`, `${cmd.op} commands executed`));
+    counter.value++;
+    if (cmd.op === 'invalidate-ipa' || cmd.op === 'invalidate-vmid') {
+      if (this.ctx.tracer.inval) {
+        this.ctx.tracer.emit('inval', this.ctx.engine.now, {
+          unit: this.path, op: cmd.op, vmid: cmd.vmid, ipa: cmd.op === 'invalidate-ipa' ? hex(cmd.ipa) : null, size: cmd.op === 'invalidate-ipa' ? cmd.size : null,
+        });
+      }
+      if (cmd.op === 'invalidate-ipa') this.invalidateIpaNow(cmd.vmid, cmd.ipa, cmd.size);
+      else this.invalidateVmidNow(cmd.vmid);
+      return 0;
+    }
     if (this.ctx.tracer.inval && cmd.op !== 'sync') {
       this.ctx.tracer.emit('inval', this.ctx.engine.now, {
         unit: this.path, op: cmd.op,

@@ -496,6 +496,16 @@ export class Tlb {
     }
   }
 
+  /** Invalidates every entry whose ASID (tag) is in [first, first + count): one VMID's (walker.ts stage2Tag). */
+  invalidateAsidSpan(first: number, count: number): void {
+    this.cInvalidations.value++;
+    const end = first + count;
+    for (let s = this.nValid - 1; s >= 0; s--) {
+      const a = this.asid[this.validList[s]];
+      if (a >= first && a < end) this.removeAt(s);
+    }
+  }
+
   /** Invalidates every entry of asid overlapping [va, va + size), whatever its page size. */
   invalidateRange(asid: number, va: number, size: number): void {
     this.cInvalidations.value++;

@@ -14,7 +14,9 @@ import { FORMAT_NAMES, getFormat } from './format';
 import type { PageTableFormat } from './format/types';
 import { Perm } from './perms';
 import { pageSizeName, Tlb, TlbSpec } from './tlb';
-import { FAULT_REASON_NAMES, FaultReason, PageTableWalker, Walk, WalkOutcome, type WalkContext, WalkerSpec } from './walker';
+import { FAULT_REASON_NAMES, FaultReason, MAX_VMID, PageTableWalker, VMID_TAG_SPAN, Walk, WalkOutcome, type WalkContext, WalkerSpec } from './walker';
+import { NestedWalker } from './nestedWalker';
+import type { WalkCacheParamsInput } from './walkCache';
 
 /** How a translation context treats requests. */
 export type TranslationMode = 'translate' | 'bypass' | 'abort';
@@ -48,6 +50,8 @@ export type TranslationUnitParams = z.output<typeof TranslationUnitSpec> & {
    * checked against a functional walk of the current page tables; see `checkStaleHit`.
    */
   countStaleTlbHits?: boolean;
+  /** Stage-2 walk caches (IOMMU config `stage2WalkCaches`), used by stage-2 and nested contexts. */
+  stage2WalkCaches?: readonly WalkCacheParamsInput[];
 };
 
 /** The config field naming a unit's page-table format. */
@@ -170,6 +174,9 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
   private missHead = 0;
   private readonly missPool: MissEntry[] = [];
   private readonly walkScratch = new Walk();
+  /** Stage-2-only and nested walks: made when the first context with stage 2 is programmed. */
+  private nested: NestedWalker | null = null;
+  private declare readonly walkerMasterId: number;
   /** The stale-TLB oracle's walk: never the one a real walk or recvFunctional is using. */
   private readonly staleWalk = new Walk();
   // `declare`d numeric fields are set in the constructor only: a class field without an
@@ -202,6 +209,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     this.memSidePort = new RequestPort(`${path}.bus`, this);
     this.sender = new InOrderSender(this.memSidePort);
     this.walker = new PageTableWalker(ctx, `${path}.walker`, clock, walkerMasterId, format, params.walker);
+    this.walkerMasterId = walkerMasterId;
     ctx.stats.gauge(`${path}.walker.busy_slots`, 'walk slots in use', () => this.walker.busySlots);
     ctx.stats.gauge(`${path}.walker.queue_depth`, 'walks waiting for a slot', () => this.walker.queuedWalks);
     this.l2 = new Tlb(ctx, `${path}.l2tlb`, params.l2Tlb);
@@ -241,6 +249,26 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     if (c.format !== this.format) {
       throw new SimInvariantError(`${this.path}: context uses format ${c.format.name}, this unit walks ${this.format.name}`);
     }
+    const s2 = c.stage2;
+    if (s2 == null) return;
+    if (s2.format.stage !== 2) throw new SimInvariantError(`${this.path}: ${s2.format.name} is not a stage-2 format`);
+    if (s2.nested && this.format.largeLeaf >= 0) throw new SimInvariantError(`${this.path}: nested translation needs single (not dual) stage-1 tables, this unit walks ${this.format.name}`);
+    if (!Number.isInteger(s2.vmid) || s2.vmid < 1 || s2.vmid > MAX_VMID) throw new SimInvariantError(`${this.path}: VMID ${s2.vmid} is not in 1..${MAX_VMID}`);
+    if (!s2.nested && c.asid !== s2.vmid * VMID_TAG_SPAN) throw new SimInvariantError(`${this.path}: a stage-2-only context is tagged stage2Tag(vmid, 0) = ${s2.vmid * VMID_TAG_SPAN}, got ${c.asid}`);
+    if (Math.floor(c.asid / VMID_TAG_SPAN) !== s2.vmid) throw new SimInvariantError(`${this.path}: a context with stage 2 is tagged stage2Tag(vmid, asid); tag ${c.asid} is not VMID ${s2.vmid}'s`);
+    if (this.nested === null) {
+      this.nested = new NestedWalker(this.ctx, `${this.path}.walker`, this.clock, this.walkerMasterId, this.walker, s2.format, {
+        slots: this.params.walker.slots, stepCycles: this.params.walker.stepCycles, stage2WalkCaches: this.params.stage2WalkCaches ?? [],
+      });
+      this.walker.foreign = this.nested;
+    } else if (this.nested.s2Format.levels[this.nested.s2Format.smallLeaf].shift !== s2.format.levels[s2.format.smallLeaf].shift) {
+      throw new SimInvariantError(`${this.path}: stage-2 format ${s2.format.name} has another granule than ${this.nested.s2Format.name} (one stage-2 granule per unit)`);
+    }
+  }
+
+  /** The stage-2 / nested walker, or null before a context with stage 2 was programmed. */
+  get nestedWalker(): NestedWalker | null {
+    return this.nested;
   }
 
   /** Where faults go (the IOMMU's bounded queue, the CPU's fault register). */
@@ -349,7 +377,8 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
    */
   private checkStaleHit(input: TranslationInput, c: TranslationContext, va: number, tlb: Tlb): void {
     const w = this.staleWalk;
-    this.walker.walkFunctional(c, va, w);
+    if (c.stage2 == null) this.walker.walkFunctional(c, va, w);
+    else this.nested!.walkFunctional(c, va, w);
     const perms = tlb.hitPerms;
     let stale: boolean;
     if (w.outcome === WalkOutcome.Fault) stale = true;
@@ -421,7 +450,8 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     this.addWaiter(slot, m);
     this.mshrEpoch[slot] = this.invalidationEpoch;
     this.mshrContext[slot] = c;
-    this.walker.start(c, va, this.onWalkDone, slot);
+    if (c.stage2 == null) this.walker.start(c, va, this.onWalkDone, slot);
+    else this.nested!.start(c, va, this.onWalkDone, slot);
   }
 
   private addWaiter(slot: number, m: MissEntry): void {
@@ -589,6 +619,35 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     for (const i of this.inputs) i.l1.invalidateAll();
     this.l2.invalidateAll();
     this.walker.invalidateAll();
+    this.nested?.invalidateAll();
+  }
+
+  /**
+   * Everything cached for a VMID (SMMUv3 CMD_TLBI_S12_VMALL): TLB entries (combined and
+   * stage-2-only) and stage-1 walk-cache entries with its tags, and its stage-2 walk-cache
+   * entries.
+   */
+  protected invalidateVmidNow(vmid: number): void {
+    this.invalidationEpoch++;
+    const first = vmid * VMID_TAG_SPAN;
+    for (const i of this.inputs) i.l1.invalidateAsidSpan(first, VMID_TAG_SPAN);
+    this.l2.invalidateAsidSpan(first, VMID_TAG_SPAN);
+    this.walker.invalidateAsidSpan(first, VMID_TAG_SPAN);
+    this.nested?.invalidateVmid(vmid);
+  }
+
+  /**
+   * Stage-2 entries for an IPA range of a VMID (SMMUv3 CMD_TLBI_S2_IPA): stage-2 walk-cache
+   * entries overlapping it, and TLB entries of stage-2-only contexts (tag stage2Tag(vmid, 0),
+   * keyed by IPA). Combined (nested) TLB entries are keyed by VA and are not found by IPA:
+   * as on hardware, they stay until an invalidate-vmid (or by-ASID/VA) command drops them.
+   */
+  protected invalidateIpaNow(vmid: number, ipa: number, size: number): void {
+    this.invalidationEpoch++;
+    const tag = vmid * VMID_TAG_SPAN;
+    for (const i of this.inputs) i.l1.invalidateRange(tag, ipa, size);
+    this.l2.invalidateRange(tag, ipa, size);
+    this.nested?.invalidateIpa(vmid, ipa, size);
   }
 
   protected invalidateAsidNow(asid: number): void {
@@ -632,7 +691,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
         this.applyHit(input, txn, this.l2);
       } else {
         const w = this.walkScratch;
-        latency += this.walker.walkAtomic(c, va, w);
+        latency += c.stage2 == null ? this.walker.walkAtomic(c, va, w) : this.nested!.walkAtomic(c, va, w);
         if (w.outcome === WalkOutcome.Fault) {
           this.fault(input, txn, w.faultReason, w.faultLevel);
           return latency;
@@ -662,7 +721,8 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
       return;
     }
     const w = this.walkScratch;
-    this.walker.walkFunctional(c, va, w);
+    if (c.stage2 == null) this.walker.walkFunctional(c, va, w);
+    else this.nested!.walkFunctional(c, va, w);
     const write = txn.cmd === Cmd.Write;
     if (w.outcome === WalkOutcome.Fault || (write && (w.perms & Perm.Write) === 0)) {
       txn.status = Status.TranslationFault;

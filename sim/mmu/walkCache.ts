@@ -119,6 +119,11 @@ export class WalkCache {
     for (let i = 0; i < this.valid.length; i++) if (this.asids[i] === asid) this.valid[i] = 0;
   }
 
+  /** Drops entries whose ASID (tag) is in [first, first + count). */
+  invalidateAsidSpan(first: number, count: number): void {
+    for (let i = 0; i < this.valid.length; i++) if (this.asids[i] >= first && this.asids[i] < first + count) this.valid[i] = 0;
+  }
+
   /** Drops entries of `asid` whose VA span overlaps [va, va+size). */
   invalidateRange(asid: number, va: number, size: number): void {
     const span = 2 ** this.level.shift;

@@ -24,12 +24,46 @@ export type WalkOutcome = (typeof WalkOutcome)[keyof typeof WalkOutcome];
 /** Outcome names for trace records, by WalkOutcome value. */
 const OUTCOME_NAMES = ['page', 'sparse', 'fault'] as const;
 
+/**
+ * A stream's stage-2 translation (IPA -> PA; Arm SMMUv3 STE.S2TTB / VTCR / VMID). With
+ * it a context is translated by stage 2 only (`nested: false`: STE.Config "S2 translate",
+ * stage 1 bypassed) or by both stages (`nested: true`: stage 1 gives an IPA, stage 2 the
+ * PA, and stage-1 table addresses are IPAs too). See nestedWalker.ts.
+ */
+export interface Stage2Context {
+  /** An LPAE stage-2 format (format/index.ts STAGE2_FORMATS, or armLpaeS2Format). */
+  readonly format: PageTableFormat;
+  /** Physical address of the stage-2 root (VTTBR; concatenated tables: the first). */
+  readonly root: number;
+  /** Virtual machine id, 1..MAX_VMID: tags stage-2 walk-cache entries. */
+  readonly vmid: number;
+  readonly nested: boolean;
+}
+
+/** Largest VMID the model takes (its tags must fit a TLB's 32-bit ASID field). */
+export const MAX_VMID = 0x7fff;
+/** ASIDs per VMID in a context tag. */
+export const VMID_TAG_SPAN = 0x1_0000;
+
+/**
+ * The TLB / stage-1 walk-cache tag of a context with stage 2: VMID and ASID in one number
+ * (vmid * 2^16 + asid), so entries of different VMs never match each other and a VMID's
+ * entries are one span of tags (invalidated together by `invalidate-vmid`). Stage-1-only
+ * contexts use their ASID (below 2^16) as the tag.
+ */
+export function stage2Tag(vmid: number, asid: number): number {
+  return vmid * VMID_TAG_SPAN + asid;
+}
+
 /** The page tables a walk uses: set per IOMMU stream or per CPU context. */
 export interface WalkContext {
   readonly format: PageTableFormat;
-  /** Physical address of the root table. */
+  /** Physical address of the root table (with stage 2 in nested mode: its IPA). */
   readonly root: number;
+  /** The TLB and walk-cache tag: the ASID, or stage2Tag(vmid, asid) with stage 2. */
   readonly asid: number;
+  /** Stage-2 translation; absent or null for stage 1 only (the walks of this file). */
+  readonly stage2?: Stage2Context | null;
 }
 
 /**
@@ -80,6 +114,13 @@ export class Walk {
   faultReason: FaultReason = FaultReason.NotPresent;
   /** Level name where the walk ended. */
   faultLevel = '';
+  /** A NestedWalk (nestedWalker.ts), whose reads share this walker's port. */
+  nested = false;
+}
+
+/** Who takes the responses of reads sent through `sendForeign`. */
+export interface ForeignWalker {
+  recvResponse(t: Transaction): void;
 }
 
 const CONTINUE = 0;
@@ -113,13 +154,20 @@ export class PageTableWalker implements ResponseReceiver {
   private readonly words = new Uint32Array(4);
   private readonly scratchTxn = new Transaction(16);
 
-  private readonly sWalks: Counter;
-  private readonly sMemReads: Counter;
-  private readonly sFaults: Counter;
+  /** @internal Unit totals, also counted by the nested walker. */
+  readonly sWalks: Counter;
+  /** @internal */
+  readonly sMemReads: Counter;
+  /** @internal */
+  readonly sFaults: Counter;
+  /** Where responses to `sendForeign` reads go (the unit's nested walker), or null. */
+  foreign: ForeignWalker | null = null;
   private readonly sSlotWaits: Counter;
   private readonly sSlotWaitNs: Histogram;
-  private readonly sLatencyNs: Histogram;
-  private readonly sLatencyCycles: Histogram;
+  /** @internal */
+  readonly sLatencyNs: Histogram;
+  /** @internal */
+  readonly sLatencyCycles: Histogram;
   private readonly onStepDue = (w: Walk) => this.issueRead(w);
 
   constructor(
@@ -227,6 +275,11 @@ export class PageTableWalker implements ResponseReceiver {
     for (const c of this.caches) c.invalidateRange(asid, va, size);
   }
 
+  /** Drops walk-cache entries whose tag is in [first, first + count) (a VMID's tags). */
+  invalidateAsidSpan(first: number, count: number): void {
+    for (const c of this.caches) c.invalidateAsidSpan(first, count);
+  }
+
   // ---- timing path ----
 
   private begin(w: Walk): void {
@@ -257,8 +310,17 @@ export class PageTableWalker implements ResponseReceiver {
     this.sender.retry();
   }
 
+  /** Sends a read of another walker (NestedWalk context) through this walker's port, in order with its own. */
+  sendForeign(t: Transaction): void {
+    this.sender.send(t);
+  }
+
   recvResponse(t: Transaction): void {
     const w = t.context as Walk;
+    if (w.nested) {
+      this.foreign!.recvResponse(t);
+      return;
+    }
     const next = this.afterRead(w, t, true);
     this.pool.release(t);
     if (next === DONE) {

@@ -195,4 +195,17 @@ describe('bundled scenarios', () => {
     expect(stat(out, 'scenario.copy16m.verified')).toBe(1);
     expect(stat(out, 'soc.dma0.bytes_written')).toBe(16 * 2 ** 20);
   });
+  test('a guest over a hypervisor: the same DMA reads walk both stages (nested), several times the reads per walk and less bandwidth', () => {
+    const host = runBundled('server-io-dma-window');
+    const guest = runBundled('server-io-dma-window-guest');
+    for (const out of [host, guest]) expect(stat(out, 'soc.iommu.pciebench.l1tlb.lookups')).toBe(4000);
+    const perWalk = (out: CliRun) => stat(out, 'soc.iommu.walker.mem_reads') / stat(out, 'soc.iommu.walker.walks');
+    expect(perWalk(host)).toBeLessThan(1.1); // stage 1 only: the L2 walk cache leaves the leaf
+    // Nested: the stage-1 leaf's table and the output IPA each need a 3-level stage-2 walk (2 MiB blocks, no stage-2 walk caches): 7.
+    expect(perWalk(guest)).toBeGreaterThan(6.9);
+    expect(stat(guest, 'soc.iommu.walker.s2.mem_reads')).toBe(3 * stat(guest, 'soc.iommu.walker.s2.walks'));
+    expect(stat(guest, 'soc.iommu.walker.s1.mem_reads') + stat(guest, 'soc.iommu.walker.s2.mem_reads')).toBe(stat(guest, 'soc.iommu.walker.mem_reads'));
+    expect(stat(guest, 'soc.pciebench.throughput_GBps')).toBeLessThan(0.5 * stat(host, 'soc.pciebench.throughput_GBps'));
+    expect(host.stats['soc.iommu.walker.s2.walks']).toBeUndefined(); // stage-2 stats appear only with stage 2
+  });
 });

@@ -52,6 +52,9 @@
  * simulator has no separate fault class for it: such an entry decodes as Unmapped, so a
  * walk faults as "not present".
  *
+ * Stage 2 (issue 17): `armLpaeS2Format` builds the same levels with stage-2 leaf
+ * attributes (S2AP, MemAttr; see its comment) and concatenated initial-level tables.
+ *
  * LPAE has no sparse or "invalid LPTE" states: encoding EntryKind.Sparse or
  * EntryKind.Blocked throws SimInvariantError. Apertures are not part of the descriptor:
  * every leaf decodes as Aperture.Vram ("normal memory"); the spec's aperture is ignored.
@@ -72,6 +75,10 @@ const AP_RDONLY = 1 << 7; // ARM_LPAE_PTE_AP_RDONLY, AP[2]
 const SH_IS = 3 << 8; // ARM_LPAE_PTE_SH_IS
 const AF = 1 << 10; // ARM_LPAE_PTE_AF
 const NG = 1 << 11; // ARM_LPAE_PTE_nG
+// Stage 2 (Arm ARM D8.3.2 "Stage 2 attributes"; io-pgtable-arm.c ARM_LPAE_PTE_HAP_*, _MEMATTR_*).
+const HAP_READ = 1 << 6; // S2AP[0]: reads allowed
+const HAP_WRITE = 1 << 7; // S2AP[1]: writes allowed
+const MEMATTR_NC = 0x5 << 2; // ARM_LPAE_PTE_MEMATTR_NC: MemAttr[3:0] = 0b0101, Normal non-cacheable
 /** Contiguous hint, descriptor bit 52: bit 20 of the high word. */
 const CONT_HI = 1 << 20;
 /** High word bits 15:0 = address bits 47:32. */
@@ -91,7 +98,7 @@ function descAddr(lo: number, hi: number): number {
  * level holds no leaves. `tables`: whether entries may point to a next-level table.
  * `granule`: the next-level tables' size and alignment.
  */
-function levelCodec(name: string, level: string, leafShift: number, tables: boolean, granule: number) {
+function levelCodec(name: string, level: string, leafShift: number, tables: boolean, granule: number, stage2 = false) {
   const leafType = tables ? TYPE_BLOCK : TYPE_PAGE;
   const leafSize = 2 ** leafShift;
   // Table addresses are granule-aligned; with a 4 KiB granule bits 47:12 are all address.
@@ -124,6 +131,18 @@ function levelCodec(name: string, level: string, leafShift: number, tables: bool
       setBare(out, EntryKind.Unmapped);
     }
   };
+  // Stage 2: the same decode, then the leaf's S2AP in place of AP[2:1] (a separate
+  // function, so stage-1 decoding does not test which stage it is).
+  const decodeS2 = (words: Uint32Array, out: DecodedEntry): void => {
+    decode(words, out);
+    out.noRead = false;
+    if (out.kind !== EntryKind.Page) return;
+    // S2AP: no EL0/EL1 distinction at stage 2; read and write are separate bits.
+    const lo = words[0];
+    out.readOnly = (lo & HAP_WRITE) === 0;
+    out.noRead = (lo & HAP_READ) === 0;
+    out.privileged = false;
+  };
   const encode = (spec: EntrySpec, words: Uint32Array): void => {
     switch (spec.kind) {
       case EntryKind.Unmapped:
@@ -140,7 +159,9 @@ function levelCodec(name: string, level: string, leafShift: number, tables: bool
       case EntryKind.Page: {
         if (leafShift < 0) unsupported(name, level, spec.kind);
         const addr = checkAddr(name, level, 'page', spec.addr, PA_BITS, leafSize);
-        words[0] = lo32(addr) + NG + AF + SH_IS + (spec.readOnly ? AP_RDONLY : 0) + (spec.privileged ? 0 : AP_UNPRIV) + leafType;
+        words[0] = stage2
+          ? lo32(addr) + AF + SH_IS + MEMATTR_NC + (spec.noRead === true ? 0 : HAP_READ) + (spec.readOnly === true ? 0 : HAP_WRITE) + leafType
+          : lo32(addr) + NG + AF + SH_IS + (spec.readOnly ? AP_RDONLY : 0) + (spec.privileged ? 0 : AP_UNPRIV) + leafType;
         words[1] = hi32(addr) + (spec.contiguous === true ? CONT_HI : 0);
         return;
       }
@@ -148,7 +169,7 @@ function levelCodec(name: string, level: string, leafShift: number, tables: bool
         unsupported(name, level, spec.kind);
     }
   };
-  return { decode, encode };
+  return { decode: stage2 ? decodeS2 : decode, encode };
 }
 
 const BOTH = PageFlag.VRAM | PageFlag.HOST;
@@ -193,13 +214,21 @@ export function armLpaeFormat(granule: ArmLpaeGranule, vaBits = 48): PageTableFo
   if (!Number.isInteger(vaBits) || vaBits < 25 || vaBits > PA_BITS || g.levels < 2 || g.levels > 4) {
     throw new SimInvariantError(`arm-lpae: ${vaBits}-bit input addresses are not supported with a ${granule}-byte granule`);
   }
+  const f = buildLpae(name, granule, vaBits, g.startLevel, g.rootBits, false);
+  built.set(name, f);
+  return f;
+}
+
+/** Levels L<startLevel>..L3 of an LPAE format; the root resolves `rootBits` (more than a granule's bits: concatenated tables). */
+function buildLpae(name: string, granule: ArmLpaeGranule, vaBits: number, startLevel: number, rootBits: number, stage2: boolean): PageTableFormat {
+  const g = armLpaeGeometry(granule, vaBits);
   const levels: LevelSpec[] = [];
   const pageSizes: { shift: number; level: string; flags: number }[] = [];
-  for (let lvl = 3; lvl >= g.startLevel; lvl--) {
+  for (let lvl = 3; lvl >= startLevel; lvl--) {
     const lname = `L${lvl}`;
     const shift = g.pageShift + g.bitsPerLevel * (3 - lvl);
-    const isRoot = lvl === g.startLevel;
-    const indexBits = isRoot ? g.rootBits : g.bitsPerLevel;
+    const isRoot = lvl === startLevel;
+    const indexBits = isRoot ? rootBits : g.bitsPerLevel;
     const { leaf, contiguous } = LEAVES[granule][lvl];
     const tableBytes = 2 ** indexBits * 8;
     levels.push({
@@ -210,11 +239,64 @@ export function armLpaeFormat(granule: ArmLpaeGranule, vaBits = 48): PageTableFo
       tableAlign: isRoot ? Math.max(64, tableBytes) : granule,
       ...(lvl === 3 ? { pageShift: g.pageShift } : {}),
       contiguousEntries: contiguous,
-      ...levelCodec(name, lname, leaf ? shift : -1, lvl !== 3, granule),
+      ...levelCodec(name, lname, leaf ? shift : -1, lvl !== 3, granule, stage2),
     });
     if (leaf) pageSizes.unshift({ shift, level: lname, flags: BOTH });
   }
-  const f = defineFormat({ name, vaBits, paBits: PA_BITS, levels, pageSizes, smallLeaf: 'L3' });
+  return defineFormat({ name, stage: stage2 ? 2 : 1, vaBits, paBits: PA_BITS, levels, pageSizes, smallLeaf: 'L3' });
+}
+
+/**
+ * The stage-2 initial lookup level io-pgtable-arm.c (~v6.8, arm_64_lpae_alloc_pgtable_s2)
+ * picks for `ias` input (IPA) bits: the stage-1 start level, but when that is level 0 and
+ * its table would have at most ARM_LPAE_S2_MAX_CONCAT_PAGES (16) entries, one level lower
+ * with that many tables concatenated ("to reduce the depth of the stage-2 walk").
+ * (Linux 6.13 concatenates only where the Arm ARM makes it mandatory,
+ * arm_lpae_concat_mandatory; for 48-bit output addresses the two rules differ only for
+ * the 4 KiB granule with 40..43-bit IPAs, which v6.8 concatenates and 6.13 does not.)
+ */
+export function armLpaeS2StartLevel(granule: ArmLpaeGranule, ias: number): number {
+  const g = armLpaeGeometry(granule, ias);
+  return g.startLevel === 0 && 2 ** g.rootBits <= S2_MAX_CONCAT ? 1 : g.startLevel;
+}
+
+/** ARM_LPAE_S2_MAX_CONCAT_PAGES: at most 16 tables concatenated at the initial level (Arm ARM D8.2.9). */
+export const S2_MAX_CONCAT = 16;
+
+/**
+ * The LPAE stage-2 format (IPA -> PA) for `granule`, `ias` IPA bits and an initial lookup
+ * level (default: armLpaeS2StartLevel). Stage-2 descriptors (Arm ARM D8.3.2) differ from
+ * stage 1 in their leaf attributes only: bits 7:6 are S2AP (bit 6 read, bit 7 write:
+ * io-pgtable-arm.c ARM_LPAE_PTE_HAP_READ / _WRITE; a leaf without read decodes with
+ * `noRead`, one without write `readOnly`), bits 5:2 are MemAttr (encoded
+ * ARM_LPAE_PTE_MEMATTR_NC, as io-pgtable without IOMMU_CACHE; not decoded), and there is
+ * no nG (bit 11) or AP[1] (stage 2 has no privileged / unprivileged split): `privileged`
+ * decodes false and is ignored when encoding. Table descriptors are as at stage 1.
+ *
+ * Concatenation (VTCR_EL2.SL0 + T0SZ, Arm ARM D8.2.9 / R_SRKBC): the initial level may
+ * resolve up to 4 more bits than a granule's table holds, as 2..16 tables placed side by
+ * side; the root is then 2^rootBits entries aligned to its whole size. The 48-bit formats
+ * are registered as `arm-lpae-s2-4k` (L0..L3, no concatenation: L0 would need 512
+ * entries), `arm-lpae-s2-16k` (L1..L3, 2 concatenated L1 tables) and `arm-lpae-s2-64k`
+ * (L1..L3, a 64-entry L1); others are `arm-lpae-s2-<granule>-va<ias>[-sl<level>]`.
+ */
+export function armLpaeS2Format(granule: ArmLpaeGranule, ias = 48, startLevel = armLpaeS2StartLevel(granule, ias)): PageTableFormat {
+  if (!ARM_LPAE_GRANULES.includes(granule)) throw new SimInvariantError(`arm-lpae-s2: no ${granule}-byte granule (4 KiB, 16 KiB, 64 KiB)`);
+  const natural = armLpaeS2StartLevel(granule, ias);
+  const name = `arm-lpae-s2-${GRANULE_NAME[granule]}${ias === 48 ? '' : `-va${ias}`}${startLevel === natural ? '' : `-sl${startLevel}`}`;
+  const have = built.get(name);
+  if (have) return have;
+  const g = armLpaeGeometry(granule, ias);
+  if (!Number.isInteger(ias) || ias < 25 || ias > PA_BITS || g.levels < 2 || g.levels > 4) {
+    throw new SimInvariantError(`arm-lpae-s2: ${ias}-bit IPAs are not supported with a ${granule}-byte granule`);
+  }
+  // The root resolves every IPA bit above the levels below it; more than 4 extra bits
+  // (16 tables) is not a valid SL0 / T0SZ pair, and fewer levels than the minimum is none.
+  const rootBits = ias - g.pageShift - g.bitsPerLevel * (3 - startLevel);
+  if (!Number.isInteger(startLevel) || startLevel < g.startLevel || startLevel > 3 || rootBits > g.bitsPerLevel + Math.log2(S2_MAX_CONCAT)) {
+    throw new SimInvariantError(`arm-lpae-s2: start level ${startLevel} with ${ias}-bit IPAs and a ${granule}-byte granule needs more than ${S2_MAX_CONCAT} concatenated tables`);
+  }
+  const f = buildLpae(name, granule, ias, startLevel, rootBits, true);
   built.set(name, f);
   return f;
 }
@@ -230,3 +312,9 @@ export const armLpae4k: PageTableFormat = armLpaeFormat(0x1000);
 export const armLpae16k: PageTableFormat = armLpaeFormat(0x4000);
 /** `arm-lpae-64k`: 48-bit VA, L1 of 6 bits (64 entries) and L2, L3 of 13 bits, 64 KiB pages, 512 MiB blocks. */
 export const armLpae64k: PageTableFormat = armLpaeFormat(0x1_0000);
+/** `arm-lpae-s2-4k`: stage 2, 48-bit IPA, L0..L3 of 9 bits (as arm-lpae-4k, stage-2 leaf attributes). */
+export const armLpaeS2_4k: PageTableFormat = armLpaeS2Format(0x1000);
+/** `arm-lpae-s2-16k`: stage 2, 48-bit IPA, L1 of 12 bits (2 concatenated 16 KiB tables), L2 and L3 of 11 bits. */
+export const armLpaeS2_16k: PageTableFormat = armLpaeS2Format(0x4000);
+/** `arm-lpae-s2-64k`: stage 2, 48-bit IPA, L1 of 6 bits (64 entries), L2 and L3 of 13 bits. */
+export const armLpaeS2_64k: PageTableFormat = armLpaeS2Format(0x1_0000);

@@ -44,6 +44,8 @@ export interface LevelSpec {
 
 export interface FormatSpec {
   readonly name: string;
+  /** Translation stage (default 1). */
+  readonly stage?: 1 | 2;
   readonly vaBits: number;
   readonly paBits: number;
   /** Leaf first, root last; dual formats list SPT then LPT first. */
@@ -121,6 +123,7 @@ export function defineFormat(spec: FormatSpec): PageTableFormat {
 
   const format: PageTableFormat = {
     name,
+    stage: spec.stage ?? 1,
     vaBits: spec.vaBits,
     paBits: spec.paBits,
     levels: Object.freeze(levels),

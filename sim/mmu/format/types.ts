@@ -75,6 +75,12 @@ export interface DecodedEntry {
   privileged: boolean;
   volatile: boolean;
   aperture: Aperture;
+  /**
+   * Page: reads are not allowed (Arm stage-2 S2AP without its read bit). Only stage-2
+   * codecs write it (on every decode); stage-1 codecs never do, so an entry only ever
+   * decoded by them leaves it out (stage-1 decoding is unchanged by stage 2).
+   */
+  noRead?: boolean;
 }
 
 export function newDecodedEntry(): DecodedEntry {
@@ -96,10 +102,17 @@ export interface EntrySpec {
   aperture2?: Aperture;
   /** Leaf with the Contiguous hint (Arm LPAE bit 52; ignored by formats without one). */
   contiguous?: boolean;
+  /** Stage-2 leaf without read permission (S2AP[0] = 0); ignored by stage-1 formats. */
+  noRead?: boolean;
 }
 
 export interface PageTableFormat {
   readonly name: string;
+  /**
+   * 1: input addresses are VAs (a unit's own format); 2: a stage-2 format, whose inputs are
+   * IPAs and whose leaves carry stage-2 permissions (format/index.ts STAGE2_FORMATS).
+   */
+  readonly stage: 1 | 2;
   readonly vaBits: number;
   readonly paBits: number;
   /** Leaf first, root last (dual formats list both leaves, SPT before LPT). */
