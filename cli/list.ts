@@ -9,14 +9,15 @@ export interface BundledEntry {
   file: string;
   name: string;
   description: string;
-  /** Scenarios: the SoC config they run on (relative to soc-configs). */
+  /** Scenarios: the SoC config they run on (relative to soc-configs), or `inline` when the scenario carries its own. */
   soc?: string;
 }
 
 function readEntry(root: string, rel: string): BundledEntry {
-  const json = JSON.parse(fs.readFileSync(path.join(root, rel), 'utf8')) as { name?: string; description?: string; soc?: string };
+  const json = JSON.parse(fs.readFileSync(path.join(root, rel), 'utf8')) as { name?: string; description?: string; soc?: unknown };
   const entry: BundledEntry = { file: rel, name: json.name ?? '', description: json.description ?? '' };
   if (typeof json.soc === 'string') entry.soc = path.relative(root, path.resolve(path.dirname(path.join(root, rel)), json.soc));
+  else if (json.soc !== undefined && rel.startsWith('scenarios')) entry.soc = 'inline';
   return entry;
 }
 

@@ -418,7 +418,7 @@ export class DramController implements RequestReceiver {
     this.chStamp = new Float64Array(nch);
     this.lastDone = new Float64Array(nch);
     this.queues = [];
-    for (let c = 0; c < nch; c++) this.queues.push(new PendingQueue(params.queueDepth));
+    if (!this.frFcfs) for (let c = 0; c < nch; c++) this.queues.push(new PendingQueue(params.queueDepth));
 
     const ids = this.frFcfs ? nch * (params.queueDepth + params.writeQueueDepth) : 0;
     this.reqOff = new Float64Array(ids);

@@ -35,6 +35,8 @@ export const WALK_CACHE_ENTRY_BYTES = 1 + 4 + 8 + 8 + 8 + 8;
 export const CACHE_SLOT_BYTES = 8 + 1 + 8;
 /** Per queued request of a memory's or a bridge's FIFO: the transaction pointer and two ticks. */
 export const QUEUE_ENTRY_BYTES = 8 + 8 + 8;
+/** FR-FCFS request table row (dram.ts): offset, size, accept, arrival, row (doubles), bank, free-stack id, queue id (int32), transaction slot. */
+export const FRFCFS_REQUEST_BYTES = 5 * 8 + 3 * 4 + 8;
 /** Per crossbar input queue entry: pointer, output, ready and base ticks (crossbar.ts). */
 export const XBAR_ENTRY_BYTES = 8 + 4 + 8 + 8;
 /** Per DRAM bank: open row, stamp, column-ready and last-activate ticks (dram.ts). */
@@ -82,7 +84,10 @@ export function estimateSocHostMemory(c: SocConfig): HostMemoryItem[] {
     if (m.kind === 'dram') {
       const d = resolveDramParams(m);
       add(['memories', i, 'banks'], m.name, COMPONENT_BYTES + HISTOGRAM_BYTES + m.channels * d.banks * DRAM_BANK_BYTES);
-      add(['memories', i, 'queueDepth'], m.name, m.channels * (m.queueDepth + m.writeQueueDepth) * QUEUE_ENTRY_BYTES);
+      // fcfs: a pending-queue entry per request slot; fr-fcfs: a request-table row per read
+      // and write slot plus its id in the channel's read or write queue.
+      const slots = m.scheduler === 'fr-fcfs' ? m.queueDepth + m.writeQueueDepth : m.queueDepth;
+      add(['memories', i, 'queueDepth'], m.name, m.channels * slots * (m.scheduler === 'fr-fcfs' ? FRFCFS_REQUEST_BYTES : QUEUE_ENTRY_BYTES));
     } else {
       add(['memories', i, 'queueDepth'], m.name, COMPONENT_BYTES + HISTOGRAM_BYTES + m.queueDepth * QUEUE_ENTRY_BYTES);
     }

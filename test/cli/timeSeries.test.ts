@@ -33,11 +33,14 @@ describe('run --sample-interval', () => {
   const plain = path.join(tmp, 'plain');
   const sampled = path.join(tmp, 'sampled');
   const again = path.join(tmp, 'again');
+  const fine = path.join(tmp, 'fine.csv');
 
   beforeAll(async () => {
     await ok(['run', GPU, '--until', '10us', '--out', plain, '--trace']);
     await ok(['run', GPU, '--until', '10us', '--out', sampled, '--trace', '--sample-interval', '3us']);
     await ok(['run', GPU, '--until', '10us', '--out', again, '--sample-interval', '3us']);
+    // Gauges are levels at instants: a fine interval sees the walker busy at some of them.
+    await ok(['run', GPU, '--until', '10us', '--sample-interval', '100ns', '--sample-stats', 'soc.gpu_mmu.walker.*', '--sample-out', fine]);
   }, 60_000);
 
   test('sampling changes no stat (sim.events included) and no trace record', () => {
@@ -67,11 +70,15 @@ describe('run --sample-interval', () => {
     expect(gauges).toEqual(expect.arrayContaining(['soc.xbar.gpu_mmu.queue_depth', 'soc.xbar.gpu_mmu.outstanding', 'soc.gpu_mmu.walker.busy_slots']));
     const config = JSON.parse(read(sampled, 'config.json'));
     const slots = config.soc.iommus.find((m: { name: string }) => m.name === 'gpu_mmu').walker.slots as number;
-    const busy = ts.col('soc.gpu_mmu.walker.busy_slots');
+    const busy = series(fine).col('soc.gpu_mmu.walker.busy_slots');
+    expect(busy).toHaveLength(100);
     expect(Math.max(...busy)).toBeGreaterThan(0);
     expect(Math.max(...busy)).toBeLessThanOrEqual(slots);
     const depth = config.soc.buses.find((b: { name: string }) => b.name === 'xbar').inputQueueDepth as number;
-    for (const g of gauges.filter((n) => n.endsWith('.queue_depth'))) for (const v of ts.col(g)) expect(v >= 0 && v <= depth && Number.isInteger(v)).toBe(true);
+    for (const g of gauges.filter((n) => n.startsWith('soc.xbar.') && n.endsWith('.queue_depth'))) for (const v of ts.col(g)) expect(v >= 0 && v <= depth && Number.isInteger(v)).toBe(true);
+    // Walks waiting for a slot and DRAM requests queued: levels, never negative.
+    expect(gauges).toEqual(expect.arrayContaining(['soc.gpu_mmu.walker.queue_depth', 'soc.dram.reads.queue_depth', 'soc.dram.writes.queue_depth']));
+    for (const g of gauges) for (const v of ts.col(g)) expect(v >= 0 && Number.isInteger(v)).toBe(true);
   });
 
   test('--sample-stats picks the columns; --sample-out writes the CSV without a run directory', async () => {

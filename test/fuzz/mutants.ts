@@ -79,6 +79,8 @@ export function allMutants(): Mutant[] {
     const file = path.join(dir, s);
     const doc = JSON.parse(fs.readFileSync(file, 'utf8'));
     for (const at of mutableLeaves(doc, enums)) for (const value of HOSTILE_VALUES) out.push({ scenario: file, target: 'scenario', path: at, value });
+    // An inline SoC is part of the scenario: its leaves are among the scenario's mutants.
+    if (typeof doc.soc !== 'string') continue;
     const socFile = path.resolve(dir, doc.soc);
     if (socDone.has(socFile)) continue;
     socDone.add(socFile);
@@ -91,19 +93,24 @@ export function allMutants(): Mutant[] {
 /** Writes the mutant's scenario (and SoC) into `dir`; returns the scenario path. */
 export function writeMutant(m: Mutant, dir: string): string {
   const scenario = JSON.parse(fs.readFileSync(m.scenario, 'utf8'));
-  const socFile = path.resolve(path.dirname(m.scenario), scenario.soc);
-  let soc = JSON.parse(fs.readFileSync(socFile, 'utf8'));
+  const inline = typeof scenario.soc !== 'string';
+  let soc = socOf(m.scenario, scenario);
   let sc: Record<string, unknown> = scenario;
-  if (m.target === 'soc') soc = setAt(soc, m.path, m.value);
+  if (m.target === 'soc') soc = setAt(soc, m.path, m.value) as Record<string, unknown>;
   else sc = setAt(scenario, m.path, m.value) as Record<string, unknown>;
   const socOut = path.join(dir, 'soc.json');
-  fs.writeFileSync(socOut, JSON.stringify(soc));
+  if (!inline) fs.writeFileSync(socOut, JSON.stringify(soc));
   // Trace files and other relative inputs stay where the bundled scenario has them.
   const rebase = (v: unknown) => (typeof v === 'string' && !path.isAbsolute(v) ? path.resolve(path.dirname(m.scenario), v) : v);
   if (Array.isArray(sc.jobs)) sc.jobs = sc.jobs.map((j: Record<string, unknown>) => (j && typeof j === 'object' && 'trace' in j ? { ...j, trace: rebase(j.trace) } : j));
   const out = path.join(dir, 'scenario.json');
-  fs.writeFileSync(out, JSON.stringify({ ...sc, soc: socOut }));
+  fs.writeFileSync(out, JSON.stringify(inline ? sc : { ...sc, soc: socOut }));
   return out;
+}
+
+/** The scenario's SoC config: inline, or read from the file it names. */
+function socOf(scenarioFile: string, sc: { soc: unknown }): Record<string, unknown> {
+  return typeof sc.soc === 'string' ? JSON.parse(fs.readFileSync(path.resolve(path.dirname(scenarioFile), sc.soc), 'utf8')) : sc.soc as Record<string, unknown>;
 }
 
 export function describeMutant(m: Mutant): string {
@@ -205,7 +212,7 @@ export function nameMutants(names: readonly string[] = HOSTILE_NAMES): NameMutan
     for (const s of files) {
       const file = path.join(dir, s);
       const sc = JSON.parse(fs.readFileSync(file, 'utf8'));
-      const soc = JSON.parse(fs.readFileSync(path.resolve(dir, sc.soc), 'utf8'));
+      const soc = socOf(file, sc);
       const declared = declaredNames(kind, soc, sc);
       if (!declared.length) continue;
       // A referenced kind: the first scenario that refers to the name (a CPU core some job runs on).
@@ -222,14 +229,14 @@ export function nameMutants(names: readonly string[] = HOSTILE_NAMES): NameMutan
 /** Writes a name mutant's scenario and SoC into `dir`; returns the scenario path. */
 export function writeNameMutant(m: NameMutant, dir: string): string {
   const sc = JSON.parse(fs.readFileSync(m.scenario, 'utf8'));
-  const soc = JSON.parse(fs.readFileSync(path.resolve(path.dirname(m.scenario), sc.soc), 'utf8'));
-  const r = renameIn(m.kind, soc, sc, m.from, m.to, m.dangling);
+  const inline = typeof sc.soc !== 'string';
+  const r = renameIn(m.kind, socOf(m.scenario, sc), sc, m.from, m.to, m.dangling);
   const socOut = path.join(dir, 'soc.json');
-  fs.writeFileSync(socOut, JSON.stringify(r.soc));
+  if (!inline) fs.writeFileSync(socOut, JSON.stringify(r.soc));
   const rebase = (v: unknown) => (typeof v === 'string' && !path.isAbsolute(v) ? path.resolve(path.dirname(m.scenario), v) : v);
   const jobs = r.scenario.jobs.map((j: Record<string, unknown>) => ('trace' in j ? { ...j, trace: rebase(j.trace) } : j));
   const out = path.join(dir, 'scenario.json');
-  fs.writeFileSync(out, JSON.stringify({ ...r.scenario, jobs, soc: socOut }));
+  fs.writeFileSync(out, JSON.stringify({ ...r.scenario, jobs, soc: inline ? r.soc : socOut }));
   return out;
 }
 

@@ -1,4 +1,5 @@
 import { run } from '../../../scenario/run';
+import { resolveDramParams } from '../../../sim/mem/dram';
 import { copyScenario, MINIMAL, readConfig, writeTemp } from '../../helpers/configFiles';
 
 const MiB = 1 << 20;
@@ -15,16 +16,21 @@ describe('DMA copy engine on the minimal SoC', () => {
     expect(job.verified).toBe(true);
 
     const duration = out.stats['scenario.copy.duration_ps'] as number;
-    const bursts = bytes / dram.burstBytes;
+    const d = resolveDramParams(dram);
+    const t = d.timing;
+    const bursts = bytes / d.burstBytes;
     // Every byte crosses the single DRAM data bus twice (read, then write): 2 × bursts × tBURST.
-    const dramBound = 2 * bursts * dram.timing.tBURST * 1000;
+    const dramBound = 2 * bursts * t.tBURST * 1000;
     // The crossbar moves at most widthBytes per 1 ns cycle on each layer.
     const busBound = (bytes / xbar.widthBytes) * 1000;
     const lower = Math.max(dramBound, busBound);
-    // Upper: the DRAM-bound time plus one row open (tRP + tRCD + tCL) per 8 KiB row of each stream,
-    // plus a microsecond for pipeline fill and drain.
-    const rowOpens = 2 * (bytes / 8192);
-    const upper = lower + rowOpens * (dram.timing.tRP + dram.timing.tRCD + dram.timing.tCL) * 1000 + 1e6;
+    // Upper: the minimal mapping keeps a stream's row in one bank group, so bursts go at most
+    // one per tCCD_L; at worst every read also waits out a write-to-read turnaround (tCWL +
+    // tBURST + tWTR_L); one row open (tRP + tRCD + tCL) per 8 KiB row of each stream; all of
+    // it stretched by refresh (tRFC per tREFI); plus a microsecond of pipeline fill and drain.
+    const rowOpens = 2 * (bytes / d.rowBytes);
+    const busy = 2 * bursts * t.tCCD_L! + bursts * (t.tCWL! + t.tBURST + t.tWTR_L!) + rowOpens * (t.tRP + t.tRCD + t.tCL);
+    const upper = busy * (1 + t.tRFC! / t.tREFI!) * 1000 + 1e6;
     expect(duration).toBeGreaterThanOrEqual(lower);
     expect(duration).toBeLessThanOrEqual(upper);
     expect(out.stats['soc.dram.bytes_read']).toBe(bytes);

@@ -74,7 +74,11 @@ describe('atomic mode', () => {
     const atomic = run(file, { mode: 'atomic' });
     expect(atomic.jobs[0]).toMatchObject({ status: 'ok', verified: true });
     expect(atomic.stats['soc.dram.bytes_written']).toBe(timing.stats['soc.dram.bytes_written']);
-    expect(atomic.stats['soc.dram.row_hits']).toBe(timing.stats['soc.dram.row_hits']);
+    // Both walk the same two streams of rows; the order of reads and writes at the
+    // controller differs (timing overlaps bursts and FR-FCFS reorders them), so the row
+    // hits agree closely, not exactly (8128 atomic, 8032 timing of 8192 bursts).
+    const hits = (o: typeof timing) => o.stats['soc.dram.row_hits'] as number;
+    expect(Math.abs(hits(atomic) - hits(timing)) / hits(timing)).toBeLessThan(0.02);
     expect(atomic.events).toBeLessThan(10);
     expect(timing.events).toBeGreaterThan(10_000);
   });
