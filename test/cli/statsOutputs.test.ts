@@ -1,4 +1,5 @@
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { runCli } from '../helpers/cliInProcess';
 import { formatStatValue } from '../../sim/engine/stats';
@@ -45,12 +46,8 @@ describe('table, JSON and CSV agree', () => {
     expect(SCENARIOS.length).toBeGreaterThanOrEqual(16);
   });
 
-  test.each(SCENARIOS)('%s', async (name) => {
-    const file = path.join(REPO, 'soc-configs', 'scenarios', `${name}.json`);
-    const args = ['run', file, '--until', '20us', '--no-progress'];
-    const json = JSON.parse(await cli([...args, '--stats', 'json'])) as Record<string, number | null | number[]>;
-    const csv = csvRows(await cli([...args, '--stats', 'csv']));
-    const rows = tableRows(await cli(args));
+  /** The three views of one stats snapshot agree, stat by stat. */
+  function expectAgree(json: Record<string, number | null | number[]>, csv: Map<string, number | null>, rows: Map<string, string>): void {
     const scalar = Object.entries(json).filter(([, v]) => !Array.isArray(v));
     expect(scalar.length).toBeGreaterThan(100);
     // Same stats in all three (bucket arrays are JSON-only) ...
@@ -60,6 +57,26 @@ describe('table, JSON and CSV agree', () => {
     const differing = scalar.filter(([k, v]) => rows.get(k) !== formatStatValue(v as number | null) || csv.get(k) !== v)
       .map(([k, v]) => `${k}: table ${rows.get(k)}, csv ${csv.get(k)}, json ${v}`);
     expect(differing).toEqual([]);
+  }
+
+  // One run per scenario: the table it prints, and the stats.json and stats.csv it writes.
+  test.each(SCENARIOS)('%s: the table, stats.json and stats.csv of one run', async (name) => {
+    const file = path.join(REPO, 'soc-configs', 'scenarios', `${name}.json`);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'socsim-stats-'));
+    try {
+      const table = await cli(['run', file, '--until', '20us', '--no-progress', '--out', dir]);
+      const json = JSON.parse(fs.readFileSync(path.join(dir, 'stats.json'), 'utf8')) as Record<string, number | null | number[]>;
+      expectAgree(json, csvRows(fs.readFileSync(path.join(dir, 'stats.csv'), 'utf8')), tableRows(table));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('--stats json and --stats csv on stdout agree with the table', async () => {
+    const file = path.join(REPO, 'soc-configs', 'scenarios', 'server-io-nic-strict.json');
+    const args = ['run', file, '--until', '20us', '--no-progress'];
+    const json = JSON.parse(await cli([...args, '--stats', 'json'])) as Record<string, number | null | number[]>;
+    expectAgree(json, csvRows(await cli([...args, '--stats', 'csv'])), tableRows(await cli(args)));
   });
 
   test('--stats-filter and --nonzero select the same stats in all three', async () => {
