@@ -69,7 +69,7 @@ function measurePoint(w: Workload, size: number): PointFigures {
   const t0 = process.hrtime.bigint();
   const out = runLoaded(loaded);
   const hostSecs = Number(process.hrtime.bigint() - t0) / 1e9;
-  for (const j of out.jobs) if (!j.done || j.status !== "ok") throw new Error(`scale bench: job ${j.name} failed at size ${size}`);
+  for (const j of out.jobs) if (!j.done || j.status !== 'ok') throw new Error(`scale bench: job ${j.name} failed at size ${size}`);
   // The simulated memory stays reachable through `out` while RSS is read.
   const rssBytes = process.memoryUsage().rss;
   return { hostSecs, rssBytes, simulatedBytes: out.soc.physmem.framesAllocated * 4096, events: out.events };

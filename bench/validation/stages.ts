@@ -31,7 +31,7 @@ import { SimpleMemory } from '../../sim/mem/sram';
 import { armLpaeFormat, armLpaeS2Format, type ArmLpaeGranule } from '../../sim/mmu/format';
 import type { PageTableFormat } from '../../sim/mmu/format/types';
 import { NestedWalker } from '../../sim/mmu/nestedWalker';
-import { PageTableBuilder } from '../../sim/mmu/pageTableBuilder';
+import { ipaView, PageTableBuilder } from '../../sim/mmu/pageTableBuilder';
 import { result, type ValidationResult } from './types';
 import { PageTableWalker, stage2Tag, Walk, WalkOutcome, type WalkContext } from '../../sim/mmu/walker';
 
@@ -45,18 +45,6 @@ const S2_ARENA = MEM_BASE + 0x2000_0000;
 const S1_ONLY_ARENA = MEM_BASE + 0x3000_0000;
 const PAGES = 64;
 const VMID = 1;
-
-/**
- * The guest's view of memory for a PageTableBuilder: IPA = PA - offset. Stage-1 tables
- * built through it have IPA table addresses, as a guest kernel's do.
- */
-export function ipaView(mem: PhysicalMemory, offset: number): PhysicalMemory {
-  return {
-    fill: (addr: number, len: number, value: number) => mem.fill(addr + offset, len, value),
-    read32: (addr: number) => mem.read32(addr + offset),
-    write32: (addr: number, value: number) => mem.write32(addr + offset, value),
-  } as unknown as PhysicalMemory;
-}
 
 export type StageConfig = 's1' | 's2' | 'nested';
 /** Which stages have walk caches on every table level. */

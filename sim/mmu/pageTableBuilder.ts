@@ -266,3 +266,16 @@ export class PageTableBuilder {
     }
   }
 }
+
+/**
+ * The guest's view of physical memory for a PageTableBuilder: IPA = PA - offset. Stage-1
+ * tables built through it have IPA table addresses (and descriptors), as a guest
+ * kernel's do under a hypervisor's stage 2.
+ */
+export function ipaView(mem: PhysicalMemory, offset: number): PhysicalMemory {
+  return {
+    fill: (addr: number, len: number, value: number) => mem.fill(addr + offset, len, value),
+    read32: (addr: number) => mem.read32(addr + offset),
+    write32: (addr: number, value: number) => mem.write32(addr + offset, value),
+  } as unknown as PhysicalMemory;
+}

@@ -1,21 +1,9 @@
 import type { PhysicalMemory } from '../../sim/mem/physmem';
 import { armLpaeFormat, armLpaeS2Format, type ArmLpaeGranule } from '../../sim/mmu/format';
 import type { PageTableFormat } from '../../sim/mmu/format/types';
-import { PageTableBuilder } from '../../sim/mmu/pageTableBuilder';
+import { ipaView, PageTableBuilder } from '../../sim/mmu/pageTableBuilder';
 import { stage2Tag, type Stage2Context } from '../../sim/mmu/walker';
 import type { TranslationContext } from '../../sim/mmu/translationUnit';
-
-/**
- * The guest's view of memory: IPA = PA - offset over [ipaBase, ipaBase + size). Lets a
- * PageTableBuilder write stage-1 tables whose addresses (and descriptors) are IPAs.
- */
-export function ipaView(mem: PhysicalMemory, offset: number): PhysicalMemory {
-  return {
-    fill: (addr: number, len: number, value: number) => mem.fill(addr + offset, len, value),
-    read32: (addr: number) => mem.read32(addr + offset),
-    write32: (addr: number, value: number) => mem.write32(addr + offset, value),
-  } as unknown as PhysicalMemory;
-}
 
 export interface NestedTables {
   s1: PageTableBuilder;
