@@ -38,6 +38,21 @@ test('the ATC hides IOTLB lookups and walks: 300 reads over 16 pages need one Tr
   expect(on['soc.pciebench.errors']).toBe(0);
 });
 
+test('an ATC larger than the IOTLB\'s reach hides IOTLB misses: random reads over 1 MiB walk once per page, not once per read', () => {
+  // 256 pages of 4 KiB against a 64-entry IOTLB: without ATS three reads in four miss and
+  // walk; with a 512-entry ATC the device asks once per page and then reads translated.
+  const reads = ['scenario.jobs.reads.streams[0].accesses=2000'];
+  const off = run(WINDOW, reads);
+  const on = run(WINDOW, [...reads, 'soc.devices[2].pcie.ats={"atcEntries":512,"atcWays":8}']);
+  expect(off['soc.iommu.walker.walks']).toBeGreaterThan(1000);
+  expect(on['soc.iommu.walker.walks']).toBeLessThanOrEqual(256);
+  expect(on['soc.iommu.walker.walks']).toBeLessThan(off['soc.iommu.walker.walks'] / 4);
+  // One Translation Request per page at most (misses to a page whose request is in flight wait for it).
+  expect(on['soc.pciebench.pcie.ats.translation_requests']).toBeLessThanOrEqual(256);
+  expect(on['soc.pciebench.pcie.ats.translation_requests']).toBeLessThanOrEqual(on['soc.pciebench.pcie.ats.atc.misses']);
+  expect(on['soc.pciebench.errors']).toBe(0);
+});
+
 describe('ATC invalidation on the malicious-NIC scenario (500 packets)', () => {
   const short = ['scenario.jobs.rx.rx.packets=500'];
   const honest = [...short, 'soc.devices[0].pcie.ats.ignoreInvalidations=false'];
