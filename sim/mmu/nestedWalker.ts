@@ -1,3 +1,4 @@
+import { Fifo } from '../engine/fifo';
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
@@ -97,8 +98,7 @@ export class NestedWalker {
   private declare readonly s2CacheLatency: number;
   private readonly pool = new TransactionPool(16);
   private readonly walkPool: NestedWalk[] = [];
-  private readonly waiting: NestedWalk[] = [];
-  private waitHead = 0;
+  private readonly waiting = new Fifo<NestedWalk>();
   private active = 0;
   private readonly d1: DecodedEntry = newDecodedEntry();
   private readonly d2: DecodedEntry = newDecodedEntry();
@@ -156,7 +156,7 @@ export class NestedWalker {
     w.done = done;
     w.tag = tag;
     w.queuedTick = this.ctx.engine.now;
-    if (this.active < this.params.slots && this.waitHead === this.waiting.length) this.begin(w);
+    if (this.active < this.params.slots && this.waiting.length === 0) this.begin(w);
     else this.waiting.push(w);
   }
 
@@ -267,15 +267,7 @@ export class NestedWalker {
     w.done = null;
     w.tag = null;
     this.walkPool.push(w);
-    if (this.waitHead < this.waiting.length && this.active < this.params.slots) {
-      const next = this.waiting[this.waitHead];
-      this.waiting[this.waitHead++] = null!;
-      if (this.waitHead === this.waiting.length) {
-        this.waiting.length = 0;
-        this.waitHead = 0;
-      }
-      this.begin(next);
-    }
+    if (this.waiting.length > 0 && this.active < this.params.slots) this.begin(this.waiting.shift()!);
   }
 
   private countRead(w: NestedWalk): void {

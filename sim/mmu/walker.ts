@@ -1,3 +1,4 @@
+import { Fifo } from '../engine/fifo';
 import { z } from 'zod';
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
@@ -146,8 +147,7 @@ export class PageTableWalker implements ResponseReceiver {
   private declare readonly cacheLatency: number;
   private readonly pool = new TransactionPool(16);
   private readonly walkPool: Walk[] = [];
-  private readonly waiting: Walk[] = [];
-  private waitHead = 0;
+  private readonly waiting = new Fifo<Walk>();
   private active = 0;
   private readonly sender: InOrderSender;
   private readonly decoded: DecodedEntry = newDecodedEntry();
@@ -210,7 +210,7 @@ export class PageTableWalker implements ResponseReceiver {
 
   /** Walks waiting for a slot. */
   get queuedWalks(): number {
-    return this.waiting.length - this.waitHead;
+    return this.waiting.length;
   }
 
   /** Starts (or queues) a timing walk of `va`; `done` receives the Walk when it ends. */
@@ -223,7 +223,7 @@ export class PageTableWalker implements ResponseReceiver {
     w.queuedTick = this.ctx.engine.now;
     // First come, first served: a free slot goes to a waiting walk before a new one (a
     // walk started from a `done` callback must not overtake the queue).
-    if (this.active < this.params.slots && this.waitHead === this.waiting.length) this.begin(w);
+    if (this.active < this.params.slots && this.waiting.length === 0) this.begin(w);
     else {
       this.sSlotWaits.value++;
       this.waiting.push(w);
@@ -351,20 +351,7 @@ export class PageTableWalker implements ResponseReceiver {
     w.tag = null;
     this.walkPool.push(w);
     // After `done`, whose callbacks may have queued more walks (behind the waiting ones).
-    if (this.waitHead < this.waiting.length && this.active < this.params.slots) {
-      const next = this.waiting[this.waitHead];
-      this.waiting[this.waitHead++] = null!;
-      if (this.waitHead === this.waiting.length) {
-        this.waiting.length = 0;
-        this.waitHead = 0;
-      } else if (this.waitHead >= 64 && this.waitHead * 2 >= this.waiting.length) {
-        // A queue that never empties (a walker kept busy for the whole run) would
-        // otherwise grow by one slot per walk: drop the served prefix now and then.
-        this.waiting.splice(0, this.waitHead);
-        this.waitHead = 0;
-      }
-      this.begin(next);
-    }
+    if (this.waiting.length > 0 && this.active < this.params.slots) this.begin(this.waiting.shift()!);
   }
 
   // ---- walk rules, shared by all paths ----

@@ -1,0 +1,20 @@
+import { Fifo } from '../../../sim/engine/fifo';
+
+test('Fifo keeps first-in, first-out order across emptying and across dropping a served prefix while never empty', () => {
+  const q = new Fifo<number>();
+  expect(q.shift()).toBeUndefined();
+  const out: number[] = [];
+  // Keep 3 waiting while 500 pass through: the served prefix is dropped every 64 or so.
+  let next = 0;
+  for (; next < 3; next++) q.push(next);
+  while (out.length < 500) {
+    out.push(q.shift()!);
+    q.push(next++);
+    expect(q.length).toBe(3);
+  }
+  while (q.length > 0) out.push(q.shift()!);
+  expect(out).toEqual(Array.from({ length: 503 }, (_, i) => i));
+  q.push(7);
+  expect(q.shift()).toBe(7);
+  expect(q.length).toBe(0);
+});
