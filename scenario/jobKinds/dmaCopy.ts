@@ -85,7 +85,8 @@ function sameBytes(soc: Soc, a: number, b: number, bytes: number): boolean {
     const len = Math.min(n, bytes - off);
     soc.physmem.read(a + off, bufA, 0, len);
     soc.physmem.read(b + off, bufB, 0, len);
-    for (let i = 0; i < len; i++) if (bufA[i] !== bufB[i]) return false;
+    // Buffer.compare is a native memcmp: a byte loop here cost 5% of the default scenario.
+    if (Buffer.compare(bufA.subarray(0, len), bufB.subarray(0, len)) !== 0) return false;
   }
   return true;
 }

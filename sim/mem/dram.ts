@@ -717,7 +717,8 @@ export class DramController implements RequestReceiver {
     const end = off + size;
     const lastByte = off + (size > 0 ? size : 1) - 1;
     let done = 0;
-    for (let b = off - (off % bb); b <= lastByte; b += bb) {
+    // Not `off % bb`: on a double (offsets live in a Float64Array) that is a slow fmod call.
+    for (let b = Math.floor(off * this.burstInv) * bb; b <= lastByte; b += bb) {
       if (b !== off) this.decodeOffset(b);
       const ch = this.dCh;
       if (!timing) this.stampScratch(ch);

@@ -113,18 +113,20 @@ export class DramCommandTimer {
   lastCol: Tick = 0;
   private readonly groupMask: number;
   private readonly perBank: boolean;
+  private readonly refreshes: boolean;
 
   constructor(
     private readonly t: DramTimingTicks,
     private readonly banks: number,
     private readonly bankGroups: number,
-    private readonly refreshMode: 'none' | 'all-bank' | 'per-bank',
+    refreshMode: 'none' | 'all-bank' | 'per-bank',
     /** Open row per bank (-1 closed), shared by timing and atomic accesses. */
     readonly openRow: Float64Array,
     private readonly c: DramCommandCounters,
   ) {
     this.groupMask = bankGroups - 1;
     this.perBank = refreshMode === 'per-bank';
+    this.refreshes = refreshMode !== 'none';
   }
 
   /** First refresh due per channel / per bank (per-bank refreshes are staggered over tREFI). */
@@ -145,7 +147,7 @@ export class DramCommandTimer {
     const bi = ch * this.banks + bank;
     const g = ch * this.bankGroups + (bank & this.groupMask);
     const lat = write ? t.tCWL : t.tCL;
-    if (refresh && this.refreshMode !== 'none') {
+    if (refresh && this.refreshes) {
       let probe = r.busFree[ch] - lat;
       if (probe < colFrom) probe = colFrom;
       if (this.perBank) {

@@ -191,6 +191,15 @@ describe('Rng: derived draws', () => {
       words[0] & 0xff, (words[0] >>> 8) & 0xff, (words[0] >>> 16) & 0xff, words[0] >>> 24,
       words[1] & 0xff, (words[1] >>> 8) & 0xff,
     ]);
+    // A buffer at an unaligned byte offset (the byte-by-byte path) gets the same bytes
+    // as an aligned one (the word-store path).
+    const backing = new Uint8Array(1 + 23);
+    const unaligned = backing.subarray(1);
+    const aligned = new Uint8Array(23);
+    new Rng(7).fillBytes(unaligned);
+    new Rng(7).fillBytes(aligned);
+    expect(Array.from(unaligned)).toEqual(Array.from(aligned));
+    expect(backing[0]).toBe(0);
     // A 3-byte fill consumes exactly one word.
     const r = new Rng(99);
     r.fillBytes(new Uint8Array(3));
