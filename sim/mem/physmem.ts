@@ -12,6 +12,13 @@ const FRAME_CACHE = 64;
  */
 const SMALL_COPY = 32;
 const FRAME_CACHE_INV = 1 / FRAME_CACHE;
+/**
+ * Frames are carved out of 256 KiB ArrayBuffers rather than allocated one by one: V8
+ * tracks and sweeps every live ArrayBuffer at each GC, so one per 4 KiB frame made a
+ * 64 MiB copy 15-25% slower per MiB than a 16 MiB one. Frames are never freed, so a slab
+ * wastes at most its unused tail (untouched pages of a large allocation are not resident).
+ */
+const FRAMES_PER_SLAB = 64;
 
 /**
  * Physical memory holding real bytes, stored sparsely: a 4 KiB frame is allocated on
@@ -25,6 +32,8 @@ export class PhysicalMemory {
   // data accesses alternate between a few frames, which a one-entry cache would thrash.
   private readonly cachedNo = new Float64Array(FRAME_CACHE).fill(-1);
   private readonly cachedFrame: (Uint8Array | null)[] = new Array(FRAME_CACHE).fill(null);
+  private slab: ArrayBuffer | null = null;
+  private slabUsed = FRAMES_PER_SLAB;
 
   /** Number of 4 KiB frames that hold data. */
   get framesAllocated(): number {
@@ -167,12 +176,21 @@ export class PhysicalMemory {
     return f;
   }
 
+  /** A zeroed 4 KiB frame from the current slab. */
+  private newFrame(): Uint8Array {
+    if (this.slabUsed === FRAMES_PER_SLAB) {
+      this.slab = new ArrayBuffer(FRAMES_PER_SLAB * FRAME_SIZE);
+      this.slabUsed = 0;
+    }
+    return new Uint8Array(this.slab!, FRAME_SIZE * this.slabUsed++, FRAME_SIZE);
+  }
+
   private frameForWrite(frameNo: number): Uint8Array {
     const slot = frameNo - Math.floor(frameNo * FRAME_CACHE_INV) * FRAME_CACHE;
     if (this.cachedNo[slot] === frameNo) return this.cachedFrame[slot]!;
     let f = this.frames.get(frameNo);
     if (!f) {
-      f = new Uint8Array(FRAME_SIZE);
+      f = this.newFrame();
       this.frames.set(frameNo, f);
     }
     this.cachedNo[slot] = frameNo;
