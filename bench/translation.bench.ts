@@ -16,6 +16,8 @@ import { SimpleMemory } from '../sim/mem/sram';
 import { getFormat } from '../sim/mmu/format';
 import { Iommu, type IommuParamsInput } from '../sim/mmu/iommu';
 import { PageTableBuilder } from '../sim/mmu/pageTableBuilder';
+import { spawnSync } from 'child_process';
+import { compiledScript } from './paths';
 import type { BenchResult } from './result';
 
 const MEM_BASE = 0x8000_0000;
@@ -137,10 +139,10 @@ function atomicRate(sink: boolean, n: number): { rate: number; hitRate: number }
   return { rate: n / secs, hitRate: stats.value('soc.iommu.dev.l1tlb.hit_rate') };
 }
 
-export function timingRate(p: IommuParamsInput, pages: number, total: number): { rate: number; walks: number; reads: number } {
+export function timingRate(p: IommuParamsInput, pages: number, total: number, rigs = 2): { rate: number; walks: number; reads: number } {
   let best = Infinity;
   let r!: Rig;
-  for (let k = 0; k < 2; k++) {
+  for (let k = 0; k < rigs; k++) {
     r = rig(p, pages, false, { total, outstanding: 16 });
     best = Math.min(best, time(() => { r.dev!.start(); r.ctx.engine.runUntilIdle(); }));
     if (r.dev!.done !== total) throw new Error('timing bench did not finish');
@@ -148,22 +150,44 @@ export function timingRate(p: IommuParamsInput, pages: number, total: number): {
   return { rate: total / best, walks: r.ctx.stats.value('soc.iommu.walker.walks'), reads: r.ctx.stats.value('soc.iommu.walker.mem_reads') };
 }
 
+type TimingFigures = Record<'hits' | 'walks', ReturnType<typeof timingRate>>;
+
+/** Both timing figures, best of 4 rigs each (the first rigs warm the JIT). */
+function timingFigures(): TimingFigures {
+  // 1-entry TLBs and a page per access: every access misses both TLBs and walks 4 levels.
+  return { hits: timingRate(params(64, 512), 16, 400_000, 4), walks: timingRate(params(1, 1), 4096, 100_000, 4) };
+}
+
+/**
+ * The timing figures are measured in a child process. After the atomic benches have run
+ * in the same process, the functions both modes share (ports, crossbar, TLB lookup) have
+ * seen both and V8 compiles them polymorphic: the timing path then ran at 1.77 M/s
+ * instead of 1.96-2.12 M/s. A user's run is in one mode, so that is what is measured.
+ */
+function timingFiguresInChild(): TimingFigures {
+  const r = spawnSync(process.execPath, [compiledScript(__filename), 'timing'], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`translation bench: timing child exited ${r.status}: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as TimingFigures;
+}
+
 export function runTranslationBench(): BenchResult[] {
   const n = 5_000_000;
+  const { hits, walks } = timingFiguresInChild();
   const onlyTranslate = atomicRate(true, n);
   const fullAtomic = atomicRate(false, 2_000_000);
-  const hits = timingRate(params(64, 512), 16, 400_000);
-  // 1-entry TLBs and a page per access: every access misses both TLBs and walks 4 levels.
-  const walks = timingRate(params(1, 1), 4096, 100_000);
   return [
     { name: 'translation.atomic.tlb_hit', value: onlyTranslate.rate / 1e6, unit: 'M translations/s', note: `IOMMU only, L1 hit rate ${onlyTranslate.hitRate.toFixed(4)}` },
     { name: 'translation.atomic.tlb_hit_with_memory', value: fullAtomic.rate / 1e6, unit: 'M accesses/s', note: 'IOMMU + crossbar + SRAM, atomic' },
-    { name: 'translation.timing.tlb_hit', value: hits.rate / 1e6, unit: 'M accesses/s', note: `16 pages, 16 outstanding, ${hits.walks} walks` },
-    { name: 'translation.timing.walk_every_access', value: walks.rate / 1e3, unit: 'K accesses/s', note: `${walks.walks} walks, ${(walks.reads / walks.walks).toFixed(2)} reads per walk` },
+    { name: 'translation.timing.tlb_hit', value: hits.rate / 1e6, unit: 'M accesses/s', note: `16 pages, 16 outstanding, ${hits.walks} walks; own process, best of 4` },
+    { name: 'translation.timing.walk_every_access', value: walks.rate / 1e3, unit: 'K accesses/s', note: `${walks.walks} walks, ${(walks.reads / walks.walks).toFixed(2)} reads per walk; own process, best of 4` },
   ];
 }
 
 if (require.main === module) {
-  const { formatResult } = require('./result') as typeof import('./result');
-  for (const r of runTranslationBench()) console.log(formatResult(r));
+  if (process.argv[2] === 'timing') {
+    console.log(JSON.stringify(timingFigures()));
+  } else {
+    const { formatResult } = require('./result') as typeof import('./result');
+    for (const r of runTranslationBench()) console.log(formatResult(r));
+  }
 }
