@@ -10,7 +10,8 @@ export { Crossbar, type CrossbarParams, type Arbitration } from './sim/bus/cross
 export { Bridge, type BridgeParams } from './sim/bus/bridge';
 export { PhysicalMemory } from './sim/mem/physmem';
 export { AddressMap, type Region, type RegionKind } from './sim/mem/addressMap';
-export { DramController, type DramParams, type DramTiming } from './sim/mem/dram';
+export { DramController } from './sim/mem/dram';
+export type { DramParams, DramTiming } from './sim/mem/dramSpec';
 export { SimpleMemory, type SramParams } from './sim/mem/sram';
 export { DmaEngine, type DmaEngineParams, type DmaCopyResult } from './sim/devices/dmaEngine';
 export { buildSoc, loadSocConfig, validateSocConfig, Soc } from './sim/soc/builder';

@@ -30,7 +30,8 @@ import { PS_PER_NS, type Tick } from '../../sim/engine/time';
 import { connectPorts, RequestPort, type ResponseReceiver } from '../../sim/bus/port';
 import { Cmd, Status, Transaction } from '../../sim/bus/transaction';
 import { PhysicalMemory } from '../../sim/mem/physmem';
-import { DramController, type DramParamsInput } from '../../sim/mem/dram';
+import { DramController } from '../../sim/mem/dram';
+import type { DramParamsInput } from '../../sim/mem/dramSpec';
 import { DRAM_PRESETS } from '../../sim/mem/dramPresets';
 import { result, type ValidationResult } from './types';
 

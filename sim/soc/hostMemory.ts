@@ -1,6 +1,6 @@
 import { HISTOGRAM_BUCKETS } from '../engine/histogram';
 import type { SocConfig } from './schema';
-import { resolveDramParams } from '../mem/dram';
+import { resolveDramParams } from '../mem/dramSpec';
 
 /**
  * Host-memory estimate of a SoC config (issue 15): what the models allocate, from the

@@ -3,7 +3,7 @@ import { Address, Frequency, Name, Notes, Size } from './schemaTypes';
 import { BridgeSpec } from '../bus/bridge';
 import { CrossbarSpec } from '../bus/crossbar';
 import type { CpuCacheSpec } from '../devices/cpuCache';
-import { DramSpec } from '../mem/dram';
+import { DramSpec } from '../mem/dramSpec';
 import { SramSpec } from '../mem/sram';
 import { CpuMmuSpec, type CpuCoreSpec } from '../mmu/cpuMmu';
 import { IommuSpec } from '../mmu/iommu';

@@ -1,5 +1,5 @@
 import { run } from '../../../scenario/run';
-import { resolveDramParams } from '../../../sim/mem/dram';
+import { resolveDramParams } from '../../../sim/mem/dramSpec';
 import { copyScenario, MINIMAL, readConfig, writeTemp } from '../../helpers/configFiles';
 
 const MiB = 1 << 20;

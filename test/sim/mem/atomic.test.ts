@@ -4,7 +4,8 @@ import type { StatsDump } from '../../../sim/engine/stats';
 import { connectPorts } from '../../../sim/bus/port';
 import { Cmd, Status } from '../../../sim/bus/transaction';
 import { PhysicalMemory } from '../../../sim/mem/physmem';
-import { DramController, type DramParamsInput } from '../../../sim/mem/dram';
+import { DramController } from '../../../sim/mem/dram';
+import type { DramParamsInput } from '../../../sim/mem/dramSpec';
 import { SimpleMemory, type SramParams } from '../../../sim/mem/sram';
 import { TrafficMaster, type TrafficRequest } from '../../helpers/trafficMaster';
 

@@ -4,7 +4,8 @@ import { SimInvariantError } from '../../../sim/engine/errors';
 import { connectPorts } from '../../../sim/bus/port';
 import { Cmd, Status, type Transaction } from '../../../sim/bus/transaction';
 import { PhysicalMemory } from '../../../sim/mem/physmem';
-import { DramController, DramSpec, type DramParamsInput } from '../../../sim/mem/dram';
+import { DramController } from '../../../sim/mem/dram';
+import { DramSpec, type DramParamsInput } from '../../../sim/mem/dramSpec';
 import { firstProblem } from '../../helpers/spec';
 import { TrafficMaster, reads, type TrafficRequest } from '../../helpers/trafficMaster';
 

@@ -2,7 +2,7 @@ import { ConfigError } from '../../../sim/engine/errors';
 import { loadSocConfig } from '../../../sim/soc/builder';
 import { loadScenario } from '../../../scenario/load';
 import { copyScenario, MINIMAL, readConfig, writeTemp } from '../../helpers/configFiles';
-import { resolveDramParams } from '../../../sim/mem/dram';
+import { resolveDramParams } from '../../../sim/mem/dramSpec';
 
 /** Loads a mutated minimal config and returns the ConfigError it must raise. */
 function errorFor(mutate: (cfg: any) => void): ConfigError {
