@@ -26,6 +26,10 @@ export function readJsonFile(file: string, root: string): unknown {
  * `root` (e.g. `soc.memories[0].size`); the first becomes the error's path.
  */
 export function parseWithSchema<S extends z.ZodType>(schema: S, data: unknown, file: string, root: string): z.output<S> {
+  const proto = protoKeyPath(data, []);
+  if (proto !== null) {
+    throw new ConfigError(file, formatJsonPath(root, proto), 'a key "__proto__" is not allowed: validation would drop it without a word (zod leaves it out of records and objects)');
+  }
   const r = schema.safeParse(data);
   if (r.success) return r.data;
   const problems = r.error.issues.map((issue) => {
@@ -43,4 +47,25 @@ export function parseWithSchema<S extends z.ZodType>(schema: S, data: unknown, f
 
 function pathPart(p: PropertyKey): string | number {
   return typeof p === 'number' ? p : String(p);
+}
+
+/**
+ * The path of the first own "__proto__" key in `value`, or null. zod drops such a key
+ * from its output without an issue (a guard against prototype pollution), so a sweep
+ * axis `--grid __proto__=1,2` ran a single point and a clock named "__proto__" vanished.
+ */
+function protoKeyPath(value: unknown, at: (string | number)[]): (string | number)[] | null {
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const p = protoKeyPath(value[i], [...at, i]);
+      if (p !== null) return p;
+    }
+  } else if (value !== null && typeof value === 'object') {
+    if (Object.hasOwn(value, '__proto__')) return [...at, '__proto__'];
+    for (const [k, v] of Object.entries(value)) {
+      const p = protoKeyPath(v, [...at, k]);
+      if (p !== null) return p;
+    }
+  }
+  return null;
 }
