@@ -10,6 +10,11 @@ import { readPointStats, varyingColumns } from '../scenario/sweepResults';
 import { StatsSelectError } from '../sim/engine/statsSelect';
 import { parseQueueUrl, QueueUrlError, type QueueTarget } from '../scenario/queue/queueUrl';
 import * as path from 'path';
+import * as fs from 'fs';
+import { sweepOutputOverInput } from './outputs';
+import { resolveScenario } from '../scenario/resolve';
+import { runInputFiles, type RunInput } from '../scenario/inputs';
+import { ConfigError } from '../sim/engine/errors';
 
 /** Where the command writes (the CLI's stdout and stderr, or test collectors). */
 export interface SweepIO {
@@ -101,6 +106,24 @@ export function specFromArgs(args: SweepArgs): SweepSpec {
   return checkSweepSpec(spec, args.spec ?? 'command line');
 }
 
+/**
+ * The files a sweep reads: its spec file, and per scenario the files a run of it reads
+ * (the scenario, its SoC config, job inputs) with the spec's shared overrides. A
+ * scenario that does not load is left to fail as a point; its own file still counts.
+ */
+function sweepInputFiles(spec: SweepSpec, specFile: string | undefined): RunInput[] {
+  const inputs: RunInput[] = specFile ? [{ file: specFile, what: 'the sweep spec' }] : [];
+  for (const scenario of spec.scenarios) {
+    try {
+      inputs.push(...runInputFiles(resolveScenario(scenario, spec.set)));
+    } catch (e) {
+      if (!(e instanceof ConfigError)) throw e;
+      if (fs.existsSync(scenario)) inputs.push({ file: scenario, what: 'a scenario file of the sweep' });
+    }
+  }
+  return inputs;
+}
+
 export async function sweepCommand(args: SweepArgs, io: SweepIO): Promise<number> {
   let spec: SweepSpec;
   let queue: QueueTarget | null = null;
@@ -112,6 +135,8 @@ export async function sweepCommand(args: SweepArgs, io: SweepIO): Promise<number
       queue = parseQueueUrl(args.queue);
     }
     spec = specFromArgs(args);
+    const clash = sweepOutputOverInput(args.out, sweepInputFiles(spec, args.spec));
+    if (clash) throw new SweepUsageError(clash);
     if (args['max-host-memory'] !== undefined) {
       try {
         maxHostMemory = parseHostMemoryLimit(args['max-host-memory']);

@@ -91,6 +91,29 @@ describe('outputs: written whole, never over an input, one line when they cannot
     expect(fs.readFileSync(traceFile, 'utf8')).toBe(text);
   });
 
+  test('sweep --out over an input (its scenario as OUT/sweep.json or OUT/results.csv, the spec, a file under OUT/points) is refused and the file is untouched', async () => {
+    const out = path.join(dir, 'sweep-over');
+    fs.mkdirSync(out);
+    const asSpec = path.join(out, 'sweep.json');
+    fs.copyFileSync(scenarioCopy('s1.json'), asSpec);
+    const before = fs.readFileSync(asSpec, 'utf8');
+    // Before the check the sweep wrote its own sweep.json over this scenario and every point failed.
+    expectOneLine(await runCli(['sweep', asSpec, '--grid', 'scenario.until=1us', '--out', out]), /^socsim: --out: .*sweep\.json is the scenario file, an input of this sweep; write the output elsewhere$/m);
+    expect(fs.readFileSync(asSpec, 'utf8')).toBe(before);
+    const asResults = path.join(out, 'results.csv');
+    fs.copyFileSync(scenarioCopy('s2.json'), asResults);
+    expectOneLine(await runCli(['sweep', asResults, '--until', '1us', '--out', out]), /results\.csv is the scenario file, an input of this sweep/);
+    const inPoints = path.join(out, 'points', 'mine', 'p.json');
+    fs.mkdirSync(path.dirname(inPoints), { recursive: true });
+    fs.copyFileSync(scenarioCopy('s3.json'), inPoints);
+    expectOneLine(await runCli(['sweep', inPoints, '--until', '1us', '--out', out]), /p\.json is the scenario file, an input of this sweep, inside .*points where the sweep writes its points/);
+    const specFile = path.join(dir, 'spec-out', 'sweep.json');
+    fs.mkdirSync(path.dirname(specFile));
+    fs.writeFileSync(specFile, JSON.stringify({ scenarios: [scenarioCopy('s4.json')], until: '1us' }));
+    expectOneLine(await runCli(['sweep', '--spec', specFile, '--out', path.dirname(specFile)]), /sweep\.json is the sweep spec, an input of this sweep/);
+    expect(fs.existsSync(path.join(out, 'points', 'mine', 'p.json'))).toBe(true);
+  });
+
   test('run --out over the scenario file (DIR/config.json) is refused before the directory is cleared', async () => {
     const out = path.join(dir, 'run-over');
     fs.mkdirSync(out);
