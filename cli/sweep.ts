@@ -34,6 +34,8 @@ export function sweepOptions<T>(y: Argv<T>) {
     .option('seed-list', { type: 'string', describe: 'comma-separated seeds, e.g. 3,7,11' })
     .option('until', { type: 'string', describe: 'stop every point at this simulated time, e.g. 100us' })
     .option('stats-filter', { type: 'string', array: true, describe: 'results.csv stat columns: globs as for run --stats-filter (repeatable; default every stat)' })
+    .option('sample-interval', { type: 'string', requiresArg: true, describe: 'a time series per point, OUT/points/<hash>/timeseries.csv: selected stats every interval of simulated time, e.g. 1us' })
+    .option('sample-stats', { type: 'string', array: true, requiresArg: true, describe: 'counters and gauges to sample (repeatable glob, as run --sample-stats)' })
     .option('jobs', { alias: 'j', type: 'number', describe: 'worker processes (default: the number of cores)' })
     .option('queue', { type: 'string', describe: 'run the points on `socsim worker`s through this Redis server instead of here: redis://[:password@]host[:port][/db] (README: Sweeps on several machines)' })
     .option('max-host-memory', { type: 'string', requiresArg: true, describe: 'refuse a point whose estimated host memory exceeds this, e.g. 2GiB (default: half of this machine\'s memory divided among the workers)' })
@@ -55,6 +57,8 @@ export interface SweepArgs {
   'seed-list'?: string;
   until?: string;
   'stats-filter'?: string[];
+  'sample-interval'?: string;
+  'sample-stats'?: string[];
   jobs?: number;
   queue?: string;
   'max-host-memory'?: string;
@@ -103,6 +107,11 @@ export function specFromArgs(args: SweepArgs): SweepSpec {
   if (args['seed-list'] !== undefined) spec.seeds = parseSeedList(args['seed-list']);
   if (args.until !== undefined) spec.until = args.until;
   if (args['stats-filter']) spec.stats = args['stats-filter'];
+  if (args['sample-stats'] !== undefined && args['sample-interval'] === undefined && spec.sample === undefined) throw new SweepUsageError('--sample-stats needs --sample-interval');
+  if (args['sample-interval'] !== undefined || args['sample-stats'] !== undefined) {
+    const base = spec.sample as { interval: string; stats?: string[] } | undefined;
+    spec.sample = { interval: args['sample-interval'] ?? base!.interval, ...(args['sample-stats'] ?? base?.stats ? { stats: args['sample-stats'] ?? base!.stats } : {}) };
+  }
   return checkSweepSpec(spec, args.spec ?? 'command line');
 }
 

@@ -1,5 +1,6 @@
 import * as path from 'path';
 import { ConfigError } from '../sim/engine/errors';
+import { timeSeriesToCsv, type SampleOptions } from '../sim/engine/timeSeries';
 import type { LoadedScenario } from './load';
 import { runLoaded } from './run';
 import { clearRunDir, RUN_FILES, runDirTexts, runErrorText, writeFileAtomic } from './runDir';
@@ -10,7 +11,7 @@ import { clearRunDir, RUN_FILES, runDirTexts, runErrorText, writeFileAtomic } fr
  * writes them into OUT/points/<hash>/ itself, so every backend leaves the same layout.
  */
 
-/** A point's run-directory files by name (config/stats/csv/meta when it ran, error.json when it failed). */
+/** A point's run-directory files by name (config/stats/csv/meta, and timeseries.csv when sampled, when it ran; error.json when it failed). */
 export type PointFiles = Partial<Record<(typeof RUN_FILES)[keyof typeof RUN_FILES], string>>;
 
 export interface PointOutcome {
@@ -31,8 +32,8 @@ export interface PointDisplay {
   rewrite: [scratch: string, original: string][];
 }
 
-/** Runs one point; never throws (a failure becomes error.json). */
-export function runPoint(loaded: LoadedScenario, display?: PointDisplay, maxHostMemory?: number): PointOutcome {
+/** Runs one point (sampled into timeseries.csv with `sample`); never throws (a failure becomes error.json). */
+export function runPoint(loaded: LoadedScenario, display?: PointDisplay, maxHostMemory?: number, sample?: SampleOptions): PointOutcome {
   const startedAt = new Date();
   const t0 = process.hrtime.bigint();
   const seconds = () => Number(process.hrtime.bigint() - t0) / 1e9;
@@ -41,6 +42,7 @@ export function runPoint(loaded: LoadedScenario, display?: PointDisplay, maxHost
   try {
     const out = runLoaded(loaded, {
       maxHostMemory,
+      ...(sample ? { sample } : {}),
       // The parent is gone (killed): stop instead of finishing a point nobody collects.
       onProgress: () => {
         if (process.send && !process.connected) process.exit(1);
@@ -50,7 +52,11 @@ export function runPoint(loaded: LoadedScenario, display?: PointDisplay, maxHost
     const texts = runDirTexts({ ...out, loaded: { ...out.loaded, file: source } }, { startedAt, hostSeconds, trace: null });
     return {
       ok: true, hostSeconds,
-      files: { [RUN_FILES.config]: texts.config, [RUN_FILES.stats]: texts.stats, [RUN_FILES.csv]: texts.csv, [RUN_FILES.meta]: JSON.stringify(texts.meta, null, 2) + '\n' },
+      files: {
+        [RUN_FILES.config]: texts.config, [RUN_FILES.stats]: texts.stats, [RUN_FILES.csv]: texts.csv,
+        ...(out.timeseries ? { [RUN_FILES.timeseries]: timeSeriesToCsv(out.timeseries) } : {}),
+        [RUN_FILES.meta]: JSON.stringify(texts.meta, null, 2) + '\n',
+      },
     };
   } catch (e) {
     const config = e instanceof ConfigError;
@@ -64,7 +70,7 @@ export function runPoint(loaded: LoadedScenario, display?: PointDisplay, maxHost
 }
 
 /** Write order: meta.json last, so the directory reads as complete only once everything is in. */
-const ORDER = [RUN_FILES.config, RUN_FILES.stats, RUN_FILES.csv, RUN_FILES.error, RUN_FILES.meta] as const;
+const ORDER = [RUN_FILES.config, RUN_FILES.stats, RUN_FILES.csv, RUN_FILES.timeseries, RUN_FILES.error, RUN_FILES.meta] as const;
 
 /** Replaces what `dir` held with a point's files, each written atomically, meta.json last. */
 export function writePointFiles(dir: string, files: PointFiles): void {

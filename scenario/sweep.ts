@@ -8,7 +8,8 @@ import { readRunError, readRunMeta, RUN_FILES, runConfigHash, runErrorText, writ
 import { writePointFiles } from './pointRun';
 import { LocalRunner, type PointRunner } from './sweepBackend';
 import { defaultHostMemoryLimit } from './hostMemory';
-import { axisPaths, expandSweep, type SweepPoint, type SweepSpec } from './sweepSpec';
+import * as fs from 'fs';
+import { axisPaths, expandSweep, sweepSampling, type SweepPoint, type SweepSpec } from './sweepSpec';
 import { readPointStats, resultsCsv, statColumns, type PointResult } from './sweepResults';
 
 /**
@@ -17,7 +18,8 @@ import { readPointStats, resultsCsv, statColumns, type PointResult } from './swe
  * parallel (worker processes here, or workers behind a queue: scenario/sweepBackend.ts),
  * then `OUT/results.csv`. A point whose directory already
  * holds a finished run (meta.json) is not run again, so an interrupted sweep resumes
- * where it stopped; failed points are tried again.
+ * where it stopped; failed points are tried again, and so are finished points without
+ * the timeseries.csv a sampling sweep (spec.sample) asks for.
  */
 
 export interface SweepOptions {
@@ -77,6 +79,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions): Promise<Swe
   ensureDirectory(pointsDir);
   writeFileAtomic(path.join(opts.outDir, SWEEP_FILES.spec), JSON.stringify(spec, null, 2) + '\n');
   const planned = plan(expandSweep(spec));
+  const sample = sweepSampling(spec);
 
   // One run per distinct config: two points that resolve alike share a directory.
   const toRun = new Map<string, Planned>();
@@ -85,7 +88,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions): Promise<Swe
     const dir = path.join(pointsDir, p.hash);
     if (p.loaded === null) {
       writeRunError(dir, { kind: 'config', message: p.error!, source: p.point.scenario, seed: p.point.seed, overrides: p.point.sets, started_at: new Date().toISOString() });
-    } else if (readRunMeta(dir)) {
+    } else if (readRunMeta(dir) && (!sample || fs.existsSync(path.join(dir, RUN_FILES.timeseries)))) {
       finished++;
     } else if (!toRun.has(p.hash)) {
       toRun.set(p.hash, p);
@@ -108,7 +111,7 @@ export async function runSweep(spec: SweepSpec, opts: SweepOptions): Promise<Swe
   try {
     await Promise.all([...toRun.values()].map(async (p) => {
       const dir = path.join(pointsDir, p.hash);
-      const task = { hash: p.hash, loaded: p.loaded!, maxHostMemory };
+      const task = { hash: p.hash, loaded: p.loaded!, maxHostMemory, ...(sample ? { sample } : {}) };
       const reply = await pool.run(task);
       if (interrupted) return;
       if (reply.files) {

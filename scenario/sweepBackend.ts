@@ -1,3 +1,4 @@
+import type { SampleOptions } from '../sim/engine/timeSeries';
 import type { LoadedScenario } from './load';
 import type { PointOutcome } from './pointRun';
 import { WorkerPool } from './sweepPool';
@@ -14,6 +15,8 @@ export interface PointTask {
   loaded: LoadedScenario;
   /** The point's host-memory limit in bytes (scenario/hostMemory.ts); default: the runner's. */
   maxHostMemory?: number;
+  /** Sampling into the point's timeseries.csv (sweep --sample-interval). */
+  sample?: SampleOptions;
 }
 
 export interface PointRunner {
@@ -42,7 +45,7 @@ export class LocalRunner implements PointRunner {
   }
 
   run(task: PointTask): Promise<PointOutcome> {
-    return this.pool.run({ loaded: task.loaded, maxHostMemory: task.maxHostMemory });
+    return this.pool.run({ loaded: task.loaded, maxHostMemory: task.maxHostMemory, ...(task.sample ? { sample: task.sample } : {}) });
   }
 
   async collected(): Promise<void> {}

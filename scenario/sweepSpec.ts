@@ -2,6 +2,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { z } from 'zod';
 import { Time } from '../sim/engine/spec';
+import { parseSampleInterval, SampleOptionError, type SampleOptions } from '../sim/engine/timeSeries';
 import { parseWithSchema, readJsonFile } from '../sim/soc/loadJson';
 
 /**
@@ -32,6 +33,11 @@ export const SweepSpecSchema = z.strictObject({
     .describe('stop time of every point (scenario.until), e.g. "100us"'),
   stats: z.array(z.string().min(1)).default([])
     .describe('stat name globs (* any characters) that become results.csv columns; default: every scalar stat'),
+  sample: z.strictObject({
+    interval: z.string().describe('simulated time per sample, e.g. "1us" (as run --sample-interval)'),
+    stats: z.array(z.string().min(1)).min(1).optional().describe('counters and gauges to sample (globs, as run --sample-stats); default: bandwidth, TLB misses, walks, faults, invalidations, queue depths'),
+  }).optional()
+    .describe('a time series per point: OUT/points/<hash>/timeseries.csv, as run --out DIR --sample-interval writes'),
 }).superRefine((s, ctx) => {
   s.zip.forEach((group, g) => {
     const entries = Object.entries(group);
@@ -50,6 +56,14 @@ export const SweepSpecSchema = z.strictObject({
     if (!/^(soc|scenario)\./.test(p)) ctx.addIssue({ code: 'custom', path: at, message: `an axis is an override path starting with "soc." or "scenario.", got "${p}"` });
     if (p === 'scenario.seed') ctx.addIssue({ code: 'custom', path: at, message: 'vary seeds with "seeds"' });
   }
+  if (s.sample !== undefined) {
+    try {
+      parseSampleInterval(s.sample.interval);
+    } catch (e) {
+      if (!(e instanceof SampleOptionError)) throw e;
+      ctx.addIssue({ code: 'custom', path: ['sample', 'interval'], message: e.message.replace(/^--sample-interval: /, '') });
+    }
+  }
   // As with --until, a bare number is refused rather than read as picoseconds.
   if (s.until !== undefined && (/^\s*[\d.]+\s*$/.test(s.until) || !Time.safeParse(s.until).success)) {
     ctx.addIssue({ code: 'custom', path: ['until'], message: `a time with its unit, e.g. "100us", got ${JSON.stringify(s.until)}` });
@@ -57,6 +71,12 @@ export const SweepSpecSchema = z.strictObject({
 });
 
 export type SweepSpec = z.output<typeof SweepSpecSchema>;
+
+/** The sampling every point of `spec` does, or undefined (the spec is checked: the interval parses). */
+export function sweepSampling(spec: SweepSpec): SampleOptions | undefined {
+  if (spec.sample === undefined) return undefined;
+  return { intervalPs: parseSampleInterval(spec.sample.interval), ...(spec.sample.stats ? { stats: spec.sample.stats } : {}) };
+}
 export type AxisValue = z.output<typeof AxisValue>;
 
 /**

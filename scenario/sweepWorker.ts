@@ -1,3 +1,4 @@
+import type { SampleOptions } from '../sim/engine/timeSeries';
 import type { LoadedScenario } from './load';
 import { runPoint, type PointDisplay, type PointOutcome } from './pointRun';
 
@@ -15,6 +16,8 @@ export interface WorkerRequest {
   display?: PointDisplay;
   /** The point's host-memory limit in bytes (scenario/hostMemory.ts). */
   maxHostMemory?: number;
+  /** Sampling into timeseries.csv (sweep --sample-interval). */
+  sample?: SampleOptions;
 }
 
 export interface WorkerReply extends PointOutcome {
@@ -23,7 +26,7 @@ export interface WorkerReply extends PointOutcome {
 
 if (require.main === module) {
   process.on('message', (req: WorkerRequest) => {
-    process.send!({ id: req.id, ...runPoint(req.loaded, req.display, req.maxHostMemory) } satisfies WorkerReply);
+    process.send!({ id: req.id, ...runPoint(req.loaded, req.display, req.maxHostMemory, req.sample) } satisfies WorkerReply);
   });
   process.on('disconnect', () => process.exit(0));
 }

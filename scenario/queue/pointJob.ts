@@ -12,6 +12,7 @@ import type { PointDisplay, PointFiles, PointOutcome } from '../pointRun';
 import { RUN_FILES, runConfig } from '../runDir';
 import { ScenarioSchema } from '../schema';
 import { socsimVersion } from '../provenance';
+import type { SampleOptions } from '../../sim/engine/timeSeries';
 
 /**
  * What travels through the queue: a point as DATA (the resolved config, its hash, the
@@ -44,6 +45,11 @@ export const PointJobSchema = z.strictObject({
   overrides: z.array(z.string()),
   config: z.strictObject({ soc: z.unknown(), scenario: z.unknown() }),
   inputs: z.array(InputFile).max(256),
+  /** Sampling into timeseries.csv (sweep --sample-interval): interval in ps, stat globs. */
+  sample: z.strictObject({
+    intervalPs: z.number().int().positive(),
+    stats: z.array(z.string().min(1).max(1000)).min(1).max(256).optional(),
+  }).optional(),
 });
 export type PointJob = z.output<typeof PointJobSchema>;
 
@@ -59,9 +65,12 @@ export const PointResultSchema = z.strictObject({
 });
 export type PointResult = z.output<typeof PointResultSchema>;
 
-/** The job id of a point: the same point is one job however often it is enqueued. */
-export function pointJobId(hash: string): string {
-  return `point-${hash}`;
+/**
+ * The job id of a point: the same point is one job however often it is enqueued. A
+ * sampled point is another job (its answer has a timeseries.csv), one per sampling.
+ */
+export function pointJobId(hash: string, sample?: SampleOptions): string {
+  return sample ? `point-${hash}-s${hashJson({ intervalPs: sample.intervalPs, stats: sample.stats ?? null }).slice(0, 8)}` : `point-${hash}`;
 }
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -76,7 +85,7 @@ function inputsOf(loaded: LoadedScenario): [number, string][] {
  * cache: every point of a sweep usually reads the same trace). A point whose input is an
  * absolute path cannot be rebuilt elsewhere: a ConfigError naming the job.
  */
-export function pointJobOf(hash: string, loaded: LoadedScenario, read: (file: string) => Buffer): PointJob {
+export function pointJobOf(hash: string, loaded: LoadedScenario, read: (file: string) => Buffer, sample?: SampleOptions): PointJob {
   const dir = path.dirname(loaded.file);
   const inputs = inputsOf(loaded).map(([i, p]) => {
     if (path.isAbsolute(p)) {
@@ -90,6 +99,7 @@ export function pointJobOf(hash: string, loaded: LoadedScenario, read: (file: st
     format: 'socsim-point', version: 1, socsim: socsimVersion(), hash,
     file: loaded.file, socFile: loaded.socFile, overrides: [...loaded.overrides],
     config: runConfig(loaded), inputs,
+    ...(sample ? { sample: { intervalPs: sample.intervalPs, ...(sample.stats ? { stats: [...sample.stats] } : {}) } } : {}),
   };
 }
 

@@ -42,7 +42,7 @@ export class QueueRunner implements PointRunner {
   async run(task: PointTask): Promise<PointOutcome> {
     let payload;
     try {
-      payload = pointJobOf(task.hash, task.loaded, (f) => this.readInput(f));
+      payload = pointJobOf(task.hash, task.loaded, (f) => this.readInput(f), task.sample);
     } catch (e) {
       // An absolute input path, or an input that cannot be read: this point fails, the sweep goes on.
       const config = e instanceof ConfigError;
@@ -52,7 +52,7 @@ export class QueueRunner implements PointRunner {
     }
     try {
       const job = await this.queue.add(POINT_JOB_NAME, payload, {
-        jobId: pointJobId(task.hash), attempts: 1,
+        jobId: pointJobId(task.hash, task.sample), attempts: 1,
         removeOnComplete: { age: KEEP_SECONDS }, removeOnFail: { age: KEEP_SECONDS },
       });
       // Added before, and failed then (a bad worker, a stall limit): this sweep tries it again.
@@ -99,10 +99,10 @@ export class QueueRunner implements PointRunner {
 
   async collected(task: PointTask): Promise<void> {
     try {
-      await (await Job.fromId(this.queue, pointJobId(task.hash)))?.remove();
+      await (await Job.fromId(this.queue, pointJobId(task.hash, task.sample)))?.remove();
     } catch (e) {
       // Locked by a worker that runs it again (two sweeps on one point): it expires on its own.
-      this.warn(`sweep: could not remove finished job ${pointJobId(task.hash)}: ${this.target.redact((e as Error).message)}\n`);
+      this.warn(`sweep: could not remove finished job ${pointJobId(task.hash, task.sample)}: ${this.target.redact((e as Error).message)}\n`);
     }
   }
 

@@ -62,7 +62,7 @@ export async function startQueueWorker(target: QueueTarget, opts: QueueWorkerOpt
     running.set(id, { job, token: token ?? '' });
     opts.log(`start ${accepted.job.hash} ${accepted.loaded.scenario.name} seed ${accepted.loaded.scenario.seed}\n`);
     try {
-      const reply = await pool.run({ loaded: accepted.loaded, display: accepted.display, maxHostMemory });
+      const reply = await pool.run({ loaded: accepted.loaded, display: accepted.display, maxHostMemory, ...(accepted.job.sample ? { sample: accepted.job.sample } : {}) });
       // Handed back to the queue (stop now): another worker runs it; this answer is void.
       if (handedBack) return pointResultOf(accepted.job.hash, reply);
       const scenario = accepted.loaded.scenario.name;

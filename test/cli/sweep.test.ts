@@ -126,6 +126,45 @@ describe('socsim sweep', () => {
     expect(again.stdout).toMatch(/2 point\(s\): 0 ran, 1 already finished, 1 failed/);
   }, 60_000);
 
+  test('--sample-interval: a timeseries.csv per point whose intervals sum to its stats; a finished unsampled point runs again to get one', () => {
+    const out = tmp();
+    const base = [SCENARIO, '--grid', 'scenario.until=50us,100us', '--no-progress', '-j', '2', '--out', out];
+    const plain = socsim(['sweep', ...base]);
+    expect(plain.status).toBe(0);
+    const hashes = fs.readdirSync(path.join(out, 'points'));
+    expect(hashes).toHaveLength(2);
+    for (const h of hashes) expect(fs.existsSync(path.join(out, 'points', h, 'timeseries.csv'))).toBe(false);
+
+    // The same points, sampled: they are finished but lack their time series, so they run again.
+    const sampled = socsim(['sweep', ...base, '--sample-interval', '10us', '--sample-stats', 'soc.iommu.l2tlb.misses', '--sample-stats', 'soc.iommu.walker.walks']);
+    expect(sampled.status).toBe(0);
+    expect(sampled.stdout).toMatch(/2 point\(s\): 2 ran, 0 already finished, 0 failed/);
+    const intervals: number[] = [];
+    for (const h of hashes) {
+      const rows = fs.readFileSync(path.join(out, 'points', h, 'timeseries.csv'), 'utf8').trim().split('\n').map((l) => l.split(','));
+      expect(rows[0]).toEqual(['end_ns', 'interval_ns', 'soc.iommu.l2tlb.misses', 'soc.iommu.walker.walks']);
+      const stats = JSON.parse(fs.readFileSync(path.join(out, 'points', h, 'stats.json'), 'utf8'));
+      const sum = (col: number) => rows.slice(1).reduce((a, r) => a + Number(r[col]), 0);
+      expect(sum(2)).toBe(stats['soc.iommu.l2tlb.misses']);
+      expect(sum(3)).toBe(stats['soc.iommu.walker.walks']);
+      expect(sum(2)).toBeGreaterThan(0);
+      intervals.push(rows.length - 1);
+    }
+    // Each point's own series: 50 us and 100 us in 10 us intervals.
+    expect(intervals.sort((a, b) => a - b)).toEqual([5, 10]);
+    // Sampling changes no stat: results.csv is the unsampled sweep's.
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'sweep.json'), 'utf8')).sample).toEqual({ interval: '10us', stats: ['soc.iommu.l2tlb.misses', 'soc.iommu.walker.walks'] });
+    const again = socsim(['sweep', ...base, '--sample-interval', '10us']);
+    expect(again.stdout).toMatch(/2 point\(s\): 0 ran, 2 already finished, 0 failed/);
+
+    const bad = socsim(['sweep', SCENARIO, '--sample-interval', '0us', '--out', tmp()]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/sweep\.sample\.interval: must be more than 0/);
+    const noInterval = socsim(['sweep', SCENARIO, '--sample-stats', 'soc.**', '--out', tmp()]);
+    expect(noInterval.status).toBe(1);
+    expect(noInterval.stderr).toMatch(/--sample-stats needs --sample-interval/);
+  }, 60_000);
+
   test('bad flags are usage errors (exit 1)', () => {
     const r = socsim(['sweep', SCENARIO, '--grid', 'soc.iommus.iommu.l2Tlb.entries', '--out', tmp()]);
     expect(r.status).toBe(1);

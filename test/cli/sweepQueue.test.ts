@@ -139,6 +139,24 @@ describeRedis('socsim sweep --queue / socsim worker', () => {
     expect(ran.sort()).toEqual(rows.map((r) => r.split(',')[4]).sort());
   }, 60_000);
 
+  test('--sample-interval through the queue: each point comes back with the timeseries.csv a local sweep writes', async () => {
+    const sampled = ['server-io-nic-strict', '--grid', 'soc.iommus.iommu.l2Tlb.entries=64,128', '--until', '20us', '--sample-interval', '5us', '--no-progress'];
+    const local = tmp();
+    expect(socsimSync(['sweep', ...sampled, '-j', '2', '--out', local]).status).toBe(0);
+    const w = await worker();
+    const out = tmp();
+    const sweep = socsim(['sweep', ...sampled, '--queue', url, '--out', out]);
+    expect(await sweep.exited).toBe(0);
+    expect(await stop(w)).toBe(0);
+    const hashes = fs.readdirSync(path.join(local, 'points'));
+    expect(hashes).toHaveLength(2);
+    for (const h of hashes) {
+      const series = fs.readFileSync(path.join(out, 'points', h, 'timeseries.csv'), 'utf8');
+      expect(series.trim().split('\n')).toHaveLength(1 + 4); // header + 20 us in 5 us intervals
+      expect(series).toBe(fs.readFileSync(path.join(local, 'points', h, 'timeseries.csv'), 'utf8'));
+    }
+  }, 60_000);
+
   test('a worker SIGKILLed mid-point: its point goes back to the queue and runs on the other, once in results.csv', async () => {
     const [a, b] = await Promise.all([worker(), worker()]);
     const out = tmp();
