@@ -56,7 +56,7 @@ if (require.main === module) {
   const i = process.argv.indexOf('--bench');
   if (i >= 0) {
     runOne(process.argv[i + 1]).catch((e: unknown) => {
-      console.error(e);
+      console.error(e instanceof Error && e.message.startsWith('run-all:') ? e.message : e);
       process.exitCode = 1;
     });
   } else if (!runAll()) {
