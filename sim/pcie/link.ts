@@ -1,70 +1,19 @@
-import { z } from 'zod';
 import type { SimContext } from '../engine/context';
 import type { Engine } from '../engine/engine';
-import { isPowerOfTwo } from '../engine/addr';
-import { count, mustBe, Name, resolveParams, Size } from '../engine/spec';
+import { resolveParams } from '../engine/spec';
 import type { Counter } from '../engine/stats';
 import { PS_PER_NS, type Tick } from '../engine/time';
 import { RequestPort, ResponsePort, type RequestReceiver, type ResponseReceiver } from '../bus/port';
-import { Cmd, Status, TransactionPool, type Transaction } from '../bus/transaction';
+import { Cmd, Status, type Transaction } from '../bus/transaction';
 import type { InterruptFence } from '../bus/interruptFence';
-import { SimInvariantError } from '../engine/errors';
 import { TlpRing } from './tlpRing';
-import { AtsSpec } from './atsSpec';
+import { PostedWrites } from './postedWrites';
+import { PcieLinkParamsSpec, type PcieLinkParams, type PcieLinkParamsInput } from './linkSpec';
 import {
   ATS_INVALIDATE_COMPLETION_HEADER_BYTES, ATS_INVALIDATE_REQUEST_HEADER_BYTES, ATS_INVALIDATE_REQUEST_PAYLOAD_BYTES,
   chunkCount, chunkEnd, completionEnd, COMPLETION_HEADER_BYTES, dllpBytes, ECRC_BYTES, FC_DATA_CREDIT_BYTES,
-  PCIE_MAX_GEN, PCIE_WIDTHS, psPerByte, requestHeaderBytes, tlpFramingBytes,
+  psPerByte, requestHeaderBytes, tlpFramingBytes,
 } from './wire';
-
-const payloadSize = (what: string) => Size.refine((v) => isPowerOfTwo(v) && v >= 128 && v <= 4096, mustBe(`${what}: a power of two from 128 to 4096 bytes`));
-
-/** A PCIe link's parameters (a device's `pcie` entry adds the root complex it plugs into). */
-export const PcieLinkParamsSpec = z.strictObject({
-  gen: z.number(mustBe(`a PCIe generation from 1 to ${PCIE_MAX_GEN}`)).int(mustBe(`a PCIe generation from 1 to ${PCIE_MAX_GEN}`))
-    .min(1, mustBe(`a PCIe generation from 1 to ${PCIE_MAX_GEN} (2.5, 5, 8, 16, 32 GT/s)`))
-    .max(PCIE_MAX_GEN, mustBe(`a PCIe generation from 1 to ${PCIE_MAX_GEN} (2.5, 5, 8, 16, 32 GT/s)`))
-    .describe('PCIe generation 1-5: 2.5, 5, 8, 16, 32 GT/s per lane; 8b/10b encoding for 1-2, 128b/130b for 3-5'),
-  lanes: z.number(mustBe('a link width')).refine((v) => PCIE_WIDTHS.includes(v), mustBe(`a link width of ${PCIE_WIDTHS.join(', ')} lanes`))
-    .describe(`link width: ${PCIE_WIDTHS.join(', ')} lanes`),
-  maxPayloadBytes: payloadSize('Max Payload Size').default(256).describe('Max Payload Size (Device Control register): the largest write or completion payload of one TLP'),
-  maxReadRequestBytes: payloadSize('Max Read Request Size').default(512).describe('Max Read Request Size: device reads are split into read requests of at most this, at aligned boundaries'),
-  readCompletionBoundaryBytes: Size.refine((v) => v === 64 || v === 128, mustBe('64 or 128 bytes')).default(64)
-    .describe('Read Completion Boundary: read completions are split at multiples of it (root ports: 64 bytes)'),
-  completionSplit: z.enum(['rcb', 'mps']).default('rcb')
-    .describe('"rcb": one completion per RCB-aligned chunk (what Neugebauer et al. 2018 observe on Intel root complexes); "mps": completions as large as Max Payload Size, split at RCB boundaries'),
-  ecrc: z.boolean().default(false).describe('end-to-end CRC: a 4-byte digest on every TLP'),
-  latencyNs: z.number(mustBe('a number of ns')).min(0, mustBe('at least 0 ns')).max(1e6, mustBe('at most 1e6 ns')).default(70)
-    .describe('one-way link latency besides serialization: transmit PHY + channel + receive PHY + data link layer, ns'),
-  postedHeaderCredits: count(4096, '4096').default(64).describe('posted header credits the root port advertises (one per memory write TLP)'),
-  postedDataCredits: count(65536, '65536').default(1024).describe('posted data credits the root port advertises (16 bytes each; 1024 = 16 KiB)'),
-  nonPostedHeaderCredits: count(4096, '4096').default(64).describe('non-posted header credits the root port advertises (one per read request TLP)'),
-  tags: count(1024, '1024').default(256).describe('read requests the endpoint keeps in flight (8-bit extended tags: 256; 10-bit: up to 768)'),
-  ackEveryTlps: count(256, '256').default(4).describe('the receiver sends one Ack DLLP per this many TLPs (Ack coalescing)'),
-  fcUpdateEveryTlps: count(256, '256').default(4).describe('the root port sends one UpdateFC DLLP per this many TLPs it takes (completions need none: endpoints advertise infinite completion credits)'),
-  txQueueDepth: count(4096, '4096').default(64).describe('device requests the endpoint buffers before refusing the device'),
-});
-
-/** Cross-field rules; each names the field. */
-export function pcieLinkProblems(p: z.output<typeof PcieLinkParamsSpec>): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  if (p.postedDataCredits * FC_DATA_CREDIT_BYTES < p.maxPayloadBytes) {
-    out.push(['postedDataCredits', `must cover one Max Payload Size TLP (${p.maxPayloadBytes} bytes = ${p.maxPayloadBytes / FC_DATA_CREDIT_BYTES} credits of 16 bytes), got ${p.postedDataCredits}`]);
-  }
-  return out;
-}
-
-/** A device's `pcie` entry: the link's parameters and the root complex it plugs into. */
-export const PcieLinkSpec = PcieLinkParamsSpec.safeExtend({
-  rootComplex: Name.describe('the root complex (rootComplexes[].name) whose root port this link ends at'),
-  ats: AtsSpec.optional().describe('PCIe Address Translation Services: the device caches translations in an ATC and sends translated requests (sim/pcie/ats.ts); absent: no ATS'),
-}).superRefine((p, ctx) => {
-  for (const [field, message] of pcieLinkProblems(p)) ctx.addIssue({ code: 'custom', path: [field], message });
-});
-
-export type PcieLinkParamsInput = z.input<typeof PcieLinkParamsSpec>;
-export type PcieLinkParams = z.output<typeof PcieLinkParamsSpec>;
-export type PcieLinkConfig = z.output<typeof PcieLinkSpec>;
 
 /** Per-direction counters. */
 interface Direction {
@@ -116,16 +65,17 @@ interface Direction {
  *   error status there (an IOMMU translation fault, an unsupported request) cannot reach
  *   the device, as in PCIe, where the root complex logs it (AER) instead: it counts in
  *   `posted_errors`.
- * - Ordering (§2.4.1): the link is FIFO in each direction, so posted writes stay in order
- *   and no request passes an earlier one on the wire. Past the root port the IOMMU and
- *   memory may finish requests out of order, so the link keeps its posted writes in a
- *   retirement ring (in sending order; a write retires when it and all before it have
- *   reached memory) and (a) holds a read request at the root port while an unretired
- *   earlier write overlaps its bytes (a read must not pass a posted write: it must see
- *   the data), counted in `reads_held`; (b) orders the device's interrupts behind its
- *   writes (`afterPostedWrites`, an MSI being a posted write): the driver the interrupt
- *   wakes sees every descriptor and packet the device wrote before it. Downstream posted
- *   writes (CPU MMIO to the device) are not modelled, so completions have nothing to pass.
+ * - Ordering (§2.4.1; the bookkeeping is postedWrites.ts): the link is FIFO in each
+ *   direction, so posted writes stay in order and no request passes an earlier one on the
+ *   wire. Past the root port the IOMMU and memory may finish requests out of order, so
+ *   the link keeps its posted writes in a retirement ring (in sending order; a write
+ *   retires when it and all before it have reached memory) and (a) holds a read request
+ *   at the root port while an unretired earlier write overlaps its bytes (a read must not
+ *   pass a posted write: it must see the data), counted in `reads_held`; (b) orders the
+ *   device's interrupts behind its writes (`afterPostedWrites`, an MSI being a posted
+ *   write): the driver the interrupt wakes sees every descriptor and packet the device
+ *   wrote before it. Downstream posted writes (CPU MMIO to the device) are not modelled,
+ *   so completions have nothing to pass.
  *
  * Atomic access: the idle-link latency (serialization both ways + 2 × latency) plus the
  * root complex's. Functional: forwarded.
@@ -164,17 +114,8 @@ export class PcieLink implements RequestReceiver, ResponseReceiver, InterruptFen
   private readonly toDevice = new TlpRing(64);
   /** Device writes whose last TLP is on the wire; ticks = when it has left (the device's response). */
   private readonly acks = new TlpRing(64);
-  /** The posted writes' upstream copies, in sending order; ticks = device address, nums = size. */
-  private readonly posted = new TlpRing(64);
-  private readonly postedPool = new TransactionPool(256);
-  /** Posted writes accepted from the device, and retired (reached memory, in order). */
-  private postedAccepted = 0;
-  private postedRetired = 0;
-  /** Interrupts waiting for posted writes: fire fenceFns[k](fenceArgs[k]) once postedRetired >= fenceSeqs[k]. */
-  private readonly fenceFns: Array<(arg: number) => void> = [];
-  private readonly fenceArgs: number[] = [];
-  private readonly fenceSeqs: number[] = [];
-  private fenceHead = 0;
+  /** The posted writes past the root port, until they reach memory (ordering, fences). */
+  private readonly posted: PostedWrites;
   /** The head of toRoot is a read that overlaps an unretired posted write. */
   private readHeld = false;
 
@@ -200,7 +141,6 @@ export class PcieLink implements RequestReceiver, ResponseReceiver, InterruptFen
   private readonly sCreditStallNs: Counter;
   private readonly sTagStalls: Counter;
   private readonly sRefused: Counter;
-  private readonly sPostedErrors: Counter;
   private readonly sReadsHeld: Counter;
 
   constructor(ctx: SimContext, readonly path: string, paramsIn: PcieLinkParamsInput) {
@@ -246,7 +186,7 @@ export class PcieLink implements RequestReceiver, ResponseReceiver, InterruptFen
     this.sCreditStallNs = scope.counter('credit_stall_ns', 'ns upstream TLPs waited for flow-control credits or tags');
     this.sTagStalls = scope.counter('tag_stalls', 'times the next read request waited for a free tag');
     this.sRefused = scope.counter('refused', 'device requests refused (endpoint queue full)');
-    this.sPostedErrors = scope.counter('posted_errors', 'posted writes that failed past the root port (IOMMU fault, unsupported request): not reported to the device, as in PCIe');
+    this.posted = new PostedWrites(this.engine, path, this, scope.counter('posted_errors', 'posted writes that failed past the root port (IOMMU fault, unsupported request): not reported to the device, as in PCIe'));
     this.sReadsHeld = scope.counter('reads_held', 'read requests held at the root port behind an overlapping earlier posted write');
   }
 
@@ -263,7 +203,7 @@ export class PcieLink implements RequestReceiver, ResponseReceiver, InterruptFen
       return false;
     }
     this.txq.push(txn, this.engine.now, 0);
-    if (txn.cmd === Cmd.Write) this.postedAccepted++;
+    if (txn.cmd === Cmd.Write) this.posted.accept();
     this.pumpUp();
     return true;
   }
@@ -344,7 +284,7 @@ export class PcieLink implements RequestReceiver, ResponseReceiver, InterruptFen
       let up = txn;
       if (write) {
         // Posted: the device's transaction is answered when this last TLP has left; a copy goes upstream.
-        up = this.postedCopy(txn);
+        up = this.posted.copy(txn);
         this.acks.push(txn, doneAt, 0);
       }
       this.toRoot.push(up, doneAt + this.latencyPs, 0);
@@ -377,71 +317,17 @@ export class PcieLink implements RequestReceiver, ResponseReceiver, InterruptFen
     this.pumpUp();
   };
 
-  /** The upstream copy of a posted write: pooled, marked as the link's, remembered in sending order. */
-  private postedCopy(txn: Transaction): Transaction {
-    const c = this.postedPool.alloc(Cmd.Write, txn.addr, txn.size, txn.masterId, txn.issueTick);
-    const src = txn.data;
-    const dst = c.data;
-    for (let i = 0; i < txn.size; i++) dst[i] = src[i];
-    c.context = this;
-    c.at = txn.at;
-    this.posted.push(c, txn.addr, txn.size);
-    return c;
-  }
-
-  /** A posted write reached memory (or failed there): retire it and everything before it that is done. */
-  private postedDone(c: Transaction): void {
-    if (c.context !== this || c.tag !== 0) {
-      throw new SimInvariantError(`${this.path}: a write response that is not one of the link's posted writes in flight (double response, or a device transaction that went upstream)`);
-    }
-    c.tag = 1;
-    if (c.status !== Status.Ok) this.sPostedErrors.value++;
-    const p = this.posted;
-    while (p.count > 0 && p.txns[p.head]!.tag === 1) {
-      this.postedPool.release(p.txns[p.head]!);
-      p.shift();
-      this.postedRetired++;
-    }
-    while (this.fenceHead < this.fenceSeqs.length && this.fenceSeqs[this.fenceHead] <= this.postedRetired) {
-      this.engine.schedule(this.engine.now, this.fenceFns[this.fenceHead], this.fenceArgs[this.fenceHead]);
-      this.fenceHead++;
-    }
-    if (this.fenceHead === this.fenceSeqs.length && this.fenceHead > 0) {
-      this.fenceHead = 0;
-      this.fenceFns.length = 0;
-      this.fenceArgs.length = 0;
-      this.fenceSeqs.length = 0;
-    }
-    if (this.readHeld) {
-      this.readHeld = false;
-      this.forwardToRoot();
-    }
-  }
-
-  /** True if an unretired posted write overlaps [addr, addr + size). */
-  private overlapsPosted(addr: number, size: number): boolean {
-    const p = this.posted;
-    const mask = p.txns.length - 1;
-    for (let k = 0; k < p.count; k++) {
-      const j = (p.head + k) & mask;
-      if (p.txns[j]!.tag === 0 && p.ticks[j] < addr + size && addr < p.ticks[j] + p.nums[j]) return true;
-    }
-    return false;
-  }
-
   /**
    * InterruptFence: an MSI is a posted write behind the device's earlier ones, so `fn(arg)`
    * runs when they have all reached memory; with none in flight, after the MSI's own
    * crossing (a 4-byte write TLP and the link latency; the root complex's part is not counted).
    */
   afterPostedWrites(fn: (arg: number) => void, arg: number): void {
-    if (this.postedRetired >= this.postedAccepted) {
+    if (this.posted.idle) {
       this.engine.schedule(this.engine.now + Math.ceil(this.requestWireBytes(0, 4) * this.psPerByte) + this.latencyPs, fn, arg);
       return;
     }
-    this.fenceFns.push(fn);
-    this.fenceArgs.push(arg);
-    this.fenceSeqs.push(this.postedAccepted);
+    this.posted.afterRetired(fn, arg);
   }
 
   /** Start of the next upstream TLP: after the one before and any DLLPs owed on a busy link. */
@@ -490,7 +376,7 @@ export class PcieLink implements RequestReceiver, ResponseReceiver, InterruptFen
     while (!this.rootBlocked && !this.readHeld && r.count > 0 && r.ticks[r.head] <= now) {
       const txn = r.txns[r.head]!;
       const write = txn.cmd === Cmd.Write;
-      if (!write && this.posted.count > 0 && this.overlapsPosted(txn.addr, txn.size)) {
+      if (!write && this.posted.overlaps(txn.addr, txn.size)) {
         this.readHeld = true;
         this.sReadsHeld.value++;
         return;
@@ -549,7 +435,11 @@ export class PcieLink implements RequestReceiver, ResponseReceiver, InterruptFen
   recvResponse(txn: Transaction): void {
     if (txn.cmd === Cmd.Write) {
       // Posted: nothing crosses the link; the device had its response already.
-      this.postedDone(txn);
+      this.posted.done(txn);
+      if (this.readHeld) {
+        this.readHeld = false;
+        this.forwardToRoot();
+      }
       return;
     }
     const now = this.engine.now;

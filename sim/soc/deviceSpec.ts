@@ -5,7 +5,7 @@ import type { RequestPort } from '../bus/port';
 import { Address, Cycles, Name, NonNegativeInt, Size } from './schemaTypes';
 import { count, MAX_BURST_BYTES, MAX_DEVICE_BUFFER_BYTES, MAX_OUTSTANDING, sizeUpTo } from '../engine/spec';
 import type { AccessMode } from '../engine/accessMode';
-import { PcieLinkSpec } from '../pcie/link';
+import { PcieLinkSpec } from '../pcie/linkSpec';
 
 /** Bytes per device transaction: 1 byte to 64 KiB. */
 export const BurstBytes = sizeUpTo(MAX_BURST_BYTES, '64 KiB');

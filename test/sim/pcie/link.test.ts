@@ -1,7 +1,8 @@
 import { createSimContext } from '../../../sim/engine/context';
 import { connectPorts } from '../../../sim/bus/port';
 import { Cmd } from '../../../sim/bus/transaction';
-import { PcieLink, type PcieLinkParamsInput } from '../../../sim/pcie/link';
+import { PcieLink } from '../../../sim/pcie/link';
+import type { PcieLinkParamsInput } from '../../../sim/pcie/linkSpec';
 import { FixedSlave } from '../../helpers/fixedSlave';
 import { TrafficMaster, type TrafficRequest } from '../../helpers/trafficMaster';
 import { readConfig, socConfigError } from '../../helpers/configFiles';
