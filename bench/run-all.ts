@@ -14,7 +14,7 @@ import { compiledScript } from './paths';
 import { formatResult, type BenchResult } from './result';
 
 /** Each bench: its module (loaded only in its own process) and the function that runs it. */
-const BENCHES: { name: string; module: string; fn: string }[] = [
+export const BENCHES: readonly { name: string; module: string; fn: string }[] = [
   { name: 'engine', module: './engine.bench', fn: 'runEngineBench' },
   { name: 'stats', module: './stats.bench', fn: 'runStatsBench' },
   { name: 'scenario', module: './scenario.bench', fn: 'runScenarioBench' },

@@ -25,3 +25,13 @@ test('run-all --bench with an unknown name exits 1 and lists the benches', () =>
   expect(r.stderr).toMatch(/run-all: no bench nope \(have engine, stats, scenario, tlb, translation, nvkm, vcm, iova, dma, sweep, scale, mappings, fastForward\)/);
   expect(r.stderr).not.toMatch(/\n\s+at /); // the message, not a stack trace
 });
+
+test('every bench run-all lists names a module that exports its function', () => {
+  // Required from the sources (ts-jest): the runner loads the compiled twins by the same relative paths.
+  const { BENCHES } = require('../../bench/run-all') as typeof import('../../bench/run-all');
+  expect(BENCHES.length).toBeGreaterThanOrEqual(13);
+  for (const b of BENCHES) {
+    const mod = require(path.join('..', '..', 'bench', b.module)) as Record<string, unknown>;
+    expect([b.name, typeof mod[b.fn]]).toEqual([b.name, 'function']);
+  }
+});
