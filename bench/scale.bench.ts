@@ -27,7 +27,7 @@
  */
 import { spawnSync } from 'child_process';
 import { resolveScenario } from '../scenario/resolve';
-import { runLoaded } from '../scenario/run';
+import { runLoaded, type RunOutput } from '../scenario/run';
 import { compiledScript } from './paths';
 import type { BenchResult } from './result';
 
@@ -82,45 +82,45 @@ const FIXED_COST_RUNS = 5;
 const CHILD_RUNS = 3;
 const MEASURE_SECS = 2;
 
-function timeRun(w: Workload, size: number): number {
+/** One run of `w` at `size`: host seconds and the run's output. */
+function timeRun(w: Workload, size: number): { secs: number; out: RunOutput } {
   const { source, sets } = w.scenario(size);
   const loaded = resolveScenario(source, sets);
   const t0 = process.hrtime.bigint();
-  runLoaded(loaded);
-  return Number(process.hrtime.bigint() - t0) / 1e9;
+  const out = runLoaded(loaded);
+  return { secs: Number(process.hrtime.bigint() - t0) / 1e9, out };
 }
 
-/** In the child: warm up, measure the fixed cost, then run the measured size once. */
+/** The median; of an even count the mean of the middle two (taking the upper one made a 64 MiB copy, timed twice, count its slower run). */
+function median(values: number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+/** In the child: warm up, measure the fixed cost, then run the measured size. */
 function measurePoint(w: Workload, size: number): PointFigures {
   let warmSecs = 0;
-  for (let runs = 0; runs < WARM_UP_RUNS || warmSecs < WARM_UP_SECS; runs++) warmSecs += timeRun(w, w.warmUpSize);
+  for (let runs = 0; runs < WARM_UP_RUNS || warmSecs < WARM_UP_SECS; runs++) warmSecs += timeRun(w, w.warmUpSize).secs;
   const fixed: number[] = [];
-  for (let i = 0; i < FIXED_COST_RUNS; i++) fixed.push(timeRun(w, w.tinySize));
-  fixed.sort((a, b) => a - b);
-  const { source, sets } = w.scenario(size);
+  for (let i = 0; i < FIXED_COST_RUNS; i++) fixed.push(timeRun(w, w.tinySize).secs);
   // Short runs are repeated until MEASURE_SECS of host time and the median counts: one
   // 0.2 s run is at the mercy of a noisy moment, and the median (not the fastest, which
   // favours sizes with more runs: 16.0 against 19.0 µs per packet) is what a long run
   // averages to.
   const runs: number[] = [];
-  let out!: ReturnType<typeof runLoaded>;
+  let out!: RunOutput;
   for (let spent = 0; spent < MEASURE_SECS;) {
-    const loaded = resolveScenario(source, sets);
-    const t0 = process.hrtime.bigint();
-    out = runLoaded(loaded);
-    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    runs.push(secs);
-    spent += secs;
+    const r = timeRun(w, size);
+    out = r.out;
+    runs.push(r.secs);
+    spent += r.secs;
   }
-  runs.sort((a, b) => a - b);
-  // The median; of an even count the mean of the middle two (taking the upper one made a
-  // 64 MiB copy, timed twice, count its slower run).
-  const mid = runs.length >> 1;
-  const hostSecs = runs.length % 2 === 1 ? runs[mid] : (runs[mid - 1] + runs[mid]) / 2;
+  const hostSecs = median(runs);
   for (const j of out.jobs) if (!j.done || j.status !== 'ok') throw new Error(`scale bench: job ${j.name} failed at size ${size}`);
   // The simulated memory stays reachable through `out` while RSS is read.
   const rssBytes = process.memoryUsage().rss;
-  return { hostSecs, fixedSecs: fixed[FIXED_COST_RUNS >> 1], rssBytes, simulatedBytes: out.soc.physmem.framesAllocated * 4096, events: out.events };
+  return { hostSecs, fixedSecs: median(fixed), rssBytes, simulatedBytes: out.soc.physmem.framesAllocated * 4096, events: out.events };
 }
 
 function runChild(w: Workload, size: number): PointFigures {
