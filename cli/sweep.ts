@@ -107,11 +107,12 @@ export function specFromArgs(args: SweepArgs): SweepSpec {
   if (args['seed-list'] !== undefined) spec.seeds = parseSeedList(args['seed-list']);
   if (args.until !== undefined) spec.until = args.until;
   if (args['stats-filter']) spec.stats = args['stats-filter'];
-  if (args['sample-stats'] !== undefined && args['sample-interval'] === undefined && spec.sample === undefined) throw new SweepUsageError('--sample-stats needs --sample-interval');
-  if (args['sample-interval'] !== undefined || args['sample-stats'] !== undefined) {
-    const base = spec.sample as { interval: string; stats?: string[] } | undefined;
-    spec.sample = { interval: args['sample-interval'] ?? base!.interval, ...(args['sample-stats'] ?? base?.stats ? { stats: args['sample-stats'] ?? base!.stats } : {}) };
-  }
+  // The flags override the spec file's `sample` field by field.
+  const sampled = spec.sample as { interval: string; stats?: string[] } | undefined;
+  const interval = args['sample-interval'] ?? sampled?.interval;
+  const sampleStats = args['sample-stats'] ?? sampled?.stats;
+  if (interval !== undefined) spec.sample = { interval, ...(sampleStats ? { stats: sampleStats } : {}) };
+  else if (sampleStats !== undefined) throw new SweepUsageError('--sample-stats needs --sample-interval');
   return checkSweepSpec(spec, args.spec ?? 'command line');
 }
 
