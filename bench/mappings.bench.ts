@@ -15,14 +15,13 @@
  * TLB and walk-cache state are fixed-size arrays allocated when the SoC is built; they do
  * not grow with mappings (the boot figure includes them). Prints; never asserts.
  */
-import { spawnSync } from 'child_process';
 import { createSimContext } from '../sim/engine/context';
 import { buildSoc, loadSocConfig } from '../sim/soc/builder';
 import { bootPlatform } from '../drivers/platform';
 import { dmaMapSingle, dmaSetMaskAndCoherent } from '../drivers/dma/mapping';
 import { DMA_BIDIRECTIONAL, DMA_BIT_MASK, DMA_MAPPING_ERROR } from '../drivers/dma/types';
 import { IovaDomain, iommuDmaAllocIova } from '../drivers/dma/iova';
-import { bundled, compiledScript } from './paths';
+import { benchChildJson, bundled } from './paths';
 import type { BenchResult } from './result';
 
 /** The issue's figure: 1 M live mappings (tests use fewer). */
@@ -87,9 +86,7 @@ function iovaOnly(mappings: number): Figures {
 }
 
 function runChild(what: string, mappings: number): Figures {
-  const r = spawnSync(process.execPath, ['--expose-gc', '--max-old-space-size=4096', compiledScript(__filename), 'child', what, String(mappings)], { encoding: 'utf8', maxBuffer: 1 << 20 });
-  if (r.status !== 0) throw new Error(`mappings bench (${what}) exited ${r.status}: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as Figures;
+  return benchChildJson<Figures>(__filename, ['child', what, String(mappings)], `mappings bench (${what})`, ['--expose-gc', '--max-old-space-size=4096']);
 }
 
 export function runMappingsBench(mappings = DEFAULT_MAPPINGS): BenchResult[] {

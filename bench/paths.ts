@@ -1,3 +1,4 @@
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -24,4 +25,15 @@ export function bundled(...parts: string[]): string {
 export function compiledScript(file: string): string {
   if (!file.endsWith('.ts')) return file;
   return path.join(repoRoot(), 'dist', path.relative(repoRoot(), file).replace(/\.ts$/, '.js'));
+}
+
+/**
+ * Runs the compiled twin of bench module `file` in a fresh Node process (`nodeArgs`
+ * before the script, `args` after it) and returns the JSON of the last line it printed.
+ * `label` names the child in the error when it fails.
+ */
+export function benchChildJson<T>(file: string, args: string[], label: string, nodeArgs: string[] = []): T {
+  const r = spawnSync(process.execPath, [...nodeArgs, compiledScript(file), ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (r.status !== 0) throw new Error(`${label} exited ${r.status}: ${r.stderr}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
 }

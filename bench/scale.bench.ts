@@ -25,10 +25,9 @@
  * work grows. Per workload it prints the spread of the marginal per-unit cost across
  * sizes (largest / smallest, linear when <= 1.10) and the fixed cost. Prints; never asserts.
  */
-import { spawnSync } from 'child_process';
 import { resolveScenario } from '../scenario/resolve';
 import { runLoaded, type RunOutput } from '../scenario/run';
-import { compiledScript } from './paths';
+import { benchChildJson } from './paths';
 import type { BenchResult } from './result';
 
 const MiB = 1024 * 1024;
@@ -124,9 +123,7 @@ function measurePoint(w: Workload, size: number): PointFigures {
 }
 
 function runChild(w: Workload, size: number): PointFigures {
-  const r = spawnSync(process.execPath, [compiledScript(__filename), 'point', w.name, String(size)], { encoding: 'utf8', maxBuffer: 1 << 20 });
-  if (r.status !== 0) throw new Error(`scale bench: ${w.name} at ${size} exited ${r.status}: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as PointFigures;
+  return benchChildJson<PointFigures>(__filename, ['point', w.name, String(size)], `scale bench: ${w.name} at ${size}`);
 }
 
 export function runScaleBench(): BenchResult[] {

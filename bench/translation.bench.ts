@@ -16,8 +16,7 @@ import { SimpleMemory } from '../sim/mem/sram';
 import { getFormat } from '../sim/mmu/format';
 import { Iommu, type IommuParamsInput } from '../sim/mmu/iommu';
 import { PageTableBuilder } from '../sim/mmu/pageTableBuilder';
-import { spawnSync } from 'child_process';
-import { compiledScript } from './paths';
+import { benchChildJson } from './paths';
 import type { BenchResult } from './result';
 
 const MEM_BASE = 0x8000_0000;
@@ -165,9 +164,7 @@ function timingFigures(): TimingFigures {
  * instead of 1.96-2.12 M/s. A user's run is in one mode, so that is what is measured.
  */
 function timingFiguresInChild(): TimingFigures {
-  const r = spawnSync(process.execPath, [compiledScript(__filename), 'timing'], { encoding: 'utf8', maxBuffer: 1 << 20 });
-  if (r.status !== 0) throw new Error(`translation bench: timing child exited ${r.status}: ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as TimingFigures;
+  return benchChildJson<TimingFigures>(__filename, ['timing'], 'translation bench: timing child');
 }
 
 export function runTranslationBench(): BenchResult[] {
