@@ -71,9 +71,26 @@ export class Transaction {
    * slaves leave it alone.
    */
   hopTick: Tick = 0;
+  /** `data` seen as 32-bit words, and the array it was made for (`data` may be replaced). */
+  private wordView: Int32Array | null = null;
+  private wordViewOf: Uint8Array | null = null;
 
   constructor(capacity: number) {
     this.data = new Uint8Array(capacity);
+  }
+
+  /**
+   * `data` as 32-bit words (whole words of it), for memories that copy aligned payloads
+   * a word at a time; null when `data` does not start on a 4-byte boundary of its buffer.
+   * Made once per payload array, so the data path allocates nothing per access.
+   */
+  words(): Int32Array | null {
+    const data = this.data;
+    if (this.wordViewOf !== data) {
+      this.wordViewOf = data;
+      this.wordView = (data.byteOffset & 3) === 0 ? new Int32Array(data.buffer, data.byteOffset, data.length >> 2) : null;
+    }
+    return this.wordView;
   }
 
   /** Empties the route stack without dropping its storage (length = 0 would, and push would allocate again). */

@@ -59,6 +59,13 @@ function moveData(path: string, txn: Transaction, mem: PhysicalMemory): void {
   if (txn.data.length < size) {
     throw new SimInvariantError(`${path}: transaction ${txn.id} payload ${txn.data.length} < size ${size}`);
   }
-  if (txn.cmd === Cmd.Write) mem.write(txn.addr, txn.data, 0, size);
-  else mem.read(txn.addr, txn.data, 0, size);
+  const addr = txn.addr;
+  // Whole aligned words (bus bursts, 4/8-byte PTEs) copy a word at a time: 4x fewer
+  // element moves than bytes, and no subarray view to allocate.
+  const words = ((addr | size) & 3) === 0 ? txn.words() : null;
+  if (words !== null) {
+    if (txn.cmd === Cmd.Write) mem.writeWords(addr, words, size >> 2);
+    else mem.readWords(addr, words, size >> 2);
+  } else if (txn.cmd === Cmd.Write) mem.write(addr, txn.data, 0, size);
+  else mem.read(addr, txn.data, 0, size);
 }

@@ -3,37 +3,51 @@ import { ADDR_LIMIT, hex } from '../engine/addr';
 
 const FRAME_SHIFT = 12;
 const FRAME_SIZE = 1 << FRAME_SHIFT;
+const FRAME_WORDS = FRAME_SIZE >> 2;
 const TWO_32 = 2 ** 32;
 const FRAME_CACHE = 64;
 /**
  * Copies up to this size go byte by byte; larger ones through a subarray() view, whose
  * allocation costs about as much as a 32-byte loop (measured on Node 20: 8 B loop
- * 15 ns vs view 48 ns; 64 B loop 100-120 ns vs view 48 ns).
+ * 15 ns vs view 48 ns; 64 B loop 100-120 ns vs view 48 ns). Aligned whole words take
+ * `readWords`/`writeWords` instead (64 B in 15 ns).
  */
 const SMALL_COPY = 32;
 const FRAME_CACHE_INV = 1 / FRAME_CACHE;
 /**
- * Frames are carved out of 256 KiB ArrayBuffers rather than allocated one by one: V8
- * tracks and sweeps every live ArrayBuffer at each GC, so one per 4 KiB frame made a
- * 64 MiB copy 15-25% slower per MiB than a 16 MiB one. Frames are never freed, so a slab
+ * Frames are carved out of 256 KiB slabs rather than allocated one by one: V8 tracks
+ * and sweeps every live ArrayBuffer at each GC, so one per 4 KiB frame made a 64 MiB
+ * copy 15-25% slower per MiB than a 16 MiB one. Frames are never freed, so a slab
  * wastes at most its unused tail (untouched pages of a large allocation are not resident).
  */
-const FRAMES_PER_SLAB = 64;
+const SLAB_SHIFT = 6;
+const FRAMES_PER_SLAB = 1 << SLAB_SHIFT;
+/** A frame's number among all allocated ones: slab = n >> SLAB_SHIFT, byte offset (n & SLAB_MASK) << FRAME_SHIFT. */
+const SLAB_MASK = FRAMES_PER_SLAB - 1;
+/** `frameForRead` of a frame never written. */
+const NO_FRAME = -1;
 
 /**
  * Physical memory holding real bytes, stored sparsely: a 4 KiB frame is allocated on
  * its first write, and memory never written reads as zeros. Addresses are absolute
  * physical addresses (< 2^53); the address map decides which ones exist. Multi-byte
  * helpers are little-endian.
+ *
+ * A frame is named by its index among allocated frames (a small integer, so the map
+ * holds no object per frame); its bytes are a range of one slab, seen as bytes
+ * (`slab8`) and as 32-bit words (`slab32`) for whole-word copies.
  */
 export class PhysicalMemory {
-  private readonly frames = new Map<number, Uint8Array>();
-  // A small direct-mapped cache of frames in front of the Map: page-table walks and
-  // data accesses alternate between a few frames, which a one-entry cache would thrash.
+  /** Frame number (address / 4 KiB) -> frame index. */
+  private readonly frames = new Map<number, number>();
+  private readonly slab8: Uint8Array[] = [];
+  private readonly slab32: Int32Array[] = [];
+  // A small direct-mapped cache of frame lookups in front of the Map: page-table walks
+  // and data accesses alternate between a few frames, which a one-entry cache would
+  // thrash. It caches absent frames too (NO_FRAME): a write that creates a frame goes
+  // through the same slot and replaces the entry.
   private readonly cachedNo = new Float64Array(FRAME_CACHE).fill(-1);
-  private readonly cachedFrame: (Uint8Array | null)[] = new Array(FRAME_CACHE).fill(null);
-  private slab: ArrayBuffer | null = null;
-  private slabUsed = FRAMES_PER_SLAB;
+  private readonly cachedIndex = new Int32Array(FRAME_CACHE);
 
   /** Number of 4 KiB frames that hold data. */
   get framesAllocated(): number {
@@ -47,10 +61,14 @@ export class PhysicalMemory {
       const frameNo = Math.floor(addr / FRAME_SIZE);
       const off = addr - frameNo * FRAME_SIZE;
       const n = Math.min(len, FRAME_SIZE - off);
-      const frame = this.frameForRead(frameNo);
-      if (!frame) dst.fill(0, dstOff, dstOff + n);
-      else if (n <= SMALL_COPY) for (let i = 0; i < n; i++) dst[dstOff + i] = frame[off + i];
-      else dst.set(frame.subarray(off, off + n), dstOff);
+      const f = this.frameForRead(frameNo);
+      if (f === NO_FRAME) dst.fill(0, dstOff, dstOff + n);
+      else {
+        const slab = this.slab8[f >> SLAB_SHIFT];
+        const at = ((f & SLAB_MASK) << FRAME_SHIFT) + off;
+        if (n <= SMALL_COPY) for (let i = 0; i < n; i++) dst[dstOff + i] = slab[at + i];
+        else dst.set(slab.subarray(at, at + n), dstOff);
+      }
       addr += n; dstOff += n; len -= n;
     }
   }
@@ -62,12 +80,54 @@ export class PhysicalMemory {
       const frameNo = Math.floor(addr / FRAME_SIZE);
       const off = addr - frameNo * FRAME_SIZE;
       const n = Math.min(len, FRAME_SIZE - off);
-      const frame = this.frameForWrite(frameNo);
-      if (n === src.length) frame.set(src, off); // the whole source (srcOff 0): no view needed
-      else if (n <= SMALL_COPY) for (let i = 0; i < n; i++) frame[off + i] = src[srcOff + i];
-      else frame.set(src.subarray(srcOff, srcOff + n), off);
+      const f = this.frameForWrite(frameNo);
+      const slab = this.slab8[f >> SLAB_SHIFT];
+      const at = ((f & SLAB_MASK) << FRAME_SHIFT) + off;
+      if (n === src.length) slab.set(src, at); // the whole source (srcOff 0): no view needed
+      else if (n <= SMALL_COPY) for (let i = 0; i < n; i++) slab[at + i] = src[srcOff + i];
+      else slab.set(src.subarray(srcOff, srcOff + n), at);
       addr += n; srcOff += n; len -= n;
     }
+  }
+
+  /**
+   * Copies `count` 32-bit words at `addr` into `dst[0..count)`, byte for byte as `read`
+   * would (a word copy keeps the bytes whatever the host's endianness). `addr` must be a
+   * multiple of 4; a range that crosses a frame boundary takes the byte path.
+   */
+  readWords(addr: number, dst: Int32Array, count: number): void {
+    const frameNo = Math.floor(addr / FRAME_SIZE);
+    const off = addr - frameNo * FRAME_SIZE;
+    if (count > dst.length) badWords('readWords', count, dst.length);
+    if ((off & 3) !== 0 || off + count * 4 > FRAME_SIZE) {
+      this.read(addr, bytesOf(dst), 0, count * 4);
+      return;
+    }
+    checkRange(addr, count * 4);
+    const f = this.frameForRead(frameNo);
+    if (f === NO_FRAME) {
+      dst.fill(0, 0, count);
+      return;
+    }
+    const slab = this.slab32[f >> SLAB_SHIFT];
+    const at = ((f & SLAB_MASK) * FRAME_WORDS) + (off >> 2);
+    for (let i = 0; i < count; i++) dst[i] = slab[at + i];
+  }
+
+  /** Copies `src[0..count)` (32-bit words) to `addr`; the counterpart of `readWords`. */
+  writeWords(addr: number, src: Int32Array, count: number): void {
+    const frameNo = Math.floor(addr / FRAME_SIZE);
+    const off = addr - frameNo * FRAME_SIZE;
+    if (count > src.length) badWords('writeWords', count, src.length);
+    if ((off & 3) !== 0 || off + count * 4 > FRAME_SIZE) {
+      this.write(addr, bytesOf(src), 0, count * 4);
+      return;
+    }
+    checkRange(addr, count * 4);
+    const f = this.frameForWrite(frameNo);
+    const slab = this.slab32[f >> SLAB_SHIFT];
+    const at = ((f & SLAB_MASK) * FRAME_WORDS) + (off >> 2);
+    for (let i = 0; i < count; i++) slab[at + i] = src[i];
   }
 
   /** Sets `len` bytes at `addr` to `value`. Filling with 0 frees nothing but allocates nothing new. */
@@ -77,8 +137,11 @@ export class PhysicalMemory {
       const frameNo = Math.floor(addr / FRAME_SIZE);
       const off = addr - frameNo * FRAME_SIZE;
       const n = Math.min(len, FRAME_SIZE - off);
-      const frame = value === 0 ? this.frameForRead(frameNo) : this.frameForWrite(frameNo);
-      if (frame) frame.fill(value, off, off + n);
+      const f = value === 0 ? this.frameForRead(frameNo) : this.frameForWrite(frameNo);
+      if (f !== NO_FRAME) {
+        const at = ((f & SLAB_MASK) << FRAME_SHIFT) + off;
+        this.slab8[f >> SLAB_SHIFT].fill(value, at, at + n);
+      }
       addr += n; len -= n;
     }
   }
@@ -93,8 +156,9 @@ export class PhysicalMemory {
   read8(addr: number): number {
     checkRange(addr, 1);
     const frameNo = Math.floor(addr / FRAME_SIZE);
-    const frame = this.frameForRead(frameNo);
-    return frame ? frame[addr - frameNo * FRAME_SIZE] : 0;
+    const f = this.frameForRead(frameNo);
+    if (f === NO_FRAME) return 0;
+    return this.slab8[f >> SLAB_SHIFT][((f & SLAB_MASK) << FRAME_SHIFT) + addr - frameNo * FRAME_SIZE];
   }
 
   read16(addr: number): number {
@@ -107,8 +171,10 @@ export class PhysicalMemory {
     if (off > FRAME_SIZE - 4) return (this.read16(addr) + this.read16(addr + 2) * 65536) >>> 0;
     checkRange(addr, 4);
     const f = this.frameForRead(frameNo);
-    if (!f) return 0;
-    return (f[off] | (f[off + 1] << 8) | (f[off + 2] << 16) | (f[off + 3] << 24)) >>> 0;
+    if (f === NO_FRAME) return 0;
+    const s = this.slab8[f >> SLAB_SHIFT];
+    const at = ((f & SLAB_MASK) << FRAME_SHIFT) + off;
+    return (s[at] | (s[at + 1] << 8) | (s[at + 2] << 16) | (s[at + 3] << 24)) >>> 0;
   }
 
   /** A 64-bit value as a number; throws if it is 2^53 or more (use read64Halves). */
@@ -130,7 +196,8 @@ export class PhysicalMemory {
   write8(addr: number, value: number): void {
     checkRange(addr, 1);
     const frameNo = Math.floor(addr / FRAME_SIZE);
-    this.frameForWrite(frameNo)[addr - frameNo * FRAME_SIZE] = value;
+    const f = this.frameForWrite(frameNo);
+    this.slab8[f >> SLAB_SHIFT][((f & SLAB_MASK) << FRAME_SHIFT) + addr - frameNo * FRAME_SIZE] = value;
   }
 
   write16(addr: number, value: number): void {
@@ -148,7 +215,9 @@ export class PhysicalMemory {
     }
     checkRange(addr, 4);
     const f = this.frameForWrite(frameNo);
-    f[off] = value; f[off + 1] = value >>> 8; f[off + 2] = value >>> 16; f[off + 3] = value >>> 24;
+    const s = this.slab8[f >> SLAB_SHIFT];
+    const at = ((f & SLAB_MASK) << FRAME_SHIFT) + off;
+    s[at] = value; s[at + 1] = value >>> 8; s[at + 2] = value >>> 16; s[at + 3] = value >>> 24;
   }
 
   /** Writes a non-negative integer below 2^53 as 64 bits. */
@@ -166,37 +235,42 @@ export class PhysicalMemory {
     this.write32(addr + 4, hi >>> 0);
   }
 
-  private frameForRead(frameNo: number): Uint8Array | null {
+  /** The frame index of frame number `frameNo`, or NO_FRAME if it was never written. */
+  private frameForRead(frameNo: number): number {
     const slot = frameNo - Math.floor(frameNo * FRAME_CACHE_INV) * FRAME_CACHE;
-    if (this.cachedNo[slot] === frameNo) return this.cachedFrame[slot];
-    const f = this.frames.get(frameNo);
-    if (!f) return null; // do not cache misses: a later write would make the cache stale
+    if (this.cachedNo[slot] === frameNo) return this.cachedIndex[slot];
+    const f = this.frames.get(frameNo) ?? NO_FRAME;
     this.cachedNo[slot] = frameNo;
-    this.cachedFrame[slot] = f;
+    this.cachedIndex[slot] = f;
     return f;
   }
 
-  /** A zeroed 4 KiB frame from the current slab. */
-  private newFrame(): Uint8Array {
-    if (this.slabUsed === FRAMES_PER_SLAB) {
-      this.slab = new ArrayBuffer(FRAMES_PER_SLAB * FRAME_SIZE);
-      this.slabUsed = 0;
-    }
-    return new Uint8Array(this.slab!, FRAME_SIZE * this.slabUsed++, FRAME_SIZE);
-  }
-
-  private frameForWrite(frameNo: number): Uint8Array {
+  /** The frame index of frame number `frameNo`, allocating a zeroed frame on first use. */
+  private frameForWrite(frameNo: number): number {
     const slot = frameNo - Math.floor(frameNo * FRAME_CACHE_INV) * FRAME_CACHE;
-    if (this.cachedNo[slot] === frameNo) return this.cachedFrame[slot]!;
+    if (this.cachedNo[slot] === frameNo) {
+      const cached = this.cachedIndex[slot];
+      if (cached !== NO_FRAME) return cached;
+    }
     let f = this.frames.get(frameNo);
-    if (!f) {
-      f = this.newFrame();
+    if (f === undefined) {
+      f = this.frames.size;
+      if ((f & SLAB_MASK) === 0) {
+        const slab = new ArrayBuffer(FRAMES_PER_SLAB * FRAME_SIZE);
+        this.slab8.push(new Uint8Array(slab));
+        this.slab32.push(new Int32Array(slab));
+      }
       this.frames.set(frameNo, f);
     }
     this.cachedNo[slot] = frameNo;
-    this.cachedFrame[slot] = f;
+    this.cachedIndex[slot] = f;
     return f;
   }
+}
+
+/** The bytes of a word array (for the rare unaligned or frame-crossing word copy). */
+function bytesOf(words: Int32Array): Uint8Array {
+  return new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
 }
 
 /**
@@ -205,6 +279,10 @@ export class PhysicalMemory {
  */
 function checkRange(addr: number, len: number): void {
   if (!(addr >= 0) || addr + len > ADDR_LIMIT || !Number.isInteger(addr) || !(len >= 0)) badRange(addr, len);
+}
+
+function badWords(call: string, count: number, length: number): never {
+  throw new SimInvariantError(`PhysicalMemory.${call}: ${count} words asked of an array of ${length}`);
 }
 
 function badRange(addr: number, len: number): never {

@@ -126,4 +126,43 @@ describe('PhysicalMemory', () => {
     expect(() => m.read8(-1)).toThrow(SimInvariantError);
     expect(() => m.write(2 ** 53 - 2, new Uint8Array(4))).toThrow(SimInvariantError);
   });
+
+  test('readWords/writeWords move the same bytes as read/write, aligned, unaligned and across a frame', () => {
+    const m = new PhysicalMemory();
+    const bytes = new Uint8Array(64);
+    for (let i = 0; i < 64; i++) bytes[i] = (i * 37 + 11) & 0xff;
+    const words = new Int32Array(bytes.buffer.slice(0));
+    for (const addr of [0x4000, 0x4ff0 - 32, 0x4fe8 + 2, 0x5000 - 8]) {
+      m.writeWords(addr, words, 16);
+      const back = new Uint8Array(64);
+      m.read(addr, back);
+      expect(Array.from(back)).toEqual(Array.from(bytes));
+      const w = new Int32Array(16);
+      m.readWords(addr, w, 16);
+      expect(Array.from(new Uint8Array(w.buffer))).toEqual(Array.from(bytes));
+    }
+    // Only the words asked for are touched.
+    const w = new Int32Array(4).fill(-1);
+    m.readWords(0x9000, w, 2);
+    expect(Array.from(w)).toEqual([0, 0, -1, -1]);
+    expect(() => m.readWords(0x4000, new Int32Array(2), 3)).toThrow(/3 words asked of an array of 2/);
+    expect(() => m.writeWords(2 ** 53 - 4, new Int32Array(2), 2)).toThrow(SimInvariantError);
+  });
+
+  test('a frame read while absent and written afterwards reads back its data (the lookup cache keeps absent frames)', () => {
+    const m = new PhysicalMemory();
+    for (const addr of [0x7000, 0x7000 + 64 * 4096]) { // the same cache slot
+      expect(m.read32(addr)).toBe(0);
+      const w = new Int32Array(2);
+      m.readWords(addr + 8, w, 2);
+      expect(Array.from(w)).toEqual([0, 0]);
+      m.write32(addr, 0x12345678);
+      expect(m.read32(addr)).toBe(0x12345678);
+      m.writeWords(addr + 8, Int32Array.of(7, -1), 2);
+      m.readWords(addr + 8, w, 2);
+      expect(Array.from(w)).toEqual([7, -1]);
+    }
+    expect(m.framesAllocated).toBe(2);
+    expect(m.read32(0x7000)).toBe(0x12345678);
+  });
 });

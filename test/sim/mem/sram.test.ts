@@ -142,4 +142,30 @@ describe('SimpleMemory', () => {
     expect(out).toEqual([[1, 11], [2, 12], [3, 13], [4, 14]]);
     expect(() => q.shift()).toThrow();
   });
+
+  test('payloads move whole words when aligned and bytes otherwise, following a replaced payload array', () => {
+    const { sram, mem } = setup({ latencyCycles: 1, bytesPerCycle: 8, queueDepth: 4 });
+    const t = new Transaction(64);
+    const put = (addr: number, data: Uint8Array, size: number): void => {
+      t.data = data;
+      for (let i = 0; i < size; i++) data[i] = (addr + i * 13) & 0xff;
+      t.cmd = Cmd.Write; t.addr = addr; t.size = size;
+      sram.recvAtomic(t, sram.port);
+      const back = new Uint8Array(size);
+      mem.read(addr, back);
+      expect(Array.from(back)).toEqual(Array.from(data.subarray(0, size)));
+    };
+    put(BASE + 0x100, t.data, 64); // aligned: the word path
+    expect(t.words()).not.toBeNull();
+    const unaligned = new Uint8Array(new ArrayBuffer(80), 1, 64);
+    put(BASE + 0x200, unaligned, 64);
+    expect(t.words()).toBeNull();
+    put(BASE + 0x301, new Uint8Array(64), 64); // unaligned address
+    put(BASE + 0x400, new Uint8Array(64), 6); // not whole words
+    // A new payload array gets its own word view: a read fills the array the master holds.
+    const fresh = new Uint8Array(64);
+    t.data = fresh; t.cmd = Cmd.Read; t.addr = BASE + 0x100; t.size = 64;
+    sram.recvAtomic(t, sram.port);
+    expect(Array.from(fresh)).toEqual(Array.from({ length: 64 }, (_v, i) => (BASE + 0x100 + i * 13) & 0xff));
+  });
 });
