@@ -40,8 +40,11 @@ const NO_FRAME = -1;
 export class PhysicalMemory {
   /** Frame number (address / 4 KiB) -> frame index. */
   private readonly frames = new Map<number, number>();
-  private readonly slab8: Uint8Array[] = [];
-  private readonly slab32: Int32Array[] = [];
+  // Slab views by slab number. The arrays are grown by copying (growSlabs), never by
+  // push: a push past an array's capacity in optimised code deoptimised `write` the first
+  // time a run touched more memory than any run before it.
+  private slab8: Uint8Array[] = new Array<Uint8Array>(16).fill(NO_SLAB8);
+  private slab32: Int32Array[] = new Array<Int32Array>(16).fill(NO_SLAB32);
   // A small direct-mapped cache of frame lookups in front of the Map: page-table walks
   // and data accesses alternate between a few frames, which a one-entry cache would
   // thrash. It caches absent frames too (NO_FRAME): a write that creates a frame goes
@@ -255,18 +258,32 @@ export class PhysicalMemory {
     let f = this.frames.get(frameNo);
     if (f === undefined) {
       f = this.frames.size;
-      if ((f & SLAB_MASK) === 0) {
-        const slab = new ArrayBuffer(FRAMES_PER_SLAB * FRAME_SIZE);
-        this.slab8.push(new Uint8Array(slab));
-        this.slab32.push(new Int32Array(slab));
-      }
+      if ((f & SLAB_MASK) === 0) this.addSlab(f >> SLAB_SHIFT);
       this.frames.set(frameNo, f);
     }
     this.cachedNo[slot] = frameNo;
     this.cachedIndex[slot] = f;
     return f;
   }
+
+  /** Allocates slab number `n` (the next one), doubling the slab arrays when they are full. */
+  private addSlab(n: number): void {
+    if (n === this.slab8.length) {
+      const slab8 = new Array<Uint8Array>(n * 2).fill(NO_SLAB8);
+      const slab32 = new Array<Int32Array>(n * 2).fill(NO_SLAB32);
+      for (let k = 0; k < n; k++) { slab8[k] = this.slab8[k]; slab32[k] = this.slab32[k]; }
+      this.slab8 = slab8;
+      this.slab32 = slab32;
+    }
+    const slab = new ArrayBuffer(FRAMES_PER_SLAB * FRAME_SIZE);
+    this.slab8[n] = new Uint8Array(slab);
+    this.slab32[n] = new Int32Array(slab);
+  }
 }
+
+/** Placeholders for slab numbers not allocated yet (never read: no frame index points there). */
+const NO_SLAB8 = new Uint8Array(0);
+const NO_SLAB32 = new Int32Array(0);
 
 /** The bytes of a word array (for the rare unaligned or frame-crossing word copy). */
 function bytesOf(words: Int32Array): Uint8Array {

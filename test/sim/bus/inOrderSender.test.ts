@@ -42,6 +42,6 @@ describe('InOrderSender', () => {
     expect(slave.got.length).toBe(200_000);
     expect(slave.got.every((v, i) => v === i + 1)).toBe(true);
     // Before the fix the array held one slot per request ever refused (200004 here).
-    expect((sender as unknown as { queue: unknown[] }).queue.length).toBeLessThan(4096);
+    expect((sender as unknown as { queue: { items: unknown[] } }).queue.items.length).toBeLessThan(4096);
   });
 });

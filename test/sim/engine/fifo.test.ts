@@ -18,3 +18,20 @@ test('Fifo keeps first-in, first-out order across emptying and across dropping a
   expect(q.shift()).toBe(7);
   expect(q.length).toBe(0);
 });
+
+test('Fifo grows past its first capacity in order, with items waiting across the wrap, and peek leaves the head in place', () => {
+  const q = new Fifo<number>();
+  expect(q.peek()).toBeUndefined();
+  const out: number[] = [];
+  let next = 0;
+  // Wrap the ring a few times, then grow it while its head is not at slot 0.
+  for (let i = 0; i < 5; i++) q.push(next++);
+  for (let i = 0; i < 20; i++) { out.push(q.shift()!); q.push(next++); }
+  for (let i = 0; i < 100; i++) q.push(next++);
+  expect(q.length).toBe(105);
+  expect(q.peek()).toBe(20);
+  expect(q.length).toBe(105);
+  while (q.length > 0) out.push(q.shift()!);
+  expect(out).toEqual(Array.from({ length: next }, (_, i) => i));
+  expect(q.shift()).toBeUndefined();
+});
