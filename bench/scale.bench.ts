@@ -11,9 +11,13 @@
  *    (WARM_SIM_TICKS);
  * 2. measures the run's fixed cost (building the SoC, booting, the stats dump): the
  *    median of 5 runs at a tiny size (a 64 KiB copy, 100 packets);
- * 3. times the measured size, repeated until 2 s of host time, the median counting.
- *    (Not after a forced full GC: that made the next 10^4-packet run 3x slower, 600 ms
- *    instead of 200 ms, as V8 re-warmed.)
+ * 3. times the measured size, run back to back until it has done as much work as one run
+ *    of the largest size (16 runs of 16 MiB, 4 of 64 MiB, 1 of 256 MiB), and takes the
+ *    mean run. Equal work means about equal host time, so every size is exposed alike to
+ *    this machine's slow spells; a long run cannot dodge one, and the median of many
+ *    short ones did (10^4 packets came out 5-15% cheaper per packet than 10^6 in the
+ *    bench, 3% in one process). (Not after a forced full GC: that made the next
+ *    10^4-packet run 3x slower, 600 ms instead of 200 ms, as V8 re-warmed.)
  *
  * Each size runs in CHILD_RUNS children and the fastest child counts: on this 2-core machine
  * the same child's time varies by 10-25% from run to run (a 16 MiB copy took 23.4 ms and
@@ -89,7 +93,6 @@ const WARM_SIM_TICKS = 2 ** 31;
 const WARM_UP_SECS = 1;
 const FIXED_COST_RUNS = 5;
 const CHILD_RUNS = 3;
-const MEASURE_SECS = 2;
 
 /** One run of `w` at `size`: host seconds and the run's output. */
 function timeRun(w: Workload, size: number): { secs: number; out: RunOutput } {
@@ -120,23 +123,26 @@ function measurePoint(w: Workload, size: number): PointFigures {
   }
   const fixed: number[] = [];
   for (let i = 0; i < FIXED_COST_RUNS; i++) fixed.push(timeRun(w, w.tinySize).secs);
-  // Short runs are repeated until MEASURE_SECS of host time and the median counts: one
-  // 0.2 s run is at the mercy of a noisy moment, and the median (not the fastest, which
-  // favours sizes with more runs: 16.0 against 19.0 µs per packet) is what a long run
-  // averages to.
-  const runs: number[] = [];
+  // As much work as the largest size (see the file comment); the mean run counts.
+  const largest = Math.max(...w.sizes);
+  let spent = 0;
+  let runs = 0;
   let out!: RunOutput;
-  for (let spent = 0; spent < MEASURE_SECS;) {
+  for (let done = 0; done < largest; done += size) {
     const r = timeRun(w, size);
     out = r.out;
-    runs.push(r.secs);
     spent += r.secs;
+    runs++;
   }
-  const hostSecs = median(runs);
+  const hostSecs = spent / runs;
   for (const j of out.jobs) if (!j.done || j.status !== 'ok') throw new Error(`scale bench: job ${j.name} failed at size ${size}`);
   // The simulated memory stays reachable through `out` while RSS is read.
   const rssBytes = process.memoryUsage().rss;
   return { hostSecs, fixedSecs: median(fixed), rssBytes, simulatedBytes: out.soc.physmem.framesAllocated * 4096, events: out.events };
+}
+
+function plural(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 function runChild(w: Workload, size: number): PointFigures {
@@ -171,7 +177,7 @@ export function runScaleBench(): BenchResult[] {
       const label = w.unitLabel.toLowerCase();
       results.push({
         name: `scale.${w.name}.${size}.host_us_per_${label}`, value: usPerUnit, unit: `µs per ${w.unitLabel}`,
-        note: `${size} ${w.unit}: ${p.hostSecs.toFixed(2)} s host (median run, fastest of ${CHILD_RUNS} children), ${p.events} events`,
+        note: `${size} ${w.unit}: ${p.hostSecs.toFixed(2)} s host (mean of ${plural(Math.max(...w.sizes) / size, 'run')}, fastest of ${CHILD_RUNS} children), ${p.events} events`,
       });
       results.push({
         name: `scale.${w.name}.${size}.marginal_us_per_${label}`, value: usMarginal, unit: `µs per ${w.unitLabel}`,
