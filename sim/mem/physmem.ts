@@ -99,37 +99,31 @@ export class PhysicalMemory {
    * multiple of 4; a range that crosses a frame boundary takes the byte path.
    */
   readWords(addr: number, dst: Int32Array, count: number): void {
-    const frameNo = Math.floor(addr / FRAME_SIZE);
-    const off = addr - frameNo * FRAME_SIZE;
-    if (count > dst.length) badWords('readWords', count, dst.length);
-    if ((off & 3) !== 0 || off + count * 4 > FRAME_SIZE) {
+    if (!wordsFit('readWords', addr, count, dst.length)) {
       this.read(addr, bytesOf(dst), 0, count * 4);
       return;
     }
-    checkRange(addr, count * 4);
+    const frameNo = Math.floor(addr / FRAME_SIZE);
     const f = this.frameForRead(frameNo);
     if (f === NO_FRAME) {
       dst.fill(0, 0, count);
       return;
     }
     const slab = this.slab32[f >> SLAB_SHIFT];
-    const at = ((f & SLAB_MASK) * FRAME_WORDS) + (off >> 2);
+    const at = wordIndex(f, addr - frameNo * FRAME_SIZE);
     for (let i = 0; i < count; i++) dst[i] = slab[at + i];
   }
 
   /** Copies `src[0..count)` (32-bit words) to `addr`; the counterpart of `readWords`. */
   writeWords(addr: number, src: Int32Array, count: number): void {
-    const frameNo = Math.floor(addr / FRAME_SIZE);
-    const off = addr - frameNo * FRAME_SIZE;
-    if (count > src.length) badWords('writeWords', count, src.length);
-    if ((off & 3) !== 0 || off + count * 4 > FRAME_SIZE) {
+    if (!wordsFit('writeWords', addr, count, src.length)) {
       this.write(addr, bytesOf(src), 0, count * 4);
       return;
     }
-    checkRange(addr, count * 4);
+    const frameNo = Math.floor(addr / FRAME_SIZE);
     const f = this.frameForWrite(frameNo);
     const slab = this.slab32[f >> SLAB_SHIFT];
-    const at = ((f & SLAB_MASK) * FRAME_WORDS) + (off >> 2);
+    const at = wordIndex(f, addr - frameNo * FRAME_SIZE);
     for (let i = 0; i < count; i++) slab[at + i] = src[i];
   }
 
@@ -279,6 +273,22 @@ export class PhysicalMemory {
     this.slab8[n] = new Uint8Array(slab);
     this.slab32[n] = new Int32Array(slab);
   }
+}
+
+/**
+ * Whether `count` words at `addr` take the word path: aligned and inside one frame (else
+ * the byte path). Checks the range and that the array holds `count` words.
+ */
+function wordsFit(call: string, addr: number, count: number, length: number): boolean {
+  if (count > length) badWords(call, count, length);
+  checkRange(addr, count * 4);
+  const off = addr - Math.floor(addr / FRAME_SIZE) * FRAME_SIZE;
+  return (off & 3) === 0 && off + count * 4 <= FRAME_SIZE;
+}
+
+/** Index in its slab's word view of the word at byte `off` of frame `f`. */
+function wordIndex(f: number, off: number): number {
+  return (f & SLAB_MASK) * FRAME_WORDS + (off >> 2);
 }
 
 /** Placeholders for slab numbers not allocated yet (never read: no frame index points there). */
