@@ -76,6 +76,8 @@ interface PointFigures {
   hostSecs: number;
   /** Median host time of a run at the workload's tiny size: the per-run fixed cost. */
   fixedSecs: number;
+  /** Runs of the measured size timed (hostSecs is their mean). */
+  runs: number;
   rssBytes: number;
   simulatedBytes: number;
   events: number;
@@ -83,9 +85,9 @@ interface PointFigures {
 
 const WARM_UP_RUNS = 3;
 /**
- * Simulated time a warm-up run must pass. Ticks below 2^30 ps (1.07 ms) are small
- * integers to V8, and code optimised while every tick was one deoptimises when they
- * grow past it: a 2,000-packet warm-up (0.23 ms simulated) left the first measured run
+ * Simulated time a warm-up run must pass. V8 optimises arithmetic on ticks as small
+ * integers (31 bits) or int32 while they fit, and deoptimises when they grow past 2^30
+ * or 2^31 ps (1.07 / 2.15 ms): a 2,000-packet warm-up (0.23 ms simulated) left the first measured run
  * to pay that (--trace-deopt: "overflow", "lost precision" in the crossbar, NIC and
  * DRAM handlers), and only the largest sizes, timed on one run, kept it in their figure.
  */
@@ -138,7 +140,7 @@ function measurePoint(w: Workload, size: number): PointFigures {
   for (const j of out.jobs) if (!j.done || j.status !== 'ok') throw new Error(`scale bench: job ${j.name} failed at size ${size}`);
   // The simulated memory stays reachable through `out` while RSS is read.
   const rssBytes = process.memoryUsage().rss;
-  return { hostSecs, fixedSecs: median(fixed), rssBytes, simulatedBytes: out.soc.physmem.framesAllocated * 4096, events: out.events };
+  return { hostSecs, runs, fixedSecs: median(fixed), rssBytes, simulatedBytes: out.soc.physmem.framesAllocated * 4096, events: out.events };
 }
 
 function plural(n: number, noun: string): string {
@@ -177,7 +179,7 @@ export function runScaleBench(): BenchResult[] {
       const label = w.unitLabel.toLowerCase();
       results.push({
         name: `scale.${w.name}.${size}.host_us_per_${label}`, value: usPerUnit, unit: `µs per ${w.unitLabel}`,
-        note: `${size} ${w.unit}: ${p.hostSecs.toFixed(2)} s host (mean of ${plural(Math.max(...w.sizes) / size, 'run')}, fastest of ${CHILD_RUNS} children), ${p.events} events`,
+        note: `${size} ${w.unit}: ${p.hostSecs.toFixed(2)} s host (mean of ${plural(p.runs, 'run')}, fastest of ${CHILD_RUNS} children), ${p.events} events`,
       });
       results.push({
         name: `scale.${w.name}.${size}.marginal_us_per_${label}`, value: usMarginal, unit: `µs per ${w.unitLabel}`,

@@ -40,7 +40,7 @@ const NO_FRAME = -1;
 export class PhysicalMemory {
   /** Frame number (address / 4 KiB) -> frame index. */
   private readonly frames = new Map<number, number>();
-  // Slab views by slab number. The arrays are grown by copying (growSlabs), never by
+  // Slab views by slab number. The arrays are grown by copying (addSlab), never by
   // push: a push past an array's capacity in optimised code deoptimised `write` the first
   // time a run touched more memory than any run before it.
   private slab8: Uint8Array[] = new Array<Uint8Array>(16).fill(NO_SLAB8);
@@ -68,7 +68,7 @@ export class PhysicalMemory {
       if (f === NO_FRAME) dst.fill(0, dstOff, dstOff + n);
       else {
         const slab = this.slab8[f >> SLAB_SHIFT];
-        const at = ((f & SLAB_MASK) << FRAME_SHIFT) + off;
+        const at = byteIndex(f, off);
         if (n <= SMALL_COPY) for (let i = 0; i < n; i++) dst[dstOff + i] = slab[at + i];
         else dst.set(slab.subarray(at, at + n), dstOff);
       }
@@ -85,7 +85,7 @@ export class PhysicalMemory {
       const n = Math.min(len, FRAME_SIZE - off);
       const f = this.frameForWrite(frameNo);
       const slab = this.slab8[f >> SLAB_SHIFT];
-      const at = ((f & SLAB_MASK) << FRAME_SHIFT) + off;
+      const at = byteIndex(f, off);
       if (n === src.length) slab.set(src, at); // the whole source (srcOff 0): no view needed
       else if (n <= SMALL_COPY) for (let i = 0; i < n; i++) slab[at + i] = src[srcOff + i];
       else slab.set(src.subarray(srcOff, srcOff + n), at);
@@ -95,8 +95,8 @@ export class PhysicalMemory {
 
   /**
    * Copies `count` 32-bit words at `addr` into `dst[0..count)`, byte for byte as `read`
-   * would (a word copy keeps the bytes whatever the host's endianness). `addr` must be a
-   * multiple of 4; a range that crosses a frame boundary takes the byte path.
+   * would (a word copy keeps the bytes whatever the host's endianness). An `addr` that is
+   * not a multiple of 4, or a range that crosses a frame boundary, takes the byte path.
    */
   readWords(addr: number, dst: Int32Array, count: number): void {
     if (!wordsFit('readWords', addr, count, dst.length)) {
@@ -136,7 +136,7 @@ export class PhysicalMemory {
       const n = Math.min(len, FRAME_SIZE - off);
       const f = value === 0 ? this.frameForRead(frameNo) : this.frameForWrite(frameNo);
       if (f !== NO_FRAME) {
-        const at = ((f & SLAB_MASK) << FRAME_SHIFT) + off;
+        const at = byteIndex(f, off);
         this.slab8[f >> SLAB_SHIFT].fill(value, at, at + n);
       }
       addr += n; len -= n;
@@ -155,7 +155,7 @@ export class PhysicalMemory {
     const frameNo = Math.floor(addr / FRAME_SIZE);
     const f = this.frameForRead(frameNo);
     if (f === NO_FRAME) return 0;
-    return this.slab8[f >> SLAB_SHIFT][((f & SLAB_MASK) << FRAME_SHIFT) + addr - frameNo * FRAME_SIZE];
+    return this.slab8[f >> SLAB_SHIFT][byteIndex(f, addr - frameNo * FRAME_SIZE)];
   }
 
   read16(addr: number): number {
@@ -170,7 +170,7 @@ export class PhysicalMemory {
     const f = this.frameForRead(frameNo);
     if (f === NO_FRAME) return 0;
     const s = this.slab8[f >> SLAB_SHIFT];
-    const at = ((f & SLAB_MASK) << FRAME_SHIFT) + off;
+    const at = byteIndex(f, off);
     return (s[at] | (s[at + 1] << 8) | (s[at + 2] << 16) | (s[at + 3] << 24)) >>> 0;
   }
 
@@ -194,7 +194,7 @@ export class PhysicalMemory {
     checkRange(addr, 1);
     const frameNo = Math.floor(addr / FRAME_SIZE);
     const f = this.frameForWrite(frameNo);
-    this.slab8[f >> SLAB_SHIFT][((f & SLAB_MASK) << FRAME_SHIFT) + addr - frameNo * FRAME_SIZE] = value;
+    this.slab8[f >> SLAB_SHIFT][byteIndex(f, addr - frameNo * FRAME_SIZE)] = value;
   }
 
   write16(addr: number, value: number): void {
@@ -213,7 +213,7 @@ export class PhysicalMemory {
     checkRange(addr, 4);
     const f = this.frameForWrite(frameNo);
     const s = this.slab8[f >> SLAB_SHIFT];
-    const at = ((f & SLAB_MASK) << FRAME_SHIFT) + off;
+    const at = byteIndex(f, off);
     s[at] = value; s[at + 1] = value >>> 8; s[at + 2] = value >>> 16; s[at + 3] = value >>> 24;
   }
 
@@ -284,6 +284,11 @@ function wordsFit(call: string, addr: number, count: number, length: number): bo
   checkRange(addr, count * 4);
   const off = addr - Math.floor(addr / FRAME_SIZE) * FRAME_SIZE;
   return (off & 3) === 0 && off + count * 4 <= FRAME_SIZE;
+}
+
+/** Index in its slab's byte view of byte `off` of frame `f`. */
+function byteIndex(f: number, off: number): number {
+  return ((f & SLAB_MASK) << FRAME_SHIFT) + off;
 }
 
 /** Index in its slab's word view of the word at byte `off` of frame `f`. */
