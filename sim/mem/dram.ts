@@ -185,6 +185,9 @@ export class DramController implements RequestReceiver {
   /** How late a decision may be made without changing its outcome: min(tCL, tCWL) + tBURST. */
   private readonly decisionSlack: Tick;
   private readonly acks = new PendingQueue(8);
+  /** Queue names for PendingQueue's invariant errors, built once (a template literal per completion allocated a string each time). */
+  private readonly ackQueueName: string;
+  private readonly channelQueueNames: string[];
   private readonly writeHigh: number;
   private readonly writeLow: number;
   private readonly bypassCap: number;
@@ -277,6 +280,8 @@ export class DramController implements RequestReceiver {
     this.lastDone = new Float64Array(nch);
     this.queues = [];
     if (!this.frFcfs) for (let c = 0; c < nch; c++) this.queues.push(new PendingQueue(params.queueDepth));
+    this.ackQueueName = `${path}: write acks`;
+    this.channelQueueNames = Array.from({ length: nch }, (_v, c) => `${path}: channel ${c}`);
 
     const ids = this.frFcfs ? nch * (params.queueDepth + params.writeQueueDepth) : 0;
     this.reqOff = new Float64Array(ids);
@@ -551,7 +556,7 @@ export class DramController implements RequestReceiver {
   }
 
   private ackWrite(): void {
-    const txn = this.acks.completeHead(this.ctx.engine.now, this.sLatency, `${this.path}: write acks`);
+    const txn = this.acks.completeHead(this.ctx.engine.now, this.sLatency, this.ackQueueName);
     this.port.sendResponse(txn);
   }
 
@@ -583,7 +588,8 @@ export class DramController implements RequestReceiver {
       // Closed page keeps the row open for the request's next burst when it is in the same row.
       const close = this.closedPage && !(b + bb <= lastByte && this.columnLowest && ((b + bb) * this.burstInv) % this.colCount !== 0);
       const activates = !timing && this.openRow[ch * this.banks + this.dBank] !== this.dRow;
-      const t = this.timer.reserve(r, ch, this.dBank, this.dRow, write, cmdFrom, colFrom, close, timing);
+      this.timer.reserve(r, ch, this.dBank, this.dRow, write, cmdFrom, colFrom, close, timing);
+      const t = this.timer.lastEnd;
       if (activates) {
         // The row opened here was activated "long ago" for a later timing access: no tRAS wait.
         const bi = ch * this.banks + this.dBank;
@@ -657,7 +663,7 @@ export class DramController implements RequestReceiver {
 
   private complete(ch: number): void {
     const now = this.ctx.engine.now;
-    const txn = this.queues[ch].completeHead(now, this.sLatency, `${this.path}: channel ${ch}`);
+    const txn = this.queues[ch].completeHead(now, this.sLatency, this.channelQueueNames[ch]);
     this.noteQueues(now);
     if (txn.cmd === Cmd.Write) this.queuedWrites--;
     else this.queuedReads--;

@@ -111,6 +111,12 @@ export interface DramCommandCounters {
 export class DramCommandTimer {
   /** Column-command tick of the last burst reserved (the FR-FCFS scheduler decides the next one then). */
   lastCol: Tick = 0;
+  /**
+   * Data-end tick of the last burst reserved: `reserve`'s result. Returned through this
+   * field, not as the return value: `reserve` is too big to inline, and a tick (a double
+   * past 2^31) returned from a call that is not inlined is boxed, an allocation per burst.
+   */
+  lastEnd: Tick = 0;
   private readonly groupMask: number;
   private readonly perBank: boolean;
   private readonly refreshes: boolean;
@@ -139,10 +145,11 @@ export class DramCommandTimer {
     }
   }
 
+  /** Reserves the commands of one burst; leaves its column tick in `lastCol` and its data end in `lastEnd`. */
   reserve(
     r: BankReservations, ch: number, bank: number, row: number, write: boolean,
     cmdFrom: Tick, colFrom: Tick, closeAfter: boolean, refresh: boolean,
-  ): Tick {
+  ): void {
     const t = this.t;
     const bi = ch * this.banks + bank;
     const g = ch * this.bankGroups + (bank & this.groupMask);
@@ -228,7 +235,7 @@ export class DramCommandTimer {
       this.openRow[bi] = -1;
     }
     this.lastCol = col;
-    return dataEnd;
+    this.lastEnd = dataEnd;
   }
 
   /** All-bank refreshes of channel `ch` due at or before `probe`. */
