@@ -217,16 +217,16 @@ export class Iommu extends TranslationUnit {
   }
 
   /**
-   * The stale-ATC oracle (with countStaleTlbHits): does the device's cached translation
-   * `va` → `pa` still hold in the stream's page tables for this access? False when the
-   * tables no longer map `va`, map it elsewhere, or no longer allow the access. A
-   * functional walk: zero time, no stats.
+   * The stale-ATC oracle (with countStaleTlbHits): is the device's cached translation
+   * `va` → `pa` stale for this access? True when the stream's page tables (both stages
+   * for a nested or stage-2-only stream) no longer map `va`, map it elsewhere, or no
+   * longer allow the access. A functional walk: zero time, no stats.
    */
   atsTranslationStale(streamId: number, va: number, pa: number, write: boolean): boolean {
     const c = this.streams.get(streamId)?.context;
     if (!c || c.mode !== 'translate') return true;
     const w = this.atsWalk;
-    this.walker.walkFunctional(c, va, w);
+    this.walkFunctional(c, va, w);
     if (w.outcome !== WalkOutcome.Page) return true;
     if (Math.floor((w.paBase + pageOffset(va, w.pageShift)) / 4096) !== Math.floor(pa / 4096)) return true;
     return (w.perms & (write ? Perm.Write : Perm.Read)) === 0 || ((w.perms & Perm.PrivOnly) !== 0 && !c.privileged);

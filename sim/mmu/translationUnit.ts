@@ -377,8 +377,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
    */
   private checkStaleHit(input: TranslationInput, c: TranslationContext, va: number, tlb: Tlb): void {
     const w = this.staleWalk;
-    if (c.stage2 == null) this.walker.walkFunctional(c, va, w);
-    else this.nested!.walkFunctional(c, va, w);
+    this.walkFunctional(c, va, w);
     const perms = tlb.hitPerms;
     let stale: boolean;
     if (w.outcome === WalkOutcome.Fault) stale = true;
@@ -708,6 +707,16 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     return latency;
   }
 
+  /**
+   * A functional walk (zero time, no walk caches, no stats) of `va` in context `c`, through
+   * both stages when the context has a stage 2: the stage-1 walker alone would read a
+   * nested context's stage-1 tables at their IPAs as if they were PAs.
+   */
+  protected walkFunctional(c: TranslationContext, va: number, w: Walk): void {
+    if (c.stage2 == null) this.walker.walkFunctional(c, va, w);
+    else this.nested!.walkFunctional(c, va, w);
+  }
+
   /** Zero-time access through the page tables, bypassing TLBs and leaving stats alone. */
   recvFunctional(txn: Transaction, port: ResponsePort): void {
     const c = this.inputs[port.index].context;
@@ -721,8 +730,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
       return;
     }
     const w = this.walkScratch;
-    if (c.stage2 == null) this.walker.walkFunctional(c, va, w);
-    else this.nested!.walkFunctional(c, va, w);
+    this.walkFunctional(c, va, w);
     const write = txn.cmd === Cmd.Write;
     if (w.outcome === WalkOutcome.Fault || (write && (w.perms & Perm.Write) === 0)) {
       txn.status = Status.TranslationFault;

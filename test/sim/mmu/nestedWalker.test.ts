@@ -210,6 +210,23 @@ describe('stage-2 invalidation', () => {
     expect(r.stat('soc.iommu.stale_tlb_hits')).toBe(1);
   });
 
+  test('the stale-ATC oracle walks both stages: a translation is judged by the PA both stages give, and a stage-2 unmap makes it stale', () => {
+    const { r, t } = rig({ stale: true });
+    t.s1.map(VA, DATA_IPA, 12);
+    const pa = DATA_IPA + OFFSET;
+    const nested = r.device([], { context: t.nested(3, 7) }).streamId;
+    const s2only = r.device([], { context: t.stage2Only(3) }).streamId;
+    expect(r.iommu.atsTranslationStale(nested, VA + 0x40, pa + 0x40, true)).toBe(false);
+    // The IPA is not where the data is: a device holding it would be using a stale (wrong) translation.
+    expect(r.iommu.atsTranslationStale(nested, VA + 0x40, DATA_IPA + 0x40, false)).toBe(true);
+    expect(r.iommu.atsTranslationStale(s2only, DATA_IPA, pa, false)).toBe(false);
+    expect(r.iommu.atsTranslationStale(s2only, DATA_IPA, DATA_IPA, false)).toBe(true);
+    // The hypervisor takes the page away: both kinds of stream lose it.
+    t.s2.unmap(DATA_IPA, 12);
+    expect(r.iommu.atsTranslationStale(nested, VA + 0x40, pa + 0x40, false)).toBe(true);
+    expect(r.iommu.atsTranslationStale(s2only, DATA_IPA, pa, false)).toBe(true);
+  });
+
   test('invalidate-vmid leaves other VMIDs and stage-1-only contexts cached', () => {
     const { r, t } = rig();
     t.s1.map(VA, DATA_IPA, 12);
