@@ -88,13 +88,37 @@ export class Rng {
     return Math.floor(this.nextFloat() * n);
   }
 
+  /**
+   * `words.length` draws of nextU32 into `words`, with the state in locals: a call per
+   * word loaded and stored the four state words each time, and the default scenario's
+   * 16 MiB source fill spent 14 ms of its 0.34 s run on it.
+   */
+  private fillWords(words: Int32Array): void {
+    const s = this.s;
+    let s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+    for (let w = 0; w < words.length; w++) {
+      words[w] = Math.imul(rotl(Math.imul(s1, 5), 7), 9);
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = rotl(s3, 11);
+    }
+    s[0] = s0;
+    s[1] = s1;
+    s[2] = s2;
+    s[3] = s3;
+  }
+
   /** Fills `buf` with random bytes. */
   fillBytes(buf: Uint8Array): void {
     let i = 0;
     if (LITTLE_ENDIAN && (buf.byteOffset & 3) === 0) {
       // Same bytes as the loop below (little-endian words), a word per store.
-      const words = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
-      for (let w = 0; w < words.length; w++) words[w] = this.nextU32();
+      const words = new Int32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
+      this.fillWords(words);
       i = words.length << 2;
     }
     for (; i + 4 <= buf.length; i += 4) {

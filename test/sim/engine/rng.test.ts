@@ -204,6 +204,11 @@ describe('Rng: derived draws', () => {
     const r = new Rng(99);
     r.fillBytes(new Uint8Array(3));
     expect(r.nextU32()).toBe(words[1]);
+    // The word path (state kept in locals) leaves the generator where 1000 draws would.
+    const afterWords = new Rng(99);
+    afterWords.fillBytes(new Uint8Array(4000));
+    expect(afterWords.nextU32()).toBe(draw(new Rng(99), 1001)[1000]);
+    expect(afterWords.state()).toEqual((() => { const g = new Rng(99); draw(g, 1001); return g.state(); })());
 
     const big = new Uint8Array(256 * 1000);
     new Rng(4).fillBytes(big);
