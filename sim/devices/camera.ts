@@ -10,6 +10,7 @@ import { defineDeviceKind, deviceFields, BurstBytes, DeviceBufferBytes, Outstand
 import type { RequestPort, ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
 import type { AccessMode } from '../engine/accessMode';
+import { alignedBurstBytes } from '../bus/boundary';
 
 
 /** The capture path's hardware (its SoC config entry). */
@@ -262,8 +263,7 @@ export class CameraIsp implements ResponseReceiver {
 
   /** Size of the write at `addr` with `left` bytes of the line to go. */
   private sizeAt(addr: number, left: number): number {
-    const toBoundary = this.burstBytes - (addr % this.burstBytes);
-    return toBoundary < left ? toBoundary : left;
+    return alignedBurstBytes(addr, this.burstBytes, left);
   }
 
   /** Fills t.data with the line's bytes [off, off + t.size). */

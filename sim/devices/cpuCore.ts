@@ -13,6 +13,7 @@ import { ACCESS_MODES, type AccessMode } from '../engine/accessMode';
 import { powerOfTwo, resolveParams } from '../engine/spec';
 import { CpuCoreSpec } from '../mmu/cpuMmu';
 import { z } from 'zod';
+import { BUS_BOUNDARY_BYTES } from '../bus/boundary';
 
 
 export interface CpuCoreParams {
@@ -245,7 +246,9 @@ export class CpuCore implements ResponseReceiver, FastForwardDevice {
     this.storeBuffer = p.storeBuffer;
     this.cyclesBetween = p.cyclesBetween;
     this.pageShift = log2Exact(p.pageBytes);
-    this.chunkShift = Math.min(log2Exact(p.lineBytes), this.pageShift);
+    // Nor a 4 KiB boundary (bus/boundary.ts): with lines and pages above 4 KiB an access
+    // could cross one, and the MMU's page may be smaller than pageBytes claims.
+    this.chunkShift = Math.min(log2Exact(p.lineBytes), this.pageShift, Math.log2(BUS_BOUNDARY_BYTES));
     this.intPeriod = Number.isInteger(clock.periodPs) ? clock.periodPs : 0;
     this.pool = new TransactionPool(2 ** this.chunkShift);
     this.slotFree = new CompletionSlots(params.maxOutstanding);

@@ -14,6 +14,7 @@ import {
 } from './descriptors';
 import { defineDeviceKind, deviceFields, BurstBytes, Outstanding } from '../soc/deviceSpec';
 import type { AccessMode } from '../engine/accessMode';
+import { copyBurstBytes } from '../bus/boundary';
 
 
 export interface DescDmaParams {
@@ -44,7 +45,8 @@ const TWO_30 = 2 ** 30;
  *
  * Per descriptor, in order, nothing overlapping the next descriptor:
  *   1. fetch: one 32-byte read at the descriptor's address (`desc_fetch_latency_ns`);
- *   2. copy `len` bytes in bursts of `burstBytes` from the segment's start, at most
+ *   2. copy `len` bytes in bursts of `burstBytes` from the segment's start (shorter where
+ *      one would cross a 4 KiB boundary of src or dst: bus/boundary.ts), at most
  *      `maxOutstanding` in flight; each burst is a read of src whose response becomes the
  *      write of the same data to dst (as in `dmaEngine.ts`);
  *   3. write-back: one 4-byte write of the control word with bit 31 (done) or bit 30
@@ -217,7 +219,7 @@ export class DescDma implements ResponseReceiver {
     const now = this.ctx.engine.now;
     const bus = this.bus;
     while (bus.inFlight < bus.maxOutstanding && this.off < this.len && !this.failed) {
-      const size = Math.min(this.burstBytes, this.len - this.off);
+      const size = copyBurstBytes(this.src + this.off, this.dst + this.off, this.burstBytes, this.len - this.off);
       const t = this.pool.alloc(Cmd.Read, this.src + this.off, size, this.masterId, now);
       t.tag = this.off * 4 + K_DATA;
       this.off += size;
@@ -359,7 +361,7 @@ export class DescDma implements ResponseReceiver {
     let longest = 0;
     while (this.off < this.len && !this.failed) {
       const off = this.off;
-      const size = Math.min(this.burstBytes, this.len - off);
+      const size = copyBurstBytes(this.src + off, this.dst + off, this.burstBytes, this.len - off);
       this.off = off + size;
       const t = this.pool.alloc(Cmd.Read, this.src + off, size, this.masterId, now);
       let trip = this.port.sendAtomic(t);

@@ -10,6 +10,7 @@ import { defineDeviceKind, deviceFields, BurstBytes, DeviceBufferBytes, Outstand
 import type { RequestPort, ResponseReceiver } from '../bus/port';
 import { Cmd, Status, type Transaction, TransactionPool } from '../bus/transaction';
 import type { AccessMode } from '../engine/accessMode';
+import { alignedBurstBytes, BUS_BOUNDARY_BYTES } from '../bus/boundary';
 
 
 /** The controller's hardware (its SoC config entry). */
@@ -215,10 +216,12 @@ export class DisplayController implements ResponseReceiver {
     this.activeLinePs = (this.framePs - this.vblankPs) / program.height;
     this.startDelay = program.startDelayNs === undefined ? Math.round(this.activeLinePs) : Math.round(program.startDelayNs * 1000);
 
-    // Unretired reads hold at most fifoBytes; only a line's first and last read can be
-    // shorter than a burst, and fifoBytes spans at most fifoBytes/lineBytes + 2 lines.
+    // Unretired reads hold at most fifoBytes; only a line's first and last read, and a read
+    // cut at a 4 KiB boundary (bus/boundary.ts), can be shorter than a burst; fifoBytes
+    // spans at most fifoBytes/lineBytes + 2 lines and fifoBytes/4096 + 1 boundaries.
     const linesSpanned = Math.ceil(this.fifoBytes / this.lineBytes) + 2;
-    this.cap = Math.ceil(this.fifoBytes / this.burstBytes) + 2 * linesSpanned + 1;
+    const boundariesSpanned = Math.ceil(this.fifoBytes / BUS_BOUNDARY_BYTES) + 1;
+    this.cap = Math.ceil(this.fifoBytes / this.burstBytes) + 2 * linesSpanned + boundariesSpanned + 1;
     this.rSize = new Int32Array(this.cap);
     this.rLine = new Float64Array(this.cap);
     this.rDue = new Float64Array(this.cap);
@@ -352,10 +355,7 @@ export class DisplayController implements ResponseReceiver {
 
   /** Size of the next read: to the next burst boundary or the line's end. */
   private nextSize(): number {
-    const addr = this.lineAddr + this.fetchOff;
-    const toBoundary = this.burstBytes - (addr % this.burstBytes);
-    const left = this.lineBytes - this.fetchOff;
-    return toBoundary < left ? toBoundary : left;
+    return alignedBurstBytes(this.lineAddr + this.fetchOff, this.burstBytes, this.lineBytes - this.fetchOff);
   }
 
   /** Records the next read (of `size` bytes) in the ring and advances the cursor; returns its slot. */

@@ -10,6 +10,7 @@ import { Cmd, Status, STATUS_NAMES, type Transaction, TransactionPool } from '..
 import { defineDeviceKind, deviceFields, BurstBytes, Outstanding } from '../soc/deviceSpec';
 import type { AccessMode } from '../engine/accessMode';
 import type { AtomicPhase, FastForwardDevice } from './fastForward';
+import { copyBurstBytes } from '../bus/boundary';
 
 
 export interface DmaEngineParams {
@@ -43,7 +44,9 @@ interface CopyJob {
 /**
  * A direct-mapped DMA copy engine: bus addresses are used as they are.
  *
- * A copy is split into bursts of `burstBytes`. Each burst is a read of the source; its
+ * A copy is split into bursts of `burstBytes`, shorter where a burst would cross a 4 KiB
+ * boundary of the source or the destination (no bus transaction does: bus/boundary.ts).
+ * Each burst is a read of the source; its
  * response is turned into the write of the destination in the same pooled transaction,
  * so the data moved is exactly the data read. Requests go out back-to-back, at most
  * `maxOutstanding` at a time, and the interconnect's queues and back-pressure pace
@@ -229,7 +232,7 @@ export class DmaEngine implements ResponseReceiver, FastForwardDevice {
   private atomicBurst(now: Tick): Tick {
     const job = this.job!;
     const off = this.nextOffset;
-    const size = Math.min(this.params.burstBytes, job.bytes - off);
+    const size = copyBurstBytes(job.src + off, job.dst + off, this.params.burstBytes, job.bytes - off);
     this.nextOffset = off + size;
     const t = this.pool.alloc(Cmd.Read, job.src + off, size, this.masterId, now);
     t.tag = off;
@@ -263,8 +266,9 @@ export class DmaEngine implements ResponseReceiver, FastForwardDevice {
     const now = this.ctx.engine.now;
     const bus = this.bus;
     while (bus.inFlight < bus.maxOutstanding && this.nextOffset < job.bytes && this.failStatus === Status.Ok) {
-      const size = Math.min(this.params.burstBytes, job.bytes - this.nextOffset);
-      const t = this.pool.alloc(Cmd.Read, job.src + this.nextOffset, size, this.masterId, now);
+      const off = this.nextOffset;
+      const size = copyBurstBytes(job.src + off, job.dst + off, this.params.burstBytes, job.bytes - off);
+      const t = this.pool.alloc(Cmd.Read, job.src + off, size, this.masterId, now);
       t.tag = this.nextOffset;
       this.nextOffset += size;
       bus.issue(t);

@@ -17,6 +17,7 @@ import {
   E1000_TXD_STATUS, E1000_TXD_STAT_DD, readU16, readU64, writeU16, writeU64,
 } from './descriptors';
 import { defineDeviceKind, deviceFields, BurstBytes, DeviceBufferBytes, Outstanding } from '../soc/deviceSpec';
+import { alignedBurstBytes, bytesToBusBoundary } from '../bus/boundary';
 
 /** The link partner's offered load: packets of one size arriving at a fixed rate. */
 export interface NicRxTraffic {
@@ -30,7 +31,7 @@ export interface NicRxTraffic {
 
 /** The NIC's hardware (its SoC config entry). */
 export interface NicParams {
-  /** Largest DMA transaction; payload bursts never cross a burstBytes-aligned boundary. */
+  /** Largest DMA transaction; payload bursts never cross a burstBytes-aligned or 4 KiB boundary. */
   burstBytes: number;
   /** Payload bursts in flight at once within one packet (per direction). */
   maxOutstanding: number;
@@ -140,7 +141,7 @@ const TX = 1;
  * ahead of it in the NIC need) counts in `rx_no_descriptor` (like RNBC) and waits in the
  * FIFO. The NIC moves one packet at a time, in order:
  *   1. descriptor: if none is prefetched, read min(descPrefetch, owned and not yet
- *      fetched, up to the ring's end) descriptors in ONE read of 16·n bytes (a
+ *      fetched, up to the ring's end or a 4 KiB boundary) descriptors in ONE read of 16·n bytes (a
  *      `desc_fetches`), and keep them (the e1000 also fetches descriptors in bursts,
  *      governed by its RXDCTL/TXDCTL thresholds);
  *   2. payload: write the packet (bytes `packetByte(seq, i)`) to the descriptor's buffer
@@ -201,8 +202,9 @@ const TX = 1;
  * since construction, across ring reprogramming), and k >= lagPackets, it issues one
  * write of `bytes` bytes, all ROGUE_BYTE, at the start of the buffer packet
  * k − lagPackets used, through its own port (so through an IOMMU if there is one). The
- * write is clipped at the next burstBytes-aligned boundary (as every NIC burst is, so it
- * never crosses a page) and at 2^53; buffers aligned to burstBytes are never clipped. It
+ * write is clipped at the next burstBytes-aligned boundary and 4 KiB boundary (as every
+ * NIC burst is: bus/boundary.ts) and at 2^53; buffers aligned to burstBytes are never
+ * clipped. It
  * is issued before the NIC looks at the next packet and then not waited for (a posted
  * write: the NIC never needs its outcome), so it delays packet processing only by its own
  * place in the port's in-order send queue (a memory that refuses requests makes the next
@@ -603,9 +605,13 @@ export class Nic implements ResponseReceiver {
     if (avail === 0) return;
     let count = this.prefetch < avail ? this.prefetch : avail;
     if (count > n - this.rxFetchIdx) count = n - this.rxFetchIdx;
+    const addr = this.rxBase + this.rxFetchIdx * E1000_RX_DESC_BYTES;
+    // Not across a 4 KiB boundary (bus/boundary.ts); the base is 16-byte aligned, so at least one fits.
+    const fit = bytesToBusBoundary(addr) / E1000_RX_DESC_BYTES;
+    if (count > fit) count = fit;
     this.rxPhase = FETCH;
     this.sDescFetches.inc();
-    const t = this.pool.alloc(Cmd.Read, this.rxBase + this.rxFetchIdx * E1000_RX_DESC_BYTES, count * E1000_RX_DESC_BYTES, this.masterId, this.ctx.engine.now);
+    const t = this.pool.alloc(Cmd.Read, addr, count * E1000_RX_DESC_BYTES, this.masterId, this.ctx.engine.now);
     t.tag = K_RX_FETCH;
     this.bus.send(t);
   }
@@ -653,8 +659,7 @@ export class Nic implements ResponseReceiver {
     while (this.rxInFlight < this.bus.maxOutstanding && this.rxOff < P) {
       const off = this.rxOff;
       const addr = this.rxBuf + off;
-      const toBoundary = this.burstBytes - (addr % this.burstBytes);
-      const size = toBoundary < P - off ? toBoundary : P - off;
+      const size = alignedBurstBytes(addr, this.burstBytes, P - off);
       const t = this.pool.alloc(Cmd.Write, addr, size, this.masterId, now);
       const d = t.data;
       for (let j = 0, x = off; j < size; j++, x++) {
@@ -729,9 +734,7 @@ export class Nic implements ResponseReceiver {
     const slot = this.rogueIdx;
     if (this.rogueFilled === this.rogueLag) {
       const addr = this.rogueHist[slot];
-      let size = this.burstBytes - (addr % this.burstBytes);
-      if (size > this.rogueBytes) size = this.rogueBytes;
-      if (size > ADDR_LIMIT - addr) size = ADDR_LIMIT - addr;
+      const size = alignedBurstBytes(addr, this.burstBytes, Math.min(this.rogueBytes, ADDR_LIMIT - addr));
       const t = this.pool.alloc(Cmd.Write, addr, size, this.masterId, this.ctx.engine.now);
       t.data.fill(ROGUE_BYTE, 0, size);
       t.tag = K_ROGUE;
@@ -756,9 +759,12 @@ export class Nic implements ResponseReceiver {
       if (avail === 0) return;
       let count = this.prefetch < avail ? this.prefetch : avail;
       if (count > n - this.txFetchIdx) count = n - this.txFetchIdx;
+      const addr = this.txBase + this.txFetchIdx * E1000_TX_DESC_BYTES;
+      const fit = bytesToBusBoundary(addr) / E1000_TX_DESC_BYTES; // as for receive
+      if (count > fit) count = fit;
       this.txPhase = FETCH;
       this.sDescFetches.inc();
-      const t = this.pool.alloc(Cmd.Read, this.txBase + this.txFetchIdx * E1000_TX_DESC_BYTES, count * E1000_TX_DESC_BYTES, this.masterId, now);
+      const t = this.pool.alloc(Cmd.Read, addr, count * E1000_TX_DESC_BYTES, this.masterId, now);
       t.tag = K_TX_FETCH;
       this.bus.send(t);
       return;
@@ -831,8 +837,7 @@ export class Nic implements ResponseReceiver {
     while (this.txInFlight < this.bus.maxOutstanding && this.txOff < len) {
       const off = this.txOff;
       const addr = this.txCurAddr + off;
-      const toBoundary = this.burstBytes - (addr % this.burstBytes);
-      const size = toBoundary < len - off ? toBoundary : len - off;
+      const size = alignedBurstBytes(addr, this.burstBytes, len - off);
       const t = this.pool.alloc(Cmd.Read, addr, size, this.masterId, now);
       t.tag = (this.txLen + off) * 8 + K_TX_DATA;
       this.txOff = off + size;

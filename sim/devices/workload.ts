@@ -1,6 +1,7 @@
 import { SimInvariantError } from '../engine/errors';
 import { ADDR_LIMIT, isPowerOfTwo } from '../engine/addr';
 import type { Rng } from '../engine/rng';
+import { BUS_BOUNDARY_BYTES, bytesToBusBoundary } from '../bus/boundary';
 
 /**
  * Workload generators: pure streams of memory accesses (address, size, read/write),
@@ -200,6 +201,7 @@ export function validateWorkloadSpec(spec: WorkloadSpec): string | null {
 
   if (!isPowerOfTwo(spec.accessBytes)) return `accessBytes: must be a power of two, got ${show(spec.accessBytes)}`;
   const ab = spec.accessBytes;
+  if (ab > BUS_BOUNDARY_BYTES) return `accessBytes: must be at most ${BUS_BOUNDARY_BYTES} (an access is one bus transaction, and none crosses a 4 KiB boundary: AXI, PCIe), got ${ab}`;
   if (!isNonNegInt(spec.base)) return `base: must be a non-negative integer address, got ${show(spec.base)}`;
   if (spec.base % ab !== 0) return `base: must be aligned to accessBytes (${ab}), got ${show(spec.base)}`;
   const rf = spec.readFraction;
@@ -254,6 +256,9 @@ function validateTrace(spec: TraceSpec): string | null {
     if (!isNonNegInt(r.addr)) return `records[${i}].addr: must be a non-negative integer address, got ${show(r.addr)}`;
     if (!isPosInt(r.size)) return `records[${i}].size: must be a positive integer, got ${show(r.size)}`;
     if (r.addr + r.size > ADDR_LIMIT) return `records[${i}].addr: the access ends beyond 2^53`;
+    if (r.size > bytesToBusBoundary(r.addr)) {
+      return `records[${i}]: ${r.size} bytes at 0x${r.addr.toString(16)} cross a 4 KiB boundary (a record is one bus transaction, and none may: AXI, PCIe); split it there`;
+    }
     if (typeof r.write !== 'boolean') return `records[${i}].write: must be a boolean, got ${show(r.write)}`;
   }
   return null;

@@ -6,6 +6,7 @@ import { hex, pageOffset } from '../engine/addr';
 import type { Counter } from '../engine/stats';
 import { count } from '../engine/spec';
 import type { Tick } from '../engine/time';
+import { bytesToBusBoundary } from '../bus/boundary';
 import { InOrderSender } from '../bus/inOrderSender';
 import { RequestPort, ResponsePort, type RequestReceiver, type ResponseReceiver } from '../bus/port';
 import { At, Cmd, Status, type Transaction } from '../bus/transaction';
@@ -278,6 +279,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
 
   recvRequest(txn: Transaction, port: ResponsePort): boolean {
     const input = this.inputs[port.index];
+    if (txn.size > bytesToBusBoundary(txn.addr)) this.crossesBoundary(input, txn);
     if (input.outstanding >= this.params.inputQueueDepth) return false;
     input.outstanding++;
     txn.route.push(input.index, txn.addr);
@@ -360,6 +362,18 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     else encodeNoTranslation(txn.data);
     txn.status = Status.Ok;
     this.atsTranslated(input, txn.addr, pa, read, write);
+  }
+
+  /**
+   * A master sent a transaction across a 4 KiB boundary, which no bus allows
+   * (bus/boundary.ts). Translated by its first address, its bytes past the page would land
+   * in whatever page follows that one physically: socsim's masters split their bursts
+   * there (and configs cannot ask otherwise), so this is a bug in the master's model.
+   * Translation Requests carry no data and are exempt.
+   */
+  private crossesBoundary(input: TranslationInput, txn: Transaction): void {
+    if (txn.at === At.TranslationRequest) return;
+    throw new SimInvariantError(`${this.path}: ${input.name} sent ${txn.cmd === Cmd.Write ? 'a write' : 'a read'} of ${txn.size} bytes at ${hex(txn.addr)}, across a 4 KiB boundary; a bus transaction must not cross one (AXI, PCIe), so its master must split it`);
   }
 
   /** Applies the translation the TLB just returned: PA, permission check, sparse. */
@@ -667,6 +681,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
 
   recvAtomic(txn: Transaction, port: ResponsePort): Tick {
     const input = this.inputs[port.index];
+    if (txn.size > bytesToBusBoundary(txn.addr)) this.crossesBoundary(input, txn);
     const c = input.context;
     const va = txn.addr;
     this.sTranslations.value++;

@@ -327,6 +327,9 @@ describe('validation', () => {
     ['records', { kind: 'trace', records: [] }],
     ['records[1].size', { kind: 'trace', records: [{ addr: 0, size: 4, write: false }, { addr: 4, size: 0, write: false }] }],
     ['records[0].write', { kind: 'trace', records: [{ addr: 0, size: 4, write: 'yes' }] }],
+    // One access is one bus transaction, and none crosses a 4 KiB boundary (sim/bus/boundary.ts).
+    ['accessBytes', { ...seq, footprint: 16384, accessBytes: 8192 }],
+    ['records[1]', { kind: 'trace', records: [{ addr: 0, size: 4, write: false }, { addr: 0x1_0000_0ffc, size: 8, write: true }] }],
   ])('a bad %s is reported by name', (field, spec) => {
     const msg = validateWorkloadSpec(spec as WorkloadSpec);
     expect(msg).not.toBeNull();
@@ -338,5 +341,8 @@ describe('validation', () => {
     expect(validateWorkloadSpec(seq)).toBeNull();
     expect(validateWorkloadSpec({ ...seq, kind: 'zipf', theta: 0 })).toBeNull();
     expect(validateWorkloadSpec({ kind: 'trace', records: [{ addr: 0, size: 3, write: true }] })).toBeNull();
+    // Up to a 4 KiB boundary, not across it.
+    expect(validateWorkloadSpec({ ...seq, footprint: 8192, accessBytes: 4096 })).toBeNull();
+    expect(validateWorkloadSpec({ kind: 'trace', records: [{ addr: 0x1_0000_0ff8, size: 8, write: true }, { addr: 0x1000, size: 4096, write: false }] })).toBeNull();
   });
 });
