@@ -6,8 +6,8 @@
  * Memory Space access to cross a 4-KB boundary"). DMA engines split their transfers
  * there, and an IOMMU relies on it: it translates a transaction by its first address,
  * so bytes past the end of that page would land in the page physically after it, not
- * in the page the next address maps to. Every device model clips its bursts with
- * `bytesToBusBoundary`; the translation units check it.
+ * in the page the next address maps to. Device models size their bursts with the
+ * functions below; the translation units check the rule.
  */
 export const BUS_BOUNDARY_BYTES = 4096;
 

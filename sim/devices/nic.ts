@@ -204,8 +204,7 @@ const TX = 1;
  * k − lagPackets used, through its own port (so through an IOMMU if there is one). The
  * write is clipped at the next burstBytes-aligned boundary and 4 KiB boundary (as every
  * NIC burst is: bus/boundary.ts) and at 2^53; buffers aligned to burstBytes are never
- * clipped. It
- * is issued before the NIC looks at the next packet and then not waited for (a posted
+ * clipped. It is issued before the NIC looks at the next packet and then not waited for (a posted
  * write: the NIC never needs its outcome), so it delays packet processing only by its own
  * place in the port's in-order send queue (a memory that refuses requests makes the next
  * descriptor fetch wait behind it). Its response is counted: `rogue_writes` (issued),
@@ -593,6 +592,19 @@ export class Nic implements ResponseReceiver {
 
   // ======================= receive DMA =======================
 
+  /**
+   * Descriptors one fetch at `addr` reads: at most descPrefetch, the `avail` the driver
+   * handed over, the `toRingEnd` left before the ring wraps, and those before the next
+   * 4 KiB boundary (bus/boundary.ts; rings are 16-byte aligned, so at least one fits).
+   * Receive and transmit descriptors are both 16 bytes.
+   */
+  private fetchCount(addr: number, avail: number, toRingEnd: number): number {
+    let count = this.prefetch < avail ? this.prefetch : avail;
+    if (count > toRingEnd) count = toRingEnd;
+    const fit = bytesToBusBoundary(addr) / E1000_RX_DESC_BYTES;
+    return count > fit ? fit : count;
+  }
+
   private rxKick(): void {
     if (this.rxPhase !== IDLE || this.fifoCount === 0) return;
     if (this.rxCacheCount > 0) {
@@ -603,12 +615,8 @@ export class Nic implements ResponseReceiver {
     if (n === 0) return;
     const avail = (this.rxTailIdx - this.rxFetchIdx + n) % n;
     if (avail === 0) return;
-    let count = this.prefetch < avail ? this.prefetch : avail;
-    if (count > n - this.rxFetchIdx) count = n - this.rxFetchIdx;
     const addr = this.rxBase + this.rxFetchIdx * E1000_RX_DESC_BYTES;
-    // Not across a 4 KiB boundary (bus/boundary.ts); the base is 16-byte aligned, so at least one fits.
-    const fit = bytesToBusBoundary(addr) / E1000_RX_DESC_BYTES;
-    if (count > fit) count = fit;
+    const count = this.fetchCount(addr, avail, n - this.rxFetchIdx);
     this.rxPhase = FETCH;
     this.sDescFetches.inc();
     const t = this.pool.alloc(Cmd.Read, addr, count * E1000_RX_DESC_BYTES, this.masterId, this.ctx.engine.now);
@@ -757,11 +765,8 @@ export class Nic implements ResponseReceiver {
       if (n === 0) return;
       const avail = (this.txTailIdx - this.txFetchIdx + n) % n;
       if (avail === 0) return;
-      let count = this.prefetch < avail ? this.prefetch : avail;
-      if (count > n - this.txFetchIdx) count = n - this.txFetchIdx;
       const addr = this.txBase + this.txFetchIdx * E1000_TX_DESC_BYTES;
-      const fit = bytesToBusBoundary(addr) / E1000_TX_DESC_BYTES; // as for receive
-      if (count > fit) count = fit;
+      const count = this.fetchCount(addr, avail, n - this.txFetchIdx);
       this.txPhase = FETCH;
       this.sDescFetches.inc();
       const t = this.pool.alloc(Cmd.Read, addr, count * E1000_TX_DESC_BYTES, this.masterId, now);
