@@ -34,10 +34,12 @@ const NEAR_MAX = 32;
  * FIFO among equals.
  *
  * Storage, in two tiers with every near key below every heap key:
- * - near: a doubly linked list of at most NEAR_MAX nodes (typed arrays of fixed size),
- *   sorted by key. Inserting scans from the head (new events usually belong near the
- *   front); taking the first event is O(1) with no comparisons. When the list
- *   overflows, its last event moves to the heap.
+ * - near: a doubly linked list of at most NEAR_MAX events, sorted by key, linked through
+ *   per-slot typed arrays (an event's slot is its node). Inserting scans from the head
+ *   (new events usually belong near the front) and compares (tick, priority) only: the
+ *   newest event follows every pending one of equal tick and priority. Taking the first
+ *   event is O(1) with no comparisons. When the list overflows, its last event moves to
+ *   the heap.
  * - heap: a binary heap kept in typed arrays indexed by heap position (tick, order key
  *   and slot side by side, so a sift compares neighbouring memory). An event goes there
  *   when it sorts after the whole near list and the list is full or the heap holds
@@ -77,20 +79,22 @@ export class Engine {
   private hOrder = new Float64Array(this.capacity);
   private hSlot = new Int32Array(this.capacity);
 
-  /** Near list nodes (NEAR_MAX + 1, one spare while an overflow is resolved): key, slot, links (-1 = none). */
-  private readonly nTick = new Float64Array(NEAR_MAX + 1);
-  private readonly nOrder = new Float64Array(NEAR_MAX + 1);
-  private readonly nSlot = new Int32Array(NEAR_MAX + 1);
-  private readonly nNext = new Int32Array(NEAR_MAX + 1);
-  private readonly nPrev = new Int32Array(NEAR_MAX + 1);
-  private readonly nFree = Int32Array.from({ length: NEAR_MAX + 1 }, (_v, i) => NEAR_MAX - i);
-  private nFreeCount = NEAR_MAX + 1;
+  /**
+   * Near list, by slot (a near event's node is its slot: no second free list): key,
+   * priority, links (-1 = none). Meaningful only while the slot is in the list.
+   */
+  private nTick = new Float64Array(this.capacity);
+  private nOrder = new Float64Array(this.capacity);
+  private nPrio = new Int32Array(this.capacity);
+  private nNext = new Int32Array(this.capacity);
+  private nPrev = new Int32Array(this.capacity);
   private nearHead = -1;
   private nearTail = -1;
   private nearCount = 0;
   /** Key of the event being filed into the near list (initialised to -0, a double, so V8 stores them unboxed). */
   private newTick = -0;
   private newOrder = -0;
+  private newPrio = 0;
 
   /** Number of events waiting. */
   get pending(): number {
@@ -116,6 +120,7 @@ export class Engine {
     if (this.nearTail >= 0 || this.heapSize === 0 || at < this.hTick[0] || (at === this.hTick[0] && order < this.hOrder[0])) {
       this.newTick = at;
       this.newOrder = order;
+      this.newPrio = priority;
       if (this.fileNear(slot)) return;
     }
     this.siftUp(this.heapSize++, at, order, slot);
@@ -193,13 +198,12 @@ export class Engine {
       if (node >= 0) {
         const at = this.nTick[node];
         if (at > limit) return 'limit';
-        slot = this.nSlot[node];
+        slot = node;
         const next = this.nNext[node];
         this.nearHead = next;
         if (next >= 0) this.nPrev[next] = -1;
         else this.nearTail = -1;
         this.nearCount--;
-        this.nFree[this.nFreeCount++] = node;
         this.now = at;
       } else {
         if (this.heapSize === 0) return 'idle';
@@ -226,13 +230,15 @@ export class Engine {
    * after all of it, or the heap holds something earlier).
    */
   private fileNear(slot: number): boolean {
-    const nTick = this.nTick, nOrder = this.nOrder;
-    const tick = this.newTick, order = this.newOrder;
+    const nTick = this.nTick;
+    const tick = this.newTick, order = this.newOrder, prio = this.newPrio;
     const tail = this.nearTail;
     let inside = false;
     if (tail >= 0) {
+      // The new event has the largest sequence number yet, so against an event of the
+      // same tick only the priorities decide: (tick, prio) compares as (tick, order) would.
       const tt = nTick[tail];
-      inside = tick < tt || (tick === tt && order < nOrder[tail]);
+      inside = tick < tt || (tick === tt && prio < this.nPrio[tail]);
       if (!inside) {
         if (this.nearCount >= NEAR_MAX) return false;
         if (this.heapSize > 0) {
@@ -241,32 +247,31 @@ export class Engine {
         }
       }
     }
-    const node = this.nFree[--this.nFreeCount];
-    nTick[node] = tick;
-    nOrder[node] = order;
-    this.nSlot[node] = slot;
+    nTick[slot] = tick;
+    this.nOrder[slot] = order;
+    this.nPrio[slot] = prio;
     if (inside) {
-      this.insertNear(node);
+      this.insertNear(slot);
       return true;
     }
-    this.nNext[node] = -1;
-    this.nPrev[node] = tail;
-    if (tail < 0) this.nearHead = node;
-    else this.nNext[tail] = node;
-    this.nearTail = node;
+    this.nNext[slot] = -1;
+    this.nPrev[slot] = tail;
+    if (tail < 0) this.nearHead = slot;
+    else this.nNext[tail] = slot;
+    this.nearTail = slot;
     this.nearCount++;
     return true;
   }
 
-  /** Links node `node` (key set, sorting before the last near node) into its place. */
+  /** Links `node` (the newest event: key set, sorting before the last near node) into its place. */
   private insertNear(node: number): void {
-    const nTick = this.nTick, nOrder = this.nOrder, nNext = this.nNext, nPrev = this.nPrev;
-    const tick = nTick[node], order = nOrder[node];
-    // The first node after the new one, scanning from the head.
+    const nTick = this.nTick, nPrio = this.nPrio, nNext = this.nNext, nPrev = this.nPrev;
+    const tick = nTick[node], prio = nPrio[node];
+    // The first node after the new one, scanning from the head (ties: see fileNear).
     let s = this.nearHead;
     while (true) {
       const st = nTick[s];
-      if (tick < st || (tick === st && order < nOrder[s])) break;
+      if (tick < st || (tick === st && prio < nPrio[s])) break;
       s = nNext[s];
     }
     const p = nPrev[s];
@@ -282,8 +287,7 @@ export class Engine {
       nNext[before] = -1;
       this.nearTail = before;
       this.nearCount--;
-      this.nFree[this.nFreeCount++] = last;
-      this.siftUp(this.heapSize++, nTick[last], nOrder[last], this.nSlot[last]);
+      this.siftUp(this.heapSize++, nTick[last], this.nOrder[last], last);
     }
   }
 
@@ -298,6 +302,11 @@ export class Engine {
     const tick = new Float64Array(cap); tick.set(this.hTick); this.hTick = tick;
     const order = new Float64Array(cap); order.set(this.hOrder); this.hOrder = order;
     const slot = new Int32Array(cap); slot.set(this.hSlot); this.hSlot = slot;
+    const nTick = new Float64Array(cap); nTick.set(this.nTick); this.nTick = nTick;
+    const nOrder = new Float64Array(cap); nOrder.set(this.nOrder); this.nOrder = nOrder;
+    const nPrio = new Int32Array(cap); nPrio.set(this.nPrio); this.nPrio = nPrio;
+    const nNext = new Int32Array(cap); nNext.set(this.nNext); this.nNext = nNext;
+    const nPrev = new Int32Array(cap); nPrev.set(this.nPrev); this.nPrev = nPrev;
     const free = new Int32Array(cap); free.set(this.freeSlots); this.freeSlots = free;
     for (let i = this.capacity; i < cap; i++) {
       this.fnOf.push(undefined);
