@@ -34,7 +34,7 @@ const NEAR_MAX = 32;
  * FIFO among equals.
  *
  * Storage, in two tiers with every near key below every heap key:
- * - near: a doubly linked list of at most NEAR_MAX events, sorted by key, linked through
+ * - near: a singly linked list of at most NEAR_MAX events, sorted by key, linked through
  *   per-slot typed arrays (an event's slot is its node). Inserting scans from the head
  *   (new events usually belong near the front) and compares (tick, priority) only: the
  *   newest event follows every pending one of equal tick and priority. Taking the first
@@ -63,6 +63,11 @@ export class Engine {
 
   private seq = 0;
   private stopRequested = false;
+  /**
+   * Events the run call in progress may still dispatch before returning 'count'; stop()
+   * lowers it to -1, so the dispatch loop tests one field for both.
+   */
+  private budget = 0;
   private running = false;
 
   private capacity = 1024;
@@ -81,13 +86,12 @@ export class Engine {
 
   /**
    * Near list, by slot (a near event's node is its slot: no second free list): key,
-   * priority, links (-1 = none). Meaningful only while the slot is in the list.
+   * priority, next link (-1 = none). Meaningful only while the slot is in the list.
    */
   private nTick = new Float64Array(this.capacity);
   private nOrder = new Float64Array(this.capacity);
   private nPrio = new Int32Array(this.capacity);
   private nNext = new Int32Array(this.capacity);
-  private nPrev = new Int32Array(this.capacity);
   private nearHead = -1;
   private nearTail = -1;
   private nearCount = 0;
@@ -134,6 +138,7 @@ export class Engine {
   /** Asks the running loop to return after the current event. */
   stop(): void {
     this.stopRequested = true;
+    this.budget = -1;
   }
 
   /**
@@ -170,10 +175,11 @@ export class Engine {
     if (this.running) throw new SimInvariantError('Engine.run* called from inside an event handler');
     this.running = true;
     this.stopRequested = false;
+    this.budget = maxEvents;
     this.callDispatched = 0;
     let result: RunResult = 'idle';
     try {
-      result = this.dispatch(limit, maxEvents);
+      result = this.dispatch(limit);
     } finally {
       this.eventsDispatched += this.callDispatched;
       this.running = false;
@@ -188,11 +194,10 @@ export class Engine {
    * type feedback"), once per slice of a run (19 times in a 100,000-packet NIC run), so
    * every slice restarted in the interpreter.
    */
-  private dispatch(limit: Tick, maxEvents: number): RunResult {
+  private dispatch(limit: Tick): RunResult {
     let dispatched = 0;
     while (true) {
-      if (this.stopRequested) return 'stopped';
-      if (dispatched >= maxEvents) return 'count';
+      if (dispatched >= this.budget) return this.stopRequested ? 'stopped' : 'count';
       const node = this.nearHead;
       let slot: number;
       if (node >= 0) {
@@ -201,8 +206,7 @@ export class Engine {
         slot = node;
         const next = this.nNext[node];
         this.nearHead = next;
-        if (next >= 0) this.nPrev[next] = -1;
-        else this.nearTail = -1;
+        if (next < 0) this.nearTail = -1;
         this.nearCount--;
         this.now = at;
       } else {
@@ -255,7 +259,6 @@ export class Engine {
       return true;
     }
     this.nNext[slot] = -1;
-    this.nPrev[slot] = tail;
     if (tail < 0) this.nearHead = slot;
     else this.nNext[tail] = slot;
     this.nearTail = slot;
@@ -265,30 +268,38 @@ export class Engine {
 
   /** Links `node` (the newest event: key set, sorting before the last near node) into its place. */
   private insertNear(node: number): void {
-    const nTick = this.nTick, nPrio = this.nPrio, nNext = this.nNext, nPrev = this.nPrev;
+    const nTick = this.nTick, nPrio = this.nPrio, nNext = this.nNext;
     const tick = nTick[node], prio = nPrio[node];
-    // The first node after the new one, scanning from the head (ties: see fileNear).
+    // The first node after the new one (s) and the one before it (p), scanning from the
+    // head (ties: see fileNear). s exists: the new event sorts before the tail.
+    let p = -1;
     let s = this.nearHead;
     while (true) {
       const st = nTick[s];
       if (tick < st || (tick === st && prio < nPrio[s])) break;
+      p = s;
       s = nNext[s];
     }
-    const p = nPrev[s];
-    nPrev[node] = p;
     nNext[node] = s;
-    nPrev[s] = node;
     if (p < 0) this.nearHead = node;
     else nNext[p] = node;
-    if (++this.nearCount > NEAR_MAX) {
-      // Overflow: the last near event still sorts before everything in the heap.
-      const last = this.nearTail;
-      const before = nPrev[last];
-      nNext[before] = -1;
-      this.nearTail = before;
-      this.nearCount--;
-      this.siftUp(this.heapSize++, nTick[last], this.nOrder[last], last);
-    }
+    if (++this.nearCount > NEAR_MAX) this.spillTail();
+  }
+
+  /**
+   * Moves the near list's last event to the heap (it still sorts before everything
+   * there). The list is singly linked, so the new tail is found by a walk from the head:
+   * at most NEAR_MAX steps, and only when an event lands inside a full list.
+   */
+  private spillTail(): void {
+    const nNext = this.nNext;
+    const last = this.nearTail;
+    let before = this.nearHead;
+    while (nNext[before] !== last) before = nNext[before];
+    nNext[before] = -1;
+    this.nearTail = before;
+    this.nearCount--;
+    this.siftUp(this.heapSize++, this.nTick[last], this.nOrder[last], last);
   }
 
   /** A slot never used before (growing the arrays when they are full). */
@@ -306,7 +317,6 @@ export class Engine {
     const nOrder = new Float64Array(cap); nOrder.set(this.nOrder); this.nOrder = nOrder;
     const nPrio = new Int32Array(cap); nPrio.set(this.nPrio); this.nPrio = nPrio;
     const nNext = new Int32Array(cap); nNext.set(this.nNext); this.nNext = nNext;
-    const nPrev = new Int32Array(cap); nPrev.set(this.nPrev); this.nPrev = nPrev;
     const free = new Int32Array(cap); free.set(this.freeSlots); this.freeSlots = free;
     for (let i = this.capacity; i < cap; i++) {
       this.fnOf.push(undefined);
