@@ -26,7 +26,7 @@ import type { Transaction } from './transaction';
  *   needs queueDepth >= latencyCycles.
  * - Responses are never refused (port contract) and are sent upstream `latencyCycles`
  *   cycles after the first edge at or after they arrive, in arrival order.
- * - The bridge is point-to-point: it does not touch `txn.route`.
+ * - The bridge is point-to-point: it does not touch the return-path stack (`txn.pushRoute`).
  * - It has no bandwidth limit of its own: it sits between an upstream crossbar output
  *   and a downstream crossbar input, whose links already carry at most widthBytes per
  *   cycle each way and deliver a request only once its whole payload has crossed (hence

@@ -47,7 +47,8 @@ import { Cmd, Status, STATUS_NAMES, type Transaction } from './transaction';
  *   at once, for the first edge >= the retry, among the requests waiting at that moment
  *   (a request arriving later in that same cycle waits for the following grant). This
  *   keeps a slave-bound output at one crossbar event per transaction.
- * - Route. The input index is pushed onto `txn.route` at the grant; the response pops it.
+ * - Route. The input index is pushed onto the transaction's return-path stack at the
+ *   grant (`pushRoute`); the response pops it.
  * - Decode miss. No output claims [addr, addr+size): the request is not queued or
  *   forwarded; it completes with `Status.DecodeError` L cycles after the first edge >=
  *   arrival (never overtaking earlier responses to that master), counts in
@@ -65,7 +66,7 @@ import { Cmd, Status, STATUS_NAMES, type Transaction } from './transaction';
  *   sent afterwards if it can now be accepted.
  *
  * Atomic access (`recvAtomic`, see port.ts): no queue, no arbitration, no refusal, no
- * event, and `txn.route` is left alone (it exists only to route timing responses). The
+ * event, and the return-path stack is left alone (it routes timing responses only). The
  * input counts `transactions` and `bytes` as on accept; the address is decoded:
  * - miss: `Status.DecodeError`, `decode_errors` counted, and the result is the timing
  *   path's decode-miss latency, L cycles;
@@ -483,9 +484,9 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
 
   recvResponse(txn: Transaction, port: RequestPort): void {
     const o = port.index;
-    const i = txn.route.pop();
-    if (i === undefined || i >= this.ins.length) {
-      throw new SimInvariantError(`crossbar ${this.path}: response for txn ${txn.id} on ${port.name} has no route back (route stack ${i === undefined ? 'empty' : `gave input ${i}`})`);
+    const i = txn.popRoute();
+    if (i < 0 || i >= this.ins.length) {
+      throw new SimInvariantError(`crossbar ${this.path}: response for txn ${txn.id} on ${port.name} has no route back (route stack ${i < 0 ? 'empty' : `gave input ${i}`})`);
     }
     const inp = this.ins[i];
     const out = this.outs[o];
@@ -608,7 +609,7 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
     out.heldIn = i;
     out.heldGrant = at;
     out.heldReady = done;
-    txn.route.push(i);
+    txn.pushRoute(i);
     out.rrNext = i + 1 === this.ins.length ? 0 : i + 1;
     out.transactions.value++;
     out.bytes.value += txn.size;

@@ -1,4 +1,11 @@
+import { SimInvariantError } from '../engine/errors';
 import type { Tick } from '../engine/time';
+
+/**
+ * Entries a transaction's return-path stack holds: a crossbar hop takes one, an IOMMU
+ * two, an ATS port one; no SoC socsim builds nests half as deep.
+ */
+export const MAX_ROUTE_DEPTH = 16;
 
 /** Memory command. */
 export const Cmd = { Read: 0, Write: 1 } as const;
@@ -61,10 +68,14 @@ export class Transaction {
   /** PCIe Address Type (`At`): Untranslated except on the ATS paths (sim/pcie/ats.ts). */
   at: At = At.Untranslated;
   /**
-   * Return-path stack: each interconnect hop pushes the index of the input it arrived
-   * on and pops it to route the response. Preallocated, so push/pop do not allocate.
+   * Return-path stack (pushRoute / popRoute): each hop pushes what it needs to route the
+   * response (a crossbar the input it arrived on; an IOMMU that and the VA) and pops it
+   * on the way back. A fixed array of doubles and a depth, not a growing array:
+   * Array.prototype.push was a builtin call per hop.
    */
-  readonly route: number[] = [];
+  private readonly routeStack: number[] = new Array<number>(MAX_ROUTE_DEPTH).fill(0.5);
+  /** Entries on the return-path stack. */
+  routeDepth = 0;
   /**
    * Tick at which it arrived at the current hop (for queueing-delay stats). Each
    * interconnect hop overwrites it on accept and must not rely on it after forwarding;
@@ -93,10 +104,31 @@ export class Transaction {
     return this.wordView;
   }
 
-  /** Empties the route stack without dropping its storage (length = 0 would, and push would allocate again). */
+  /** Pushes a return-path entry (an input index or an address). */
+  pushRoute(v: number): void {
+    if (this.routeDepth === MAX_ROUTE_DEPTH) routeOverflow(this);
+    this.routeStack[this.routeDepth++] = v;
+  }
+
+  /** Removes and returns the top return-path entry; -1 when the stack is empty. */
+  popRoute(): number {
+    return this.routeDepth === 0 ? -1 : this.routeStack[--this.routeDepth];
+  }
+
+  /** The entry `k` places below the top (0: the top), left on the stack; -1 when there is none. */
+  peekRoute(k: number): number {
+    const j = this.routeDepth - 1 - k;
+    return j >= 0 ? this.routeStack[j] : -1;
+  }
+
+  /** The return-path entries, bottom first (a copy, for error messages and checks). */
+  routeEntries(): number[] {
+    return this.routeStack.slice(0, this.routeDepth);
+  }
+
+  /** Empties the return-path stack. */
   resetRoute(): void {
-    const r = this.route;
-    while (r.length > 0) r.pop();
+    this.routeDepth = 0;
   }
 
   get isRead(): boolean {
@@ -141,4 +173,8 @@ export class TransactionPool {
     this.outstanding--;
     this.free.push(t);
   }
+}
+
+function routeOverflow(t: Transaction): never {
+  throw new SimInvariantError(`transaction ${t.id}: return path deeper than ${MAX_ROUTE_DEPTH} hops (route ${t.routeEntries().join(', ')})`);
 }

@@ -282,7 +282,8 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     if (txn.size > bytesToBusBoundary(txn.addr)) this.crossesBoundary(input, txn);
     if (input.outstanding >= this.params.inputQueueDepth) return false;
     input.outstanding++;
-    txn.route.push(input.index, txn.addr);
+    txn.pushRoute(input.index);
+    txn.pushRoute(txn.addr);
     if (input.writeOrder !== null && txn.cmd === Cmd.Write) {
       const n = input.writeOrder.length;
       let j = input.writeHead + input.writeCount;
@@ -537,8 +538,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
    * for unordered inputs. Releases every finished write at the head, in order.
    */
   private orderedDone(txn: Transaction, how: number): boolean {
-    const r = txn.route;
-    const input = this.inputs[r[r.length - 2]];
+    const input = this.inputs[txn.peekRoute(1)];
     const q = input.writeOrder;
     if (q === null) return false;
     const ready = input.writeReady!;
@@ -581,8 +581,8 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
   }
 
   private answer(txn: Transaction): void {
-    const va = txn.route.pop()!;
-    const input = this.inputs[txn.route.pop()!];
+    const va = txn.popRoute();
+    const input = this.inputs[txn.popRoute()];
     txn.addr = va;
     input.outstanding--;
     input.port.sendResponse(txn);

@@ -239,13 +239,13 @@ export class AtsEndpoint implements RequestReceiver, ResponseReceiver, Interrupt
         return;
       }
       const va = txn.addr;
-      txn.route.push(va);
+      txn.pushRoute(va);
       if (state === TRANSLATED) {
         txn.at = At.Translated;
         txn.addr = q.aux[q.head];
       }
       if (!this.memSidePort.sendRequest(txn)) {
-        txn.route.pop();
+        txn.popRoute();
         txn.addr = va;
         txn.at = At.Untranslated;
         this.blocked = true;
@@ -291,7 +291,7 @@ export class AtsEndpoint implements RequestReceiver, ResponseReceiver, Interrupt
       this.translationDone(txn);
       return;
     }
-    txn.addr = txn.route.pop()!;
+    txn.addr = txn.popRoute();
     txn.at = At.Untranslated;
     this.cpuSidePort.sendResponse(txn);
   }

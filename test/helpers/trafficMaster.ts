@@ -91,7 +91,7 @@ export class TrafficMaster implements ResponseReceiver {
   private finishOneOff(t: Transaction, latency: Tick): ImmediateResult {
     const res = { status: t.status, latency, data: t.data.slice(0, t.size) };
     // Atomic and functional paths must leave the route stack as they found it.
-    if (t.route.length !== 0) throw new Error(`txn ${t.id}: route stack [${t.route.join(', ')}] left behind`);
+    if (t.routeDepth !== 0) throw new Error(`txn ${t.id}: route stack [${t.routeEntries().join(', ')}] left behind`);
     this.pool.release(t);
     return res;
   }

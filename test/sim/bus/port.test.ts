@@ -1,5 +1,5 @@
 import { connectPorts, RequestPort, type ResponseReceiver } from '../../../sim/bus/port';
-import { Cmd, Status, TransactionPool, type Transaction } from '../../../sim/bus/transaction';
+import { Cmd, MAX_ROUTE_DEPTH, Status, Transaction, TransactionPool } from '../../../sim/bus/transaction';
 import { SimInvariantError } from '../../../sim/engine/errors';
 import { GateSlave } from '../../helpers/gateSlave';
 
@@ -111,5 +111,34 @@ describe('ports', () => {
     t.status = Status.Ok;
     s.port.sendResponse(t);
     expect(m.responses).toEqual([t]);
+  });
+});
+
+describe('Transaction return-path stack', () => {
+  test('pushes and pops in LIFO order, peeks without removing, reports empty as -1, and resets', () => {
+    const t = new Transaction(8);
+    expect(t.popRoute()).toBe(-1);
+    t.pushRoute(3);
+    t.pushRoute(0x1_2345_6000); // an IOMMU pushes the VA, a double above 2^32
+    t.pushRoute(1);
+    expect(t.routeDepth).toBe(3);
+    expect(t.peekRoute(0)).toBe(1);
+    expect(t.peekRoute(1)).toBe(0x1_2345_6000);
+    expect(t.peekRoute(3)).toBe(-1);
+    expect(t.routeEntries()).toEqual([3, 0x1_2345_6000, 1]);
+    expect(t.popRoute()).toBe(1);
+    expect(t.popRoute()).toBe(0x1_2345_6000);
+    t.resetRoute();
+    expect(t.routeDepth).toBe(0);
+    expect(t.popRoute()).toBe(-1);
+  });
+
+  test(`a return path deeper than ${MAX_ROUTE_DEPTH} entries is a SimInvariantError naming the transaction`, () => {
+    const t = new Transaction(8);
+    t.id = 42;
+    for (let k = 0; k < MAX_ROUTE_DEPTH; k++) t.pushRoute(k);
+    expect(() => t.pushRoute(99)).toThrow(SimInvariantError);
+    expect(() => t.pushRoute(99)).toThrow(/transaction 42: return path deeper than 16 hops/);
+    expect(t.routeDepth).toBe(MAX_ROUTE_DEPTH);
   });
 });
