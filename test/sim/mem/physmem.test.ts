@@ -165,4 +165,26 @@ describe('PhysicalMemory', () => {
     expect(m.framesAllocated).toBe(2);
     expect(m.read32(0x7000)).toBe(0x12345678);
   });
+
+  test('frames scattered over many 2 MiB regions, including ones that share a lookup-cache entry and the top of the address space, keep their own bytes', () => {
+    const m = new PhysicalMemory();
+    const REGION = 2 ** 21;
+    // 300 regions (more than the region cache holds), a frame in each at a varying offset,
+    // plus the last frame below 2^53; two passes so that later reads miss the cache.
+    const addrs: number[] = [];
+    for (let r = 0; r < 300; r++) addrs.push(0x8000_0000 + r * 7 * REGION + (r % 512) * 4096 + 8);
+    addrs.push(2 ** 53 - 4096, 2 ** 40 + 4096);
+    addrs.forEach((a, k) => {
+      expect(m.read32(a)).toBe(0);
+      m.write32(a, k + 1);
+    });
+    expect(m.framesAllocated).toBe(addrs.length);
+    for (let pass = 0; pass < 2; pass++) {
+      addrs.forEach((a, k) => {
+        expect(m.read32(a)).toBe(k + 1);
+        expect(m.read32(a - 4096)).toBe(0); // the frame before was never written
+      });
+    }
+    expect(m.framesAllocated).toBe(addrs.length);
+  });
 });
