@@ -1,11 +1,10 @@
-import { SimInvariantError } from '../engine/errors';
 import type { Tick } from '../engine/time';
 
 /**
- * Entries a transaction's return-path stack holds: a crossbar hop takes one, an IOMMU
- * two, an ATS port one; no SoC socsim builds nests half as deep.
+ * Entries a transaction's return-path stack holds before it grows: a crossbar hop takes
+ * one, an IOMMU two, an ATS port one.
  */
-export const MAX_ROUTE_DEPTH = 16;
+const ROUTE_CAPACITY = 8;
 
 /** Memory command. */
 export const Cmd = { Read: 0, Write: 1 } as const;
@@ -70,10 +69,11 @@ export class Transaction {
   /**
    * Return-path stack (pushRoute / popRoute): each hop pushes what it needs to route the
    * response (a crossbar the input it arrived on; an IOMMU that and the VA) and pops it
-   * on the way back. A fixed array of doubles and a depth, not a growing array:
-   * Array.prototype.push was a builtin call per hop.
+   * on the way back. An array of doubles and a depth rather than push and pop
+   * (Array.prototype.push was a builtin call per hop); it doubles when a deeper path
+   * fills it.
    */
-  private readonly routeStack: number[] = new Array<number>(MAX_ROUTE_DEPTH).fill(0.5);
+  private routeStack: number[] = new Array<number>(ROUTE_CAPACITY).fill(0.5);
   /** Entries on the return-path stack. */
   routeDepth = 0;
   /**
@@ -106,7 +106,7 @@ export class Transaction {
 
   /** Pushes a return-path entry (an input index or an address). */
   pushRoute(v: number): void {
-    if (this.routeDepth === MAX_ROUTE_DEPTH) routeOverflow(this);
+    if (this.routeDepth === this.routeStack.length) this.growRoute();
     this.routeStack[this.routeDepth++] = v;
   }
 
@@ -124,6 +124,12 @@ export class Transaction {
   /** The return-path entries, bottom first (a copy, for error messages and checks). */
   routeEntries(): number[] {
     return this.routeStack.slice(0, this.routeDepth);
+  }
+
+  private growRoute(): void {
+    const bigger = new Array<number>(this.routeStack.length * 2).fill(0.5);
+    for (let k = 0; k < this.routeDepth; k++) bigger[k] = this.routeStack[k];
+    this.routeStack = bigger;
   }
 
   /** Empties the return-path stack. */
@@ -173,8 +179,4 @@ export class TransactionPool {
     this.outstanding--;
     this.free.push(t);
   }
-}
-
-function routeOverflow(t: Transaction): never {
-  throw new SimInvariantError(`transaction ${t.id}: return path deeper than ${MAX_ROUTE_DEPTH} hops (route ${t.routeEntries().join(', ')})`);
 }
