@@ -16,7 +16,12 @@ import { needsPlatform, type LoadedScenario } from './load';
  * exceeds the limit is refused before anything is built, with the field that dominates.
  */
 
-/** Per 4 KiB page of a buffer or copy: the page's frame in simulated memory, its Map entry, and driver bookkeeping. */
+/**
+ * Per 4 KiB page of a buffer or copy: the page's frame in simulated memory, its entry in
+ * physical memory's frame lookup (4 B in its 2 MiB region's 2 KiB array; pages of one
+ * buffer share regions, and a layout with one page per 2 MiB would cost about 2 KiB more
+ * per page than this counts), and driver bookkeeping.
+ */
 const PAGE_BYTES = 4096 + 160;
 /** Per physical page of the CMA region: one byte of its bitmap (drivers/mm/contiguous.ts). */
 const CMA_BYTES_PER_PAGE = 1;
