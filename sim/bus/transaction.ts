@@ -73,7 +73,7 @@ export class Transaction {
    * (Array.prototype.push was a builtin call per hop); it doubles when a deeper path
    * fills it.
    */
-  private routeStack: number[] = new Array<number>(ROUTE_CAPACITY).fill(0.5);
+  private routeStack: number[] = routeArray(ROUTE_CAPACITY);
   /** Entries on the return-path stack. */
   routeDepth = 0;
   /**
@@ -127,7 +127,7 @@ export class Transaction {
   }
 
   private growRoute(): void {
-    const bigger = new Array<number>(this.routeStack.length * 2).fill(0.5);
+    const bigger = routeArray(this.routeStack.length * 2);
     for (let k = 0; k < this.routeDepth; k++) bigger[k] = this.routeStack[k];
     this.routeStack = bigger;
   }
@@ -179,4 +179,9 @@ export class TransactionPool {
     this.outstanding--;
     this.free.push(t);
   }
+}
+
+/** Room for `n` return-path entries, filled with a non-integer so V8 keeps it an array of doubles. */
+function routeArray(n: number): number[] {
+  return new Array<number>(n).fill(0.5);
 }

@@ -229,9 +229,9 @@ export class Engine {
   }
 
   /**
-   * Files event `slot`, key (newTick, newOrder), into the near list and returns true if
-   * it belongs there; false means the heap (the near list is full and the event sorts
-   * after all of it, or the heap holds something earlier).
+   * Files event `slot`, key (newTick, newOrder) and priority newPrio, into the near
+   * list and returns true if it belongs there; false means the heap (the near list is
+   * full and the event sorts after all of it, or the heap holds something earlier).
    */
   private fileNear(slot: number): boolean {
     const nTick = this.nTick;
@@ -310,14 +310,14 @@ export class Engine {
 
   private grow(): void {
     const cap = this.capacity * 2;
-    const tick = new Float64Array(cap); tick.set(this.hTick); this.hTick = tick;
-    const order = new Float64Array(cap); order.set(this.hOrder); this.hOrder = order;
-    const slot = new Int32Array(cap); slot.set(this.hSlot); this.hSlot = slot;
-    const nTick = new Float64Array(cap); nTick.set(this.nTick); this.nTick = nTick;
-    const nOrder = new Float64Array(cap); nOrder.set(this.nOrder); this.nOrder = nOrder;
-    const nPrio = new Int32Array(cap); nPrio.set(this.nPrio); this.nPrio = nPrio;
-    const nNext = new Int32Array(cap); nNext.set(this.nNext); this.nNext = nNext;
-    const free = new Int32Array(cap); free.set(this.freeSlots); this.freeSlots = free;
+    this.hTick = grown(this.hTick, cap);
+    this.hOrder = grown(this.hOrder, cap);
+    this.hSlot = grown(this.hSlot, cap);
+    this.nTick = grown(this.nTick, cap);
+    this.nOrder = grown(this.nOrder, cap);
+    this.nPrio = grown(this.nPrio, cap);
+    this.nNext = grown(this.nNext, cap);
+    this.freeSlots = grown(this.freeSlots, cap);
     for (let i = this.capacity; i < cap; i++) {
       this.fnOf.push(undefined);
       this.argOf.push(undefined);
@@ -390,6 +390,13 @@ export class Engine {
     }
     this.seq = refs.length;
   }
+}
+
+/** A copy of `a` with room for `cap` entries. */
+function grown<A extends Float64Array | Int32Array>(a: A, cap: number): A {
+  const b = new (a.constructor as new (n: number) => A)(cap);
+  b.set(a);
+  return b;
 }
 
 function badTick(at: Tick, now: Tick, fn: unknown): never {
