@@ -48,10 +48,13 @@ const NEAR_MAX = 32;
  * through a free list. Scheduling allocates nothing once the arrays have grown to the
  * working-set size.
  *
- * V8 notes: `schedule` is kept small so that it is inlined into the handlers that call
- * it; an event heading for the heap takes the same path as before the near list
- * existed. A double passed to a call V8 does not inline is boxed (an allocation per
- * event), so the near-list helpers take the key through two scratch fields instead.
+ * V8 notes: a double passed to (or returned from) a call V8 does not inline is boxed, an
+ * allocation, and ticks past 2^31 ps (2.1 ms of simulated time) are doubles. So
+ * `schedule` is a few bytecodes that V8 inlines everywhere, and the tick travels on
+ * through a field (newTick) to the filing code; the heap takes its key through newTick
+ * and newOrder. (Before, a 64 MiB DMA copy allocated about ten boxed numbers per bus
+ * transaction, several of them here, and cost 10% more host time per MiB than a 16 MiB
+ * copy, most of whose ticks are small integers.)
  */
 export class Engine {
   /** Current simulated time in ps. */
@@ -95,10 +98,9 @@ export class Engine {
   private nearHead = -1;
   private nearTail = -1;
   private nearCount = 0;
-  /** Key of the event being filed into the near list (initialised to -0, a double, so V8 stores them unboxed). */
+  /** Key of the event being scheduled or moved to the heap (initialised to -0, a double, so V8 stores them unboxed). */
   private newTick = -0;
   private newOrder = -0;
-  private newPrio = 0;
 
   /** Number of events waiting. */
   get pending(): number {
@@ -111,28 +113,87 @@ export class Engine {
     return this.heapSize === 0 ? Infinity : this.hTick[0];
   }
 
-  /** Schedules `fn(arg)` at absolute tick `at` (an integer >= now). */
-  schedule<T>(at: Tick, fn: EventFn<T>, arg?: T, priority = 0): void {
+  /**
+   * Schedules `fn(arg)` at absolute tick `at` (an integer >= now) with `priority` (default
+   * 0). The tick travels to `file` through a field: see the class comment.
+   */
+  schedule<T>(at: Tick, fn: EventFn<T>, arg?: T, priority?: number): void {
+    this.newTick = at;
+    this.file(fn, arg, priority);
+  }
+
+  /**
+   * Files `fn(arg)` at tick `newTick`. One function on purpose, bigger than V8's inlining
+   * limit (460 bytes of bytecode), so that V8 never inlines it, not even into `schedule`:
+   * V8 counts the code already inlined into a callee's optimised code against the
+   * caller's budget, and a `schedule` carrying its filing code (778 bytes) was inlined at
+   * only 5 of its 29 hot call sites.
+   */
+  private file(fn: EventFn, arg: unknown, priority: number | undefined): void {
+    const at = this.newTick;
     if (!(at >= this.now) || !Number.isSafeInteger(at)) badTick(at, this.now, fn);
-    if (priority !== 0) checkPriority(priority);
+    let prio = 0;
+    if (priority !== undefined && priority !== 0) {
+      checkPriority(priority);
+      prio = priority;
+    }
     if (this.seq >= SEQ_SPAN) this.renumber();
     const slot = this.freeCount > 0 ? this.freeSlots[--this.freeCount] : this.newSlot();
     this.fnOf[slot] = fn;
     this.argOf[slot] = arg;
-    const order = (priority - PRIORITY_MIN) * SEQ_SPAN + this.seq++;
-    // The near list may take it unless it is empty and the heap holds something earlier.
-    if (this.nearTail >= 0 || this.heapSize === 0 || at < this.hTick[0] || (at === this.hTick[0] && order < this.hOrder[0])) {
-      this.newTick = at;
-      this.newOrder = order;
-      this.newPrio = priority;
-      if (this.fileNear(slot)) return;
+    const order = (prio - PRIORITY_MIN) * SEQ_SPAN + this.seq++;
+    // Into the near list when it sorts before the heap's root, and the list has room or
+    // the event sorts inside it (then the list's last event may spill to the heap).
+    const beforeHeap = this.heapSize === 0 || at < this.hTick[0] || (at === this.hTick[0] && order < this.hOrder[0]);
+    const nTick = this.nTick;
+    const tail = this.nearTail;
+    let inside = false;
+    if (tail >= 0) {
+      // The new event has the largest sequence number yet, so against an event of the
+      // same tick only the priorities decide: (tick, prio) compares as (tick, order) would.
+      const tt = nTick[tail];
+      inside = at < tt || (at === tt && prio < this.nPrio[tail]);
     }
-    this.siftUp(this.heapSize++, at, order, slot);
+    if (inside) {
+      // Link it before the first node it sorts before (s, which exists: the tail is one),
+      // after p, scanning from the head (new events usually belong near the front).
+      const nPrio = this.nPrio, nNext = this.nNext;
+      nTick[slot] = at;
+      this.nOrder[slot] = order;
+      nPrio[slot] = prio;
+      let p = -1;
+      let s = this.nearHead;
+      while (true) {
+        const st = nTick[s];
+        if (at < st || (at === st && prio < nPrio[s])) break;
+        p = s;
+        s = nNext[s];
+      }
+      nNext[slot] = s;
+      if (p < 0) this.nearHead = slot;
+      else nNext[p] = slot;
+      if (++this.nearCount > NEAR_MAX) this.spillTail();
+      return;
+    }
+    if (beforeHeap && this.nearCount < NEAR_MAX) {
+      nTick[slot] = at;
+      this.nOrder[slot] = order;
+      this.nPrio[slot] = prio;
+      this.nNext[slot] = -1;
+      if (tail < 0) this.nearHead = slot;
+      else this.nNext[tail] = slot;
+      this.nearTail = slot;
+      this.nearCount++;
+      return;
+    }
+    this.newOrder = order;
+    this.siftUp(this.heapSize++, slot);
   }
 
   /** Schedules `fn(arg)` `delay` ticks from now. */
-  scheduleIn<T>(delay: Tick, fn: EventFn<T>, arg?: T, priority = 0): void {
-    this.schedule(this.now + delay, fn, arg, priority);
+  scheduleIn<T>(delay: Tick, fn: EventFn<T>, arg?: T, priority?: number): void {
+    this.newTick = this.now + delay;
+    this.file(fn, arg, priority);
   }
 
   /** Asks the running loop to return after the current event. */
@@ -229,64 +290,6 @@ export class Engine {
   }
 
   /**
-   * Files event `slot`, key (newTick, newOrder) and priority newPrio, into the near
-   * list and returns true if it belongs there; false means the heap (the near list is
-   * full and the event sorts after all of it, or the heap holds something earlier).
-   */
-  private fileNear(slot: number): boolean {
-    const nTick = this.nTick;
-    const tick = this.newTick, order = this.newOrder, prio = this.newPrio;
-    const tail = this.nearTail;
-    let inside = false;
-    if (tail >= 0) {
-      // The new event has the largest sequence number yet, so against an event of the
-      // same tick only the priorities decide: (tick, prio) compares as (tick, order) would.
-      const tt = nTick[tail];
-      inside = tick < tt || (tick === tt && prio < this.nPrio[tail]);
-      if (!inside) {
-        if (this.nearCount >= NEAR_MAX) return false;
-        if (this.heapSize > 0) {
-          const ht = this.hTick[0];
-          if (tick > ht || (tick === ht && order > this.hOrder[0])) return false;
-        }
-      }
-    }
-    nTick[slot] = tick;
-    this.nOrder[slot] = order;
-    this.nPrio[slot] = prio;
-    if (inside) {
-      this.insertNear(slot);
-      return true;
-    }
-    this.nNext[slot] = -1;
-    if (tail < 0) this.nearHead = slot;
-    else this.nNext[tail] = slot;
-    this.nearTail = slot;
-    this.nearCount++;
-    return true;
-  }
-
-  /** Links `node` (the newest event: key set, sorting before the last near node) into its place. */
-  private insertNear(node: number): void {
-    const nTick = this.nTick, nPrio = this.nPrio, nNext = this.nNext;
-    const tick = nTick[node], prio = nPrio[node];
-    // The first node after the new one (s) and the one before it (p), scanning from the
-    // head (ties: see fileNear). s exists: the new event sorts before the tail.
-    let p = -1;
-    let s = this.nearHead;
-    while (true) {
-      const st = nTick[s];
-      if (tick < st || (tick === st && prio < nPrio[s])) break;
-      p = s;
-      s = nNext[s];
-    }
-    nNext[node] = s;
-    if (p < 0) this.nearHead = node;
-    else nNext[p] = node;
-    if (++this.nearCount > NEAR_MAX) this.spillTail();
-  }
-
-  /**
    * Moves the near list's last event to the heap (it still sorts before everything
    * there). The list is singly linked, so the new tail is found by a walk from the head:
    * at most NEAR_MAX steps, and only when an event lands inside a full list.
@@ -299,7 +302,9 @@ export class Engine {
     nNext[before] = -1;
     this.nearTail = before;
     this.nearCount--;
-    this.siftUp(this.heapSize++, this.nTick[last], this.nOrder[last], last);
+    this.newTick = this.nTick[last];
+    this.newOrder = this.nOrder[last];
+    this.siftUp(this.heapSize++, last);
   }
 
   /** A slot never used before (growing the arrays when they are full). */
@@ -325,9 +330,10 @@ export class Engine {
     this.capacity = cap;
   }
 
-  /** Places (tick, order, slot) at heap position `pos` (a hole) and restores the heap. */
-  private siftUp(pos: number, tick: number, order: number, slot: number): void {
+  /** Places (newTick, newOrder, slot) at heap position `pos` (a hole) and restores the heap. */
+  private siftUp(pos: number, slot: number): void {
     const hTick = this.hTick, hOrder = this.hOrder, hSlot = this.hSlot;
+    const tick = this.newTick, order = this.newOrder;
     while (pos > 0) {
       const parent = (pos - 1) >> 1;
       const pt = hTick[parent];

@@ -196,6 +196,8 @@ export class DramController implements RequestReceiver {
   private queuedReads = 0;
   private queuedWrites = 0;
   private occTick = 0;
+  /** `reserveRequest`'s result: the tick the request's last data ends (-0: a double field). */
+  private reservedEnd = -0;
 
   private readonly sHits: Counter;
   private readonly sMisses: Counter;
@@ -397,7 +399,10 @@ export class DramController implements RequestReceiver {
     }
     this.access.applyDataEffect(this.path, txn, this.mem);
     const arrive = now + this.tFrontend;
-    let done = this.reserveRequest(off, txn.size, txn.cmd === Cmd.Write, arrive, arrive, this.live, true);
+    this.timer.cmdFrom = arrive;
+    this.timer.colFrom = arrive;
+    this.reserveRequest(off, txn.size, txn.cmd === Cmd.Write, this.live, true);
+    let done = this.reservedEnd;
     if (done < this.lastDone[home]) done = this.lastDone[home];
     this.lastDone[home] = done;
     this.noteQueues(now);
@@ -486,11 +491,15 @@ export class DramController implements RequestReceiver {
     const now = this.ctx.engine.now;
     if (this.wakeAt[ch] !== now) return; // superseded by an earlier wake
     this.wakeAt[ch] = -1;
-    this.decide(ch, now);
+    this.decide(ch);
   }
 
-  /** fr-fcfs: makes every decision of channel `ch` due at or before `now`, then arms the next. */
-  private decide(ch: number, now: Tick): void {
+  /**
+   * fr-fcfs: makes every decision of channel `ch` due by now, then arms the next. (Reads
+   * the time itself: a tick passed to a call V8 does not inline is boxed.)
+   */
+  private decide(ch: number): void {
+    const now = this.ctx.engine.now;
     const rq = this.readQ[ch], wq = this.writeQ[ch];
     const req = this.req;
     for (;;) {
@@ -527,7 +536,10 @@ export class DramController implements RequestReceiver {
       this.dCh = ch;
       this.dBank = bi - ch * this.banks;
       this.dRow = req.row[id];
-      const done = this.reserveRequest(this.reqOff[id], this.reqSize[id], useWrites, req.arrive[id], d, this.live, true);
+      this.timer.cmdFrom = req.arrive[id];
+      this.timer.colFrom = d;
+      this.reserveRequest(this.reqOff[id], this.reqSize[id], useWrites, this.live, true);
+      const done = this.reservedEnd;
       this.nextDecision[ch] = this.timer.lastCol;
       if (useWrites) {
         this.queuedWrites--;
@@ -549,7 +561,7 @@ export class DramController implements RequestReceiver {
     const home = Math.floor(this.req.bank[id] / this.banks);
     this.readsOut[home]--;
     this.freeIds[this.freeCount++] = id;
-    this.decide(home, now);
+    this.decide(home);
     txn.status = Status.Ok;
     this.port.sendResponse(txn);
     this.port.sendRetry();
@@ -571,11 +583,13 @@ export class DramController implements RequestReceiver {
   }
 
   /**
-   * Reserves every burst of the request at `off` in `r`; returns the tick its last data
-   * ends. Row commands from `cmdFrom`, column commands from `colFrom`. Expects `off`
-   * decoded already (dCh, dBank, dRow).
+   * Reserves every burst of the request at `off` in `r`, row commands from the timer's
+   * `cmdFrom` and column commands from its `colFrom` (the caller sets both); leaves the
+   * tick its last data ends in `reservedEnd` (ticks cross this call through fields: it
+   * is too big to inline, and a tick passed to or returned from such a call is boxed).
+   * Expects `off` decoded already (dCh, dBank, dRow).
    */
-  private reserveRequest(off: number, size: number, write: boolean, cmdFrom: Tick, colFrom: Tick, r: BankReservations, timing: boolean): Tick {
+  private reserveRequest(off: number, size: number, write: boolean, r: BankReservations, timing: boolean): void {
     const bb = this.burstBytes;
     const end = off + size;
     const lastByte = off + (size > 0 ? size : 1) - 1;
@@ -588,7 +602,7 @@ export class DramController implements RequestReceiver {
       // Closed page keeps the row open for the request's next burst when it is in the same row.
       const close = this.closedPage && !(b + bb <= lastByte && this.columnLowest && ((b + bb) * this.burstInv) % this.colCount !== 0);
       const activates = !timing && this.openRow[ch * this.banks + this.dBank] !== this.dRow;
-      this.timer.reserve(r, ch, this.dBank, this.dRow, write, cmdFrom, colFrom, close, timing);
+      this.timer.reserve(r, ch, this.dBank, this.dRow, write, close, timing);
       const t = this.timer.lastEnd;
       if (activates) {
         // The row opened here was activated "long ago" for a later timing access: no tRAS wait.
@@ -601,7 +615,7 @@ export class DramController implements RequestReceiver {
       const hi = b + bb < end ? b + bb : end;
       if (hi > lo) this.sChBytes[ch].value += hi - lo;
     }
-    return done;
+    this.reservedEnd = done;
   }
 
   /** Lazily resets the scratch reservations the current atomic access touches. */
@@ -632,7 +646,10 @@ export class DramController implements RequestReceiver {
     this.atomicSeq++;
     this.decodeOffset(addr - base);
     const write = txn.cmd === Cmd.Write;
-    const done = this.reserveRequest(addr - base, size, write, this.tFrontend, this.tFrontend, this.scratch, false);
+    this.timer.cmdFrom = this.tFrontend;
+    this.timer.colFrom = this.tFrontend;
+    this.reserveRequest(addr - base, size, write, this.scratch, false);
+    const done = this.reservedEnd;
     // fr-fcfs acknowledges a write once queued (its write buffer), so does the atomic path:
     // the rows it opens are updated all the same.
     const latency = write && this.frFcfs ? this.tFrontend : done;

@@ -117,6 +117,12 @@ export class DramCommandTimer {
    * past 2^31) returned from a call that is not inlined is boxed, an allocation per burst.
    */
   lastEnd: Tick = 0;
+  /**
+   * `reserve`'s earliest row-command and column-command ticks, passed in these fields for
+   * the same reason (arguments of a call that is not inlined are boxed too).
+   */
+  cmdFrom: Tick = 0;
+  colFrom: Tick = 0;
   private readonly groupMask: number;
   private readonly perBank: boolean;
   private readonly refreshes: boolean;
@@ -145,12 +151,14 @@ export class DramCommandTimer {
     }
   }
 
-  /** Reserves the commands of one burst; leaves its column tick in `lastCol` and its data end in `lastEnd`. */
-  reserve(
-    r: BankReservations, ch: number, bank: number, row: number, write: boolean,
-    cmdFrom: Tick, colFrom: Tick, closeAfter: boolean, refresh: boolean,
-  ): void {
+  /**
+   * Reserves the commands of one burst, row commands from `cmdFrom` and column commands
+   * from `colFrom` (set them first); leaves its column tick in `lastCol` and its data end
+   * in `lastEnd`.
+   */
+  reserve(r: BankReservations, ch: number, bank: number, row: number, write: boolean, closeAfter: boolean, refresh: boolean): void {
     const t = this.t;
+    const cmdFrom = this.cmdFrom, colFrom = this.colFrom;
     const bi = ch * this.banks + bank;
     const g = ch * this.bankGroups + (bank & this.groupMask);
     const lat = write ? t.tCWL : t.tCL;
