@@ -1,7 +1,7 @@
 import { SimInvariantError } from '../engine/errors';
 import type { Counter, StatScope } from '../engine/stats';
 import { Cmd, Status, type Transaction } from '../bus/transaction';
-import type { PhysicalMemory } from './physmem';
+import { FRAME_BYTES, type PhysicalMemory } from './physmem';
 
 /**
  * What every memory slave does the same way: the counters it keeps and the data effect
@@ -64,8 +64,11 @@ function moveData(path: string, txn: Transaction, mem: PhysicalMemory): void {
   // element moves than bytes, and no subarray view to allocate.
   const words = ((addr | size) & 3) === 0 ? txn.words() : null;
   if (words !== null) {
-    if (txn.cmd === Cmd.Write) mem.writeWords(addr, words, size >> 2);
-    else mem.readWords(addr, words, size >> 2);
+    // By frame number and offset, small integers, where an address past 2^31 would be boxed.
+    const frameNo = Math.floor(addr / FRAME_BYTES);
+    const off = addr - frameNo * FRAME_BYTES;
+    if (txn.cmd === Cmd.Write) mem.writeFrameWords(frameNo, off, words, size >> 2);
+    else mem.readFrameWords(frameNo, off, words, size >> 2);
   } else if (txn.cmd === Cmd.Write) mem.write(addr, txn.data, 0, size);
   else mem.read(addr, txn.data, 0, size);
 }

@@ -3,8 +3,12 @@ import { ADDR_LIMIT, hex } from '../engine/addr';
 
 const FRAME_SHIFT = 12;
 const FRAME_SIZE = 1 << FRAME_SHIFT;
+/** Bytes per frame, for callers of the frame-number methods (`readFrameWords`, `writeFrameWords`). */
+export const FRAME_BYTES = FRAME_SIZE;
 const FRAME_WORDS = FRAME_SIZE >> 2;
 const TWO_32 = 2 ** 32;
+/** Frame numbers below this are addressable (ADDR_LIMIT / FRAME_SIZE: 2^41 frames). */
+const FRAME_LIMIT = ADDR_LIMIT / FRAME_SIZE;
 /**
  * Copies up to this size go byte by byte; larger ones through a subarray() view, whose
  * allocation costs about as much as a 32-byte loop (measured on Node 20: 8 B loop
@@ -111,31 +115,46 @@ export class PhysicalMemory {
    * not a multiple of 4, or a range that crosses a frame boundary, takes the byte path.
    */
   readWords(addr: number, dst: Int32Array, count: number): void {
-    if (!wordsFit('readWords', addr, count, dst.length)) {
-      this.read(addr, bytesOf(dst), 0, count * 4);
+    const frameNo = Math.floor(addr / FRAME_SIZE);
+    this.readFrameWords(frameNo, addr - frameNo * FRAME_SIZE, dst, count);
+  }
+
+  /** Copies `src[0..count)` (32-bit words) to `addr`; the counterpart of `readWords`. */
+  writeWords(addr: number, src: Int32Array, count: number): void {
+    const frameNo = Math.floor(addr / FRAME_SIZE);
+    this.writeFrameWords(frameNo, addr - frameNo * FRAME_SIZE, src, count);
+  }
+
+  /**
+   * `readWords` of the address at byte `off` of frame `frameNo` (its address / 4 KiB,
+   * rounded down). For the data path: a frame number is a small integer where an address
+   * past 2^31 (any DRAM at 0x8000_0000) is a double, boxed when passed to a call V8 does
+   * not inline, an allocation per access.
+   */
+  readFrameWords(frameNo: number, off: number, dst: Int32Array, count: number): void {
+    if (!frameWordsFit('readWords', frameNo, off, count, dst.length)) {
+      this.read(frameNo * FRAME_SIZE + off, bytesOf(dst), 0, count * 4);
       return;
     }
-    const frameNo = Math.floor(addr / FRAME_SIZE);
     const f = this.frameForRead(frameNo);
     if (f === NO_FRAME) {
       dst.fill(0, 0, count);
       return;
     }
     const slab = this.slab32[f >> SLAB_SHIFT];
-    const at = wordIndex(f, addr - frameNo * FRAME_SIZE);
+    const at = wordIndex(f, off);
     for (let i = 0; i < count; i++) dst[i] = slab[at + i];
   }
 
-  /** Copies `src[0..count)` (32-bit words) to `addr`; the counterpart of `readWords`. */
-  writeWords(addr: number, src: Int32Array, count: number): void {
-    if (!wordsFit('writeWords', addr, count, src.length)) {
-      this.write(addr, bytesOf(src), 0, count * 4);
+  /** `writeWords` at byte `off` of frame `frameNo`; see `readFrameWords`. */
+  writeFrameWords(frameNo: number, off: number, src: Int32Array, count: number): void {
+    if (!frameWordsFit('writeWords', frameNo, off, count, src.length)) {
+      this.write(frameNo * FRAME_SIZE + off, bytesOf(src), 0, count * 4);
       return;
     }
-    const frameNo = Math.floor(addr / FRAME_SIZE);
     const f = this.frameForWrite(frameNo);
     const slab = this.slab32[f >> SLAB_SHIFT];
-    const at = wordIndex(f, addr - frameNo * FRAME_SIZE);
+    const at = wordIndex(f, off);
     for (let i = 0; i < count; i++) slab[at + i] = src[i];
   }
 
@@ -304,14 +323,14 @@ export class PhysicalMemory {
 }
 
 /**
- * Whether `count` words at `addr` take the word path: aligned and inside one frame (else
- * the byte path). Checks the range and that the array holds `count` words.
+ * Whether `count` words at byte `off` of frame `frameNo` take the word path: aligned and
+ * inside one frame with a whole frame number (else the byte path, which checks the range).
+ * Checks that the array holds `count` words.
  */
-function wordsFit(call: string, addr: number, count: number, length: number): boolean {
+function frameWordsFit(call: string, frameNo: number, off: number, count: number, length: number): boolean {
   if (count > length) badWords(call, count, length);
-  checkRange(addr, count * 4);
-  const off = addr - Math.floor(addr / FRAME_SIZE) * FRAME_SIZE;
-  return (off & 3) === 0 && off + count * 4 <= FRAME_SIZE;
+  return (off & 3) === 0 && (off | 0) === off && off >= 0 && off + count * 4 <= FRAME_SIZE && count >= 0 &&
+    frameNo >= 0 && frameNo < FRAME_LIMIT && Number.isInteger(frameNo);
 }
 
 /** Index in its slab's byte view of byte `off` of frame `f`. */

@@ -1,4 +1,4 @@
-import { PhysicalMemory } from '../../../sim/mem/physmem';
+import { FRAME_BYTES, PhysicalMemory } from '../../../sim/mem/physmem';
 import { SimInvariantError } from '../../../sim/engine/errors';
 
 describe('PhysicalMemory', () => {
@@ -147,6 +147,33 @@ describe('PhysicalMemory', () => {
     expect(Array.from(w)).toEqual([0, 0, -1, -1]);
     expect(() => m.readWords(0x4000, new Int32Array(2), 3)).toThrow(/3 words asked of an array of 2/);
     expect(() => m.writeWords(2 ** 53 - 4, new Int32Array(2), 2)).toThrow(SimInvariantError);
+  });
+
+  test('the frame-number word copies (the bus data path) agree with the address ones, and refuse what they refuse', () => {
+    const m = new PhysicalMemory();
+    const src = Int32Array.from({ length: 16 }, (_, i) => i * 0x01010101 - 7);
+    // Past 2^31 (DRAM at 0x8000_0000), at a frame's last words, and a high frame number.
+    for (const addr of [0x8000_0040, 0x8000_0fc0, 2 ** 52 + 4096 * 3 + 64]) {
+      const frameNo = Math.floor(addr / FRAME_BYTES);
+      m.writeFrameWords(frameNo, addr - frameNo * FRAME_BYTES, src, 16);
+      const viaAddr = new Int32Array(16);
+      m.readWords(addr, viaAddr, 16);
+      expect(Array.from(viaAddr)).toEqual(Array.from(src));
+      const viaFrame = new Int32Array(16);
+      m.readFrameWords(frameNo, addr - frameNo * FRAME_BYTES, viaFrame, 16);
+      expect(Array.from(viaFrame)).toEqual(Array.from(src));
+      expect(m.read32(addr + 60)).toBe(src[15] >>> 0);
+    }
+    // Across a frame boundary, and unaligned: the byte path, same bytes.
+    m.writeFrameWords(0x9000 / FRAME_BYTES, FRAME_BYTES - 8, src, 4);
+    expect(m.read32(0x9000 + FRAME_BYTES + 4)).toBe(src[3] >>> 0);
+    m.writeFrameWords(0x9000 / FRAME_BYTES, 2, src, 1);
+    expect(m.read32(0x9002)).toBe(src[0] >>> 0);
+    // A fractional or out-of-range address still fails as the byte path does.
+    expect(() => m.readWords(0x8000_0000.5, new Int32Array(2), 2)).toThrow(SimInvariantError);
+    expect(() => m.readWords(-8, new Int32Array(2), 2)).toThrow(SimInvariantError);
+    expect(() => m.readFrameWords(2 ** 41, 0, new Int32Array(2), 2)).toThrow(SimInvariantError);
+    expect(() => m.readFrameWords(NaN, 0, new Int32Array(2), 2)).toThrow(SimInvariantError);
   });
 
   test('a frame read while absent and written afterwards reads back its data (the lookup cache keeps absent frames)', () => {
