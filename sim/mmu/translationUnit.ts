@@ -198,6 +198,10 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
   private readonly onMiss = (m: MissEntry) => this.startMiss(m);
   private readonly onRespondLocal = (t: Transaction) => this.respondLocal(t);
   private readonly onWalkDone = (w: Walk) => this.walkDone(w);
+  /** The physical address `applyTranslation` gives the request (-0: a double field). */
+  private translatedPa = -0;
+  /** The page base `fillL1` inserts (-0: a double field). */
+  private fillPa = -0;
 
   constructor(
     protected readonly ctx: SimContext,
@@ -316,7 +320,8 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     }
     if (this.l2.lookup(c.asid, txn.addr)) {
       if (this.checkStale) this.checkStaleHit(input, c, txn.addr, this.l2);
-      this.fillL1(input, c, txn.addr, this.l2.hitPageShift, this.l2.hitPa - pageOffset(txn.addr, this.l2.hitPageShift), this.l2.hitPerms);
+      this.fillPa = this.l2.hitPa - pageOffset(txn.addr, this.l2.hitPageShift);
+      this.fillL1(input, c, txn.addr, this.l2.hitPageShift, this.l2.hitPerms);
       this.applyHit(input, txn, this.l2);
       this.ctx.engine.schedule(this.clock.edgeAfter(now, this.l1Ticks + this.l2Cycles), txn.status === Status.Pending ? this.onForward : this.onRespondLocal, txn);
       return true;
@@ -379,7 +384,8 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
 
   /** Applies the translation the TLB just returned: PA, permission check, sparse. */
   private applyHit(input: TranslationInput, txn: Transaction, tlb: Tlb): void {
-    this.applyTranslation(input, txn, tlb.hitPa, tlb.hitPerms, '');
+    this.translatedPa = tlb.hitPa;
+    this.applyTranslation(input, txn, tlb.hitPerms, '');
   }
 
   /**
@@ -410,7 +416,13 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     }
   }
 
-  private applyTranslation(input: TranslationInput, txn: Transaction, pa: number, perms: number, level: string): void {
+  /**
+   * Gives `txn` the physical address in `translatedPa` (set by the caller: an address past
+   * 2^31 passed to a call V8 does not inline is boxed, an allocation per access), after
+   * the permission check; sparse pages answer here.
+   */
+  private applyTranslation(input: TranslationInput, txn: Transaction, perms: number, level: string): void {
+    const pa = this.translatedPa;
     if (txn.at === At.TranslationRequest) return this.answerTranslationRequest(input, txn, pa, perms);
     const c = input.context!;
     const write = txn.cmd === Cmd.Write;
@@ -445,7 +457,8 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     if (this.l2.probe(c.asid, va)) {
       this.sLateFills.value++;
       this.releaseMiss(m);
-      this.fillL1(input, c, va, this.l2.hitPageShift, this.l2.hitPa - pageOffset(va, this.l2.hitPageShift), this.l2.hitPerms);
+      this.fillPa = this.l2.hitPa - pageOffset(va, this.l2.hitPageShift);
+      this.fillL1(input, c, va, this.l2.hitPageShift, this.l2.hitPerms);
       this.applyHit(input, txn, this.l2);
       if (txn.status === Status.Pending) this.forward(txn);
       else this.respondLocal(txn);
@@ -501,8 +514,12 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
         continue;
       }
       const pa = w.paBase + pageOffset(txn.addr, w.pageShift);
-      if (fresh && input.context === context) this.fillL1(input, context, txn.addr, w.pageShift, w.paBase, w.perms);
-      this.applyTranslation(input, txn, pa, w.perms, w.faultLevel);
+      if (fresh && input.context === context) {
+        this.fillPa = w.paBase;
+        this.fillL1(input, context, txn.addr, w.pageShift, w.perms);
+      }
+      this.translatedPa = pa;
+      this.applyTranslation(input, txn, w.perms, w.faultLevel);
       if (txn.status === Status.Pending) this.forward(txn);
       else this.respondLocal(txn);
     }
@@ -619,7 +636,9 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     this.l2.insert(c.asid, w.va, shift, base, w.perms);
   }
 
-  private fillL1(input: TranslationInput, c: TranslationContext, va: number, pageShift: number, paBase: number, perms: number): void {
+  /** Fills `input`'s L1 with the page at `va` whose physical base is in `fillPa` (set by the caller, for the reason `translatedPa` is). */
+  private fillL1(input: TranslationInput, c: TranslationContext, va: number, pageShift: number, perms: number): void {
+    const paBase = this.fillPa;
     const shift = input.l1.heldShift(pageShift);
     if (shift < 0) return;
     input.l1.insert(c.asid, va, shift, paBase + alignedOffset(va, pageShift, shift), perms);
@@ -701,7 +720,8 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
       latency += this.clock.cyclesToTicks(this.l2Cycles);
       if (this.l2.lookup(c.asid, va)) {
         if (this.checkStale) this.checkStaleHit(input, c, va, this.l2);
-        this.fillL1(input, c, va, this.l2.hitPageShift, this.l2.hitPa - pageOffset(va, this.l2.hitPageShift), this.l2.hitPerms);
+        this.fillPa = this.l2.hitPa - pageOffset(va, this.l2.hitPageShift);
+        this.fillL1(input, c, va, this.l2.hitPageShift, this.l2.hitPerms);
         this.applyHit(input, txn, this.l2);
       } else {
         const w = this.walkScratch;
@@ -711,8 +731,10 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
           return latency;
         }
         this.fillL2(c, w);
-        this.fillL1(input, c, va, w.pageShift, w.paBase, w.perms);
-        this.applyTranslation(input, txn, w.paBase + pageOffset(va, w.pageShift), w.perms, w.faultLevel);
+        this.fillPa = w.paBase;
+        this.fillL1(input, c, va, w.pageShift, w.perms);
+        this.translatedPa = w.paBase + pageOffset(va, w.pageShift);
+        this.applyTranslation(input, txn, w.perms, w.faultLevel);
       }
     }
     if (txn.status === Status.Pending) {

@@ -88,10 +88,6 @@ const HI_ADDR_MASK = 0xffff;
 export type ArmLpaeGranule = 0x1000 | 0x4000 | 0x1_0000;
 export const ARM_LPAE_GRANULES: readonly ArmLpaeGranule[] = [0x1000, 0x4000, 0x1_0000];
 
-/** Address bits 47:12 of a descriptor. */
-function descAddr(lo: number, hi: number): number {
-  return (lo >>> 12) * 4096 + (hi & HI_ADDR_MASK) * 2 ** 32;
-}
 
 /**
  * Codec for one level. `leafShift`: log2 of the page/block an entry maps, or -1 if the
@@ -106,9 +102,11 @@ function levelCodec(name: string, level: string, leafShift: number, tables: bool
   const decode = (words: Uint32Array, out: DecodedEntry): void => {
     const lo = words[0];
     const type = lo & TYPE_MASK;
+    // Address bits 47:12. Computed here, not by a helper: an address past 2^31 returned
+    // from a call V8 does not inline is boxed, an allocation per walk step.
+    const addr = (lo >>> 12) * 4096 + (words[1] & HI_ADDR_MASK) * 2 ** 32;
     if (tables && type === TYPE_TABLE) {
       out.kind = EntryKind.Table;
-      const addr = descAddr(lo, words[1]);
       out.addr = maskTable ? addr - (addr % granule) : addr;
       out.addr2 = -1;
       out.pageShift = 0;
@@ -118,7 +116,6 @@ function levelCodec(name: string, level: string, leafShift: number, tables: bool
       out.aperture = Aperture.Vram;
     } else if (leafShift >= 0 && type === leafType && (lo & AF) !== 0) {
       out.kind = EntryKind.Page;
-      const addr = descAddr(lo, words[1]);
       out.addr = addr - (addr % leafSize); // bits below the block size are RES0
       out.addr2 = -1;
       out.pageShift = leafShift;

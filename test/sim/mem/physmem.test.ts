@@ -170,7 +170,7 @@ describe('PhysicalMemory', () => {
     m.writeFrameWords(0x9000 / FRAME_BYTES, 2, src, 1);
     expect(m.read32(0x9002)).toBe(src[0] >>> 0);
     // A fractional or out-of-range address still fails as the byte path does.
-    expect(() => m.readWords(0x8000_0000.5, new Int32Array(2), 2)).toThrow(SimInvariantError);
+    expect(() => m.readWords(2 ** 31 + 0.5, new Int32Array(2), 2)).toThrow(SimInvariantError);
     expect(() => m.readWords(-8, new Int32Array(2), 2)).toThrow(SimInvariantError);
     expect(() => m.readFrameWords(2 ** 41, 0, new Int32Array(2), 2)).toThrow(SimInvariantError);
     expect(() => m.readFrameWords(NaN, 0, new Int32Array(2), 2)).toThrow(SimInvariantError);
