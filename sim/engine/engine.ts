@@ -192,8 +192,7 @@ export class Engine {
 
   /** Schedules `fn(arg)` `delay` ticks from now. */
   scheduleIn<T>(delay: Tick, fn: EventFn<T>, arg?: T, priority?: number): void {
-    this.newTick = this.now + delay;
-    this.file(fn, arg, priority);
+    this.schedule(this.now + delay, fn, arg, priority);
   }
 
   /** Asks the running loop to return after the current event. */

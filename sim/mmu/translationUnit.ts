@@ -320,8 +320,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     }
     if (this.l2.lookup(c.asid, txn.addr)) {
       if (this.checkStale) this.checkStaleHit(input, c, txn.addr, this.l2);
-      this.fillPa = this.l2.hitPa - pageOffset(txn.addr, this.l2.hitPageShift);
-      this.fillL1(input, c, txn.addr, this.l2.hitPageShift, this.l2.hitPerms);
+      this.fillL1FromL2(input, c, txn.addr);
       this.applyHit(input, txn, this.l2);
       this.ctx.engine.schedule(this.clock.edgeAfter(now, this.l1Ticks + this.l2Cycles), txn.status === Status.Pending ? this.onForward : this.onRespondLocal, txn);
       return true;
@@ -457,8 +456,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     if (this.l2.probe(c.asid, va)) {
       this.sLateFills.value++;
       this.releaseMiss(m);
-      this.fillPa = this.l2.hitPa - pageOffset(va, this.l2.hitPageShift);
-      this.fillL1(input, c, va, this.l2.hitPageShift, this.l2.hitPerms);
+      this.fillL1FromL2(input, c, va);
       this.applyHit(input, txn, this.l2);
       if (txn.status === Status.Pending) this.forward(txn);
       else this.respondLocal(txn);
@@ -636,6 +634,13 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
     this.l2.insert(c.asid, w.va, shift, base, w.perms);
   }
 
+  /** Fills `input`'s L1 with the page the L2 TLB's last hit (at `va`) found. */
+  private fillL1FromL2(input: TranslationInput, c: TranslationContext, va: number): void {
+    const l2 = this.l2;
+    this.fillPa = l2.hitPa - pageOffset(va, l2.hitPageShift);
+    this.fillL1(input, c, va, l2.hitPageShift, l2.hitPerms);
+  }
+
   /** Fills `input`'s L1 with the page at `va` whose physical base is in `fillPa` (set by the caller, for the reason `translatedPa` is). */
   private fillL1(input: TranslationInput, c: TranslationContext, va: number, pageShift: number, perms: number): void {
     const paBase = this.fillPa;
@@ -720,8 +725,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
       latency += this.clock.cyclesToTicks(this.l2Cycles);
       if (this.l2.lookup(c.asid, va)) {
         if (this.checkStale) this.checkStaleHit(input, c, va, this.l2);
-        this.fillPa = this.l2.hitPa - pageOffset(va, this.l2.hitPageShift);
-        this.fillL1(input, c, va, this.l2.hitPageShift, this.l2.hitPerms);
+        this.fillL1FromL2(input, c, va);
         this.applyHit(input, txn, this.l2);
       } else {
         const w = this.walkScratch;
