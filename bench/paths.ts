@@ -30,10 +30,11 @@ export function compiledScript(file: string): string {
 /**
  * Runs the compiled twin of bench module `file` in a fresh Node process (`nodeArgs`
  * before the script, `args` after it) and returns the JSON of the last line it printed.
- * `label` names the child in the error when it fails.
+ * `label` names the child in the error when it fails; `env` adds to this process's
+ * environment for the child.
  */
-export function benchChildJson<T>(file: string, args: string[], label: string, nodeArgs: string[] = []): T {
-  const r = spawnSync(process.execPath, [...nodeArgs, compiledScript(file), ...args], { encoding: 'utf8', maxBuffer: 1 << 20 });
+export function benchChildJson<T>(file: string, args: string[], label: string, nodeArgs: string[] = [], env: Record<string, string> = {}): T {
+  const r = spawnSync(process.execPath, [...nodeArgs, compiledScript(file), ...args], { encoding: 'utf8', maxBuffer: 1 << 20, env: { ...process.env, ...env } });
   if (r.status !== 0) throw new Error(`${label} exited ${r.status}: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
 }
