@@ -285,10 +285,6 @@ export class Crossbar implements RequestReceiver, ResponseReceiver {
   private declare readonly depth: number;
   private declare readonly defaultLimit: number;
   private declare readonly roundRobin: boolean;
-  /**
-   * The clock period when it is a whole number of picoseconds, else 0. Edge n is then
-   * exactly n·p, and the edge arithmetic below skips ClockDomain's rounding (same results).
-   */
   private readonly ins: CrossbarInput[] = [];
   private readonly outs: CrossbarOutput[] = [];
   /** Fixed-priority search order: input indices by priority (high first), then index. */
