@@ -1,3 +1,4 @@
+import { FreeList } from '../engine/freeList';
 import type { Tick } from '../engine/time';
 
 /**
@@ -149,14 +150,14 @@ export class Transaction {
 
 /** Free list of transactions with a payload capacity that grows on demand. */
 export class TransactionPool {
-  private free: Transaction[] = [];
+  private readonly free = new FreeList<Transaction>();
   private nextId = 1;
   outstanding = 0;
 
   constructor(private readonly capacity = 256) {}
 
   alloc(cmd: Cmd, addr: number, size: number, masterId: number, now: Tick): Transaction {
-    const t = this.free.pop() ?? new Transaction(this.capacity);
+    const t = this.free.take() ?? new Transaction(this.capacity);
     if (t.data.length < size) t.data = new Uint8Array(size);
     t.id = this.nextId++;
     t.cmd = cmd;
@@ -177,7 +178,7 @@ export class TransactionPool {
   release(t: Transaction): void {
     t.context = null;
     this.outstanding--;
-    this.free.push(t);
+    this.free.put(t);
   }
 }
 

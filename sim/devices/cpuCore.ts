@@ -2,6 +2,7 @@ import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
 import { log2Exact, pageIndex, pageOffset } from '../engine/addr';
+import { FreeList } from '../engine/freeList';
 import type { Counter } from '../engine/stats';
 import type { Tick } from '../engine/time';
 import { BusMaster, CompletionSlots } from '../bus/busMaster';
@@ -177,7 +178,7 @@ export class CpuCore implements ResponseReceiver, FastForwardDevice {
    */
   private readonly bus: BusMaster;
   private readonly pool: TransactionPool;
-  private readonly accessPool: Access[] = [];
+  private readonly accessPool = new FreeList<Access>();
   private readonly queue: TraceJob[] = [];
   private job: TraceJob | null = null;
 
@@ -464,7 +465,7 @@ export class CpuCore implements ResponseReceiver, FastForwardDevice {
     const n = room < left ? room : left;
     let a = this.access;
     if (this.partOffset === 0) {
-      a = this.accessPool.pop() ?? new Access();
+      a = this.accessPool.take() ?? new Access();
       a.pending = 0;
       a.issuedAll = false;
       a.done = false;
@@ -555,7 +556,7 @@ export class CpuCore implements ResponseReceiver, FastForwardDevice {
   }
 
   private releaseAccess(a: Access): void {
-    this.accessPool.push(a);
+    this.accessPool.put(a);
   }
 
   // ---- atomic mode ----

@@ -1,4 +1,5 @@
 import { Fifo } from '../engine/fifo';
+import { FreeList } from '../engine/freeList';
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
@@ -97,7 +98,7 @@ export class NestedWalker {
   private declare readonly s1CacheLatency: number;
   private declare readonly s2CacheLatency: number;
   private readonly pool = new TransactionPool(16);
-  private readonly walkPool: NestedWalk[] = [];
+  private readonly walkPool = new FreeList<NestedWalk>();
   private readonly waiting = new Fifo<NestedWalk>();
   private active = 0;
   private readonly d1: DecodedEntry = newDecodedEntry();
@@ -150,7 +151,7 @@ export class NestedWalker {
 
   /** Starts (or queues, first come first served) a timing walk of `va`. */
   start(wctx: WalkContext, va: number, done: WalkDone, tag: unknown = null): void {
-    const w = this.walkPool.pop() ?? new NestedWalk();
+    const w = this.walkPool.take() ?? new NestedWalk();
     w.wctx = wctx;
     w.va = va;
     w.done = done;
@@ -266,7 +267,7 @@ export class NestedWalker {
     done(w);
     w.done = null;
     w.tag = null;
-    this.walkPool.push(w);
+    this.walkPool.put(w);
     if (this.waiting.length > 0 && this.active < this.params.slots) this.begin(this.waiting.shift()!);
   }
 

@@ -3,6 +3,7 @@ import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
 import { SimInvariantError } from '../engine/errors';
 import { hex, pageOffset } from '../engine/addr';
+import { FreeList } from '../engine/freeList';
 import type { Counter } from '../engine/stats';
 import { count } from '../engine/spec';
 import type { Tick } from '../engine/time';
@@ -173,7 +174,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
   /** Misses waiting for a free MSHR, FIFO from missHead. */
   private readonly missQueue: MissEntry[] = [];
   private missHead = 0;
-  private readonly missPool: MissEntry[] = [];
+  private readonly missPool = new FreeList<MissEntry>();
   private readonly walkScratch = new Walk();
   /** Stage-2-only and nested walks: made when the first context with stage 2 is programmed. */
   private nested: NestedWalker | null = null;
@@ -326,7 +327,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
       return true;
     }
     if (this.ctx.tracer.tlb) this.ctx.tracer.emit('tlb', now, { unit: this.path, dev: input.name, asid: c.asid, va: hex(txn.addr), ev: 'miss' });
-    const m = this.missPool.pop() ?? new MissEntry();
+    const m = this.missPool.take() ?? new MissEntry();
     m.input = input;
     m.txn = txn;
     this.ctx.engine.schedule(this.clock.edgeAfter(now, this.l1Ticks + this.l2Cycles), this.onMiss, m);
@@ -489,7 +490,7 @@ export abstract class TranslationUnit implements RequestReceiver, ResponseReceiv
   private releaseMiss(m: MissEntry): void {
     m.input = null;
     m.txn = null;
-    this.missPool.push(m);
+    this.missPool.put(m);
   }
 
   private walkDone(w: Walk): void {

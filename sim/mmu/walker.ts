@@ -1,4 +1,5 @@
 import { Fifo } from '../engine/fifo';
+import { FreeList } from '../engine/freeList';
 import { z } from 'zod';
 import type { ClockDomain } from '../engine/clock';
 import type { SimContext } from '../engine/context';
@@ -146,7 +147,7 @@ export class PageTableWalker implements ResponseReceiver {
   // initializer is first defined as undefined, and V8 then keeps the number tagged (tlb.ts).
   private declare readonly cacheLatency: number;
   private readonly pool = new TransactionPool(16);
-  private readonly walkPool: Walk[] = [];
+  private readonly walkPool = new FreeList<Walk>();
   private readonly waiting = new Fifo<Walk>();
   private active = 0;
   private readonly sender: InOrderSender;
@@ -215,7 +216,7 @@ export class PageTableWalker implements ResponseReceiver {
 
   /** Starts (or queues) a timing walk of `va`; `done` receives the Walk when it ends. */
   start(wctx: WalkContext, va: number, done: WalkDone, tag: unknown = null): void {
-    const w = this.walkPool.pop() ?? new Walk();
+    const w = this.walkPool.take() ?? new Walk();
     w.wctx = wctx;
     w.va = va;
     w.done = done;
@@ -349,7 +350,7 @@ export class PageTableWalker implements ResponseReceiver {
     done(w);
     w.done = null;
     w.tag = null;
-    this.walkPool.push(w);
+    this.walkPool.put(w);
     // After `done`, whose callbacks may have queued more walks (behind the waiting ones).
     if (this.waiting.length > 0 && this.active < this.params.slots) this.begin(this.waiting.shift()!);
   }

@@ -12,6 +12,11 @@ describe('PhysicalMemory', () => {
     expect(buf.every((b) => b === 0)).toBe(true);
     m.fill(0x5000, 8192, 0); // zero fill allocates nothing new
     expect(m.framesAllocated).toBe(0);
+    // Word reads zero exactly the words asked for, and leave the rest of the array alone.
+    const words = new Int32Array(8).fill(-1);
+    m.readWords(0x8000_1000, words, 5);
+    expect([...words]).toEqual([0, 0, 0, 0, 0, -1, -1, -1]);
+    expect(m.framesAllocated).toBe(0);
   });
 
   test('frames are allocated only on write, one per touched 4 KiB frame', () => {
