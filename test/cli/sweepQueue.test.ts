@@ -122,7 +122,6 @@ describeRedis('socsim sweep --queue / socsim worker', () => {
   });
 
   afterAll(async () => {
-    for (const c of children) c.kill('SIGKILL');
     await redis?.stop();
   });
 
