@@ -45,7 +45,7 @@
 import { resolveScenario } from '../scenario/resolve';
 import { runLoaded, type RunOutput } from '../scenario/run';
 import { benchChildJson } from './paths';
-import type { BenchResult } from './result';
+import { median, type BenchResult } from './result';
 
 const MiB = 1024 * 1024;
 
@@ -123,13 +123,6 @@ function timeRun(w: Workload, size: number): { secs: number; out: RunOutput } {
   const t0 = process.hrtime.bigint();
   const out = runLoaded(loaded);
   return { secs: Number(process.hrtime.bigint() - t0) / 1e9, out };
-}
-
-/** The median; of an even count the mean of the middle two (taking the upper one made a 64 MiB copy, timed twice, count its slower run). */
-function median(values: number[]): number {
-  const v = [...values].sort((a, b) => a - b);
-  const mid = v.length >> 1;
-  return v.length % 2 === 1 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
 }
 
 /** In the child: warm up, measure the fixed cost, then run the measured size. */

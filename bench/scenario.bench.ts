@@ -6,7 +6,7 @@
 import { runLoaded, type RunOutput } from '../scenario/run';
 import { loadScenario } from '../scenario/load';
 import { bundled } from './paths';
-import type { BenchResult } from './result';
+import { median, type BenchResult } from './result';
 
 /** Bus transactions issued by masters: one latency sample per transaction. */
 function masterTransactions(out: RunOutput): number {
@@ -38,12 +38,12 @@ export function runScenarioBench(repeats = 12): BenchResult[] {
     times.push(Number(process.hrtime.bigint() - t0) / 1e9);
   }
   const best = Math.min(...times);
-  const warm = times.slice(1).sort((a, b) => a - b);
-  const median = warm.length % 2 === 1 ? warm[(warm.length - 1) / 2] : (warm[warm.length / 2 - 1] + warm[warm.length / 2]) / 2;
+  const warm = times.slice(1);
+  const typical = median(warm);
   const txns = masterTransactions(out!);
   const results: BenchResult[] = [
     { name: 'scenario.default.bus_txn_per_s', value: txns / best / 1e6, unit: 'M txn/s', note: `${txns} transactions, best of ${repeats}: ${best.toFixed(3)} s` },
-    { name: 'scenario.default.median_bus_txn_per_s', value: txns / median / 1e6, unit: 'M txn/s', note: `median of the ${warm.length} runs after the first: ${median.toFixed(3)} s` },
+    { name: 'scenario.default.median_bus_txn_per_s', value: txns / typical / 1e6, unit: 'M txn/s', note: `median of the ${warm.length} runs after the first: ${typical.toFixed(3)} s` },
     { name: 'scenario.default.events_per_s', value: out!.events / best / 1e6, unit: 'M events/s', note: `${(out!.events / txns).toFixed(2)} events per transaction` },
     { name: 'scenario.default.first_run_s', value: times[0], unit: 's', note: `the first run in a fresh process (JIT warm-up included): ${(txns / times[0] / 1e6).toFixed(2)} M txn/s` },
   ];
