@@ -15,7 +15,10 @@ export function formatResult(r: BenchResult): string {
   return `${r.name}: ${v} ${r.unit}${r.note ? ` (${r.note})` : ''}`;
 }
 
-/** The median; of an even count the mean of the middle two (taking the upper one made a 64 MiB copy, timed twice, count its slower run). */
+/**
+ * The median, leaving `values` as they are; of an even count the mean of the middle two
+ * (the upper one made the scale bench's 64 MiB copy, timed twice, count its slower run).
+ */
 export function median(values: number[]): number {
   const v = [...values].sort((a, b) => a - b);
   const mid = v.length >> 1;
